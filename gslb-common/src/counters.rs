@@ -1,0 +1,107 @@
+//! Per-CPU verdict counters of the XDP program, indexed by [`Counter`].
+
+/// One slot of the per-CPU `COUNTERS` array.
+///
+/// Every packet increments [`Counter::Packets`] and then exactly one verdict
+/// counter: [`Counter::Answered`] or one `Pass*` reason. Packets that are UDP
+/// to the DNS port also increment [`Counter::DnsQueries`].
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Every packet the program saw.
+    Packets = 0,
+    /// UDP datagrams to the configured DNS port.
+    DnsQueries,
+    /// Queries answered in XDP (XDP_TX).
+    Answered,
+    /// Not IPv4/IPv6 (ARP, LLDP, ...), or an Ethernet frame too short.
+    PassNotIp,
+    /// IP, but not UDP (TCP, ICMP, IPv6 extension headers).
+    PassNotUdp,
+    /// An IPv4 fragment.
+    PassFragment,
+    /// UDP, but not to the DNS port.
+    PassNotDnsPort,
+    /// Lengths that disagree, label overruns, compression in the question,
+    /// trailing bytes, or a packet cut short anywhere.
+    PassMalformed,
+    /// QR set, opcode other than QUERY, or TC set.
+    PassNotQuery,
+    /// QDCOUNT other than 1, or ANCOUNT/NSCOUNT not 0.
+    PassSectionCounts,
+    /// ARCOUNT above 1, or the additional record is not an OPT.
+    PassAdditional,
+    /// OPT with an EDNS version above 0 (the slow path answers BADVERS).
+    PassEdnsVersion,
+    /// OPT carrying EDNS Client Subnet (handled by the slow path for now).
+    PassEcs,
+    /// QCLASS other than IN.
+    PassClass,
+    /// QTYPE other than A or AAAA.
+    PassType,
+    /// The name is not a gslb name in the maps.
+    PassNameNotFound,
+    /// The name is a gslb name but has no answer set for this type.
+    PassNoAnswer,
+    /// The answer would not fit the client's UDP payload size.
+    PassTooBig,
+    /// The program is disabled in its config map (or has none).
+    PassDisabled,
+    /// A helper failed (should never happen; the packet is left unmodified).
+    PassInternal,
+}
+
+impl Counter {
+    /// Number of counters (the `COUNTERS` array length).
+    pub const COUNT: u32 = Counter::PassInternal as u32 + 1;
+
+    /// Every counter, in index order.
+    pub const ALL: [Counter; Counter::COUNT as usize] = [
+        Counter::Packets,
+        Counter::DnsQueries,
+        Counter::Answered,
+        Counter::PassNotIp,
+        Counter::PassNotUdp,
+        Counter::PassFragment,
+        Counter::PassNotDnsPort,
+        Counter::PassMalformed,
+        Counter::PassNotQuery,
+        Counter::PassSectionCounts,
+        Counter::PassAdditional,
+        Counter::PassEdnsVersion,
+        Counter::PassEcs,
+        Counter::PassClass,
+        Counter::PassType,
+        Counter::PassNameNotFound,
+        Counter::PassNoAnswer,
+        Counter::PassTooBig,
+        Counter::PassDisabled,
+        Counter::PassInternal,
+    ];
+
+    /// The stable name used by `gslb stats` and Prometheus.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Packets => "xdp_packets",
+            Counter::DnsQueries => "xdp_dns_queries",
+            Counter::Answered => "xdp_answered",
+            Counter::PassNotIp => "xdp_passed_not_ip",
+            Counter::PassNotUdp => "xdp_passed_not_udp",
+            Counter::PassFragment => "xdp_passed_fragment",
+            Counter::PassNotDnsPort => "xdp_passed_not_dns_port",
+            Counter::PassMalformed => "xdp_passed_malformed",
+            Counter::PassNotQuery => "xdp_passed_not_query",
+            Counter::PassSectionCounts => "xdp_passed_section_counts",
+            Counter::PassAdditional => "xdp_passed_additional",
+            Counter::PassEdnsVersion => "xdp_passed_edns_version",
+            Counter::PassEcs => "xdp_passed_ecs",
+            Counter::PassClass => "xdp_passed_class",
+            Counter::PassType => "xdp_passed_unsupported_type",
+            Counter::PassNameNotFound => "xdp_passed_name_not_found",
+            Counter::PassNoAnswer => "xdp_passed_no_answer_set",
+            Counter::PassTooBig => "xdp_passed_too_big",
+            Counter::PassDisabled => "xdp_passed_disabled",
+            Counter::PassInternal => "xdp_passed_internal",
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! BPF map names, keys and values.
+//!
+//! Lookup chain of the fast path (see DESIGN.md, "Data path"):
+//! 1. client address (IPv6, IPv4 mapped as `::ffff:a.b.c.d`) → [`CLIENT_GROUPS`]
+//!    LPM trie → client group (0 when the trie is empty or has no match);
+//! 2. lowercased wire-format QNAME → `NAMES_<n>` (the name map of the
+//!    smallest size class that holds it) → [`NameEntry`] (one answer-set id per
+//!    type);
+//! 3. ([`AnswerKey`] answer-set id, client group) → [`AnswerV4`] /
+//!    [`AnswerV6`], falling back to group 0.
+
+/// Name maps by key size: a name of wire length `l` lives in the map of the
+/// first class with `l <= class`. Splitting keeps memory per name small.
+pub const NAME_CLASSES: [usize; 4] = [32, 64, 128, 256];
+/// Map names of the name maps, in [`NAME_CLASSES`] order.
+pub const NAME_MAPS: [&str; 4] = ["NAMES_32", "NAMES_64", "NAMES_128", "NAMES_256"];
+/// Per-CPU verdict counters, indexed by [`crate::Counter`].
+pub const COUNTERS: &str = "COUNTERS";
+/// Single-entry array holding the [`Config`].
+pub const CONFIG: &str = "CONFIG";
+/// LPM trie: client prefix → client group.
+pub const CLIENT_GROUPS: &str = "CLIENT_GROUPS";
+/// Answer sets for A.
+pub const ANSWERS_V4: &str = "ANSWERS_V4";
+/// Answer sets for AAAA.
+pub const ANSWERS_V6: &str = "ANSWERS_V6";
+
+/// Capacity of each name map and answer map. They are created with
+/// `BPF_F_NO_PREALLOC`, so capacity costs no memory until used.
+pub const DEFAULT_MAX_NAMES: u32 = 1 << 20;
+/// Capacity of the client group trie.
+pub const MAX_CLIENT_PREFIXES: u32 = 65_536;
+
+/// Most addresses in one answer set.
+pub const MAX_ADDRS: usize = 8;
+/// Answer-set id meaning "no answer set for this type".
+pub const NO_ANSWER: u32 = u32::MAX;
+
+/// [`Config::flags`]: the program answers queries (otherwise passes all).
+pub const CONFIG_ENABLED: u32 = 1;
+/// [`Config::flags`]: the client group trie is populated; look it up.
+pub const CONFIG_CLIENT_GROUPS: u32 = 2;
+
+/// Global settings of the XDP program (`CONFIG[0]`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `CONFIG_*` bits.
+    pub flags: u32,
+    /// UDP port answered, host byte order.
+    pub dns_port: u16,
+    /// UDP payload size advertised in our OPT record (RFC 6891 §6.2.3).
+    pub edns_udp_size: u16,
+}
+
+/// Value of the name maps: which answer set serves each type.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameEntry {
+    /// Answer-set id in [`ANSWERS_V4`], or [`NO_ANSWER`].
+    pub a: u32,
+    /// Answer-set id in [`ANSWERS_V6`], or [`NO_ANSWER`].
+    pub aaaa: u32,
+}
+
+/// Key of the answer maps: an answer set as seen by one client group.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AnswerKey {
+    /// Answer-set id from [`NameEntry`].
+    pub set: u32,
+    /// Client group from [`CLIENT_GROUPS`]; 0 is the default group.
+    pub group: u32,
+}
+
+/// [`AnswerV4::mode`] / [`AnswerV6::mode`]: hand out the first `max`
+/// addresses in order (the order was computed out of band by the daemon).
+pub const MODE_ORDERED: u16 = 0;
+
+/// An ordered set of IPv4 addresses for one (answer set, client group).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnswerV4 {
+    /// TTL of the answer records.
+    pub ttl: u32,
+    /// Per-query selection mode (`MODE_*`).
+    pub mode: u16,
+    /// Number of valid entries in `addrs`.
+    pub count: u8,
+    /// Most addresses to put in one response (`0` = `count`).
+    pub max: u8,
+    /// Addresses in network byte order, best first.
+    pub addrs: [[u8; 4]; MAX_ADDRS],
+}
+
+/// An ordered set of IPv6 addresses for one (answer set, client group).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnswerV6 {
+    /// TTL of the answer records.
+    pub ttl: u32,
+    /// Per-query selection mode (`MODE_*`).
+    pub mode: u16,
+    /// Number of valid entries in `addrs`.
+    pub count: u8,
+    /// Most addresses to put in one response (`0` = `count`).
+    pub max: u8,
+    /// Addresses in network byte order, best first.
+    pub addrs: [[u8; 16]; MAX_ADDRS],
+}
+
+/// Data part of a [`CLIENT_GROUPS`] key: an IPv6 address (IPv4 mapped).
+pub type ClientPrefix = [u8; 16];
+
+/// Index of the first name class that holds a wire name of `len` bytes.
+pub const fn name_class(len: usize) -> Option<usize> {
+    let mut i = 0;
+    while i < NAME_CLASSES.len() {
+        if len <= NAME_CLASSES[i] {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+const _: () = assert!(core::mem::size_of::<Config>() == 8);
+const _: () = assert!(core::mem::size_of::<NameEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
+const _: () = assert!(core::mem::size_of::<AnswerV4>() == 40);
+const _: () = assert!(core::mem::size_of::<AnswerV6>() == 136);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all are repr(C), Copy, without padding (sizes asserted above).
+    unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::NameEntry {}
+    unsafe impl aya::Pod for super::AnswerKey {}
+    unsafe impl aya::Pod for super::AnswerV4 {}
+    unsafe impl aya::Pod for super::AnswerV6 {}
+}

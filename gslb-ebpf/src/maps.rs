@@ -1,0 +1,105 @@
+//! The program's BPF maps. Names, keys and values come from
+//! `gslb_common::maps`, the one definition shared with the daemon.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    macros::map,
+    maps::{Array, HashMap, LpmTrie, PerCpuArray},
+};
+use gslb_common::{
+    maps::{
+        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, DEFAULT_MAX_NAMES,
+        MAX_CLIENT_PREFIXES,
+    },
+    Counter,
+};
+
+/// Global settings (`CONFIG[0]`); all zero (disabled) until the daemon
+/// writes it.
+#[map]
+pub static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+/// Per-CPU verdict counters, indexed by [`Counter`].
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
+
+/// Client prefix → client group.
+#[map]
+pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, u32> =
+    LpmTrie::with_max_entries(MAX_CLIENT_PREFIXES, 0);
+
+/// Lowercased wire names of up to 32 bytes → answer sets.
+#[map]
+pub static NAMES_32: HashMap<[u8; 32], NameEntry> = HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+/// Names of 33..=64 bytes.
+#[map]
+pub static NAMES_64: HashMap<[u8; 64], NameEntry> = HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+/// Names of 65..=128 bytes.
+#[map]
+pub static NAMES_128: HashMap<[u8; 128], NameEntry> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+/// Names of 129..=255 bytes (key padded to 256).
+#[map]
+pub static NAMES_256: HashMap<[u8; 256], NameEntry> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+
+/// A answer sets per (set, client group). A hash map, so that an update from
+/// user space replaces the whole value at once (RCU): readers never see a
+/// half-written set.
+#[map]
+pub static ANSWERS_V4: HashMap<AnswerKey, AnswerV4> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+/// AAAA answer sets per (set, client group).
+#[map]
+pub static ANSWERS_V6: HashMap<AnswerKey, AnswerV6> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+
+/// Size of the DNS message scratch buffer. Queries larger than
+/// [`MAX_QUERY`] are passed; the response is built in place and never
+/// exceeds 12 + 259 + 8 × 28 + 11 = 506 bytes.
+pub const SCRATCH_LEN: usize = 1024;
+/// Largest DNS query payload the fast path reads.
+pub const MAX_QUERY: usize = 512;
+/// Index mask that keeps every scratch access provably in bounds for the
+/// verifier (`SCRATCH_LEN` is twice `MAX_QUERY`, so `(i & MASK) + 28` fits).
+pub const MASK: usize = MAX_QUERY - 1;
+
+/// Per-CPU working memory: the DNS message and the lookup key.
+#[repr(C)]
+pub struct Scratch {
+    /// The DNS message: query in, response out.
+    pub msg: [u8; SCRATCH_LEN],
+    /// Lowercased wire-format QNAME, zero padded: the name map key.
+    pub key: [u8; 256],
+    /// See [`Scratch::opaque`].
+    pub tmp: u64,
+}
+
+impl Scratch {
+    /// Returns `v` through map memory, whose contents the verifier does not
+    /// track. A loop that exits at many iterations leaves a different exact
+    /// value behind each time, and the verifier would check the rest of the
+    /// program once per value (past its 1M instruction budget); after this
+    /// it sees one bounded unknown and prunes. Callers re-check bounds.
+    #[inline(always)]
+    pub fn opaque(&mut self, v: usize) -> usize {
+        // SAFETY: plain reads and writes of our own per-CPU field.
+        unsafe {
+            core::ptr::write_volatile(&mut self.tmp, v as u64);
+            core::ptr::read_volatile(&self.tmp) as usize
+        }
+    }
+}
+
+/// One [`Scratch`] per CPU.
+#[map]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Adds one to a counter of this CPU.
+#[inline(always)]
+pub fn count(c: Counter) {
+    if let Some(p) = COUNTERS.get_ptr_mut(c as u32) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *p += 1 };
+    }
+}

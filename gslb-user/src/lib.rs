@@ -1,0 +1,9 @@
+//! The gslb daemon library: configuration, run-time state and the slow
+//! path (the user-space DNS responder behind the XDP program).
+
+pub mod config;
+pub mod lookup;
+pub mod model;
+pub mod rdata;
+pub mod responder;
+pub mod server;

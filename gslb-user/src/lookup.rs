@@ -1,0 +1,209 @@
+//! Authoritative lookup (RFC 1034 §4.3.2, without recursion): what goes
+//! in each section of the answer to one question.
+//!
+//! Kept free of wire concerns (EDNS, truncation, encoding), which live in
+//! [`crate::responder`], so that it can also explain an answer.
+
+use hickory_proto::{
+    op::ResponseCode,
+    rr::{LowerName, Name, RData, Record, RecordType},
+};
+
+use crate::model::{State, Zone};
+
+/// Most CNAMEs followed for one question. Long chains are a misconfig;
+/// the bound also makes loops harmless (RFC 1034 §3.6.2 says servers
+/// should not chase forever).
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// The result of a lookup: response code, AA flag and sections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// NOERROR, NXDOMAIN or REFUSED.
+    pub rcode: ResponseCode,
+    /// The AA flag: set for data from our zones, clear for referrals and
+    /// refusals (RFC 1035 §4.1.1).
+    pub authoritative: bool,
+    /// The answer section.
+    pub answers: Vec<Record>,
+    /// The authority section (SOA of negative answers, NS of referrals).
+    pub authorities: Vec<Record>,
+    /// The additional section (addresses of NS/MX/SRV targets, glue).
+    pub additionals: Vec<Record>,
+    /// Whether the additional section must be sent in full (glue of a
+    /// referral, RFC 9471 §3) or may be dropped to fit (RFC 2181 §9).
+    pub additionals_required: bool,
+}
+
+impl Answer {
+    fn new(rcode: ResponseCode, authoritative: bool) -> Answer {
+        Answer {
+            rcode,
+            authoritative,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            additionals_required: false,
+        }
+    }
+
+    /// REFUSED: we are not authoritative for the name (RFC 1035 §4.1.1).
+    pub fn refused() -> Answer {
+        Answer::new(ResponseCode::Refused, false)
+    }
+}
+
+/// Looks up `qname`/`qtype` (class IN) in `state`. `qname` keeps the
+/// client's case: answers owned by it use it (resolvers that randomize
+/// case, "0x20", compare it). `qtype` must be a data type or ANY; the
+/// responder deals with the other meta types.
+pub fn lookup(state: &State, qname: &Name, qtype: RecordType) -> Answer {
+    let Some(mut zone) = state.zone_for(qname) else {
+        return Answer::refused();
+    };
+    let mut answer = Answer::new(ResponseCode::NoError, true);
+    let mut owner = qname.clone();
+    let mut seen: Vec<LowerName> = Vec::new();
+    loop {
+        let key = LowerName::new(&owner);
+        // RFC 1034 §4.3.2 step 3b: below a zone cut we only refer. A DS
+        // query at the cut belongs to the parent side (RFC 4035 §3.1.4.1).
+        if let Some((cut, ns)) = zone.delegation(&owner) {
+            let at_cut = LowerName::new(&cut) == key;
+            if !(at_cut && qtype == RecordType::DS) {
+                if answer.answers.is_empty() {
+                    return referral(state, zone, ns);
+                }
+                // A CNAME led into a delegated subzone: the resolver
+                // follows the chain itself from here.
+                return answer;
+            }
+        }
+        if let Some(records) = rrset(state, zone, &owner, &key, qtype) {
+            answer.additionals = additional_addresses(state, &records);
+            answer.answers.extend(records);
+            return answer;
+        }
+        // RFC 1034 §3.6.2: a CNAME answers every type but CNAME, then the
+        // lookup restarts at its target.
+        let cname = zone
+            .rrset(&key, RecordType::CNAME)
+            .and_then(|rrset| rrset.first());
+        if let (Some(cname), false) = (cname, qtype == RecordType::CNAME) {
+            let mut cname = cname.clone();
+            cname.name = owner.clone();
+            let RData::CNAME(target) = &cname.data else {
+                return answer;
+            };
+            let target = target.0.clone();
+            answer.answers.push(cname);
+            seen.push(key);
+            let target_key = LowerName::new(&target);
+            if seen.len() >= MAX_CNAME_CHAIN || seen.contains(&target_key) {
+                return answer;
+            }
+            match state.zone_for(&target) {
+                Some(z) => zone = z,
+                // Not ours: the resolver continues (RFC 1034 §4.3.2 step 3a).
+                None => return answer,
+            }
+            owner = target;
+            continue;
+        }
+        // Negative answers carry the SOA of the zone where the chain ended
+        // (RFC 2308 §2.1, §2.2); NXDOMAIN after a CNAME is reported as
+        // such (RFC 6604 §2).
+        if !zone.exists(&key) {
+            answer.rcode = ResponseCode::NXDomain;
+        }
+        answer.authorities.push(zone.negative_soa());
+        return answer;
+    }
+}
+
+/// The RRset of `qtype` at `owner` (gslb answer sets first), owned by
+/// `owner` as spelled. For ANY, one RRset (RFC 8482 §4.1): the gslb A set,
+/// then AAAA, then the first static RRset.
+fn rrset(
+    state: &State,
+    zone: &Zone,
+    owner: &Name,
+    key: &LowerName,
+    qtype: RecordType,
+) -> Option<Vec<Record>> {
+    let gslb = state.gslb_name(key);
+    let found: Option<Vec<Record>> = match (qtype, gslb) {
+        (RecordType::A | RecordType::AAAA, Some(g)) => return g.records(owner, qtype),
+        (RecordType::ANY, Some(g)) => g
+            .records(owner, RecordType::A)
+            .or_else(|| g.records(owner, RecordType::AAAA))
+            .or_else(|| zone.rrsets(key).next().map(<[Record]>::to_vec)),
+        (RecordType::ANY, None) => zone.rrsets(key).next().map(<[Record]>::to_vec),
+        _ => zone.rrset(key, qtype).map(<[Record]>::to_vec),
+    };
+    found.map(|mut records| {
+        for r in &mut records {
+            r.name = owner.clone();
+        }
+        records
+    })
+}
+
+/// A referral to the delegated subzone: NS in authority, glue addresses
+/// in additional, AA clear (RFC 1034 §4.3.2 step 3b, §6.2.6).
+fn referral(state: &State, zone: &Zone, ns: &[Record]) -> Answer {
+    let mut answer = Answer::new(ResponseCode::NoError, false);
+    answer.authorities = ns.to_vec();
+    for target in ns.iter().filter_map(|r| match &r.data {
+        RData::NS(ns) => Some(&ns.0),
+        _ => None,
+    }) {
+        // Glue lives below the cut, where normal lookups do not look.
+        if zone.origin().zone_of(target) {
+            let key = LowerName::new(target);
+            for t in [RecordType::A, RecordType::AAAA] {
+                let records = match state.gslb_name(&key) {
+                    Some(g) => g.records(target, t).unwrap_or_default(),
+                    None => zone.rrset(&key, t).map(<[Record]>::to_vec).unwrap_or_default(),
+                };
+                push_unique(&mut answer.additionals, records);
+            }
+        }
+    }
+    answer.additionals_required = true;
+    answer
+}
+
+/// Addresses of the hosts named by NS, MX and SRV records, when we are
+/// authoritative for them (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
+fn additional_addresses(state: &State, records: &[Record]) -> Vec<Record> {
+    let mut out = Vec::new();
+    for target in records.iter().filter_map(|r| match &r.data {
+        RData::NS(ns) => Some(&ns.0),
+        RData::MX(mx) => Some(&mx.exchange),
+        RData::SRV(srv) => Some(&srv.target),
+        _ => None,
+    }) {
+        let Some(zone) = state.zone_for(target) else {
+            continue;
+        };
+        if zone.delegation(target).is_some() {
+            continue;
+        }
+        let key = LowerName::new(target);
+        for t in [RecordType::A, RecordType::AAAA] {
+            if let Some(records) = rrset(state, zone, target, &key, t) {
+                push_unique(&mut out, records);
+            }
+        }
+    }
+    out
+}
+
+fn push_unique(out: &mut Vec<Record>, records: Vec<Record>) {
+    for r in records {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The daemon's side of the XDP program's maps: turns the selection state
+//! into map entries and applies only the differences.
+//!
+//! Update order keeps the invariant "no answer is ever half-written": answer
+//! sets are written before the names that point at them and removed after;
+//! each entry is replaced whole (hash map update); answer-set ids are stable
+//! per name for the life of the process, so an id never points at another
+//! name's addresses.
+
+use std::collections::{BTreeMap, HashMap as StdHashMap};
+
+use aya::{
+    maps::{Array, HashMap, MapData},
+    Ebpf,
+};
+use gslb_common::maps::{
+    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6,
+    CONFIG, CONFIG_ENABLED, MAX_ADDRS, MODE_ORDERED, NAME_MAPS, NO_ANSWER,
+};
+use hickory_proto::rr::Name;
+
+use crate::model::{GslbName, State};
+
+/// Lowercased wire format of `name` (the name map key before padding).
+pub fn wire_key(name: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
+    out
+}
+
+/// Everything the maps should hold for one state.
+#[derive(Default, Debug, PartialEq)]
+pub struct Entries {
+    /// Wire key → answer-set ids.
+    pub names: BTreeMap<Vec<u8>, NameEntry>,
+    /// A sets.
+    pub v4: BTreeMap<AnswerKey, AnswerV4>,
+    /// AAAA sets.
+    pub v6: BTreeMap<AnswerKey, AnswerV6>,
+}
+
+/// Builds the A answer set of `g` (group 0: the only one in this version).
+pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
+    if g.a.is_empty() {
+        return None;
+    }
+    let mut v = AnswerV4 { ttl: g.ttl, mode: MODE_ORDERED, count: g.a.len().min(MAX_ADDRS) as u8, ..Default::default() };
+    for (slot, a) in v.addrs.iter_mut().zip(&g.a) {
+        *slot = a.octets();
+    }
+    Some(v)
+}
+
+/// Builds the AAAA answer set of `g`.
+pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
+    if g.aaaa.is_empty() {
+        return None;
+    }
+    let mut v = AnswerV6 { ttl: g.ttl, mode: MODE_ORDERED, count: g.aaaa.len().min(MAX_ADDRS) as u8, ..Default::default() };
+    for (slot, a) in v.addrs.iter_mut().zip(&g.aaaa) {
+        *slot = a.octets();
+    }
+    Some(v)
+}
+
+/// Typed handles on the maps, and what was last written to them.
+pub struct Maps {
+    config: Array<MapData, Config>,
+    n32: HashMap<MapData, [u8; 32], NameEntry>,
+    n64: HashMap<MapData, [u8; 64], NameEntry>,
+    n128: HashMap<MapData, [u8; 128], NameEntry>,
+    n256: HashMap<MapData, [u8; 256], NameEntry>,
+    v4: HashMap<MapData, AnswerKey, AnswerV4>,
+    v6: HashMap<MapData, AnswerKey, AnswerV6>,
+    ids: StdHashMap<Vec<u8>, u32>,
+    next_id: u32,
+    current: Entries,
+}
+
+fn take(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<aya::maps::Map> {
+    ebpf.take_map(name).ok_or_else(|| anyhow::anyhow!("map {name} missing from the XDP object"))
+}
+
+impl Maps {
+    /// Takes the maps out of a loaded object.
+    pub fn new(ebpf: &mut Ebpf) -> anyhow::Result<Self> {
+        let [a, b, c, d] = NAME_MAPS;
+        Ok(Self {
+            config: take(ebpf, CONFIG)?.try_into()?,
+            n32: take(ebpf, a)?.try_into()?,
+            n64: take(ebpf, b)?.try_into()?,
+            n128: take(ebpf, c)?.try_into()?,
+            n256: take(ebpf, d)?.try_into()?,
+            v4: take(ebpf, ANSWERS_V4)?.try_into()?,
+            v6: take(ebpf, ANSWERS_V6)?.try_into()?,
+            ids: StdHashMap::new(),
+            next_id: 0,
+            current: Entries::default(),
+        })
+    }
+
+    /// The entries `state` calls for, with ids stable per name.
+    fn entries(&mut self, state: &State) -> Entries {
+        let mut e = Entries::default();
+        for g in &state.gslb {
+            let key = wire_key(&g.name);
+            let id = *self.ids.entry(key.clone()).or_insert_with(|| {
+                self.next_id += 1;
+                self.next_id - 1
+            });
+            let set = AnswerKey { set: id, group: 0 };
+            let mut entry = NameEntry { a: NO_ANSWER, aaaa: NO_ANSWER };
+            if let Some(v) = answer_v4(g) {
+                e.v4.insert(set, v);
+                entry.a = id;
+            }
+            if let Some(v) = answer_v6(g) {
+                e.v6.insert(set, v);
+                entry.aaaa = id;
+            }
+            e.names.insert(key, entry);
+        }
+        e
+    }
+
+    /// Makes the maps hold exactly what `state` calls for, and enables the
+    /// program with `dns_port`. Returns the number of entries written or
+    /// removed.
+    pub fn sync(&mut self, state: &State) -> anyhow::Result<usize> {
+        let new = self.entries(state);
+        let mut changes = 0;
+        for (k, v) in &new.v4 {
+            if self.current.v4.get(k) != Some(v) {
+                self.v4.insert(k, v, 0)?;
+                changes += 1;
+            }
+        }
+        for (k, v) in &new.v6 {
+            if self.current.v6.get(k) != Some(v) {
+                self.v6.insert(k, v, 0)?;
+                changes += 1;
+            }
+        }
+        for (k, v) in &new.names {
+            if self.current.names.get(k) != Some(v) {
+                self.name_op(k, Some(*v))?;
+                changes += 1;
+            }
+        }
+        let stale: Vec<_> = self.current.names.keys().filter(|k| !new.names.contains_key(*k)).cloned().collect();
+        for k in &stale {
+            self.name_op(k, None)?;
+            self.ids.remove(k);
+            changes += 1;
+        }
+        for k in self.current.v4.keys().filter(|k| !new.v4.contains_key(k)) {
+            self.v4.remove(k)?;
+            changes += 1;
+        }
+        for k in self.current.v6.keys().filter(|k| !new.v6.contains_key(k)) {
+            self.v6.remove(k)?;
+            changes += 1;
+        }
+        self.current = new;
+        let cfg = Config {
+            flags: CONFIG_ENABLED,
+            dns_port: state.server.port(),
+            edns_udp_size: state.server.edns_udp_size,
+        };
+        self.config.set(0, cfg, 0)?;
+        Ok(changes)
+    }
+
+    /// Inserts (`Some`) or removes (`None`) a name in the map of its class.
+    fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> anyhow::Result<()> {
+        let class = name_class(key.len()).ok_or_else(|| anyhow::anyhow!("name longer than 255 bytes"))?;
+        match class {
+            0 => name_op(&mut self.n32, key, value),
+            1 => name_op(&mut self.n64, key, value),
+            2 => name_op(&mut self.n128, key, value),
+            _ => name_op(&mut self.n256, key, value),
+        }
+    }
+}
+
+/// Pads `key` with zeros to the class size `N`, as the XDP program does.
+fn name_op<const N: usize>(
+    map: &mut HashMap<MapData, [u8; N], NameEntry>,
+    key: &[u8],
+    value: Option<NameEntry>,
+) -> anyhow::Result<()> {
+    let mut k = [0u8; N];
+    k[..key.len()].copy_from_slice(key);
+    match value {
+        Some(v) => map.insert(k, v, 0)?,
+        None => map.remove(&k)?,
+    }
+    Ok(())
+}

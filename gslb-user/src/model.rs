@@ -1,0 +1,330 @@
+//! The run-time state: zones and gslb names indexed for lookup.
+//!
+//! Built from a validated [`Config`] by [`State::from_config`] and shared,
+//! read-only, by the slow-path responder and the XDP map writer (the daemon
+//! swaps whole `State`s on reload, so readers never see a half-applied
+//! config). Indexes are keyed by [`LowerName`]: DNS names compare
+//! case-insensitively (RFC 4343).
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    net::{Ipv4Addr, Ipv6Addr},
+};
+
+use hickory_proto::rr::{
+    rdata::{A, AAAA, NS},
+    LowerName, Name, RData, Record, RecordType,
+};
+
+use crate::config::{Config, ServerConfig};
+
+/// A gslb name and its current answer sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GslbName {
+    /// The name: absolute, lowercase.
+    pub name: Name,
+    /// TTL of the answers.
+    pub ttl: u32,
+    /// The A answer set in answer order (at most 8); empty = no A set.
+    pub a: Vec<Ipv4Addr>,
+    /// The AAAA answer set in answer order (at most 8); empty = no AAAA set.
+    pub aaaa: Vec<Ipv6Addr>,
+}
+
+impl GslbName {
+    /// The answer set of `rtype` (A or AAAA) as records owned by `owner`
+    /// (the query name as the client wrote it), in configured order; `None`
+    /// when there is no set of that type.
+    pub fn records(&self, owner: &Name, rtype: RecordType) -> Option<Vec<Record>> {
+        let data: Vec<RData> = match rtype {
+            RecordType::A => self.a.iter().map(|&a| RData::A(A(a))).collect(),
+            RecordType::AAAA => self.aaaa.iter().map(|&a| RData::AAAA(AAAA(a))).collect(),
+            _ => return None,
+        };
+        if data.is_empty() {
+            return None;
+        }
+        Some(
+            data.into_iter()
+                .map(|d| Record::from_rdata(owner.clone(), self.ttl, d))
+                .collect(),
+        )
+    }
+}
+
+/// The static data of one zone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    origin: Name,
+    soa: Record,
+    /// RRsets by owner, then by type code (a stable order for ANY).
+    nodes: HashMap<LowerName, BTreeMap<u16, Vec<Record>>>,
+    /// Every name that exists: owners of records, gslb names, and their
+    /// ancestors up to the apex (empty non-terminals, RFC 8020 §2).
+    names: HashSet<LowerName>,
+    /// Delegation points: owners of NS records below the apex.
+    cuts: HashSet<LowerName>,
+}
+
+impl Zone {
+    fn new(origin: Name, soa: Record) -> Zone {
+        let mut zone = Zone {
+            origin,
+            soa: soa.clone(),
+            nodes: HashMap::new(),
+            names: HashSet::new(),
+            cuts: HashSet::new(),
+        };
+        zone.insert(soa);
+        zone
+    }
+
+    fn insert(&mut self, record: Record) {
+        let owner = LowerName::new(&record.name);
+        self.mark_exists(&record.name);
+        if record.record_type() == RecordType::NS && owner != LowerName::new(&self.origin) {
+            self.cuts.insert(owner.clone());
+        }
+        let rrset = self
+            .nodes
+            .entry(owner)
+            .or_default()
+            .entry(u16::from(record.record_type()))
+            .or_default();
+        if !rrset.contains(&record) {
+            rrset.push(record);
+        }
+    }
+
+    fn mark_exists(&mut self, name: &Name) {
+        let mut n = name.clone();
+        while n.num_labels() >= self.origin.num_labels() && self.names.insert(LowerName::new(&n)) {
+            if n.is_root() {
+                break;
+            }
+            n = n.base_name();
+        }
+    }
+
+    /// The apex (absolute, lowercase).
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// The SOA record.
+    pub fn soa(&self) -> &Record {
+        &self.soa
+    }
+
+    /// The SOA for the authority section of a negative answer: its TTL is
+    /// the smaller of the SOA TTL and MINIMUM (RFC 2308 §3).
+    pub fn negative_soa(&self) -> Record {
+        let mut soa = self.soa.clone();
+        if let RData::SOA(data) = &soa.data {
+            soa.ttl = soa.ttl.min(data.minimum);
+        }
+        soa
+    }
+
+    /// The static RRset of `rtype` at `name`.
+    pub fn rrset(&self, name: &LowerName, rtype: RecordType) -> Option<&[Record]> {
+        self.nodes
+            .get(name)?
+            .get(&u16::from(rtype))
+            .map(Vec::as_slice)
+    }
+
+    /// All static RRsets at `name`, in type-code order.
+    pub fn rrsets(&self, name: &LowerName) -> impl Iterator<Item = &[Record]> {
+        self.nodes
+            .get(name)
+            .into_iter()
+            .flat_map(|node| node.values().map(Vec::as_slice))
+    }
+
+    /// Whether `name` exists in the zone (has data, is a gslb name, or is
+    /// an empty non-terminal).
+    pub fn exists(&self, name: &LowerName) -> bool {
+        self.names.contains(name)
+    }
+
+    /// The delegation covering `name`: the highest NS cut strictly below
+    /// the apex at or above `name`, with its NS RRset (RFC 1034 §4.2.1).
+    pub fn delegation(&self, name: &Name) -> Option<(Name, &[Record])> {
+        if self.cuts.is_empty() {
+            return None;
+        }
+        let depth = name.num_labels();
+        for labels in (self.origin.num_labels() + 1)..=depth {
+            let candidate = name.trim_to(usize::from(labels));
+            let key = LowerName::new(&candidate);
+            if self.cuts.contains(&key) {
+                let ns = self.rrset(&key, RecordType::NS)?;
+                return Some((candidate, ns));
+            }
+        }
+        None
+    }
+}
+
+/// The complete run-time state. Build it with [`State::from_config`] and
+/// treat it as read-only: the indexes are derived from the public fields.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Listener and EDNS settings.
+    pub server: ServerConfig,
+    /// The zones, in config order.
+    pub zones: Vec<Zone>,
+    /// The gslb names, in config order.
+    pub gslb: Vec<GslbName>,
+    zone_index: HashMap<LowerName, usize>,
+    gslb_index: HashMap<LowerName, usize>,
+}
+
+impl State {
+    /// Builds the state from a config. The config is valid by construction
+    /// (see [`crate::config::parse`]), so this cannot fail; a hand-made
+    /// inconsistent config yields a state that answers something, never a
+    /// panic (duplicates merge, gslb names outside every zone are dropped).
+    pub fn from_config(cfg: &Config) -> State {
+        let mut zones = Vec::with_capacity(cfg.zones.len());
+        let mut zone_index = HashMap::new();
+        for z in &cfg.zones {
+            let key = LowerName::new(&z.name);
+            if zone_index.contains_key(&key) {
+                continue;
+            }
+            let origin = z.name.to_lowercase();
+            let soa = Record::from_rdata(origin.clone(), z.ttl, RData::SOA(z.soa.clone()));
+            let mut zone = Zone::new(origin.clone(), soa);
+            for ns in &z.ns {
+                zone.insert(Record::from_rdata(
+                    origin.clone(),
+                    z.ttl,
+                    RData::NS(NS(ns.clone())),
+                ));
+            }
+            for r in &z.records {
+                let mut r = r.clone();
+                r.name = r.name.to_lowercase();
+                if z.name.zone_of(&r.name) {
+                    zone.insert(r);
+                }
+            }
+            zone_index.insert(key, zones.len());
+            zones.push(zone);
+        }
+        let mut state = State {
+            server: cfg.server.clone(),
+            zones,
+            gslb: Vec::with_capacity(cfg.gslb.len()),
+            zone_index,
+            gslb_index: HashMap::new(),
+        };
+        for g in &cfg.gslb {
+            let name = g.name.to_lowercase();
+            let key = LowerName::new(&name);
+            let Some(zi) = state.zone_index_for(&name) else {
+                continue;
+            };
+            if state.gslb_index.contains_key(&key) {
+                continue;
+            }
+            state.zones[zi].mark_exists(&name);
+            state.gslb_index.insert(key, state.gslb.len());
+            state.gslb.push(GslbName {
+                name,
+                ttl: g.ttl,
+                a: g.a.clone(),
+                aaaa: g.aaaa.clone(),
+            });
+        }
+        state
+    }
+
+    fn zone_index_for(&self, name: &Name) -> Option<usize> {
+        let mut n = name.clone();
+        loop {
+            if let Some(&i) = self.zone_index.get(&LowerName::new(&n)) {
+                return Some(i);
+            }
+            if n.is_root() {
+                return None;
+            }
+            n = n.base_name();
+        }
+    }
+
+    /// The zone that is the longest suffix of `name` (case-insensitive),
+    /// i.e. the zone authoritative for it.
+    pub fn zone_for(&self, name: &Name) -> Option<&Zone> {
+        self.zone_index_for(name).map(|i| &self.zones[i])
+    }
+
+    /// The gslb name `name`, if it is one.
+    pub fn gslb_name(&self, name: &LowerName) -> Option<&GslbName> {
+        self.gslb_index.get(name).map(|&i| &self.gslb[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    fn state() -> State {
+        State::from_config(&config::load_default().unwrap())
+    }
+
+    fn lower(s: &str) -> LowerName {
+        LowerName::new(&Name::from_ascii(s).unwrap())
+    }
+
+    #[test]
+    fn indexes_the_default_config() {
+        let s = state();
+        let www = s.gslb_name(&lower("WWW.Example.Test.")).unwrap();
+        assert_eq!(www.a.len(), 2);
+        let zone = s.zone_for(&Name::from_ascii("x.y.example.test.").unwrap()).unwrap();
+        assert_eq!(zone.origin().to_string(), "example.test.");
+        assert!(s.zone_for(&Name::from_ascii("example.org.").unwrap()).is_none());
+        assert!(zone.rrset(&lower("example.test."), RecordType::NS).is_some());
+        assert!(zone.rrset(&lower("example.test."), RecordType::SOA).is_some());
+        // `_sip._udp` makes `_udp` an empty non-terminal.
+        assert!(zone.exists(&lower("_udp.example.test.")));
+        assert!(zone.exists(&lower("www.example.test.")));
+        assert!(!zone.exists(&lower("nope.example.test.")));
+        assert_eq!(zone.negative_soa().ttl, 300);
+    }
+
+    #[test]
+    fn gslb_records_keep_order_and_owner_case() {
+        let s = state();
+        let owner = Name::from_ascii("wWw.example.TEST.").unwrap();
+        let www = s.gslb_name(&LowerName::new(&owner)).unwrap();
+        let recs = www.records(&owner, RecordType::A).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].data.to_string(), "198.18.0.10");
+        assert_eq!(recs[1].data.to_string(), "198.18.0.11");
+        assert!(recs[0].name.eq_case(&owner));
+        assert_eq!(recs[0].ttl, 30);
+        assert!(www.records(&owner, RecordType::TXT).is_none());
+    }
+
+    #[test]
+    fn finds_the_highest_delegation() {
+        let text = format!(
+            "{}\n[[zone.record]]\nname = \"sub\"\ntype = \"NS\"\ndata = \"ns.sub\"\n\
+             [[zone.record]]\nname = \"ns.sub\"\ntype = \"A\"\ndata = \"192.0.2.1\"\n",
+            config::DEFAULT_CONFIG
+        );
+        let s = State::from_config(&config::parse(&text, "t").unwrap());
+        let zone = &s.zones[0];
+        let (cut, ns) = zone
+            .delegation(&Name::from_ascii("a.b.sub.example.test.").unwrap())
+            .unwrap();
+        assert_eq!(cut.to_string(), "sub.example.test.");
+        assert_eq!(ns.len(), 1);
+        assert!(zone.delegation(&Name::from_ascii("www.example.test.").unwrap()).is_none());
+    }
+}

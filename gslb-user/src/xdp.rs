@@ -1,0 +1,131 @@
+//! Loading and attaching the XDP program, and pinning what `gslb stats`
+//! reads. The object is built by `build.rs` and embedded in the binary.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    programs::{Xdp, XdpMode},
+    Ebpf, EbpfLoader,
+};
+use gslb_common::maps::COUNTERS;
+use thiserror::Error;
+use tracing::{info, warn};
+
+/// The compiled XDP object.
+pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/gslb.bpf.o"));
+
+/// Name of the answering program in the object.
+pub const PROGRAM: &str = "gslb";
+/// Name of the pass-through program (for the far end of a veth pair).
+pub const PASS_PROGRAM: &str = "gslb_pass";
+/// Default directory of pinned maps (a bpffs mount).
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/gslb";
+
+/// Errors of loading, attaching and pinning.
+#[derive(Debug, Error)]
+pub enum XdpError {
+    /// The object could not be loaded (verifier rejection, missing BPF).
+    #[error("loading the XDP object: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// A program could not be loaded or attached.
+    #[error("XDP program {what}: {source}")]
+    Program {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// Pinning failed.
+    #[error("pinning {path}: {message}")]
+    Pin {
+        /// Pin path.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// How a program got attached to an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the driver (native XDP).
+    Native,
+    /// Generic XDP in the network stack (`lo`, drivers without XDP).
+    Generic,
+}
+
+impl std::fmt::Display for AttachMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AttachMode::Native => "native",
+            AttachMode::Generic => "generic",
+        })
+    }
+}
+
+/// Loads the object (programs not yet loaded into the kernel).
+pub fn load_object() -> Result<Ebpf, XdpError> {
+    Ok(EbpfLoader::new().load(OBJECT)?)
+}
+
+/// Loads program `name` of `ebpf` into the kernel (for attach or test run).
+pub fn load_program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, XdpError> {
+    let err = |what: &str, source| XdpError::Program { what: format!("{name}: {what}"), source };
+    let prog: &mut Xdp = ebpf
+        .program_mut(name)
+        .ok_or_else(|| XdpError::Pin { path: name.into(), message: "no such program in the object".into() })?
+        .try_into()
+        .map_err(|e| err("type", e))?;
+    prog.load().map_err(|e| err("load", e))?;
+    Ok(prog)
+}
+
+/// Attaches `prog` to `iface`: native mode where the driver has it, else
+/// generic.
+pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
+    match prog.attach(iface, XdpMode::Driver) {
+        Ok(_) => Ok(AttachMode::Native),
+        Err(native) => {
+            warn!(%iface, error = %native, "native XDP unavailable, using generic mode");
+            prog.attach(iface, XdpMode::Skb)
+                .map_err(|source| XdpError::Program { what: format!("attach to {iface}"), source })?;
+            Ok(AttachMode::Generic)
+        }
+    }
+}
+
+/// Pinned maps that are unpinned again when dropped.
+pub struct Pins {
+    paths: Vec<PathBuf>,
+}
+
+/// Pins the counters map under `dir` (created if missing). A stale pin
+/// left by a crashed daemon is replaced.
+pub fn pin_counters(ebpf: &Ebpf, dir: &Path) -> Result<Pins, XdpError> {
+    let pin_err = |path: &Path, message: String| XdpError::Pin { path: path.to_path_buf(), message };
+    fs::create_dir_all(dir).map_err(|e| pin_err(dir, e.to_string()))?;
+    let path = dir.join(COUNTERS);
+    if path.exists() {
+        info!(path = %path.display(), "replacing a stale pinned map");
+        fs::remove_file(&path).map_err(|e| pin_err(&path, e.to_string()))?;
+    }
+    let map = ebpf
+        .map(COUNTERS)
+        .ok_or_else(|| pin_err(&path, "map missing from the object".into()))?;
+    map.pin(&path).map_err(|e| {
+        pin_err(&path, format!("{e} (is {} on a bpffs mount?)", dir.display()))
+    })?;
+    Ok(Pins { paths: vec![path] })
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
