@@ -65,7 +65,7 @@ pub struct NameEntry {
 
 /// Key of the answer maps: an answer set as seen by one client group.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AnswerKey {
     /// Answer-set id from [`NameEntry`].
     pub set: u32,

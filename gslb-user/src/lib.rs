@@ -7,3 +7,6 @@ pub mod model;
 pub mod rdata;
 pub mod responder;
 pub mod server;
+pub mod maps;
+pub mod stats;
+pub mod xdp;

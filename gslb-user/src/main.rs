@@ -76,7 +76,7 @@ fn main() -> Result<()> {
         Command::Run(args) => run(args),
         Command::Check { config } => {
             let cfg = config::load(&config)?;
-            State::from_config(&cfg)?;
+            State::from_config(&cfg);
             println!("{}: ok", config.display());
             Ok(())
         }
@@ -96,7 +96,7 @@ fn main() -> Result<()> {
 fn load_config(path: Option<&PathBuf>) -> Result<config::Config> {
     Ok(match path {
         Some(p) => config::load(p)?,
-        None => config::parse(config::DEFAULT_CONFIG, config::DEFAULT_ORIGIN)?,
+        None => config::load_default()?,
     })
 }
 
@@ -109,7 +109,7 @@ async fn run(args: RunArgs) -> Result<()> {
     if !args.ifaces.is_empty() {
         cfg.server.interfaces = args.ifaces.clone();
     }
-    let state = State::from_config(&cfg)?;
+    let state = State::from_config(&cfg);
     // Bind first: a port in use must not leave an XDP program behind.
     let listeners = server::bind(&cfg.server.listen).await?;
     let addrs = listeners.local_addrs();

@@ -103,10 +103,46 @@ pub struct Pins {
     paths: Vec<PathBuf>,
 }
 
+/// `statfs` magic of the BPF filesystem.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// Where bpffs is conventionally mounted.
+const BPF_FS_ROOT: &str = "/sys/fs/bpf";
+
+fn is_bpffs(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out pointer.
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC }
+}
+
+/// Mounts bpffs on /sys/fs/bpf when `dir` lives there and nothing is
+/// mounted yet (as bpftool does); minimal systems and fresh containers
+/// often lack the mount.
+fn ensure_bpffs(dir: &Path) -> Result<(), String> {
+    let root = Path::new(BPF_FS_ROOT);
+    if !dir.starts_with(root) || is_bpffs(root) {
+        return Ok(());
+    }
+    info!("mounting bpffs on {BPF_FS_ROOT}");
+    let src = c"bpf";
+    let target = c"/sys/fs/bpf";
+    // SAFETY: constant C strings; no data argument.
+    let r = unsafe {
+        libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null())
+    };
+    if r != 0 {
+        return Err(format!("mounting bpffs on {BPF_FS_ROOT}: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// Pins the counters map under `dir` (created if missing). A stale pin
 /// left by a crashed daemon is replaced.
 pub fn pin_counters(ebpf: &Ebpf, dir: &Path) -> Result<Pins, XdpError> {
     let pin_err = |path: &Path, message: String| XdpError::Pin { path: path.to_path_buf(), message };
+    ensure_bpffs(dir).map_err(|m| pin_err(dir, m))?;
     fs::create_dir_all(dir).map_err(|e| pin_err(dir, e.to_string()))?;
     let path = dir.join(COUNTERS);
     if path.exists() {
