@@ -467,7 +467,10 @@ impl Validator<'_> {
                 Ok(name) => {
                     let key = LowerName::new(&name);
                     if let Some(first) = seen.get(&key) {
-                        let msg = format!("duplicate zone {name} (first defined at {})", self.at(first));
+                        let msg = format!(
+                            "duplicate zone {name} (first defined at {})",
+                            self.at(first)
+                        );
                         self.error(&span, msg);
                         None
                     } else {
@@ -519,7 +522,12 @@ impl Validator<'_> {
         }
     }
 
-    fn zone_body(&mut self, draft: &mut ZoneDraft, raw: &RawZone, index: &HashMap<LowerName, usize>) {
+    fn zone_body(
+        &mut self,
+        draft: &mut ZoneDraft,
+        raw: &RawZone,
+        index: &HashMap<LowerName, usize>,
+    ) {
         let origin = draft.name.clone();
         let apex = LowerName::new(&origin);
         let zone_ttl = self.ttl(raw.ttl.as_ref(), DEFAULT_ZONE_TTL);
@@ -708,13 +716,19 @@ impl Validator<'_> {
             }
             let key = LowerName::new(&name);
             if let Some(first) = seen.get(&key) {
-                let msg = format!("duplicate gslb name {name} (first defined at {})", self.at(first));
+                let msg = format!(
+                    "duplicate gslb name {name} (first defined at {})",
+                    self.at(first)
+                );
                 self.error(&span, msg);
                 continue;
             }
             seen.insert(key, span.clone());
             let Some((zone, _)) = longest_zone(&name, index) else {
-                self.error(&span, format!("gslb name {name} is not inside any configured zone"));
+                self.error(
+                    &span,
+                    format!("gslb name {name} is not inside any configured zone"),
+                );
                 continue;
             };
             if zones[zone].is_none() {
@@ -752,7 +766,9 @@ impl Validator<'_> {
             if ip.is_unspecified() || ip.is_multicast() || ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
                 self.error(
                     &item.span(),
-                    format!("{addr} cannot be a server address (unspecified, broadcast or multicast)"),
+                    format!(
+                        "{addr} cannot be a server address (unspecified, broadcast or multicast)"
+                    ),
                 );
             } else if out.contains(&addr) {
                 self.error(&item.span(), format!("duplicate address {addr} in `{key}`"));
@@ -848,7 +864,10 @@ impl Validator<'_> {
             }
 
             if let Some((g, gspan)) = gslb_at.get(&e.owner).map(|g| (&g.0, &g.1)) {
-                if matches!(e.rtype, RecordType::A | RecordType::AAAA | RecordType::CNAME) {
+                if matches!(
+                    e.rtype,
+                    RecordType::A | RecordType::AAAA | RecordType::CNAME
+                ) {
                     let msg = format!(
                         "static {} record on gslb name {} (defined at {}); the gslb name \
                          answers A and AAAA, and a CNAME cannot coexist with it",
@@ -865,7 +884,11 @@ impl Validator<'_> {
                 .iter()
                 .find(|o| o.owner == e.owner && o.rtype == e.rtype && o.rdata == e.rdata)
             {
-                let msg = format!("duplicate {} record (first at {})", e.rtype, self.at(&first.span));
+                let msg = format!(
+                    "duplicate {} record (first at {})",
+                    e.rtype,
+                    self.at(&first.span)
+                );
                 self.error(&e.span, msg);
                 continue;
             }

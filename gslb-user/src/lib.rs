@@ -3,10 +3,10 @@
 
 pub mod config;
 pub mod lookup;
+pub mod maps;
 pub mod model;
 pub mod rdata;
 pub mod responder;
 pub mod server;
-pub mod maps;
 pub mod stats;
 pub mod xdp;

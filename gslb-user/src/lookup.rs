@@ -164,7 +164,10 @@ fn referral(state: &State, zone: &Zone, ns: &[Record]) -> Answer {
             for t in [RecordType::A, RecordType::AAAA] {
                 let records = match state.gslb_name(&key) {
                     Some(g) => g.records(target, t).unwrap_or_default(),
-                    None => zone.rrset(&key, t).map(<[Record]>::to_vec).unwrap_or_default(),
+                    None => zone
+                        .rrset(&key, t)
+                        .map(<[Record]>::to_vec)
+                        .unwrap_or_default(),
                 };
                 push_unique(&mut answer.additionals, records);
             }

@@ -14,8 +14,8 @@ use aya::{
     Ebpf,
 };
 use gslb_common::maps::{
-    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6,
-    CONFIG, CONFIG_ENABLED, MAX_ADDRS, MODE_ORDERED, NAME_MAPS, NO_ANSWER,
+    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6, CONFIG,
+    CONFIG_ENABLED, MAX_ADDRS, MODE_ORDERED, NAME_MAPS, NO_ANSWER,
 };
 use hickory_proto::rr::Name;
 
@@ -48,7 +48,12 @@ pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
     if g.a.is_empty() {
         return None;
     }
-    let mut v = AnswerV4 { ttl: g.ttl, mode: MODE_ORDERED, count: g.a.len().min(MAX_ADDRS) as u8, ..Default::default() };
+    let mut v = AnswerV4 {
+        ttl: g.ttl,
+        mode: MODE_ORDERED,
+        count: g.a.len().min(MAX_ADDRS) as u8,
+        ..Default::default()
+    };
     for (slot, a) in v.addrs.iter_mut().zip(&g.a) {
         *slot = a.octets();
     }
@@ -60,7 +65,12 @@ pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
     if g.aaaa.is_empty() {
         return None;
     }
-    let mut v = AnswerV6 { ttl: g.ttl, mode: MODE_ORDERED, count: g.aaaa.len().min(MAX_ADDRS) as u8, ..Default::default() };
+    let mut v = AnswerV6 {
+        ttl: g.ttl,
+        mode: MODE_ORDERED,
+        count: g.aaaa.len().min(MAX_ADDRS) as u8,
+        ..Default::default()
+    };
     for (slot, a) in v.addrs.iter_mut().zip(&g.aaaa) {
         *slot = a.octets();
     }
@@ -82,7 +92,8 @@ pub struct Maps {
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<aya::maps::Map> {
-    ebpf.take_map(name).ok_or_else(|| anyhow::anyhow!("map {name} missing from the XDP object"))
+    ebpf.take_map(name)
+        .ok_or_else(|| anyhow::anyhow!("map {name} missing from the XDP object"))
 }
 
 impl Maps {
@@ -113,7 +124,10 @@ impl Maps {
                 self.next_id - 1
             });
             let set = AnswerKey { set: id, group: 0 };
-            let mut entry = NameEntry { a: NO_ANSWER, aaaa: NO_ANSWER };
+            let mut entry = NameEntry {
+                a: NO_ANSWER,
+                aaaa: NO_ANSWER,
+            };
             if let Some(v) = answer_v4(g) {
                 e.v4.insert(set, v);
                 entry.a = id;
@@ -151,7 +165,13 @@ impl Maps {
                 changes += 1;
             }
         }
-        let stale: Vec<_> = self.current.names.keys().filter(|k| !new.names.contains_key(*k)).cloned().collect();
+        let stale: Vec<_> = self
+            .current
+            .names
+            .keys()
+            .filter(|k| !new.names.contains_key(*k))
+            .cloned()
+            .collect();
         for k in &stale {
             self.name_op(k, None)?;
             self.ids.remove(k);
@@ -177,7 +197,8 @@ impl Maps {
 
     /// Inserts (`Some`) or removes (`None`) a name in the map of its class.
     fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> anyhow::Result<()> {
-        let class = name_class(key.len()).ok_or_else(|| anyhow::anyhow!("name longer than 255 bytes"))?;
+        let class =
+            name_class(key.len()).ok_or_else(|| anyhow::anyhow!("name longer than 255 bytes"))?;
         match class {
             0 => name_op(&mut self.n32, key, value),
             1 => name_op(&mut self.n64, key, value),

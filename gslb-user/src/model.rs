@@ -285,11 +285,19 @@ mod tests {
         let s = state();
         let www = s.gslb_name(&lower("WWW.Example.Test.")).unwrap();
         assert_eq!(www.a.len(), 2);
-        let zone = s.zone_for(&Name::from_ascii("x.y.example.test.").unwrap()).unwrap();
+        let zone = s
+            .zone_for(&Name::from_ascii("x.y.example.test.").unwrap())
+            .unwrap();
         assert_eq!(zone.origin().to_string(), "example.test.");
-        assert!(s.zone_for(&Name::from_ascii("example.org.").unwrap()).is_none());
-        assert!(zone.rrset(&lower("example.test."), RecordType::NS).is_some());
-        assert!(zone.rrset(&lower("example.test."), RecordType::SOA).is_some());
+        assert!(s
+            .zone_for(&Name::from_ascii("example.org.").unwrap())
+            .is_none());
+        assert!(zone
+            .rrset(&lower("example.test."), RecordType::NS)
+            .is_some());
+        assert!(zone
+            .rrset(&lower("example.test."), RecordType::SOA)
+            .is_some());
         // `_sip._udp` makes `_udp` an empty non-terminal.
         assert!(zone.exists(&lower("_udp.example.test.")));
         assert!(zone.exists(&lower("www.example.test.")));
@@ -325,6 +333,8 @@ mod tests {
             .unwrap();
         assert_eq!(cut.to_string(), "sub.example.test.");
         assert_eq!(ns.len(), 1);
-        assert!(zone.delegation(&Name::from_ascii("www.example.test.").unwrap()).is_none());
+        assert!(zone
+            .delegation(&Name::from_ascii("www.example.test.").unwrap())
+            .is_none());
     }
 }

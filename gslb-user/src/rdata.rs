@@ -90,11 +90,9 @@ pub fn parse_rdata(rtype: RecordType, text: &str, origin: &Name) -> Result<RData
 /// ignores trailing fields; a zone file would reject them.
 fn fixed_token_count(rtype: RecordType) -> Option<usize> {
     match rtype {
-        RecordType::A
-        | RecordType::AAAA
-        | RecordType::CNAME
-        | RecordType::NS
-        | RecordType::PTR => Some(1),
+        RecordType::A | RecordType::AAAA | RecordType::CNAME | RecordType::NS | RecordType::PTR => {
+            Some(1)
+        }
         RecordType::MX => Some(2),
         RecordType::SRV => Some(4),
         _ => None,
@@ -181,7 +179,10 @@ mod tests {
     #[test]
     fn typical_data_parses() {
         assert_eq!(parse(RecordType::A, "198.18.0.1").unwrap(), "198.18.0.1");
-        assert_eq!(parse(RecordType::AAAA, "2001:db8::1").unwrap(), "2001:db8::1");
+        assert_eq!(
+            parse(RecordType::AAAA, "2001:db8::1").unwrap(),
+            "2001:db8::1"
+        );
         assert!(parse(RecordType::TXT, "\"v=spf1 mx -all\"").is_ok());
         assert!(parse(RecordType::CAA, "0 issue \"ca.example.net\"").is_ok());
         assert!(parse(RecordType::HTTPS, "1 . alpn=h2").is_ok());

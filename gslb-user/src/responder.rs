@@ -156,7 +156,13 @@ fn encode(
             }
         }
     }
-    debug!(id = response.id, size = bytes.len(), limit, ?transport, "response truncated");
+    debug!(
+        id = response.id,
+        size = bytes.len(),
+        limit,
+        ?transport,
+        "response truncated"
+    );
     strip(&mut response);
     response.metadata.truncation = true;
     response.to_vec().ok()

@@ -130,7 +130,10 @@ impl Listeners {
     /// The bound addresses, one per listen address, with the actual port
     /// (UDP and TCP share it).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
     }
 
     /// Serves every socket in its own task until the task is aborted.
@@ -291,7 +294,11 @@ mod tests {
 
         // TCP: several queries on one connection, on the same port.
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        let resp = tcp_exchange(&mut stream, &query(8, "www.example.test.", RecordType::AAAA)).await;
+        let resp = tcp_exchange(
+            &mut stream,
+            &query(8, "www.example.test.", RecordType::AAAA),
+        )
+        .await;
         assert_eq!(resp.id, 8);
         assert_eq!(resp.answers.len(), 2);
         let resp = tcp_exchange(&mut stream, &query(9, "nope.example.test.", RecordType::A)).await;
@@ -319,7 +326,9 @@ mod tests {
         let shared = state();
         let tasks = listeners.spawn(shared.clone());
         let text = config::DEFAULT_CONFIG.replace("\"198.18.0.10\", ", "");
-        shared.store(Arc::new(State::from_config(&config::parse(&text, "t").unwrap())));
+        shared.store(Arc::new(State::from_config(
+            &config::parse(&text, "t").unwrap(),
+        )));
         let mut stream = TcpStream::connect(addr).await.unwrap();
         let resp = tcp_exchange(&mut stream, &query(1, "www.example.test.", RecordType::A)).await;
         assert_eq!(resp.answers.len(), 1);

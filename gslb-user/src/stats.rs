@@ -40,5 +40,8 @@ pub fn to_json(counters: &[(Counter, u64)]) -> serde_json::Value {
 
 /// Aligned `name value` lines.
 pub fn to_text(counters: &[(Counter, u64)]) -> String {
-    counters.iter().map(|(c, v)| format!("{:<28} {v}\n", c.name())).collect()
+    counters
+        .iter()
+        .map(|(c, v)| format!("{:<28} {v}\n", c.name()))
+        .collect()
 }

@@ -74,10 +74,16 @@ pub fn load_object() -> Result<Ebpf, XdpError> {
 
 /// Loads program `name` of `ebpf` into the kernel (for attach or test run).
 pub fn load_program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, XdpError> {
-    let err = |what: &str, source| XdpError::Program { what: format!("{name}: {what}"), source };
+    let err = |what: &str, source| XdpError::Program {
+        what: format!("{name}: {what}"),
+        source,
+    };
     let prog: &mut Xdp = ebpf
         .program_mut(name)
-        .ok_or_else(|| XdpError::Pin { path: name.into(), message: "no such program in the object".into() })?
+        .ok_or_else(|| XdpError::Pin {
+            path: name.into(),
+            message: "no such program in the object".into(),
+        })?
         .try_into()
         .map_err(|e| err("type", e))?;
     prog.load().map_err(|e| err("load", e))?;
@@ -92,7 +98,10 @@ pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
         Err(native) => {
             warn!(%iface, error = %native, "native XDP unavailable, using generic mode");
             prog.attach(iface, XdpMode::Skb)
-                .map_err(|source| XdpError::Program { what: format!("attach to {iface}"), source })?;
+                .map_err(|source| XdpError::Program {
+                    what: format!("attach to {iface}"),
+                    source,
+                })?;
             Ok(AttachMode::Generic)
         }
     }
@@ -130,10 +139,19 @@ fn ensure_bpffs(dir: &Path) -> Result<(), String> {
     let target = c"/sys/fs/bpf";
     // SAFETY: constant C strings; no data argument.
     let r = unsafe {
-        libc::mount(src.as_ptr(), target.as_ptr(), src.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            src.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     };
     if r != 0 {
-        return Err(format!("mounting bpffs on {BPF_FS_ROOT}: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "mounting bpffs on {BPF_FS_ROOT}: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -141,7 +159,10 @@ fn ensure_bpffs(dir: &Path) -> Result<(), String> {
 /// Pins the counters map under `dir` (created if missing). A stale pin
 /// left by a crashed daemon is replaced.
 pub fn pin_counters(ebpf: &Ebpf, dir: &Path) -> Result<Pins, XdpError> {
-    let pin_err = |path: &Path, message: String| XdpError::Pin { path: path.to_path_buf(), message };
+    let pin_err = |path: &Path, message: String| XdpError::Pin {
+        path: path.to_path_buf(),
+        message,
+    };
     ensure_bpffs(dir).map_err(|m| pin_err(dir, m))?;
     fs::create_dir_all(dir).map_err(|e| pin_err(dir, e.to_string()))?;
     let path = dir.join(COUNTERS);
@@ -153,7 +174,10 @@ pub fn pin_counters(ebpf: &Ebpf, dir: &Path) -> Result<Pins, XdpError> {
         .map(COUNTERS)
         .ok_or_else(|| pin_err(&path, "map missing from the object".into()))?;
     map.pin(&path).map_err(|e| {
-        pin_err(&path, format!("{e} (is {} on a bpffs mount?)", dir.display()))
+        pin_err(
+            &path,
+            format!("{e} (is {} on a bpffs mount?)", dir.display()),
+        )
     })?;
     Ok(Pins { paths: vec![path] })
 }

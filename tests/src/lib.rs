@@ -1,0 +1,4 @@
+//! Test support: packet builders for BPF_PROG_TEST_RUN tables and the
+//! network-namespace harness.
+
+pub mod packet;

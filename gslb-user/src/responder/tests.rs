@@ -1,1 +1,658 @@
+use hickory_proto::{
+    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
+    rr::{DNSClass, Name, RData, Record, RecordType},
+};
+
 use super::*;
+use crate::config;
+
+const TEST_CONFIG: &str = r#"
+[server]
+listen = ["127.0.0.1:0"]
+edns_udp_size = 1400
+
+[[zone]]
+name = "example.test"
+ttl = 3600
+ns = ["ns1", "ns2.example.net."]
+[zone.soa]
+mname = "ns1"
+rname = "hostmaster"
+serial = 7
+minimum = 300
+
+[[zone.record]]
+name = "ns1"
+type = "A"
+data = "192.0.2.53"
+[[zone.record]]
+name = "ns1"
+type = "AAAA"
+data = "2001:db8::53"
+[[zone.record]]
+name = "@"
+type = "MX"
+data = "10 mail"
+[[zone.record]]
+name = "mail"
+type = "A"
+data = "192.0.2.25"
+ttl = 600
+[[zone.record]]
+name = "_sip._udp"
+type = "SRV"
+data = "10 60 5060 www"
+[[zone.record]]
+name = "app"
+type = "CNAME"
+data = "www"
+[[zone.record]]
+name = "chain"
+type = "CNAME"
+data = "app"
+[[zone.record]]
+name = "v4"
+type = "CNAME"
+data = "v4only"
+[[zone.record]]
+name = "loop1"
+type = "CNAME"
+data = "loop2"
+[[zone.record]]
+name = "loop2"
+type = "CNAME"
+data = "loop1"
+[[zone.record]]
+name = "away"
+type = "CNAME"
+data = "www.example.net."
+[[zone.record]]
+name = "dangling"
+type = "CNAME"
+data = "missing"
+[[zone.record]]
+name = "www"
+type = "TXT"
+data = '"gslb name with a TXT"'
+[[zone.record]]
+name = "big"
+type = "TXT"
+data = '"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"'
+[[zone.record]]
+name = "sub"
+type = "NS"
+data = "ns.sub"
+[[zone.record]]
+name = "ns.sub"
+type = "A"
+data = "192.0.2.100"
+
+[[zone]]
+name = "other.test"
+ns = ["ns1.example.test."]
+[[zone.record]]
+name = "alias"
+type = "CNAME"
+data = "www.example.test."
+
+[[gslb]]
+name = "www.example.test"
+ttl = 30
+a = ["198.18.0.10", "198.18.0.11", "198.18.0.12"]
+aaaa = ["2001:db8::10", "2001:db8::11"]
+
+[[gslb]]
+name = "v4only.example.test"
+ttl = 20
+a = ["198.18.1.1"]
+"#;
+
+fn state() -> State {
+    State::from_config(&config::parse(TEST_CONFIG, "test").unwrap())
+}
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn request(qname: &str, qtype: RecordType) -> Message {
+    let mut msg = Message::query();
+    msg.metadata.id = 0x4242;
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(name(qname), qtype));
+    msg
+}
+
+fn with_edns(mut msg: Message, payload: u16, version: u8, dnssec_ok: bool) -> Message {
+    let mut edns = Edns::new();
+    edns.set_max_payload(payload)
+        .set_version(version)
+        .set_dnssec_ok(dnssec_ok);
+    msg.set_edns(edns);
+    msg
+}
+
+fn ask_raw(state: &State, request: &[u8], transport: Transport) -> Message {
+    let bytes = respond(state, request, transport).expect("a response");
+    Message::from_vec(&bytes).expect("a parseable response")
+}
+
+fn ask_via(msg: &Message, transport: Transport) -> Message {
+    ask_raw(&state(), &msg.to_vec().unwrap(), transport)
+}
+
+fn ask(qname: &str, qtype: RecordType) -> Message {
+    ask_via(&request(qname, qtype), Transport::Udp)
+}
+
+fn data(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| r.data.to_string()).collect()
+}
+
+/// The header bits every response shares.
+#[track_caller]
+fn assert_header(resp: &Message, rcode: ResponseCode, aa: bool) {
+    assert_eq!(resp.id, 0x4242);
+    assert_eq!(resp.message_type, MessageType::Response);
+    assert_eq!(resp.op_code, OpCode::Query);
+    assert_eq!(resp.response_code, rcode, "{resp:?}");
+    assert_eq!(resp.authoritative, aa, "AA");
+    assert!(resp.recursion_desired, "RD copied");
+    assert!(!resp.recursion_available, "RA clear");
+    assert!(!resp.authentic_data, "AD clear");
+    assert!(!resp.truncation, "TC clear");
+}
+
+#[track_caller]
+fn assert_negative_soa(resp: &Message, zone: &str) {
+    assert!(
+        resp.answers.is_empty()
+            || resp
+                .answers
+                .iter()
+                .all(|r| r.record_type() == RecordType::CNAME)
+    );
+    assert_eq!(resp.authorities.len(), 1);
+    let soa = &resp.authorities[0];
+    assert_eq!(soa.record_type(), RecordType::SOA);
+    assert_eq!(soa.name, name(zone));
+    // RFC 2308 §3: min(SOA TTL 3600, MINIMUM 300).
+    assert_eq!(soa.ttl, 300);
+}
+
+#[test]
+fn gslb_a_answers_in_order_with_the_query_case() {
+    let resp = ask("wWw.ExAmPlE.tEsT.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert!(resp.queries[0].name().eq_case(&name("wWw.ExAmPlE.tEsT.")));
+    assert_eq!(resp.queries[0].query_type(), RecordType::A);
+    assert_eq!(
+        data(&resp.answers),
+        ["198.18.0.10", "198.18.0.11", "198.18.0.12"]
+    );
+    for r in &resp.answers {
+        assert!(
+            r.name.eq_case(&name("wWw.ExAmPlE.tEsT.")),
+            "owner {}",
+            r.name
+        );
+        assert_eq!(r.ttl, 30);
+        assert_eq!(r.dns_class, DNSClass::IN);
+    }
+    assert!(resp.authorities.is_empty());
+    assert!(resp.additionals.is_empty());
+    assert!(resp.edns.is_none(), "no OPT without OPT in the request");
+}
+
+#[test]
+fn gslb_aaaa_answers_in_order() {
+    let resp = ask("www.example.test.", RecordType::AAAA);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(data(&resp.answers), ["2001:db8::10", "2001:db8::11"]);
+}
+
+#[test]
+fn gslb_name_without_a_set_is_nodata() {
+    let resp = ask("v4only.example.test.", RecordType::AAAA);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert!(resp.answers.is_empty());
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn other_types_at_a_gslb_name_come_from_static_data() {
+    let resp = ask("www.example.test.", RecordType::TXT);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 1);
+    assert_eq!(resp.answers[0].record_type(), RecordType::TXT);
+    assert_eq!(resp.answers[0].ttl, 3600);
+
+    let resp = ask("www.example.test.", RecordType::MX);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert!(resp.answers.is_empty());
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn static_answers_use_record_ttls() {
+    let resp = ask("MAIL.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(data(&resp.answers), ["192.0.2.25"]);
+    assert_eq!(resp.answers[0].ttl, 600);
+    assert!(resp.answers[0].name.eq_case(&name("MAIL.example.test.")));
+
+    let resp = ask("example.test.", RecordType::SOA);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 1);
+    assert_eq!(resp.answers[0].ttl, 3600, "the SOA RR itself keeps its TTL");
+    let RData::SOA(soa) = &resp.answers[0].data else {
+        panic!()
+    };
+    assert_eq!(soa.serial, 7);
+    assert_eq!(soa.mname, name("ns1.example.test."));
+    assert_eq!(soa.rname, name("hostmaster.example.test."));
+}
+
+#[test]
+fn nxdomain_carries_the_soa() {
+    let resp = ask("nope.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NXDomain, true);
+    assert!(resp.answers.is_empty());
+    assert_negative_soa(&resp, "example.test.");
+    // Below a gslb name nothing exists either.
+    let resp = ask("x.www.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NXDomain, true);
+}
+
+#[test]
+fn nodata_carries_the_soa_also_at_empty_non_terminals() {
+    let resp = ask("mail.example.test.", RecordType::AAAA);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_negative_soa(&resp, "example.test.");
+    // `_udp` only exists because `_sip._udp` does (RFC 8020).
+    let resp = ask("_udp.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn cname_is_chased_into_a_gslb_name() {
+    let resp = ask("App.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 4);
+    assert_eq!(resp.answers[0].record_type(), RecordType::CNAME);
+    assert!(resp.answers[0].name.eq_case(&name("App.example.test.")));
+    assert_eq!(resp.answers[0].data.to_string(), "www.example.test.");
+    assert_eq!(
+        data(&resp.answers[1..]),
+        ["198.18.0.10", "198.18.0.11", "198.18.0.12"]
+    );
+    for r in &resp.answers[1..] {
+        assert_eq!(r.name, name("www.example.test."));
+        assert_eq!(r.ttl, 30);
+    }
+    // Two steps, and across zones.
+    let resp = ask("chain.example.test.", RecordType::AAAA);
+    assert_eq!(resp.answers.len(), 4);
+    let resp = ask("alias.other.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 4);
+}
+
+#[test]
+fn cname_chase_ends_in_nodata_or_nxdomain_with_the_target_soa() {
+    let resp = ask("v4.example.test.", RecordType::AAAA);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 1);
+    assert_negative_soa(&resp, "example.test.");
+
+    // RFC 6604: the rcode is that of the last name in the chain.
+    let resp = ask("dangling.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NXDomain, true);
+    assert_eq!(resp.answers.len(), 1);
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn cname_chase_stops_at_loops_and_foreign_names() {
+    let resp = ask("loop1.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(resp.answers.len(), 2);
+    assert!(resp.authorities.is_empty());
+
+    let resp = ask("away.example.test.", RecordType::A);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(data(&resp.answers), ["www.example.net."]);
+    assert!(resp.authorities.is_empty());
+}
+
+#[test]
+fn cname_query_returns_the_cname_only() {
+    let resp = ask("app.example.test.", RecordType::CNAME);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(data(&resp.answers), ["www.example.test."]);
+}
+
+#[test]
+fn long_cname_chains_are_bounded() {
+    let mut text = TEST_CONFIG.to_string();
+    for i in 0..20 {
+        text.push_str(&format!(
+            "[[zone.record]]\nname = \"c{i}.other.test.\"\ntype = \"CNAME\"\ndata = \"c{}.other.test.\"\n",
+            i + 1
+        ));
+    }
+    // The records above belong to the last [[zone]]: other.test.
+    let state = State::from_config(&config::parse(&text, "t").unwrap());
+    let req = request("c0.other.test.", RecordType::A).to_vec().unwrap();
+    let resp = ask_raw(&state, &req, Transport::Udp);
+    assert_eq!(resp.response_code, ResponseCode::NoError);
+    assert_eq!(resp.answers.len(), lookup::MAX_CNAME_CHAIN);
+}
+
+#[test]
+fn ns_at_the_apex_comes_with_glue() {
+    let resp = ask("example.test.", RecordType::NS);
+    assert_header(&resp, ResponseCode::NoError, true);
+    let mut ns = data(&resp.answers);
+    ns.sort();
+    assert_eq!(ns, ["ns1.example.test.", "ns2.example.net."]);
+    let mut glue: Vec<(String, String)> = resp
+        .additionals
+        .iter()
+        .map(|r| (r.name.to_string(), r.data.to_string()))
+        .collect();
+    glue.sort();
+    assert_eq!(
+        glue,
+        [
+            ("ns1.example.test.".to_string(), "192.0.2.53".to_string()),
+            ("ns1.example.test.".to_string(), "2001:db8::53".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn mx_and_srv_targets_get_addresses() {
+    let resp = ask("example.test.", RecordType::MX);
+    assert_eq!(data(&resp.additionals), ["192.0.2.25"]);
+    let resp = ask("_sip._udp.example.test.", RecordType::SRV);
+    assert_eq!(resp.additionals.len(), 5, "gslb A and AAAA of www");
+}
+
+#[test]
+fn delegations_are_referrals() {
+    for qname in ["sub.example.test.", "a.b.sub.example.test."] {
+        let resp = ask(qname, RecordType::A);
+        assert_header(&resp, ResponseCode::NoError, false);
+        assert!(resp.answers.is_empty());
+        assert_eq!(data(&resp.authorities), ["ns.sub.example.test."]);
+        assert_eq!(resp.authorities[0].name, name("sub.example.test."));
+        assert_eq!(data(&resp.additionals), ["192.0.2.100"]);
+    }
+    // DS is answered by the parent side of the cut (RFC 4035 §3.1.4.1).
+    let resp = ask("sub.example.test.", RecordType::DS);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn any_returns_one_rrset() {
+    // RFC 8482 §4.1; for a gslb name the A set.
+    let resp = ask("www.example.test.", RecordType::ANY);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_eq!(
+        data(&resp.answers),
+        ["198.18.0.10", "198.18.0.11", "198.18.0.12"]
+    );
+
+    let resp = ask("example.test.", RecordType::ANY);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert!(!resp.answers.is_empty());
+    let first = resp.answers[0].record_type();
+    assert!(resp.answers.iter().all(|r| r.record_type() == first));
+
+    let resp = ask("app.example.test.", RecordType::ANY);
+    assert_eq!(data(&resp.answers), ["www.example.test."]);
+
+    let resp = ask("nope.example.test.", RecordType::ANY);
+    assert_header(&resp, ResponseCode::NXDomain, true);
+    let resp = ask("_udp.example.test.", RecordType::ANY);
+    assert_header(&resp, ResponseCode::NoError, true);
+    assert_negative_soa(&resp, "example.test.");
+}
+
+#[test]
+fn names_outside_our_zones_are_refused() {
+    let resp = ask("www.example.org.", RecordType::A);
+    assert_header(&resp, ResponseCode::Refused, false);
+    assert!(resp.answers.is_empty() && resp.authorities.is_empty());
+    assert_eq!(resp.queries.len(), 1);
+    // A parent of our zone is not ours either.
+    let resp = ask("test.", RecordType::SOA);
+    assert_header(&resp, ResponseCode::Refused, false);
+}
+
+#[test]
+fn classes_other_than_in_are_refused() {
+    let mut msg = request("www.example.test.", RecordType::A);
+    msg.queries[0].set_query_class(DNSClass::CH);
+    let resp = ask_via(&msg, Transport::Udp);
+    assert_header(&resp, ResponseCode::Refused, false);
+    assert_eq!(resp.queries[0].query_class(), DNSClass::CH);
+}
+
+#[test]
+fn transfers_are_refused_and_meta_types_not_implemented() {
+    let resp = ask_via(&request("example.test.", RecordType::AXFR), Transport::Tcp);
+    assert_header(&resp, ResponseCode::Refused, false);
+    let resp = ask("example.test.", RecordType::IXFR);
+    assert_header(&resp, ResponseCode::Refused, false);
+    let resp = ask("example.test.", RecordType::Unknown(254)); // MAILA
+    assert_header(&resp, ResponseCode::NotImp, false);
+}
+
+#[test]
+fn edns_is_answered_with_our_parameters() {
+    let resp = ask_via(
+        &with_edns(request("www.example.test.", RecordType::A), 4096, 0, true),
+        Transport::Udp,
+    );
+    assert_header(&resp, ResponseCode::NoError, true);
+    let edns = resp.edns.as_ref().expect("OPT in the response");
+    assert_eq!(edns.max_payload(), 1400);
+    assert_eq!(edns.version(), 0);
+    assert!(edns.flags().dnssec_ok, "DO copied");
+    assert!(edns.options().as_ref().is_empty());
+
+    let resp = ask_via(
+        &with_edns(request("www.example.test.", RecordType::A), 1232, 0, false),
+        Transport::Udp,
+    );
+    assert!(!resp.edns.as_ref().unwrap().flags().dnssec_ok);
+}
+
+#[test]
+fn unknown_edns_version_is_badvers() {
+    let resp = ask_via(
+        &with_edns(request("www.example.test.", RecordType::A), 1232, 1, false),
+        Transport::Udp,
+    );
+    // Code 16 (hickory decodes it as BADSIG, which shares the number):
+    // 0 in the header, 1 in the OPT's extended RCODE (RFC 6891 §6.1.3).
+    assert_eq!(u16::from(resp.response_code), 16);
+    assert_eq!(u16::from(ResponseCode::BADVERS), 16);
+    let raw = respond(
+        &state(),
+        &with_edns(request("www.example.test.", RecordType::A), 1232, 1, false)
+            .to_vec()
+            .unwrap(),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert_eq!(raw[3] & 0x0f, 0, "header RCODE bits");
+    assert!(resp.answers.is_empty());
+    let edns = resp.edns.as_ref().expect("BADVERS travels in the OPT");
+    assert_eq!(edns.version(), 0);
+    assert_eq!(edns.rcode_high(), 1);
+    assert_eq!(resp.queries.len(), 1);
+    assert_eq!(resp.id, 0x4242);
+}
+
+#[test]
+fn cd_is_copied() {
+    let mut msg = request("www.example.test.", RecordType::A);
+    msg.metadata.checking_disabled = true;
+    msg.metadata.recursion_desired = false;
+    let resp = ask_via(&msg, Transport::Udp);
+    assert!(resp.checking_disabled);
+    assert!(!resp.recursion_desired);
+    assert!(resp.authoritative);
+}
+
+#[test]
+fn malformed_requests_get_formerr() {
+    let state = state();
+    // Header promises a question that is cut short.
+    let mut bytes = request("www.example.test.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    bytes.truncate(bytes.len() - 3);
+    let resp = ask_raw(&state, &bytes, Transport::Udp);
+    assert_eq!(resp.response_code, ResponseCode::FormErr);
+    assert_eq!(resp.id, 0x4242);
+    assert!(resp.recursion_desired);
+    assert!(resp.queries.is_empty());
+
+    // A bare header: QDCOUNT 0.
+    let mut header = bytes[..12].to_vec();
+    header[4..6].copy_from_slice(&[0, 0]);
+    let resp = ask_raw(&state, &header, Transport::Udp);
+    assert_eq!(resp.response_code, ResponseCode::FormErr);
+    assert_eq!(resp.id, 0x4242);
+
+    // Two questions (RFC 9619).
+    let mut msg = request("www.example.test.", RecordType::A);
+    msg.add_query(Query::query(name("mail.example.test."), RecordType::A));
+    let resp = ask_via(&msg, Transport::Udp);
+    assert_eq!(resp.response_code, ResponseCode::FormErr);
+    assert!(resp.queries.is_empty());
+    assert!(resp.answers.is_empty());
+}
+
+#[test]
+fn other_opcodes_are_not_implemented() {
+    for op in [
+        OpCode::Status,
+        OpCode::Notify,
+        OpCode::Update,
+        OpCode::Unknown(9),
+    ] {
+        let mut msg = with_edns(request("example.test.", RecordType::SOA), 1232, 0, false);
+        msg.metadata.op_code = op;
+        let resp = ask_via(&msg, Transport::Udp);
+        assert_eq!(resp.response_code, ResponseCode::NotImp, "{op:?}");
+        assert_eq!(resp.op_code, op);
+        assert!(resp.answers.is_empty());
+        assert!(resp.edns.is_some());
+    }
+}
+
+#[test]
+fn responses_and_runts_are_dropped() {
+    let state = state();
+    assert!(respond(&state, &[], Transport::Udp).is_none());
+    assert!(respond(&state, &[0; 11], Transport::Udp).is_none());
+    let resp = respond(
+        &state,
+        &request("www.example.test.", RecordType::A)
+            .to_vec()
+            .unwrap(),
+        Transport::Udp,
+    )
+    .unwrap();
+    assert!(respond(&state, &resp, Transport::Udp).is_none(), "QR=1");
+}
+
+#[test]
+fn never_panics_on_garbage() {
+    let state = state();
+    let good = with_edns(request("www.example.test.", RecordType::A), 1232, 0, false)
+        .to_vec()
+        .unwrap();
+    // Every truncation and every single-byte corruption of a valid query.
+    for len in 0..good.len() {
+        let _ = respond(&state, &good[..len], Transport::Udp);
+    }
+    for i in 0..good.len() {
+        for v in [0x00, 0x3f, 0xc0, 0xff] {
+            let mut bad = good.clone();
+            bad[i] = v;
+            let _ = respond(&state, &bad, Transport::Udp);
+            let _ = respond(&state, &bad, Transport::Tcp);
+        }
+    }
+}
+
+#[test]
+fn oversize_udp_answers_are_truncated() {
+    // ~790 octets of TXT: too big for 512, fits 1232.
+    let resp = ask("big.example.test.", RecordType::TXT);
+    assert_eq!(resp.id, 0x4242);
+    assert!(resp.truncation, "TC");
+    assert!(resp.authoritative);
+    assert_eq!(resp.queries.len(), 1);
+    assert!(resp.answers.is_empty() && resp.authorities.is_empty() && resp.additionals.is_empty());
+    assert!(resp.edns.is_none());
+
+    // With OPT the limit is the client's size, and OPT survives truncation.
+    let small = with_edns(request("big.example.test.", RecordType::TXT), 600, 0, false);
+    let resp = ask_via(&small, Transport::Udp);
+    assert!(resp.truncation);
+    assert!(resp.answers.is_empty());
+    assert!(resp.edns.is_some());
+    // Below 512 counts as 512 (RFC 6891 §6.2.5).
+    let tiny = with_edns(request("big.example.test.", RecordType::TXT), 100, 0, false);
+    assert!(ask_via(&tiny, Transport::Udp).truncation);
+
+    let large = with_edns(
+        request("big.example.test.", RecordType::TXT),
+        1232,
+        0,
+        false,
+    );
+    let resp = ask_via(&large, Transport::Udp);
+    assert!(!resp.truncation);
+    assert_eq!(resp.answers.len(), 1);
+
+    // TCP has no such limit.
+    let resp = ask_via(
+        &request("big.example.test.", RecordType::TXT),
+        Transport::Tcp,
+    );
+    assert!(!resp.truncation);
+    assert_eq!(resp.answers.len(), 1);
+}
+
+#[test]
+fn optional_additionals_are_dropped_before_truncating() {
+    let mut text = TEST_CONFIG.replace(
+        "[[zone]]\nname = \"other.test\"",
+        "[[zone]]\nname = \"unused.test\"",
+    );
+    for i in 0..8 {
+        text.push_str(&format!(
+            "[[zone.record]]\nname = \"mx.unused.test.\"\ntype = \"MX\"\ndata = \"{i} host-with-a-long-name-{i}\"\n\
+             [[zone.record]]\nname = \"host-with-a-long-name-{i}\"\ntype = \"AAAA\"\ndata = \"2001:db8::{i}\"\n"
+        ));
+    }
+    let state = State::from_config(&config::parse(&text, "t").unwrap());
+    let req = request("mx.unused.test.", RecordType::MX).to_vec().unwrap();
+    let full = ask_raw(&state, &req, Transport::Tcp);
+    assert_eq!(full.additionals.len(), 8);
+    assert!(full.to_vec().unwrap().len() > 512);
+    let resp = ask_raw(&state, &req, Transport::Udp);
+    assert!(!resp.truncation);
+    assert_eq!(resp.answers.len(), 8);
+    assert!(resp.additionals.is_empty());
+}
