@@ -71,6 +71,7 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Run(args) => run(args),
@@ -118,14 +119,16 @@ async fn run(args: RunArgs) -> Result<()> {
     if !args.no_xdp {
         let mut ebpf = xdp::load_object()?;
         let mut maps = Maps::new(&mut ebpf)?;
+        let started = std::time::Instant::now();
         let written = maps.sync(&state).context("filling the XDP maps")?;
+        let elapsed_ms = started.elapsed().as_millis();
         let pins = xdp::pin_counters(&ebpf, &args.pin_dir)?;
         let prog = xdp::load_program(&mut ebpf, xdp::PROGRAM)?;
         for iface in &cfg.server.interfaces {
             let mode = xdp::attach(prog, iface)?;
             info!(%iface, %mode, "XDP program attached");
         }
-        info!(entries = written, pin_dir = %args.pin_dir.display(), "XDP maps filled");
+        info!(entries = written, elapsed_ms, pin_dir = %args.pin_dir.display(), "XDP maps filled");
         fast_path = Some((ebpf, maps, pins));
     }
     let state = Arc::new(ArcSwap::from_pointee(state));

@@ -12,7 +12,7 @@ use aya::{
 };
 use gslb_common::maps::COUNTERS;
 use thiserror::Error;
-use tracing::{info, warn};
+use tracing::info;
 
 /// The compiled XDP object.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/gslb.bpf.o"));
@@ -96,7 +96,7 @@ pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
     match prog.attach(iface, XdpMode::Driver) {
         Ok(_) => Ok(AttachMode::Native),
         Err(native) => {
-            warn!(%iface, error = %native, "native XDP unavailable, using generic mode");
+            info!(%iface, error = %native, "native XDP unavailable, using generic mode");
             prog.attach(iface, XdpMode::Skb)
                 .map_err(|source| XdpError::Program {
                     what: format!("attach to {iface}"),
