@@ -12,12 +12,21 @@ fn main() -> Result<()> {
     for dir in ["gslb-ebpf/src", "gslb-common/src"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", root.join("gslb-ebpf/Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("gslb-ebpf/Cargo.toml").display()
+    );
     // A separate target dir: the outer cargo holds the lock on `target/`.
     let target_dir = root.join("target/bpf");
     let mut cmd = Command::new("cargo");
     cmd.current_dir(root.join("gslb-ebpf"))
-        .args(["+nightly", "build", "--release", "--target", "bpfel-unknown-none"])
+        .args([
+            "+nightly",
+            "build",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+        ])
         .args(["-Z", "build-std=core", "--target-dir"])
         .arg(&target_dir);
     // The outer build's settings must not leak into the BPF build.

@@ -3,7 +3,8 @@
 /// One slot of the per-CPU `COUNTERS` array.
 ///
 /// Every packet increments [`Counter::Packets`] and then exactly one verdict
-/// counter: [`Counter::Answered`] or one `Pass*` reason. Packets that are UDP
+/// counter: [`Counter::Answered`], [`Counter::Dropped`] or one `Pass*`
+/// reason. Packets that are UDP
 /// to the DNS port also increment [`Counter::DnsQueries`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub enum Counter {
     DnsQueries,
     /// Queries answered in XDP (XDP_TX).
     Answered,
+    /// Queries dropped on purpose by the "drop packet" method (XDP_DROP).
+    Dropped,
     /// Not IPv4/IPv6 (ARP, LLDP, ...), or an Ethernet frame too short.
     PassNotIp,
     /// IP, but not UDP (TCP, ICMP, IPv6 extension headers).
@@ -45,6 +48,9 @@ pub enum Counter {
     PassNoAnswer,
     /// The answer would not fit the client's UDP payload size.
     PassTooBig,
+    /// The selection says the slow path answers (return to DNS, SERVFAIL,
+    /// NODATA when nothing is available).
+    PassSlowPath,
     /// The program is disabled in its config map (or has none).
     PassDisabled,
     /// A helper failed (should never happen; the packet is left unmodified).
@@ -60,6 +66,7 @@ impl Counter {
         Counter::Packets,
         Counter::DnsQueries,
         Counter::Answered,
+        Counter::Dropped,
         Counter::PassNotIp,
         Counter::PassNotUdp,
         Counter::PassFragment,
@@ -75,6 +82,7 @@ impl Counter {
         Counter::PassNameNotFound,
         Counter::PassNoAnswer,
         Counter::PassTooBig,
+        Counter::PassSlowPath,
         Counter::PassDisabled,
         Counter::PassInternal,
     ];
@@ -85,6 +93,7 @@ impl Counter {
             Counter::Packets => "xdp_packets",
             Counter::DnsQueries => "xdp_dns_queries",
             Counter::Answered => "xdp_answered",
+            Counter::Dropped => "xdp_dropped_by_method",
             Counter::PassNotIp => "xdp_passed_not_ip",
             Counter::PassNotUdp => "xdp_passed_not_udp",
             Counter::PassFragment => "xdp_passed_fragment",
@@ -100,6 +109,7 @@ impl Counter {
             Counter::PassNameNotFound => "xdp_passed_name_not_found",
             Counter::PassNoAnswer => "xdp_passed_no_answer_set",
             Counter::PassTooBig => "xdp_passed_too_big",
+            Counter::PassSlowPath => "xdp_passed_slow_path_method",
             Counter::PassDisabled => "xdp_passed_disabled",
             Counter::PassInternal => "xdp_passed_internal",
         }

@@ -10,5 +10,6 @@
 pub mod counters;
 pub mod dns;
 pub mod maps;
+pub mod select;
 
 pub use counters::Counter;

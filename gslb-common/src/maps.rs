@@ -7,7 +7,11 @@
 //!    smallest size class that holds it) → [`NameEntry`] (one answer-set id per
 //!    type);
 //! 3. ([`AnswerKey`] answer-set id, client group) → [`AnswerV4`] /
-//!    [`AnswerV6`], falling back to group 0.
+//!    [`AnswerV6`], falling back to group 0;
+//! 4. [`crate::select`] picks the answers; `SERVER_HITS[id]` counts the
+//!    first one.
+
+use crate::select::Selection;
 
 /// Name maps by key size: a name of wire length `l` lives in the map of the
 /// first class with `l <= class`. Splitting keeps memory per name small.
@@ -20,6 +24,10 @@ pub const COUNTERS: &str = "COUNTERS";
 pub const CONFIG: &str = "CONFIG";
 /// LPM trie: client prefix → client group.
 pub const CLIENT_GROUPS: &str = "CLIENT_GROUPS";
+/// Per-CPU count of how often each server was handed out first.
+pub const SERVER_HITS: &str = "SERVER_HITS";
+/// Most servers (server ids are `0..MAX_SERVERS`).
+pub const MAX_SERVERS: u32 = 4096;
 /// Answer sets for A.
 pub const ANSWERS_V4: &str = "ANSWERS_V4";
 /// Answer sets for AAAA.
@@ -73,39 +81,24 @@ pub struct AnswerKey {
     pub group: u32,
 }
 
-/// [`AnswerV4::mode`] / [`AnswerV6::mode`]: hand out the first `max`
-/// addresses in order (the order was computed out of band by the daemon).
-pub const MODE_ORDERED: u16 = 0;
-
-/// An ordered set of IPv4 addresses for one (answer set, client group).
+/// An IPv4 answer set for one (answer set, client group): how to pick,
+/// and the candidates.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AnswerV4 {
-    /// TTL of the answer records.
-    pub ttl: u32,
-    /// Per-query selection mode (`MODE_*`).
-    pub mode: u16,
-    /// Number of valid entries in `addrs`.
-    pub count: u8,
-    /// Most addresses to put in one response (`0` = `count`).
-    pub max: u8,
-    /// Addresses in network byte order, best first.
+    /// Selection parameters.
+    pub sel: Selection,
+    /// Candidate addresses in network byte order, in pool order.
     pub addrs: [[u8; 4]; MAX_ADDRS],
 }
 
-/// An ordered set of IPv6 addresses for one (answer set, client group).
+/// An IPv6 answer set for one (answer set, client group).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AnswerV6 {
-    /// TTL of the answer records.
-    pub ttl: u32,
-    /// Per-query selection mode (`MODE_*`).
-    pub mode: u16,
-    /// Number of valid entries in `addrs`.
-    pub count: u8,
-    /// Most addresses to put in one response (`0` = `count`).
-    pub max: u8,
-    /// Addresses in network byte order, best first.
+    /// Selection parameters.
+    pub sel: Selection,
+    /// Candidate addresses in network byte order, in pool order.
     pub addrs: [[u8; 16]; MAX_ADDRS],
 }
 
@@ -127,8 +120,8 @@ pub const fn name_class(len: usize) -> Option<usize> {
 const _: () = assert!(core::mem::size_of::<Config>() == 8);
 const _: () = assert!(core::mem::size_of::<NameEntry>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
-const _: () = assert!(core::mem::size_of::<AnswerV4>() == 40);
-const _: () = assert!(core::mem::size_of::<AnswerV6>() == 136);
+const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
+const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
 
 #[cfg(feature = "user")]
 mod pod {

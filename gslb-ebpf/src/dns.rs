@@ -9,6 +9,7 @@ use gslb_common::{
         TYPE_OPT,
     },
     maps::MAX_ADDRS,
+    select::Selection,
     Counter,
 };
 
@@ -70,8 +71,12 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
     // current label (RFC 1035 §3.1). Lengths above 63 are compression
     // pointers (RFC 1035 §4.1.4) or extended labels: never in a question we
     // answer.
-    for w in s.key.chunks_exact_mut(8) {
-        w.copy_from_slice(&[0; 8]);
+    // 32 eight-byte stores; a plain loop becomes a byte-wise memset.
+    let words = s.key.as_mut_ptr().cast::<u64>();
+    for i in 0..32 {
+        // SAFETY: `key` is 256 bytes; map values are 8-byte aligned and
+        // `key` sits at an 8-byte offset of `Scratch`.
+        unsafe { core::ptr::write_volatile(words.add(i), 0) };
     }
     // The bytes left in the current label live in map memory (`s.tmp`), not
     // in a register: the verifier then sees the same state at the top of
@@ -198,13 +203,13 @@ pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
 }
 
 /// Turns the query in `s.msg` into the response: header, answers after the
-/// question, OPT last. `addrs` are `N`-byte addresses, the first `n` used.
-/// Returns the response length.
+/// question, OPT last. The answers are the first `n` candidates of `addrs`
+/// (`N`-byte addresses) listed in `s.order`. Returns the response length.
 #[inline(always)]
 pub fn build<const N: usize>(
     s: &mut Scratch,
     q: &Query,
-    ttl: u32,
+    sel: &Selection,
     addrs: &[[u8; N]; MAX_ADDRS],
     n: usize,
     edns_udp_size: u16,
@@ -214,14 +219,15 @@ pub fn build<const N: usize>(
     wr16(m, 2, FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)));
     wr16(m, 6, n as u16);
     wr16(m, 10, u16::from(q.has_opt));
-    let ttl = ttl.to_be_bytes();
+    let ttl = sel.ttl.to_be_bytes();
     // The write offset lives in map memory between iterations, for the
     // same reason as the label counter in `parse`.
     s.tmp = q.q_end as u64;
-    for (i, addr) in addrs.iter().enumerate() {
-        if i >= n {
+    for k in 0..MAX_ADDRS {
+        if k >= n {
             break;
         }
+        let addr = &addrs[usize::from(s.order[k]) & (MAX_ADDRS - 1)];
         // SAFETY: plain read of our own per-CPU field.
         let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
         let m = &mut s.msg;

@@ -97,7 +97,12 @@ fn parse_v4(ctx: &XdpContext, l3: usize, frame_len: usize, port: u16) -> Result<
     if total < ihl + UDP_HLEN || l3 + total > frame_len || udp_len != total - ihl {
         return Err(Counter::PassMalformed);
     }
-    Ok(Layers { l3, l4, v6: false, udp_len })
+    Ok(Layers {
+        l3,
+        l4,
+        v6: false,
+        udp_len,
+    })
 }
 
 #[inline(always)]
@@ -116,7 +121,12 @@ fn parse_v6(ctx: &XdpContext, l3: usize, frame_len: usize, port: u16) -> Result<
     if l4 + payload > frame_len || udp_len != payload {
         return Err(Counter::PassMalformed);
     }
-    Ok(Layers { l3, l4, v6: true, udp_len })
+    Ok(Layers {
+        l3,
+        l4,
+        v6: true,
+        udp_len,
+    })
 }
 
 /// Checks the UDP destination port, counts a DNS query, returns the UDP

@@ -14,14 +14,22 @@ mod headers;
 mod maps;
 
 use aya_ebpf::{
+    bindings::xdp_action::XDP_DROP,
     bindings::xdp_action::{XDP_PASS, XDP_TX},
-    helpers::generated::{bpf_csum_diff, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes},
+    helpers::generated::{
+        bpf_csum_diff, bpf_get_prandom_u32, bpf_xdp_adjust_head, bpf_xdp_adjust_tail,
+        bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+    },
     macros::xdp,
     programs::XdpContext,
 };
 use gslb_common::{
     dns::TYPE_A,
-    maps::{name_class, AnswerKey, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS, NO_ANSWER},
+    maps::{
+        name_class, AnswerKey, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS,
+        NO_ANSWER,
+    },
+    select::{self, Pick, Selection, MODE_DROP, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
 };
 
@@ -30,7 +38,7 @@ use crate::{
     headers::Layers,
     maps::{
         count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
-        NAMES_256, NAMES_32, NAMES_64, SCRATCH,
+        NAMES_256, NAMES_32, NAMES_64, SCRATCH, SERVER_HITS,
     },
 };
 
@@ -42,6 +50,10 @@ pub fn gslb(ctx: XdpContext) -> u32 {
         Ok(()) => {
             count(Counter::Answered);
             XDP_TX
+        }
+        Err(Counter::Dropped) => {
+            count(Counter::Dropped);
+            XDP_DROP
         }
         Err(reason) => {
             count(reason);
@@ -78,7 +90,12 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     // SAFETY: per-CPU scratch, used by this invocation only.
     let s = unsafe { &mut *s };
     let r = unsafe {
-        bpf_xdp_load_bytes(ctx.ctx, dns_off as u32, s.msg.as_mut_ptr().cast(), dns_len as u32)
+        bpf_xdp_load_bytes(
+            ctx.ctx,
+            dns_off as u32,
+            s.msg.as_mut_ptr().cast(),
+            dns_len as u32,
+        )
     };
     if r != 0 {
         return Err(Counter::PassMalformed);
@@ -93,13 +110,14 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     let resp_len = if q.qtype == TYPE_A {
         let set = answer_set(entry.a)?;
         let a = lookup(&ANSWERS_V4, set, group).ok_or(Counter::PassNoAnswer)?;
-        let n = answer_count(a.count, a.max);
-        respond(s, &q, a.ttl, &a.addrs, n, cfg.edns_udp_size)?
+        // SAFETY: a valid map value; only our own fields are touched.
+        let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
+        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
     } else {
         let set = answer_set(entry.aaaa)?;
         let a = lookup(&ANSWERS_V6, set, group).ok_or(Counter::PassNoAnswer)?;
-        let n = answer_count(a.count, a.max);
-        respond(s, &q, a.ttl, &a.addrs, n, cfg.edns_udp_size)?
+        let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
+        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
     };
     send(ctx, s, &l, dns_off, dns_len, resp_len)
 }
@@ -114,28 +132,16 @@ fn answer_set(id: u32) -> Result<u32, Counter> {
 }
 
 /// Looks an answer set up for the client's group, falling back to the
-/// default group 0.
+/// default group 0. User space replaces values whole (hash map RCU
+/// update); the program writes only the rotation counter in place.
 #[inline(always)]
-fn lookup<V>(map: &aya_ebpf::maps::HashMap<AnswerKey, V>, set: u32, group: u32) -> Option<&V> {
-    // SAFETY: values are replaced whole by user space (hash map RCU update);
-    // we only read.
-    unsafe {
-        if group != 0 {
-            if let Some(v) = map.get(AnswerKey { set, group }) {
-                return Some(v);
-            }
+fn lookup<V>(map: &aya_ebpf::maps::HashMap<AnswerKey, V>, set: u32, group: u32) -> Option<*mut V> {
+    if group != 0 {
+        if let Some(v) = map.get_ptr_mut(AnswerKey { set, group }) {
+            return Some(v);
         }
-        map.get(AnswerKey { set, group: 0 })
     }
-}
-
-#[inline(always)]
-fn answer_count(count: u8, max: u8) -> usize {
-    let mut n = usize::from(count);
-    if max != 0 && usize::from(max) < n {
-        n = usize::from(max);
-    }
-    n.min(MAX_ADDRS)
+    map.get_ptr_mut(AnswerKey { set, group: 0 })
 }
 
 /// Finds the name in the map of its size class. The key is the whole
@@ -175,24 +181,79 @@ fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
     CLIENT_GROUPS.get(&key).copied().unwrap_or(0)
 }
 
-/// Builds the response in the scratch buffer if it fits the client's limit.
+/// Picks the answers (see `gslb_common::select`) and builds the response
+/// in the scratch buffer if it fits the client's limit.
 #[inline(always)]
 fn respond<const N: usize>(
+    ctx: &XdpContext,
+    l: &Layers,
     s: &mut Scratch,
     q: &Query,
-    ttl: u32,
+    sel: &mut Selection,
     addrs: &[[u8; N]; MAX_ADDRS],
-    n: usize,
     edns_udp_size: u16,
 ) -> Result<usize, Counter> {
+    match sel.mode {
+        MODE_DROP => return Err(Counter::Dropped),
+        MODE_SLOW_PATH => return Err(Counter::PassSlowPath),
+        _ => {}
+    }
+    let mut pick = Pick::default();
+    if select::uses_counter(sel.mode) {
+        // Not atomic: concurrent CPUs may hand out the same step twice,
+        // which shifts the rotation but never yields a wrong answer.
+        pick.counter = sel.counter;
+        sel.counter = pick.counter.wrapping_add(1);
+    } else if sel.mode == MODE_STATIC_PERSIST {
+        pick.client = persist_key(ctx, l, sel);
+    } else {
+        pick.random = unsafe { bpf_get_prandom_u32() };
+    }
+    let first = select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64)
+        .ok_or(Counter::PassNoAnswer)?;
+    let first = s.opaque(first) & (MAX_ADDRS - 1);
+    let n = select::answer_count(sel);
     if n == 0 {
         return Err(Counter::PassNoAnswer);
     }
     if dns::response_len(q, n, N) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
-    let len = dns::build(s, q, ttl, addrs, n, edns_udp_size);
+    if let Some(hits) = SERVER_HITS.get_ptr_mut(u32::from(sel.ids[first])) {
+        // SAFETY: per-CPU slot.
+        unsafe { *hits += 1 };
+    }
+    // The answer order goes through map memory: the verifier then checks
+    // `build` once rather than once per combination of `first` and `count`.
+    for k in 0..MAX_ADDRS {
+        s.order[k] = select::nth(sel, first, k) as u8;
+    }
+    let len = dns::build(s, q, sel, addrs, n, edns_udp_size);
     Ok(s.opaque(len))
+}
+
+/// Static persist key of the query's source (the LDNS).
+#[inline(always)]
+fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
+    if l.v6 {
+        match headers::bytes_at::<40>(ctx, l.l3) {
+            Some(ip) => {
+                let ip = unsafe { &*ip };
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&ip[8..24]);
+                select::persist_key_v6(&a, sel.persist_v6)
+            }
+            None => 0,
+        }
+    } else {
+        match headers::bytes_at::<20>(ctx, l.l3) {
+            Some(ip) => {
+                let ip = unsafe { &*ip };
+                select::persist_key_v4([ip[12], ip[13], ip[14], ip[15]], sel.persist_v4)
+            }
+            None => 0,
+        }
+    }
 }
 
 /// Resizes the packet, copies the response in, rewrites the headers. On a
@@ -231,19 +292,66 @@ fn send(
     }
     let frame_len = (ctx.data_end() - ctx.data()) as i32;
     let delta = (dns_off + resp_len) as i32 - frame_len;
-    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
-        return Err(Counter::PassInternal);
-    }
+    let grown = resize(ctx, s, dns_off, delta)?;
     let stored = unsafe {
-        bpf_xdp_store_bytes(ctx.ctx, dns_off as u32, s.msg.as_mut_ptr().cast(), (resp_len & 0x1ff) as u32)
+        bpf_xdp_store_bytes(
+            ctx.ctx,
+            dns_off as u32,
+            s.msg.as_mut_ptr().cast(),
+            (resp_len & 0x1ff) as u32,
+        )
     };
     if stored != 0 || !headers::rewrite(ctx, l, resp_len, payload_sum as u64) {
-        // Cannot happen after the checks above; restore what we can.
+        // Cannot happen after the checks above; undo the resize.
         let _ = dns_len;
-        unsafe { bpf_xdp_adjust_tail(ctx.ctx, -delta) };
+        unsafe {
+            match grown {
+                Grown::Tail => bpf_xdp_adjust_tail(ctx.ctx, -delta),
+                Grown::Head => bpf_xdp_adjust_head(ctx.ctx, delta),
+            }
+        };
         return Err(Counter::PassInternal);
     }
     Ok(())
+}
+
+/// Which end of the frame [`resize`] moved.
+enum Grown {
+    Tail,
+    Head,
+}
+
+/// Makes the frame `delta` bytes longer (or shorter). The tail is tried
+/// first; drivers that leave little tailroom (veth copies frames into
+/// buffers with only alignment slack at the end) get the room at the front
+/// instead, where XDP guarantees 256 bytes of headroom: the L2-L4 headers
+/// (`dns_off` bytes) are then moved to the new start. Either way the bytes
+/// from `dns_off` on are to be overwritten by the response.
+#[inline(always)]
+fn resize(ctx: &XdpContext, s: &mut Scratch, dns_off: usize, delta: i32) -> Result<Grown, Counter> {
+    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
+        return Ok(Grown::Tail);
+    }
+    if delta <= 0 || dns_off == 0 || dns_off > maps::HDR_LEN {
+        return Err(Counter::PassInternal);
+    }
+    let hdr = s.hdr.as_mut_ptr().cast();
+    // Opaque, then masked: the mask must survive for the verifier.
+    let n = (s.opaque(dns_off) & (maps::HDR_LEN * 2 - 1)) as u32;
+    if n == 0 {
+        return Err(Counter::PassInternal);
+    }
+    if unsafe { bpf_xdp_load_bytes(ctx.ctx, 0, hdr, n) } != 0 {
+        return Err(Counter::PassInternal);
+    }
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } != 0 {
+        return Err(Counter::PassInternal);
+    }
+    if unsafe { bpf_xdp_store_bytes(ctx.ctx, 0, hdr, n) } != 0 {
+        unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) };
+        return Err(Counter::PassInternal);
+    }
+    Ok(Grown::Head)
 }
 
 #[cfg(not(test))]

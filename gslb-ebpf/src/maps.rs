@@ -9,7 +9,7 @@ use aya_ebpf::{
 use gslb_common::{
     maps::{
         AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, DEFAULT_MAX_NAMES,
-        MAX_CLIENT_PREFIXES,
+        MAX_CLIENT_PREFIXES, MAX_SERVERS,
     },
     Counter,
 };
@@ -23,6 +23,10 @@ pub static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::COUNT, 0);
 
+/// Per-CPU count of first answers per server id.
+#[map]
+pub static SERVER_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SERVERS, 0);
+
 /// Client prefix → client group.
 #[map]
 pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, u32> =
@@ -30,10 +34,12 @@ pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, u32> =
 
 /// Lowercased wire names of up to 32 bytes → answer sets.
 #[map]
-pub static NAMES_32: HashMap<[u8; 32], NameEntry> = HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+pub static NAMES_32: HashMap<[u8; 32], NameEntry> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
 /// Names of 33..=64 bytes.
 #[map]
-pub static NAMES_64: HashMap<[u8; 64], NameEntry> = HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+pub static NAMES_64: HashMap<[u8; 64], NameEntry> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
 /// Names of 65..=128 bytes.
 #[map]
 pub static NAMES_128: HashMap<[u8; 128], NameEntry> =
@@ -64,6 +70,10 @@ pub const MAX_QUERY: usize = 512;
 /// verifier (`SCRATCH_LEN` is twice `MAX_QUERY`, so `(i & MASK) + 28` fits).
 pub const MASK: usize = MAX_QUERY - 1;
 
+/// Longest L2-L4 header stack: Ethernet, two VLAN tags, IPv4 with 40 bytes
+/// of options, UDP (14 + 8 + 60 + 8 = 90), rounded up.
+pub const HDR_LEN: usize = 128;
+
 /// Per-CPU working memory: the DNS message and the lookup key.
 #[repr(C)]
 pub struct Scratch {
@@ -71,8 +81,15 @@ pub struct Scratch {
     pub msg: [u8; SCRATCH_LEN],
     /// Lowercased wire-format QNAME, zero padded: the name map key.
     pub key: [u8; 256],
-    /// See [`Scratch::opaque`].
+    /// Loop-carried state kept out of the verifier's sight (see
+    /// `dns::parse` and `dns::build`).
     pub tmp: u64,
+    /// See [`Scratch::opaque`].
+    pub launder: u64,
+    /// Candidate index of each answer, in answer order.
+    pub order: [u8; 8],
+    /// The L2-L4 headers while the frame grows at the front.
+    pub hdr: [u8; HDR_LEN * 2],
 }
 
 impl Scratch {
@@ -85,8 +102,8 @@ impl Scratch {
     pub fn opaque(&mut self, v: usize) -> usize {
         // SAFETY: plain reads and writes of our own per-CPU field.
         unsafe {
-            core::ptr::write_volatile(&mut self.tmp, v as u64);
-            core::ptr::read_volatile(&self.tmp) as usize
+            core::ptr::write_volatile(&mut self.launder, v as u64);
+            core::ptr::read_volatile(&self.launder) as usize
         }
     }
 }

@@ -15,8 +15,9 @@ use aya::{
 };
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6, CONFIG,
-    CONFIG_ENABLED, MAX_ADDRS, MODE_ORDERED, NAME_MAPS, NO_ANSWER,
+    CONFIG_ENABLED, MAX_ADDRS, NAME_MAPS, NO_ANSWER,
 };
+use gslb_common::select::{Selection, MODE_ORDERED};
 use hickory_proto::rr::Name;
 
 use crate::model::{GslbName, State};
@@ -43,15 +44,25 @@ pub struct Entries {
     pub v6: BTreeMap<AnswerKey, AnswerV6>,
 }
 
+/// A selection that hands out the first `n` candidates in order.
+fn ordered(ttl: u32, n: usize) -> Selection {
+    let count = n.min(MAX_ADDRS) as u8;
+    Selection {
+        ttl,
+        mode: MODE_ORDERED,
+        count,
+        up: ((1u16 << count) - 1) as u8,
+        ..Default::default()
+    }
+}
+
 /// Builds the A answer set of `g` (group 0: the only one in this version).
 pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
     if g.a.is_empty() {
         return None;
     }
     let mut v = AnswerV4 {
-        ttl: g.ttl,
-        mode: MODE_ORDERED,
-        count: g.a.len().min(MAX_ADDRS) as u8,
+        sel: ordered(g.ttl, g.a.len()),
         ..Default::default()
     };
     for (slot, a) in v.addrs.iter_mut().zip(&g.a) {
@@ -66,9 +77,7 @@ pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
         return None;
     }
     let mut v = AnswerV6 {
-        ttl: g.ttl,
-        mode: MODE_ORDERED,
-        count: g.aaaa.len().min(MAX_ADDRS) as u8,
+        sel: ordered(g.ttl, g.aaaa.len()),
         ..Default::default()
     };
     for (slot, a) in v.addrs.iter_mut().zip(&g.aaaa) {

@@ -136,8 +136,10 @@ impl Listeners {
             .collect()
     }
 
-    /// Serves every socket in its own task until the task is aborted.
-    /// Aborting a TCP listener task also closes its connections.
+    /// Serves every socket in its own task until the task is aborted:
+    /// first the UDP sockets, then the TCP listeners, in listen order.
+    /// Aborting a TCP listener task also closes its connections. Must be
+    /// called within a Tokio runtime.
     pub fn spawn(self, state: Arc<ArcSwap<State>>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::with_capacity(self.udp.len() + self.tcp.len());
         for socket in self.udp {

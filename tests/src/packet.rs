@@ -45,7 +45,15 @@ pub struct Frame {
 
 impl Default for Frame {
     fn default() -> Self {
-        Self { vlans: vec![], v6: false, ip_options: vec![], frag: 0, proto: 17, dport: 53, trailer: vec![] }
+        Self {
+            vlans: vec![],
+            v6: false,
+            ip_options: vec![],
+            frag: 0,
+            proto: 17,
+            dport: 53,
+            trailer: vec![],
+        }
     }
 }
 
@@ -81,10 +89,26 @@ impl Frame {
     }
 
     fn build_dir(&self, dns: &[u8], reply: bool) -> Vec<u8> {
-        let (smac, dmac) = if reply { (SERVER_MAC, CLIENT_MAC) } else { (CLIENT_MAC, SERVER_MAC) };
-        let (sport, dport) = if reply { (self.dport, CLIENT_PORT) } else { (CLIENT_PORT, self.dport) };
-        let (s6, d6) = if reply { (SERVER_V6, CLIENT_V6) } else { (CLIENT_V6, SERVER_V6) };
-        let (s4, d4) = if reply { (SERVER_V4, CLIENT_V4) } else { (CLIENT_V4, SERVER_V4) };
+        let (smac, dmac) = if reply {
+            (SERVER_MAC, CLIENT_MAC)
+        } else {
+            (CLIENT_MAC, SERVER_MAC)
+        };
+        let (sport, dport) = if reply {
+            (self.dport, CLIENT_PORT)
+        } else {
+            (CLIENT_PORT, self.dport)
+        };
+        let (s6, d6) = if reply {
+            (SERVER_V6, CLIENT_V6)
+        } else {
+            (CLIENT_V6, SERVER_V6)
+        };
+        let (s4, d4) = if reply {
+            (SERVER_V4, CLIENT_V4)
+        } else {
+            (CLIENT_V4, SERVER_V4)
+        };
         // Queries arrive with some hops behind them; replies leave with 64.
         let ttl = if reply { 64 } else { 57 };
         let mut f = Vec::new();
@@ -177,7 +201,11 @@ pub fn parse_reply(req: &Frame, out: &[u8]) -> Reply {
     assert_eq!(&out[6..12], &SERVER_MAC, "source MAC");
     let mut off = 12;
     for (tpid, tci) in &req.vlans {
-        assert_eq!(&out[off..off + 4], [tpid.to_be_bytes(), tci.to_be_bytes()].concat(), "VLAN tag kept");
+        assert_eq!(
+            &out[off..off + 4],
+            [tpid.to_be_bytes(), tci.to_be_bytes()].concat(),
+            "VLAN tag kept"
+        );
         off += 4;
     }
     let ethertype = u16::from_be_bytes([out[off], out[off + 1]]);
@@ -214,7 +242,11 @@ pub fn parse_reply(req: &Frame, out: &[u8]) -> Reply {
     assert_eq!(udp_len, udp_len_ip, "UDP length matches IP length");
     assert_eq!(l4 + udp_len, out.len(), "frame ends with the UDP payload");
     let udp = &udp[..udp_len];
-    assert_ne!(u16::from_be_bytes([udp[6], udp[7]]), 0, "UDP checksum present");
+    assert_ne!(
+        u16::from_be_bytes([udp[6], udp[7]]),
+        0,
+        "UDP checksum present"
+    );
     assert_eq!(finish(pseudo_sum + sum16(udp)), 0, "UDP checksum");
     let dns = udp[8..].to_vec();
     let msg = Message::from_vec(&dns).expect("reply parses as DNS");

@@ -12,7 +12,9 @@ use aya::{
 };
 use gslb::{config, maps::Maps, model::State, xdp};
 use gslb_common::Counter;
-use gslb_tests::packet::{parse_reply, query, Frame, CLIENT_PORT, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
+use gslb_tests::packet::{
+    parse_reply, query, Frame, CLIENT_PORT, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
+};
 use hickory_proto::{
     op::ResponseCode,
     rr::{RData, RecordType},
@@ -104,7 +106,11 @@ fn fixture() -> &'static Mutex<Fixture> {
 
 fn counters(ebpf: &Ebpf) -> Vec<u64> {
     let map: PerCpuArray<&MapData, u64> = ebpf.map("COUNTERS").unwrap().try_into().unwrap();
-    gslb::stats::read(&map).unwrap().into_iter().map(|(_, v)| v).collect()
+    gslb::stats::read(&map)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
 }
 
 /// Runs the program on `frame`; returns the verdict, the output frame and
@@ -115,7 +121,11 @@ fn run(frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
     let prog: &Xdp = f.ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
     let mut out = vec![0u8; 4096];
     let r = prog
-        .test_run(TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), ..Default::default() })
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
         .expect("BPF_PROG_TEST_RUN");
     out.truncate(r.data_size_out as usize);
     let after = counters(&f.ebpf);
@@ -137,14 +147,24 @@ fn passed(frame: &[u8], reason: Counter) {
     let (verdict, out, delta) = run(frame);
     assert_eq!(verdict, XDP_PASS, "expected XDP_PASS ({reason:?})");
     assert_eq!(out, frame, "passed frame must be unmodified");
-    assert_eq!(delta[reason as usize], 1, "{reason:?} counted; deltas {delta:?}");
+    assert_eq!(
+        delta[reason as usize], 1,
+        "{reason:?} counted; deltas {delta:?}"
+    );
     assert_eq!(delta[Counter::Answered as usize], 0);
 }
 
 /// The DNS reply the fast path must produce, built independently: header
 /// flags QR|AA|RD(|CD), counts, question kept byte for byte, answers with a
 /// pointer to offset 12, an OPT (payload 1232, DO copied) when asked.
-fn expected_dns(query_dns: &[u8], q_end: usize, rtype: u16, ttl: u32, addrs: &[Vec<u8>], opt_do: Option<bool>) -> Vec<u8> {
+fn expected_dns(
+    query_dns: &[u8],
+    q_end: usize,
+    rtype: u16,
+    ttl: u32,
+    addrs: &[Vec<u8>],
+    opt_do: Option<bool>,
+) -> Vec<u8> {
     let mut d = query_dns[..q_end].to_vec();
     let rd_cd = u16::from_be_bytes([d[2], d[3]]) & 0x0110;
     d[2..4].copy_from_slice(&(0x8400 | rd_cd).to_be_bytes());
@@ -191,7 +211,13 @@ fn v6(a: &str) -> Vec<u8> {
 }
 
 /// Appends a raw OPT record (RFC 6891 §6.1.2) and sets ARCOUNT.
-fn with_opt(mut dns: Vec<u8>, size: u16, version: u8, flags: u16, options: &[(u16, Vec<u8>)]) -> Vec<u8> {
+fn with_opt(
+    mut dns: Vec<u8>,
+    size: u16,
+    version: u8,
+    flags: u16,
+    options: &[(u16, Vec<u8>)],
+) -> Vec<u8> {
     let mut rdata = Vec::new();
     for (code, data) in options {
         rdata.extend(code.to_be_bytes());
@@ -219,7 +245,14 @@ fn www_aaaa() -> Vec<Vec<u8>> {
 
 /// Answers `dns` in `frame` and checks the exact output bytes and the
 /// hickory view of the reply.
-fn check_exact(frame: &Frame, dns: &[u8], rtype: u16, ttl: u32, addrs: &[Vec<u8>], opt_do: Option<bool>) {
+fn check_exact(
+    frame: &Frame,
+    dns: &[u8],
+    rtype: u16,
+    ttl: u32,
+    addrs: &[Vec<u8>],
+    opt_do: Option<bool>,
+) {
     let out = answered(&frame.build(dns));
     let want = frame.build_reply(&expected_dns(dns, q_end(dns), rtype, ttl, addrs, opt_do));
     assert_eq!(out, want, "exact reply bytes");
@@ -256,28 +289,73 @@ fn ipv4_a_without_edns() {
 
 #[test]
 fn ipv4_aaaa_with_edns() {
-    let dns = with_opt(dns_bytes("www.example.test.", RecordType::AAAA, None), 4096, 0, 0, &[]);
+    let dns = with_opt(
+        dns_bytes("www.example.test.", RecordType::AAAA, None),
+        4096,
+        0,
+        0,
+        &[],
+    );
     check_exact(&Frame::default(), &dns, 28, 30, &www_aaaa(), Some(false));
 }
 
 #[test]
 fn ipv6_transport_a_and_aaaa() {
-    let f = Frame { v6: true, ..Default::default() };
-    check_exact(&f, &dns_bytes("www.example.test.", RecordType::A, None), 1, 30, &www_a(), None);
-    check_exact(&f, &dns_bytes("www.example.test.", RecordType::AAAA, None), 28, 30, &www_aaaa(), None);
+    let f = Frame {
+        v6: true,
+        ..Default::default()
+    };
+    check_exact(
+        &f,
+        &dns_bytes("www.example.test.", RecordType::A, None),
+        1,
+        30,
+        &www_a(),
+        None,
+    );
+    check_exact(
+        &f,
+        &dns_bytes("www.example.test.", RecordType::AAAA, None),
+        28,
+        30,
+        &www_aaaa(),
+        None,
+    );
 }
 
 #[test]
 fn edns_do_copied_cookie_and_padding_not_echoed() {
     let cookie = (10u16, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     let padding = (12u16, vec![0; 40]);
-    let dns = with_opt(dns_bytes("www.example.test.", RecordType::A, None), 1232, 0, 0x8000, &[cookie, padding]);
-    check_exact(&Frame { v6: true, ..Default::default() }, &dns, 1, 30, &www_a(), Some(true));
+    let dns = with_opt(
+        dns_bytes("www.example.test.", RecordType::A, None),
+        1232,
+        0,
+        0x8000,
+        &[cookie, padding],
+    );
+    check_exact(
+        &Frame {
+            v6: true,
+            ..Default::default()
+        },
+        &dns,
+        1,
+        30,
+        &www_a(),
+        Some(true),
+    );
 }
 
 #[test]
 fn small_edns_size_is_treated_as_512() {
-    let dns = with_opt(dns_bytes("www.example.test.", RecordType::A, None), 100, 0, 0, &[]);
+    let dns = with_opt(
+        dns_bytes("www.example.test.", RecordType::A, None),
+        100,
+        0,
+        0,
+        &[],
+    );
     check_exact(&Frame::default(), &dns, 1, 30, &www_a(), Some(false));
 }
 
@@ -292,9 +370,16 @@ fn rd_and_cd_copied_rd_clear() {
 #[test]
 fn vlan_and_qinq() {
     let dns = dns_bytes("www.example.test.", RecordType::A, None);
-    let one = Frame { vlans: vec![(0x8100, 42)], ..Default::default() };
+    let one = Frame {
+        vlans: vec![(0x8100, 42)],
+        ..Default::default()
+    };
     check_exact(&one, &dns, 1, 30, &www_a(), None);
-    let two = Frame { vlans: vec![(0x88a8, 7), (0x8100, 42)], v6: true, ..Default::default() };
+    let two = Frame {
+        vlans: vec![(0x88a8, 7), (0x8100, 42)],
+        v6: true,
+        ..Default::default()
+    };
     check_exact(&two, &dns, 1, 30, &www_a(), None);
 }
 
@@ -304,7 +389,10 @@ fn ipv4_options_any_ihl() {
     for opt_len in [4usize, 8, 20, 40] {
         let mut opts = vec![1u8; opt_len - 1];
         opts.push(0); // NOPs then end of options list
-        let f = Frame { ip_options: opts, ..Default::default() };
+        let f = Frame {
+            ip_options: opts,
+            ..Default::default()
+        };
         check_exact(&f, &dns, 1, 30, &www_a(), None);
     }
 }
@@ -321,25 +409,61 @@ fn mixed_case_name_kept_in_reply() {
 #[test]
 fn ethernet_padding_is_dropped_from_reply() {
     let dns = dns_bytes("v4only.example.test.", RecordType::A, None);
-    let f = Frame { trailer: vec![0; 24], ..Default::default() };
+    let f = Frame {
+        trailer: vec![0; 24],
+        ..Default::default()
+    };
     check_exact(&f, &dns, 1, 45, &[v4("198.18.1.1")], None);
 }
 
 #[test]
 fn every_name_size_class() {
     let long = long_name();
-    assert_eq!(q_end(&dns_bytes(&format!("{long}."), RecordType::A, None)) - 12 - 4, 255);
+    assert_eq!(
+        q_end(&dns_bytes(&format!("{long}."), RecordType::A, None)) - 12 - 4,
+        255
+    );
     let eight: Vec<Vec<u8>> = (1..=8).map(|i| v6(&format!("2001:db8:2::{i}"))).collect();
     for (name, rtype, ttl, addrs) in [
-        (format!("{L63}.example.test."), RecordType::A, 60, vec![v4("198.18.3.1")]),
-        (format!("{L63}.{L63}.example.test."), RecordType::A, 60, vec![v4("198.18.4.1")]),
-        (format!("{long}."), RecordType::A, 300, vec![v4("198.18.2.1")]),
-        (format!("{}.", long.to_uppercase()), RecordType::AAAA, 300, eight.clone()),
+        (
+            format!("{L63}.example.test."),
+            RecordType::A,
+            60,
+            vec![v4("198.18.3.1")],
+        ),
+        (
+            format!("{L63}.{L63}.example.test."),
+            RecordType::A,
+            60,
+            vec![v4("198.18.4.1")],
+        ),
+        (
+            format!("{long}."),
+            RecordType::A,
+            300,
+            vec![v4("198.18.2.1")],
+        ),
+        (
+            format!("{}.", long.to_uppercase()),
+            RecordType::AAAA,
+            300,
+            eight.clone(),
+        ),
     ] {
         let dns = dns_bytes(&name, rtype, None);
         check_exact(&Frame::default(), &dns, u16::from(rtype), ttl, &addrs, None);
         let dns = with_opt(dns, 512, 0, 0x8000, &[]);
-        check_exact(&Frame { v6: true, ..Default::default() }, &dns, u16::from(rtype), ttl, &addrs, Some(true));
+        check_exact(
+            &Frame {
+                v6: true,
+                ..Default::default()
+            },
+            &dns,
+            u16::from(rtype),
+            ttl,
+            &addrs,
+            Some(true),
+        );
     }
 }
 
@@ -363,20 +487,56 @@ fn pass_not_ip() {
 
 #[test]
 fn pass_not_udp() {
-    passed(&Frame { proto: 6, ..Default::default() }.build(&www_query()), Counter::PassNotUdp);
+    passed(
+        &Frame {
+            proto: 6,
+            ..Default::default()
+        }
+        .build(&www_query()),
+        Counter::PassNotUdp,
+    );
     // IPv6 with a hop-by-hop extension header.
-    passed(&Frame { proto: 0, v6: true, ..Default::default() }.build(&www_query()), Counter::PassNotUdp);
+    passed(
+        &Frame {
+            proto: 0,
+            v6: true,
+            ..Default::default()
+        }
+        .build(&www_query()),
+        Counter::PassNotUdp,
+    );
 }
 
 #[test]
 fn pass_fragments() {
-    passed(&Frame { frag: 0x2000, ..Default::default() }.build(&www_query()), Counter::PassFragment);
-    passed(&Frame { frag: 0x0010, ..Default::default() }.build(&www_query()), Counter::PassFragment);
+    passed(
+        &Frame {
+            frag: 0x2000,
+            ..Default::default()
+        }
+        .build(&www_query()),
+        Counter::PassFragment,
+    );
+    passed(
+        &Frame {
+            frag: 0x0010,
+            ..Default::default()
+        }
+        .build(&www_query()),
+        Counter::PassFragment,
+    );
 }
 
 #[test]
 fn pass_wrong_port() {
-    passed(&Frame { dport: 5353, ..Default::default() }.build(&www_query()), Counter::PassNotDnsPort);
+    passed(
+        &Frame {
+            dport: 5353,
+            ..Default::default()
+        }
+        .build(&www_query()),
+        Counter::PassNotDnsPort,
+    );
 }
 
 fn patched(f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
@@ -427,21 +587,45 @@ fn pass_ecs() {
 
 #[test]
 fn pass_class_and_type() {
-    passed(&patched(|d| {
-        let n = d.len();
-        d[n - 1] = 3; // CH
-    }), Counter::PassClass);
-    for t in [RecordType::MX, RecordType::TXT, RecordType::ANY, RecordType::SOA, RecordType::CNAME] {
-        passed(&Frame::default().build(&dns_bytes("www.example.test.", t, None)), Counter::PassType);
+    passed(
+        &patched(|d| {
+            let n = d.len();
+            d[n - 1] = 3; // CH
+        }),
+        Counter::PassClass,
+    );
+    for t in [
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::ANY,
+        RecordType::SOA,
+        RecordType::CNAME,
+    ] {
+        passed(
+            &Frame::default().build(&dns_bytes("www.example.test.", t, None)),
+            Counter::PassType,
+        );
     }
 }
 
 #[test]
 fn pass_unknown_name_and_missing_set() {
-    for name in ["nope.example.test.", "www.example.org.", "example.test.", "ww.example.test.", "www.example.test.x."] {
-        passed(&Frame::default().build(&dns_bytes(name, RecordType::A, None)), Counter::PassNameNotFound);
+    for name in [
+        "nope.example.test.",
+        "www.example.org.",
+        "example.test.",
+        "ww.example.test.",
+        "www.example.test.x.",
+    ] {
+        passed(
+            &Frame::default().build(&dns_bytes(name, RecordType::A, None)),
+            Counter::PassNameNotFound,
+        );
     }
-    passed(&Frame::default().build(&dns_bytes("v4only.example.test.", RecordType::AAAA, None)), Counter::PassNoAnswer);
+    passed(
+        &Frame::default().build(&dns_bytes("v4only.example.test.", RecordType::AAAA, None)),
+        Counter::PassNoAnswer,
+    );
 }
 
 #[test]
@@ -455,7 +639,11 @@ fn pass_too_big_query() {
 #[test]
 fn truncated_at_every_byte_is_passed_unmodified() {
     for (v6, edns) in [(false, None), (true, Some(1232))] {
-        let f = Frame { v6, vlans: vec![(0x8100, 5)], ..Default::default() };
+        let f = Frame {
+            v6,
+            vlans: vec![(0x8100, 5)],
+            ..Default::default()
+        };
         let full = f.build(&dns_bytes("www.example.test.", RecordType::A, edns));
         // From the Ethernet header on: shorter frames are refused by
         // BPF_PROG_TEST_RUN (and dropped by NICs before XDP).
@@ -481,7 +669,10 @@ fn truncated_dns_with_consistent_lengths_is_malformed() {
         assert_eq!(delta[Counter::Answered as usize], 0, "dns cut at {len}");
     }
     for len in 0..17 {
-        passed(&Frame::default().build(&full[..len]), Counter::PassMalformed);
+        passed(
+            &Frame::default().build(&full[..len]),
+            Counter::PassMalformed,
+        );
     }
 }
 
@@ -534,7 +725,11 @@ fn malformed_lengths_and_trailing_bytes() {
     f[14 + 3] += 10;
     passed(&f, Counter::PassMalformed);
     // IPv6 payload length beyond the frame.
-    let mut f = Frame { v6: true, ..Default::default() }.build(&www_query());
+    let mut f = Frame {
+        v6: true,
+        ..Default::default()
+    }
+    .build(&www_query());
     f[14 + 5] += 10;
     passed(&f, Counter::PassMalformed);
     // IPv4 header length below 20.

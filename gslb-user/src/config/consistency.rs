@@ -38,92 +38,84 @@ impl Validator<'_> {
             );
         }
 
+        // Records by owner, in config order, so each check only looks at
+        // the records of one name.
+        let mut by_owner: HashMap<&LowerName, Vec<&Entry>> = HashMap::new();
+        for e in entries {
+            by_owner.entry(&e.owner).or_default().push(e);
+        }
+
         // Delegation points: NS below the apex (RFC 1034 §4.2.1, §4.3.2).
-        let cuts: HashMap<LowerName, &Entry> = entries
+        let cuts: HashMap<&LowerName, &Entry> = entries
             .iter()
             .filter(|e| e.rtype == RecordType::NS && e.owner != apex)
-            .map(|e| (e.owner.clone(), e))
+            .map(|e| (&e.owner, e))
             .collect();
-        let cut_of = |name: &LowerName| -> Option<(LowerName, bool)> {
-            // The highest cut at or above `name`, and whether it is `name`.
-            let mut n: Name = (**name).clone();
+        // The highest cut at or above `name`: its NS entry, its name, and
+        // whether it is `name` itself.
+        let cut_of = |name: &Name| -> Option<(&Entry, bool)> {
+            let mut n = name.clone();
             let mut found = None;
             while n.num_labels() > apex.num_labels() {
                 let key = LowerName::new(&n);
-                if cuts.contains_key(&key) {
-                    found = Some((key.clone(), &key == name));
+                if let Some(ns) = cuts.get(&key) {
+                    found = Some((*ns, n.num_labels() == name.num_labels()));
                 }
                 n = n.base_name();
             }
             found
         };
 
-        for (i, e) in entries.iter().enumerate() {
-            let earlier = &entries[..i];
-            let same_owner = || entries.iter().filter(|o| o.owner == e.owner);
-
-            if e.rtype == RecordType::CNAME {
-                if e.owner == apex {
-                    self.error(
-                        &e.span,
-                        "CNAME at the zone apex: the apex has SOA and NS records and a CNAME \
-                         cannot coexist with other data (RFC 1034 §3.6.2)",
-                    );
-                } else if let Some(first) = earlier
-                    .iter()
-                    .find(|o| o.owner == e.owner && o.rtype == RecordType::CNAME)
-                {
-                    let msg = format!(
-                        "second CNAME at {} (first at {}); a name has at most one CNAME (RFC 2181 §10.1)",
-                        *e.owner,
-                        self.at(&first.span)
-                    );
-                    self.error(&e.span, msg);
-                } else if let Some(other) = same_owner().find(|o| o.rtype != RecordType::CNAME) {
-                    let msg = format!(
-                        "CNAME at {} beside other data ({} at {}); a CNAME cannot coexist \
-                         with other records (RFC 1034 §3.6.2, RFC 2181 §10.1)",
-                        *e.owner,
-                        other.rtype,
-                        self.at(&other.span)
-                    );
-                    self.error(&e.span, msg);
-                }
-            }
-
-            if let Some(g) = gslb_at.get(&e.owner) {
-                if matches!(
+        for e in entries {
+            let same_owner = &by_owner[&e.owner];
+            let earlier = || same_owner.iter().take_while(|o| !std::ptr::eq(**o, e));
+            let problem = if e.rtype == RecordType::CNAME && e.owner == apex {
+                Some(
+                    "CNAME at the zone apex: the apex has SOA and NS records and a CNAME \
+                     cannot coexist with other data (RFC 1034 §3.6.2)"
+                        .to_string(),
+                )
+            } else if let Some(first) =
+                earlier().find(|o| e.rtype == RecordType::CNAME && o.rtype == RecordType::CNAME)
+            {
+                Some(format!(
+                    "second CNAME at {} (first at {}); a name has at most one CNAME \
+                     (RFC 2181 §10.1)",
+                    *e.owner,
+                    self.at(&first.span)
+                ))
+            } else if let Some(other) = same_owner
+                .iter()
+                .find(|o| e.rtype == RecordType::CNAME && o.rtype != RecordType::CNAME)
+            {
+                Some(format!(
+                    "CNAME at {} beside other data ({} at {}); a CNAME cannot coexist \
+                     with other records (RFC 1034 §3.6.2, RFC 2181 §10.1)",
+                    *e.owner,
+                    other.rtype,
+                    self.at(&other.span)
+                ))
+            } else if let Some(g) = gslb_at.get(&e.owner).filter(|_| {
+                matches!(
                     e.rtype,
                     RecordType::A | RecordType::AAAA | RecordType::CNAME
-                ) {
-                    let msg = format!(
-                        "static {} record on gslb name {} (defined at {}); the gslb name \
-                         answers A and AAAA, and a CNAME cannot coexist with it",
-                        e.rtype,
-                        g.config.name,
-                        self.at(&g.span)
-                    );
-                    self.error(&e.span, msg);
-                    continue;
-                }
-            }
-
-            if let Some(first) = earlier
-                .iter()
-                .find(|o| o.owner == e.owner && o.rtype == e.rtype && o.rdata == e.rdata)
+                )
+            }) {
+                Some(format!(
+                    "static {} record on gslb name {} (defined at {}); the gslb name \
+                     answers A and AAAA, and a CNAME cannot coexist with it",
+                    e.rtype,
+                    g.config.name,
+                    self.at(&g.span)
+                ))
+            } else if let Some(first) = earlier().find(|o| o.rtype == e.rtype && o.rdata == e.rdata)
             {
-                let msg = format!(
+                Some(format!(
                     "duplicate {} record (first at {})",
                     e.rtype,
                     self.at(&first.span)
-                );
-                self.error(&e.span, msg);
-                continue;
-            }
-            if let Some(first) = earlier
-                .iter()
-                .find(|o| o.owner == e.owner && o.rtype == e.rtype && o.ttl != e.ttl)
-            {
+                ))
+            } else if let Some(first) = earlier().find(|o| o.rtype == e.rtype && o.ttl != e.ttl) {
                 let msg = format!(
                     "TTL {} differs from TTL {} of the {} record at {}; all records of an \
                      RRset have the same TTL (RFC 2181 §5.2)",
@@ -132,56 +124,71 @@ impl Validator<'_> {
                     e.rtype,
                     self.at(&first.span)
                 );
-                let span = e.ttl_span.clone().unwrap_or_else(|| e.span.clone());
-                self.error(&span, msg);
-            }
-
-            if let Some((cut, at_cut)) = cut_of(&e.owner) {
+                // Point at the TTL that differs, if it was written.
+                self.error(e.ttl_span.as_ref().unwrap_or(&e.span), msg);
+                None
+            } else if let Some((cut, at_cut)) = cut_of(&e.owner).filter(|(_, at_cut)| {
                 let glue = matches!(e.rtype, RecordType::A | RecordType::AAAA);
-                let allowed = glue || (at_cut && e.rtype == RecordType::NS);
-                if !allowed {
-                    let msg = format!(
-                        "{} record at {} is {} the delegation to {} (NS at {}); only NS and glue \
-                         addresses are served there (RFC 1034 §4.2.1)",
-                        e.rtype,
-                        *e.owner,
-                        if at_cut { "at" } else { "below" },
-                        *cut,
-                        self.at(&cuts[&cut].span)
-                    );
-                    self.error(&e.span, msg);
-                }
-            }
-
-            // In-zone name servers need addresses, else nobody can reach
-            // them (BIND refuses such zones too).
-            if let RData::NS(target) = &e.rdata {
-                let target = LowerName::new(&target.0);
-                if longest_zone(&target, index).map(|z| z.0) == Some(my_index)
-                    && !gslb_at.contains_key(&target)
-                    && !entries.iter().any(|o| {
-                        o.owner == target && matches!(o.rtype, RecordType::A | RecordType::AAAA)
-                    })
-                {
-                    let msg = format!(
-                        "name server {} is inside zone {} but has no A or AAAA record",
-                        *target, draft.name
-                    );
-                    self.error(&e.span, msg);
-                }
+                !(glue || (*at_cut && e.rtype == RecordType::NS))
+            }) {
+                Some(format!(
+                    "{} record at {} is {} the delegation to {} (NS at {}); only NS and \
+                     glue addresses are served there (RFC 1034 §4.2.1)",
+                    e.rtype,
+                    *e.owner,
+                    if at_cut { "at" } else { "below" },
+                    *cut.owner,
+                    self.at(&cut.span)
+                ))
+            } else {
+                self.ns_address_problem(e, &by_owner, &gslb_at, index, my_index, &draft.name)
+            };
+            if let Some(message) = problem {
+                self.error(&e.span, message);
             }
         }
 
         for g in gslb {
-            if let Some((cut, _)) = cut_of(&LowerName::new(&g.config.name)) {
+            if let Some((cut, _)) = cut_of(&g.config.name) {
                 let msg = format!(
-                    "gslb name {} is inside the delegation to {} (NS at {}); it would never be answered",
+                    "gslb name {} is inside the delegation to {} (NS at {}); it would \
+                     never be answered",
                     g.config.name,
-                    *cut,
-                    self.at(&cuts[&cut].span)
+                    *cut.owner,
+                    self.at(&cut.span)
                 );
                 self.error(&g.span, msg);
             }
         }
+    }
+
+    /// In-zone name servers need addresses, else nobody can reach them
+    /// (BIND refuses such zones too).
+    fn ns_address_problem(
+        &self,
+        e: &Entry,
+        by_owner: &HashMap<&LowerName, Vec<&Entry>>,
+        gslb_at: &HashMap<LowerName, &GslbDraft>,
+        index: &HashMap<LowerName, usize>,
+        my_index: usize,
+        zone: &Name,
+    ) -> Option<String> {
+        let RData::NS(target) = &e.rdata else {
+            return None;
+        };
+        let target = LowerName::new(&target.0);
+        let in_this_zone = longest_zone(&target, index).map(|z| z.0) == Some(my_index);
+        let has_address = gslb_at.contains_key(&target)
+            || by_owner.get(&target).is_some_and(|records| {
+                records
+                    .iter()
+                    .any(|o| matches!(o.rtype, RecordType::A | RecordType::AAAA))
+            });
+        (in_this_zone && !has_address).then(|| {
+            format!(
+                "name server {} is inside zone {zone} but has no A or AAAA record",
+                *target
+            )
+        })
     }
 }

@@ -1,0 +1,1120 @@
+//! Network-namespace test harness: a veth pair between a server and a client
+//! namespace ([`Net`]), the daemon running in the server namespace
+//! ([`Daemon`]), and a DNS client (`dig`, run in the client namespace) whose
+//! output is parsed into a [`Response`].
+//!
+//! Everything is torn down on drop, also when a test panics: child
+//! processes are killed, namespaces deleted, pinned maps removed. Every
+//! command is bounded in time. Needs root and XDP; a missing capability is
+//! a failure, never a skip.
+//!
+//! gslb itself (`run`, `stats`, `xdp-pass`) is started with
+//! `nsenter --net=/run/netns/NAME`, not `ip netns exec`: the latter remounts
+//! /sys in a private mount namespace, which hides the bpffs pins under
+//! /sys/fs/bpf.
+
+use std::{
+    fmt,
+    fs::{self, File},
+    io::{BufRead, BufReader, Read},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        mpsc, Mutex,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+/// Bound of short helper commands (`ip`, `gslb stats`).
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound of one `dig` run (dig itself gives up after `+time=2 +tries=1`).
+pub const DIG_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the daemon may take to log "gslb ready".
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a process may take to exit after SIGTERM before SIGKILL.
+pub const TERM_TIMEOUT: Duration = Duration::from_secs(5);
+/// The DNS port the daemons listen on.
+pub const DNS_PORT: u16 = 53;
+
+/// Per-process counter making namespace, link, subnet and pin names unique.
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+/// Per-process counter making daemon pin directories and logs unique.
+static NEXT_DAEMON: AtomicU32 = AtomicU32::new(1);
+/// Serializes `ip netns add/del`: the first `ip netns add` of a boot sets up
+/// the /run/netns mount, which is racy when several run at once.
+static NETNS_LOCK: Mutex<()> = Mutex::new(());
+
+/// The workspace root (parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests crate has a parent directory")
+        .to_path_buf()
+}
+
+/// `target/debug/gslb` of the workspace (or of `$CARGO_TARGET_DIR`); panics
+/// with instructions when it has not been built.
+pub fn gslb_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| {
+            if t.is_absolute() {
+                t
+            } else {
+                workspace_root().join(t)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target.join("debug").join("gslb");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p gslb-user` first (cargo xtask test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Output of a bounded command.
+#[derive(Debug)]
+pub struct CmdOutput {
+    /// The command line, for messages.
+    pub cmdline: String,
+    /// Exit status; `None` when it was killed for running too long.
+    pub status: Option<ExitStatus>,
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+}
+
+impl CmdOutput {
+    /// Exited with status 0.
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+impl fmt::Display for CmdOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.status {
+            Some(s) => writeln!(f, "`{}` exited with {s}", self.cmdline)?,
+            None => writeln!(f, "`{}` timed out and was killed", self.cmdline)?,
+        }
+        writeln!(f, "--- stdout ---\n{}", self.stdout)?;
+        write!(f, "--- stderr ---\n{}", self.stderr)
+    }
+}
+
+fn cmdline(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads `r` to the end on a thread; the result arrives on the channel.
+fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// Runs `cmd` (stdin closed, output captured), killing it after `timeout`.
+/// Panics only if it cannot be started at all.
+pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> CmdOutput {
+    let line = cmdline(cmd);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
+    let out = drain(child.stdout.take().expect("piped stdout"));
+    let err = drain(child.stderr.take().expect("piped stderr"));
+    let status = wait_bounded(&mut child, timeout);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // A grandchild holding the pipes open must not hang us.
+    let grab = |rx: mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(Duration::from_secs(2))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    CmdOutput {
+        cmdline: line,
+        status,
+        stdout: grab(out),
+        stderr: grab(err),
+    }
+}
+
+/// Runs `cmd` bounded by [`CMD_TIMEOUT`]; panics unless it exits 0.
+/// Returns its standard output.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = run_bounded(cmd, CMD_TIMEOUT);
+    assert!(out.success(), "{out}");
+    out.stdout
+}
+
+/// Waits for `child` at most `timeout`; `None` if it is still running.
+pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) => {}
+            Err(e) => panic!("waiting for pid {}: {e}", child.id()),
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGTERM, waits at most `bound`, then SIGKILLs. Returns the exit
+/// status and whether it came within `bound` of the SIGTERM.
+pub fn terminate(child: &mut Child, bound: Duration) -> (ExitStatus, bool) {
+    if let Ok(Some(s)) = child.try_wait() {
+        return (s, true);
+    }
+    // SAFETY: plain kill(2) on our own child, which has not been reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    if let Some(s) = wait_bounded(child, bound) {
+        return (s, true);
+    }
+    let _ = child.kill();
+    let s = child.wait().expect("wait after SIGKILL");
+    (s, false)
+}
+
+/// Removes ANSI colour escapes (tracing's formatter may colour its output).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // CSI: parameters and intermediates, then one final byte.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn read_log(path: &Path) -> String {
+    strip_ansi(&fs::read_to_string(path).unwrap_or_default())
+}
+
+/// Per-process scratch directory for logs and config files.
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gslbt-{}", std::process::id()));
+    fs::create_dir_all(&dir).expect("creating the scratch directory");
+    dir
+}
+
+/// Whether process `pid` exists.
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The test-process pid in a `gslbt-<pid>-...` name.
+fn owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("gslbt-")?.split('-').next()?.parse().ok()
+}
+
+/// Once per process: removes what test processes that died without
+/// cleaning up (SIGKILL, timeout) left behind: their namespaces (killing
+/// the gslb processes still inside, which they started) and pin
+/// directories. Only names of our `gslbt-<pid>-` scheme whose pid is gone.
+fn clean_stale() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let stale = |name: &str| owner_pid(name).is_some_and(|p| !pid_alive(p));
+        let list = run_bounded(Command::new("ip").args(["netns", "list"]), CMD_TIMEOUT);
+        for ns in list
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            if !stale(ns) {
+                continue;
+            }
+            let pids = run_bounded(Command::new("ip").args(["netns", "pids", ns]), CMD_TIMEOUT);
+            for pid in pids
+                .stdout
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+            {
+                // SAFETY: plain kill(2).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            run_bounded(Command::new("ip").args(["netns", "del", ns]), CMD_TIMEOUT);
+        }
+        if let Ok(rd) = fs::read_dir("/sys/fs/bpf") {
+            for e in rd.filter_map(Result::ok) {
+                if stale(&e.file_name().to_string_lossy()) {
+                    if let Ok(files) = fs::read_dir(e.path()) {
+                        for f in files.filter_map(Result::ok) {
+                            let _ = fs::remove_file(f.path());
+                        }
+                    }
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
+        }
+    });
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect()
+}
+
+/// Two network namespaces joined by a veth pair, with a pass-through XDP
+/// program on the client end (XDP_TX frames of a veth reach the peer only
+/// when the peer runs XDP). Deleted on drop.
+pub struct Net {
+    /// Unique number of this net within the process.
+    pub id: u32,
+    /// Server namespace name (`/run/netns/<srv_ns>`).
+    pub srv_ns: String,
+    /// Client namespace name.
+    pub cli_ns: String,
+    /// Server end of the veth pair (in `srv_ns`).
+    pub srv_if: String,
+    /// Client end of the veth pair (in `cli_ns`).
+    pub cli_if: String,
+    /// Subnet number: 198.18.k.0/24 and 2001:db8:k::/64.
+    pub k: u8,
+    created: Vec<String>,
+    xdp_pass: Option<Child>,
+    xdp_pass_log: PathBuf,
+}
+
+impl Net {
+    /// Creates the namespaces, the veth pair and the addresses, brings
+    /// everything up and attaches the pass-through program on the client
+    /// end. `test` goes into the namespace names (for debugging leftovers).
+    pub fn new(test: &str) -> Net {
+        let bin = gslb_bin();
+        clean_stale();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let k = u8::try_from(id).expect("more than 255 nets in one test process");
+        let pid = std::process::id();
+        let base = format!("gslbt-{pid}-{id}-{}", sanitize(test));
+        let mut net = Net {
+            id,
+            srv_ns: format!("{base}-s"),
+            cli_ns: format!("{base}-c"),
+            srv_if: format!("gt{pid}n{id}s"),
+            cli_if: format!("gt{pid}n{id}c"),
+            k,
+            created: Vec::new(),
+            xdp_pass: None,
+            xdp_pass_log: scratch_dir().join(format!("{base}-xdp-pass.log")),
+        };
+        assert!(net.srv_if.len() <= 15 && net.cli_if.len() <= 15);
+        {
+            let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            for ns in [net.srv_ns.clone(), net.cli_ns.clone()] {
+                run_ok(Command::new("ip").args(["netns", "add", &ns]));
+                net.created.push(ns);
+            }
+        }
+        let (s, c) = (net.srv_ns.clone(), net.cli_ns.clone());
+        run_ok(Command::new("ip").args([
+            "link",
+            "add",
+            "name",
+            &net.srv_if,
+            "netns",
+            &s,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &net.cli_if,
+            "netns",
+            &c,
+        ]));
+        let v4 = |h: u8| format!("{}/24", Ipv4Addr::new(198, 18, k, h));
+        let v6 = |h: u16| {
+            format!(
+                "{}/64",
+                Ipv6Addr::new(0x2001, 0xdb8, k.into(), 0, 0, 0, 0, h)
+            )
+        };
+        for (ns, ifname, host) in [(&s, &net.srv_if, 1u8), (&c, &net.cli_if, 2u8)] {
+            run_ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+            run_ok(Command::new("ip").args(["-n", ns, "addr", "add", &v4(host), "dev", ifname]));
+            run_ok(Command::new("ip").args([
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &v6(host.into()),
+                "dev",
+                ifname,
+                "nodad",
+            ]));
+            run_ok(Command::new("ip").args(["-n", ns, "link", "set", ifname, "up"]));
+        }
+        // The pass-through program on the client end.
+        let log = File::create(&net.xdp_pass_log).expect("creating the xdp-pass log");
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{c}"))
+            .arg("--")
+            .arg(&bin)
+            .args(["xdp-pass", "--iface", &net.cli_if])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting gslb xdp-pass");
+        net.xdp_pass = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let text = read_log(&net.xdp_pass_log);
+            if text.contains("pass-through XDP program attached") {
+                assert!(
+                    text.contains("mode=native"),
+                    "xdp-pass did not attach in native mode on {}:\n{text}",
+                    net.cli_if
+                );
+                break;
+            }
+            if let Ok(Some(st)) = net.xdp_pass.as_mut().unwrap().try_wait() {
+                panic!("gslb xdp-pass exited with {st}:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gslb xdp-pass did not attach within {READY_TIMEOUT:?}:\n{text}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        net
+    }
+
+    /// Server address on the veth (IPv4).
+    pub fn srv_v4(&self) -> IpAddr {
+        Ipv4Addr::new(198, 18, self.k, 1).into()
+    }
+
+    /// Server address on the veth (IPv6).
+    pub fn srv_v6(&self) -> IpAddr {
+        Ipv6Addr::new(0x2001, 0xdb8, self.k.into(), 0, 0, 0, 0, 1).into()
+    }
+
+    /// Client address on the veth (IPv4).
+    pub fn cli_v4(&self) -> IpAddr {
+        Ipv4Addr::new(198, 18, self.k, 2).into()
+    }
+
+    /// Client address on the veth (IPv6).
+    pub fn cli_v6(&self) -> IpAddr {
+        Ipv6Addr::new(0x2001, 0xdb8, self.k.into(), 0, 0, 0, 0, 2).into()
+    }
+
+    /// A command that runs `prog` in the server namespace, in our mount
+    /// namespace (bpffs pins visible).
+    pub fn in_srv(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}", self.srv_ns))
+            .arg("--")
+            .arg(prog);
+        c
+    }
+
+    /// A command that runs `prog` in the client namespace (`ip netns exec`).
+    pub fn in_cli(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.cli_ns]).arg(prog);
+        c
+    }
+
+    /// `ip -n <server ns> link show <server veth>`.
+    pub fn srv_link_show(&self) -> String {
+        run_ok(Command::new("ip").args(["-n", &self.srv_ns, "link", "show", &self.srv_if]))
+    }
+
+    /// Whether an XDP program is attached to the server veth, per
+    /// `ip link show`.
+    pub fn srv_has_xdp(&self) -> bool {
+        link_has_xdp(&self.srv_link_show())
+    }
+
+    /// Runs `dig @server name qtype +norec +time=2 +tries=1 [extra...]` in
+    /// the client namespace and parses the answer; panics (with dig's
+    /// output) when there is none.
+    pub fn dig(&self, server: IpAddr, name: &str, qtype: &str, extra: &[&str]) -> Response {
+        let mut cmd = self.in_cli("dig");
+        cmd.arg(format!("@{server}"))
+            .args([name, qtype, "+norec", "+time=2", "+tries=1"])
+            .args(extra);
+        let out = run_bounded(&mut cmd, DIG_TIMEOUT);
+        match Response::parse(&out.stdout) {
+            Some(r) if out.success() => r,
+            _ => panic!("no DNS answer to {name} {qtype} @{server} {extra:?}:\n{out}"),
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.xdp_pass.take() {
+            terminate(&mut c, TERM_TIMEOUT);
+        }
+        if thread::panicking() {
+            eprintln!(
+                "--- {} (xdp-pass log) ---\n{}",
+                self.cli_if,
+                read_log(&self.xdp_pass_log)
+            );
+        }
+        let _ = fs::remove_file(&self.xdp_pass_log);
+        let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Deleting a namespace deletes the veth end in it, hence the pair.
+        for ns in self.created.drain(..).rev() {
+            let out = run_bounded(Command::new("ip").args(["netns", "del", &ns]), CMD_TIMEOUT);
+            if !out.success() {
+                eprintln!("cleanup: {out}");
+            }
+        }
+    }
+}
+
+/// Whether `ip link show` output says an XDP program is attached (the
+/// `xdp`/`xdpgeneric`/... flag or a `prog/xdp` line).
+pub fn link_has_xdp(link_show: &str) -> bool {
+    link_show.split_whitespace().any(|t| {
+        matches!(
+            t,
+            "xdp" | "xdpgeneric" | "xdpdrv" | "xdpoffload" | "xdpmulti"
+        ) || t.starts_with("prog/xdp")
+    })
+}
+
+/// How to start a [`Daemon`].
+#[derive(Clone, Debug, Default)]
+pub struct DaemonOpts {
+    /// Run with `--no-xdp` (slow path only).
+    pub no_xdp: bool,
+    /// Config file contents; `None` uses the embedded default config.
+    pub config: Option<String>,
+}
+
+/// `gslb run` in the server namespace of a [`Net`], listening on the
+/// server's veth addresses, port 53, XDP attached to the server veth.
+/// Terminated on drop.
+pub struct Daemon<'a> {
+    /// The net it runs in.
+    pub net: &'a Net,
+    /// Directory of its pinned maps.
+    pub pin_dir: PathBuf,
+    /// Its captured stdout and stderr.
+    pub log: PathBuf,
+    /// Whether XDP is attached.
+    pub xdp: bool,
+    child: Option<Child>,
+    config_file: Option<PathBuf>,
+}
+
+impl<'a> Daemon<'a> {
+    /// Starts the daemon and waits (bounded) until it logs "gslb ready";
+    /// with XDP, asserts that it attached in native mode.
+    pub fn start(net: &'a Net, opts: DaemonOpts) -> Daemon<'a> {
+        let bin = gslb_bin();
+        let n = NEXT_DAEMON.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("gslbt-{}-{}-d{n}", std::process::id(), net.id);
+        let scratch = scratch_dir();
+        let config_file = opts.config.as_ref().map(|text| {
+            let p = scratch.join(format!("{tag}.toml"));
+            fs::write(&p, text).expect("writing the config file");
+            p
+        });
+        let mut d = Daemon {
+            net,
+            pin_dir: PathBuf::from("/sys/fs/bpf").join(&tag),
+            log: scratch.join(format!("{tag}.log")),
+            xdp: !opts.no_xdp,
+            child: None,
+            config_file,
+        };
+        let log = File::create(&d.log).expect("creating the daemon log");
+        let mut cmd = net.in_srv(&bin);
+        cmd.arg("run");
+        if let Some(p) = &d.config_file {
+            cmd.arg("--config").arg(p);
+        }
+        cmd.args(["--iface", &net.srv_if])
+            .arg("--listen")
+            .arg(format!("{}:{DNS_PORT}", net.srv_v4()))
+            .arg("--listen")
+            .arg(format!("[{}]:{DNS_PORT}", net.srv_v6()))
+            .arg("--pin-dir")
+            .arg(&d.pin_dir);
+        if opts.no_xdp {
+            cmd.arg("--no-xdp");
+        }
+        let child = cmd
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting `{}`: {e}", cmdline(&cmd)));
+        d.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let text = d.log_text();
+            if text.contains("gslb ready") {
+                break;
+            }
+            if let Ok(Some(st)) = d.child.as_mut().unwrap().try_wait() {
+                panic!("`{}` exited with {st} before ready:\n{text}", cmdline(&cmd));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{}` not ready within {READY_TIMEOUT:?}:\n{text}",
+                cmdline(&cmd)
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        if d.xdp {
+            let text = d.log_text();
+            let attached = text
+                .lines()
+                .find(|l| {
+                    l.contains("XDP program attached")
+                        && l.contains(&format!("iface={}", net.srv_if))
+                })
+                .unwrap_or_else(|| panic!("no \"XDP program attached\" line in the log:\n{text}"));
+            assert!(
+                attached.contains("mode=native"),
+                "XDP not attached in native mode: {attached}\n{text}"
+            );
+        }
+        d
+    }
+
+    /// The daemon's log so far (colour escapes removed).
+    pub fn log_text(&self) -> String {
+        read_log(&self.log)
+    }
+
+    /// `gslb stats --json --pin-dir ...`: the XDP counters.
+    pub fn stats(&self) -> Counters {
+        let out = run_bounded(
+            self.net
+                .in_srv(gslb_bin())
+                .args(["stats", "--json", "--pin-dir"])
+                .arg(&self.pin_dir),
+            CMD_TIMEOUT,
+        );
+        assert!(out.success(), "{out}");
+        let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("gslb stats output is not JSON ({e}):\n{out}"));
+        Counters(v)
+    }
+
+    /// Sends SIGTERM and waits at most `bound`, SIGKILL after that. Returns
+    /// the exit status and whether it exited within `bound`.
+    pub fn terminate(&mut self, bound: Duration) -> (ExitStatus, bool) {
+        let mut c = self.child.take().expect("daemon already stopped");
+        terminate(&mut c, bound)
+    }
+
+    /// Files left in the pin directory (empty if it is gone).
+    pub fn pinned_files(&self) -> Vec<String> {
+        match fs::read_dir(&self.pin_dir) {
+            Ok(rd) => rd
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            terminate(&mut c, TERM_TIMEOUT);
+        }
+        if thread::panicking() {
+            eprintln!(
+                "--- daemon log {} ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        } else {
+            let _ = fs::remove_file(&self.log);
+        }
+        if let Some(p) = self.config_file.take() {
+            let _ = fs::remove_file(p);
+        }
+        // Our unique pin directory: remove what a killed daemon left.
+        if let Ok(rd) = fs::read_dir(&self.pin_dir) {
+            for e in rd.filter_map(Result::ok) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        let _ = fs::remove_dir(&self.pin_dir);
+    }
+}
+
+/// The XDP counters: one flat JSON object from `gslb stats --json`.
+#[derive(Clone, Debug)]
+pub struct Counters(pub serde_json::Value);
+
+impl Counters {
+    /// Value of counter `name`; panics if there is no such counter.
+    pub fn get(&self, name: &str) -> u64 {
+        self.0
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_else(|| panic!("no counter {name} in {}", self.0))
+    }
+
+    /// `later - self` for every counter that changed, by name.
+    pub fn delta(&self, later: &Counters) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        if let Some(obj) = later.0.as_object() {
+            for (k, v) in obj {
+                let (new, old) = (v.as_u64().unwrap_or(0), self.get_or_zero(k));
+                if new != old {
+                    out.push((k.clone(), new.wrapping_sub(old)));
+                }
+            }
+        }
+        out
+    }
+
+    /// `later - self` of counter `name`.
+    pub fn delta_of(&self, later: &Counters, name: &str) -> u64 {
+        later.get(name).wrapping_sub(self.get(name))
+    }
+
+    fn get_or_zero(&self, name: &str) -> u64 {
+        self.0
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    }
+}
+
+/// One resource record as dig prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rr {
+    /// The owner exactly as received.
+    pub owner_raw: String,
+    /// The owner, lowercased.
+    pub owner: String,
+    /// TTL.
+    pub ttl: u32,
+    /// Class (`IN`).
+    pub class: String,
+    /// Type mnemonic (`A`, `SOA`, ...).
+    pub rtype: String,
+    /// Data in presentation format, fields joined by one space.
+    pub rdata: String,
+}
+
+impl Rr {
+    /// Normalized tuple for comparisons: (owner lowercased, ttl, class,
+    /// type, rdata).
+    pub fn key(&self) -> (String, u32, String, String, String) {
+        (
+            self.owner.clone(),
+            self.ttl,
+            self.class.clone(),
+            self.rtype.clone(),
+            self.rdata.clone(),
+        )
+    }
+
+    fn parse(line: &str) -> Option<Rr> {
+        let mut it = line.split_whitespace();
+        let owner_raw = it.next()?.to_string();
+        let ttl = it.next()?.parse().ok()?;
+        let class = it.next()?.to_string();
+        let rtype = it.next()?.to_string();
+        let rdata = it.collect::<Vec<_>>().join(" ");
+        Some(Rr {
+            owner: owner_raw.to_ascii_lowercase(),
+            owner_raw,
+            ttl,
+            class,
+            rtype,
+            rdata,
+        })
+    }
+}
+
+impl fmt::Display for Rr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {}",
+            self.owner_raw, self.ttl, self.class, self.rtype, self.rdata
+        )
+    }
+}
+
+/// Convenience: normalized tuple of a record given as
+/// "owner ttl class type rdata" text.
+pub fn rr(text: &str) -> (String, u32, String, String, String) {
+    Rr::parse(text)
+        .unwrap_or_else(|| panic!("bad record text {text:?}"))
+        .key()
+}
+
+/// A DNS response, parsed from dig's output.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// RCODE mnemonic (`NOERROR`, `NXDOMAIN`, ...).
+    pub status: String,
+    /// Header flags (`qr`, `aa`, ...), as printed.
+    pub flags: Vec<String>,
+    /// UDP payload size of the response's OPT record, if it had one.
+    pub edns_udp: Option<u16>,
+    /// Question section lines (without the leading `;`).
+    pub question: Vec<String>,
+    /// Answer section.
+    pub answer: Vec<Rr>,
+    /// Authority section.
+    pub authority: Vec<Rr>,
+    /// Additional section (without the OPT pseudo-record).
+    pub additional: Vec<Rr>,
+    /// `UDP` or `TCP`, from dig's SERVER line.
+    pub transport: String,
+    /// dig's full output.
+    pub raw: String,
+}
+
+/// What parity compares: status, flags, EDNS size, answer, authority.
+pub type Summary = (
+    String,
+    Vec<String>,
+    Option<u16>,
+    Vec<(String, u32, String, String, String)>,
+    Vec<(String, u32, String, String, String)>,
+);
+
+impl Response {
+    /// Parses dig's default output; `None` without a `->>HEADER<<-` line.
+    pub fn parse(text: &str) -> Option<Response> {
+        let mut r = Response {
+            status: String::new(),
+            flags: Vec::new(),
+            edns_udp: None,
+            question: Vec::new(),
+            answer: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+            transport: String::new(),
+            raw: text.to_string(),
+        };
+        let mut header = false;
+        #[derive(PartialEq)]
+        enum Sec {
+            None,
+            Question,
+            Answer,
+            Authority,
+            Additional,
+        }
+        let mut sec = Sec::None;
+        for line in text.lines() {
+            let t = line.trim();
+            if t.is_empty() {
+                sec = Sec::None;
+                continue;
+            }
+            if let Some(rest) = t.strip_prefix(";; ->>HEADER<<-") {
+                header = true;
+                r.status = rest
+                    .split(',')
+                    .find_map(|p| p.trim().strip_prefix("status:"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default();
+                continue;
+            }
+            if let Some(rest) = t.strip_prefix(";; flags:") {
+                let flags = rest.split(';').next().unwrap_or("");
+                r.flags = flags.split_whitespace().map(str::to_string).collect();
+                continue;
+            }
+            if let Some(rest) = t.strip_prefix("; EDNS:") {
+                r.edns_udp = rest
+                    .split(';')
+                    .find_map(|p| p.trim().strip_prefix("udp:"))
+                    .and_then(|s| s.trim().parse().ok());
+                continue;
+            }
+            if let Some(rest) = t.strip_prefix(";; SERVER:") {
+                r.transport = rest
+                    .rsplit('(')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(')')
+                    .to_string();
+                continue;
+            }
+            match t {
+                ";; QUESTION SECTION:" => sec = Sec::Question,
+                ";; ANSWER SECTION:" => sec = Sec::Answer,
+                ";; AUTHORITY SECTION:" => sec = Sec::Authority,
+                ";; ADDITIONAL SECTION:" => sec = Sec::Additional,
+                _ if t.starts_with(';') => {
+                    if sec == Sec::Question {
+                        r.question.push(t.trim_start_matches(';').to_string());
+                    }
+                }
+                _ => {
+                    let Some(rec) = Rr::parse(t) else { continue };
+                    match sec {
+                        Sec::Answer => r.answer.push(rec),
+                        Sec::Authority => r.authority.push(rec),
+                        Sec::Additional => r.additional.push(rec),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        header.then_some(r)
+    }
+
+    /// Normalized answer tuples.
+    pub fn answer_keys(&self) -> Vec<(String, u32, String, String, String)> {
+        self.answer.iter().map(Rr::key).collect()
+    }
+
+    /// Normalized authority tuples.
+    pub fn authority_keys(&self) -> Vec<(String, u32, String, String, String)> {
+        self.authority.iter().map(Rr::key).collect()
+    }
+
+    /// Has header flag `f`.
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.flags.iter().any(|x| x == f)
+    }
+
+    /// Status, flags (sorted), EDNS size, answer, authority.
+    pub fn summary(&self) -> Summary {
+        let mut flags = self.flags.clone();
+        flags.sort();
+        (
+            self.status.clone(),
+            flags,
+            self.edns_udp,
+            self.answer_keys(),
+            self.authority_keys(),
+        )
+    }
+}
+
+/// A background process with its output collected line by line (e.g.
+/// tcpdump). Killed on drop.
+pub struct Background {
+    child: Option<Child>,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    cmdline: String,
+}
+
+fn lines_of<R: Read + Send + 'static>(r: R) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Background {
+    /// Starts `cmd` with piped output.
+    pub fn spawn(cmd: &mut Command) -> Background {
+        let line = cmdline(cmd);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
+        Background {
+            stdout: lines_of(child.stdout.take().unwrap()),
+            stderr: lines_of(child.stderr.take().unwrap()),
+            child: Some(child),
+            cmdline: line,
+        }
+    }
+
+    /// Waits (bounded) for a stderr line containing `needle`; returns the
+    /// stderr lines seen, or panics after `timeout`.
+    pub fn wait_stderr(&mut self, needle: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .stderr
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    seen.push(l);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "`{}` closed stderr before {needle:?}: {seen:?}",
+                        self.cmdline
+                    )
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{}`: no {needle:?} on stderr within {timeout:?}: {seen:?}",
+                self.cmdline
+            );
+        }
+    }
+
+    /// Waits at most `timeout` for the process to exit (SIGTERM, then
+    /// SIGKILL after that) and returns everything it printed.
+    pub fn finish(&mut self, timeout: Duration) -> CmdOutput {
+        let mut child = self.child.take().expect("already finished");
+        let status = match wait_bounded(&mut child, timeout) {
+            Some(s) => Some(s),
+            None => {
+                terminate(&mut child, Duration::from_secs(2));
+                None
+            }
+        };
+        let collect = |rx: &mpsc::Receiver<String>| {
+            let mut out = String::new();
+            while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+                out.push_str(&l);
+                out.push('\n');
+            }
+            out
+        };
+        CmdOutput {
+            cmdline: self.cmdline.clone(),
+            status,
+            stdout: collect(&self.stdout),
+            stderr: collect(&self.stderr),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            terminate(&mut c, Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIG: &str = "
+; <<>> DiG 9.18.49-1~deb12u3-Debian <<>> @198.18.200.1 nx.example.test A +norec
+; (1 server found)
+;; global options: +cmd
+;; Got answer:
+;; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 39480
+;; flags: qr aa; QUERY: 1, ANSWER: 0, AUTHORITY: 1, ADDITIONAL: 1
+
+;; OPT PSEUDOSECTION:
+; EDNS: version: 0, flags:; udp: 1232
+;; QUESTION SECTION:
+;nx.example.test.\t\tIN\tA
+
+;; AUTHORITY SECTION:
+example.test.\t\t300\tIN\tSOA\tns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300
+
+;; Query time: 4 msec
+;; SERVER: 198.18.200.1#53(198.18.200.1) (UDP)
+;; WHEN: Sun Nov 22 02:56:59 UTC 2026
+;; MSG SIZE  rcvd: 95
+";
+
+    #[test]
+    fn parses_dig_output() {
+        let r = Response::parse(DIG).unwrap();
+        assert_eq!(r.status, "NXDOMAIN");
+        assert_eq!(r.flags, ["qr", "aa"]);
+        assert_eq!(r.edns_udp, Some(1232));
+        assert_eq!(r.transport, "UDP");
+        assert_eq!(r.question, ["nx.example.test.\t\tIN\tA"]);
+        assert!(r.answer.is_empty());
+        assert_eq!(
+            r.authority_keys(),
+            [rr("example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300")]
+        );
+        assert!(Response::parse(";; connection timed out; no servers could be reached").is_none());
+    }
+
+    #[test]
+    fn detects_xdp_in_link_show() {
+        let with = "2: v@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 xdp qdisc noqueue state UP mode DEFAULT group default qlen 1000
+    link/ether 0a:99:d3:a7:64:6a brd ff:ff:ff:ff:ff:ff link-netns gslbt-1-2-parity_noxdp-c
+    prog/xdp id 42 name gslb tag 0123456789abcdef jited";
+        let without = "2: v@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000
+    link/ether 0a:99:d3:a7:64:6a brd ff:ff:ff:ff:ff:ff link-netns gslbt-1-2-parity_noxdp-c";
+        assert!(link_has_xdp(with));
+        assert!(!link_has_xdp(without));
+    }
+
+    #[test]
+    fn strips_ansi() {
+        assert_eq!(
+            strip_ansi("\u{1b}[3mmode\u{1b}[0m\u{1b}[2m=\u{1b}[0mnative"),
+            "mode=native"
+        );
+    }
+}

@@ -1,0 +1,585 @@
+//! End-to-end tests over a veth pair between two network namespaces: the
+//! daemon (XDP fast path + slow path) in one, dig/kdig/tcpdump in the other.
+//! They use the embedded default config (zone example.test, gslb name
+//! www.example.test). Root and native XDP on veth are required: a missing
+//! capability fails the tests.
+//!
+//! Run with `cargo build -p gslb-user && cargo test -p gslb-tests --test
+//! netns` (or `cargo xtask test`).
+
+use std::{net::IpAddr, time::Duration};
+
+use gslb_tests::netns::{
+    link_has_xdp, rr, run_bounded, Background, Daemon, DaemonOpts, Net, Response, DIG_TIMEOUT,
+};
+
+type Key = (String, u32, String, String, String);
+
+const WWW_A: [&str; 2] = [
+    "www.example.test. 30 IN A 198.18.0.10",
+    "www.example.test. 30 IN A 198.18.0.11",
+];
+const WWW_AAAA: [&str; 2] = [
+    "www.example.test. 30 IN AAAA 2001:db8::10",
+    "www.example.test. 30 IN AAAA 2001:db8::11",
+];
+/// The SOA as it appears in negative answers: TTL = min(SOA TTL, MINIMUM)
+/// (RFC 2308 §3).
+const NEG_SOA: &str = "example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300";
+
+fn keys(lines: &[&str]) -> Vec<Key> {
+    lines.iter().map(|l| rr(l)).collect()
+}
+
+/// Collects failed expectations so that one run reports all of them.
+#[derive(Default)]
+struct Failures(Vec<String>);
+
+impl Failures {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(what());
+        }
+    }
+
+    fn assert_none(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} failed expectation(s):\n\n{}",
+            self.0.len(),
+            self.0.join("\n\n")
+        );
+    }
+}
+
+fn sorted_flags(r: &Response) -> Vec<String> {
+    let mut f = r.flags.clone();
+    f.sort();
+    f
+}
+
+fn transport(server: IpAddr) -> &'static str {
+    if server.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// 1. A and AAAA of the gslb name over IPv4 and IPv6, answered in XDP.
+#[test]
+fn xdp_answers_a_and_aaaa_over_ipv4_and_ipv6() {
+    let net = Net::new("xdp_answers");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let start = d.stats();
+    let mut sent = 0;
+    for server in [net.srv_v4(), net.srv_v6()] {
+        for (qtype, expected) in [("A", WWW_A), ("AAAA", WWW_AAAA)] {
+            let q = format!(
+                "www.example.test {qtype} over {} (@{server})",
+                transport(server)
+            );
+            let before = d.stats();
+            let r = net.dig(server, "www.example.test", qtype, &[]);
+            sent += 1;
+            let after = d.stats();
+            f.check(r.status == "NOERROR", || {
+                format!("{q}: status {} (want NOERROR)\n{}", r.status, r.raw)
+            });
+            f.check(sorted_flags(&r) == ["aa", "qr"], || {
+                format!("{q}: flags {:?} (want qr aa)\n{}", r.flags, r.raw)
+            });
+            f.check(r.answer_keys() == keys(&expected), || {
+                format!(
+                    "{q}: answer {:?}\nwant {expected:?}\n{}",
+                    r.answer_keys(),
+                    r.raw
+                )
+            });
+            f.check(r.authority.is_empty(), || {
+                format!("{q}: unexpected authority\n{}", r.raw)
+            });
+            f.check(r.edns_udp == Some(1232), || {
+                format!(
+                    "{q}: EDNS udp {:?} (want OPT with udp 1232)\n{}",
+                    r.edns_udp, r.raw
+                )
+            });
+            f.check(r.transport == "UDP", || {
+                format!("{q}: transport {}", r.transport)
+            });
+            let answered = before.delta_of(&after, "xdp_answered");
+            f.check(answered == 1, || {
+                format!(
+                    "{q}: not answered by XDP: xdp_answered +{answered} (want +1); counter changes: {:?}",
+                    before.delta(&after)
+                )
+            });
+        }
+    }
+    let end = d.stats();
+    let answered = start.delta_of(&end, "xdp_answered");
+    f.check(answered == sent, || {
+        format!("xdp_answered +{answered} over the whole test, want +{sent} (one per query)")
+    });
+    f.assert_none();
+}
+
+/// 1b. Queries padded with EDNS Padding (RFC 7830; an option XDP ignores)
+///     are at least as long as their answers, so the packet need not grow:
+///     XDP answers them over both transports. (Separates the answering
+///     logic from the packet-growth step when test 1 fails.)
+#[test]
+fn xdp_answers_padded_queries() {
+    let net = Net::new("xdp_padded");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    for server in [net.srv_v4(), net.srv_v6()] {
+        for (qtype, expected) in [("A", WWW_A), ("AAAA", WWW_AAAA)] {
+            let q = format!(
+                "www.example.test {qtype} +padding=128 over {} (@{server})",
+                transport(server)
+            );
+            let before = d.stats();
+            let r = net.dig(server, "www.example.test", qtype, &["+padding=128"]);
+            let after = d.stats();
+            f.check(
+                r.status == "NOERROR" && r.answer_keys() == keys(&expected),
+                || {
+                    format!(
+                        "{q}: status {} answer {:?}\n{}",
+                        r.status,
+                        r.answer_keys(),
+                        r.raw
+                    )
+                },
+            );
+            let answered = before.delta_of(&after, "xdp_answered");
+            f.check(answered == 1, || {
+                format!(
+                    "{q}: not answered by XDP: xdp_answered +{answered} (want +1); changes: {:?}",
+                    before.delta(&after)
+                )
+            });
+        }
+    }
+    f.assert_none();
+}
+
+/// 2. A mixed-case question: XDP answers and keeps the case of the question
+///    in the answer owners (they point at the question).
+#[test]
+fn xdp_preserves_question_case() {
+    let net = Net::new("xdp_case");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let name = "WwW.ExAmPlE.TeSt";
+    for (qtype, expected) in [("A", WWW_A), ("AAAA", WWW_AAAA)] {
+        let q = format!("{name} {qtype} over IPv4");
+        let before = d.stats();
+        let r = net.dig(net.srv_v4(), name, qtype, &[]);
+        let after = d.stats();
+        f.check(r.status == "NOERROR", || {
+            format!("{q}: status {}\n{}", r.status, r.raw)
+        });
+        f.check(r.answer_keys() == keys(&expected), || {
+            format!(
+                "{q}: answer {:?}, want {expected:?}\n{}",
+                r.answer_keys(),
+                r.raw
+            )
+        });
+        f.check(
+            !r.answer.is_empty() && r.answer.iter().all(|a| a.owner_raw == format!("{name}.")),
+            || {
+                format!(
+                    "{q}: answer owners do not keep the question's case\n{}",
+                    r.raw
+                )
+            },
+        );
+        f.check(
+            r.question
+                .first()
+                .is_some_and(|l| l.starts_with(&format!("{name}."))),
+            || format!("{q}: question case changed: {:?}", r.question),
+        );
+        let answered = before.delta_of(&after, "xdp_answered");
+        f.check(answered == 1, || {
+            format!(
+                "{q}: xdp_answered +{answered} (want +1); changes: {:?}",
+                before.delta(&after)
+            )
+        });
+    }
+    f.assert_none();
+}
+
+/// One query of the slow-path list and what it must produce.
+struct Case {
+    name: &'static str,
+    qtype: &'static str,
+    tcp: bool,
+    status: &'static str,
+    answer: Vec<&'static str>,
+    /// Expected authority section; `None`: not checked.
+    authority: Option<Vec<&'static str>>,
+}
+
+fn case(
+    name: &'static str,
+    qtype: &'static str,
+    status: &'static str,
+    answer: &[&'static str],
+    authority: Option<&[&'static str]>,
+) -> Case {
+    Case {
+        name,
+        qtype,
+        tcp: false,
+        status,
+        answer: answer.to_vec(),
+        authority: authority.map(<[_]>::to_vec),
+    }
+}
+
+fn slow_path_cases() -> Vec<Case> {
+    let soa = "example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300";
+    let mut www_tcp = case("www.example.test", "A", "NOERROR", &WWW_A, None);
+    www_tcp.tcp = true;
+    let mut cname_chain = vec!["app.example.test. 3600 IN CNAME www.example.test."];
+    cname_chain.extend(WWW_A);
+    vec![
+        case("example.test", "SOA", "NOERROR", &[soa], None),
+        case(
+            "example.test",
+            "NS",
+            "NOERROR",
+            &["example.test. 3600 IN NS ns1.example.test."],
+            None,
+        ),
+        case(
+            "example.test",
+            "MX",
+            "NOERROR",
+            &["example.test. 3600 IN MX 10 mail.example.test."],
+            None,
+        ),
+        case(
+            "example.test",
+            "TXT",
+            "NOERROR",
+            &["example.test. 3600 IN TXT \"v=spf1 mx -all\""],
+            None,
+        ),
+        case(
+            "_sip._udp.example.test",
+            "SRV",
+            "NOERROR",
+            &["_sip._udp.example.test. 3600 IN SRV 10 60 5060 sip.example.test."],
+            None,
+        ),
+        case(
+            "example.test",
+            "CAA",
+            "NOERROR",
+            &["example.test. 3600 IN CAA 0 issue \"ca.example.net\""],
+            None,
+        ),
+        case(
+            "app.example.test",
+            "CNAME",
+            "NOERROR",
+            &["app.example.test. 3600 IN CNAME www.example.test."],
+            None,
+        ),
+        case("app.example.test", "A", "NOERROR", &cname_chain, None),
+        case("nx.example.test", "A", "NXDOMAIN", &[], Some(&[NEG_SOA])),
+        case("www.example.test", "MX", "NOERROR", &[], Some(&[NEG_SOA])),
+        case("example.org", "A", "REFUSED", &[], Some(&[])),
+        www_tcp,
+    ]
+}
+
+fn run_case(net: &Net, server: IpAddr, c: &Case) -> Response {
+    let extra: &[&str] = if c.tcp { &["+tcp"] } else { &[] };
+    net.dig(server, c.name, c.qtype, extra)
+}
+
+fn describe(c: &Case, server: IpAddr) -> String {
+    format!(
+        "{} {}{} over {} (@{server})",
+        c.name,
+        c.qtype,
+        if c.tcp { " +tcp" } else { "" },
+        transport(server)
+    )
+}
+
+/// 3. Everything XDP passes is answered by the slow path of the same daemon.
+#[test]
+fn slow_path_answers_through_the_same_daemon() {
+    let net = Net::new("slow_path");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let cases = slow_path_cases();
+    let before = d.stats();
+    let (mut udp, mut udp_other_type, mut udp_not_gslb) = (0, 0, 0);
+    for c in &cases {
+        let server = net.srv_v4();
+        let q = describe(c, server);
+        let r = run_case(&net, server, c);
+        if !c.tcp {
+            udp += 1;
+            if c.qtype == "A" || c.qtype == "AAAA" {
+                udp_not_gslb += 1;
+            } else {
+                udp_other_type += 1;
+            }
+        }
+        f.check(r.status == c.status, || {
+            format!("{q}: status {} (want {})\n{}", r.status, c.status, r.raw)
+        });
+        f.check(r.answer_keys() == keys(&c.answer), || {
+            format!(
+                "{q}: answer {:?}\nwant {:?}\n{}",
+                r.answer_keys(),
+                c.answer,
+                r.raw
+            )
+        });
+        if let Some(auth) = &c.authority {
+            f.check(r.authority_keys() == keys(auth), || {
+                format!(
+                    "{q}: authority {:?}\nwant {auth:?}\n{}",
+                    r.authority_keys(),
+                    r.raw
+                )
+            });
+        }
+        if c.status != "REFUSED" {
+            f.check(r.has_flag("aa") && r.has_flag("qr"), || {
+                format!("{q}: flags {:?} lack qr aa", r.flags)
+            });
+        }
+        let want_transport = if c.tcp { "TCP" } else { "UDP" };
+        f.check(r.transport == want_transport, || {
+            format!("{q}: transport {} (want {want_transport})", r.transport)
+        });
+    }
+    let after = d.stats();
+    let changes = before.delta(&after);
+    let answered = before.delta_of(&after, "xdp_answered");
+    f.check(answered == 0, || {
+        format!("xdp_answered +{answered} for slow-path queries (want +0); changes: {changes:?}")
+    });
+    for (counter, want) in [
+        ("xdp_dns_queries", udp),
+        ("xdp_passed_unsupported_type", udp_other_type),
+        ("xdp_passed_name_not_found", udp_not_gslb),
+    ] {
+        let got = before.delta_of(&after, counter);
+        f.check(got == want, || {
+            format!("{counter} +{got} (want +{want}); changes: {changes:?}")
+        });
+    }
+    let tcp = before.delta_of(&after, "xdp_passed_not_udp");
+    f.check(tcp >= 1, || {
+        format!("xdp_passed_not_udp +{tcp}: the TCP query did not pass XDP; changes: {changes:?}")
+    });
+    f.assert_none();
+}
+
+/// 4. The same queries against a daemon with XDP and one without give the
+///    same status, flags, EDNS size, answer and authority.
+#[test]
+fn fast_and_slow_path_give_identical_answers() {
+    let net_x = Net::new("parity_xdp");
+    let net_s = Net::new("parity_noxdp");
+    let dx = Daemon::start(&net_x, DaemonOpts::default());
+    let _ds = Daemon::start(
+        &net_s,
+        DaemonOpts {
+            no_xdp: true,
+            ..DaemonOpts::default()
+        },
+    );
+    let mut f = Failures::default();
+    let link = net_s.srv_link_show();
+    f.check(!link_has_xdp(&link), || {
+        format!("--no-xdp daemon attached XDP: {link}")
+    });
+
+    let mut cases = vec![
+        case("www.example.test", "A", "NOERROR", &WWW_A, Some(&[])),
+        case("www.example.test", "AAAA", "NOERROR", &WWW_AAAA, Some(&[])),
+        case("WwW.ExAmPlE.TeSt", "A", "NOERROR", &WWW_A, Some(&[])),
+        case("WWW.EXAMPLE.TEST", "AAAA", "NOERROR", &WWW_AAAA, Some(&[])),
+    ];
+    cases.extend(slow_path_cases());
+    let before = dx.stats();
+    for v6 in [false, true] {
+        for c in &cases {
+            let (sx, ss) = if v6 {
+                (net_x.srv_v6(), net_s.srv_v6())
+            } else {
+                (net_x.srv_v4(), net_s.srv_v4())
+            };
+            let q = describe(c, sx);
+            let rx = run_case(&net_x, sx, c);
+            let rs = run_case(&net_s, ss, c);
+            f.check(rx.summary() == rs.summary(), || {
+                format!(
+                    "{q}: XDP daemon and --no-xdp daemon differ\n--- with XDP ---\n{}\n--- without XDP ---\n{}",
+                    rx.raw, rs.raw
+                )
+            });
+            // Both must also be right, not just equal.
+            f.check(
+                rs.status == c.status && rs.answer_keys() == keys(&c.answer),
+                || {
+                    format!(
+                        "{q}: slow path wrong: status {} answer {:?}\n{}",
+                        rs.status,
+                        rs.answer_keys(),
+                        rs.raw
+                    )
+                },
+            );
+        }
+        // Without EDNS: no OPT in either response, same answer.
+        let sx = if v6 { net_x.srv_v6() } else { net_x.srv_v4() };
+        let ss = if v6 { net_s.srv_v6() } else { net_s.srv_v4() };
+        let rx = net_x.dig(sx, "www.example.test", "A", &["+noedns"]);
+        let rs = net_s.dig(ss, "www.example.test", "A", &["+noedns"]);
+        f.check(rx.summary() == rs.summary() && rx.edns_udp.is_none(), || {
+            format!(
+                "www.example.test A +noedns over {}: responses differ or carry OPT\n--- with XDP ---\n{}\n--- without XDP ---\n{}",
+                transport(sx),
+                rx.raw,
+                rs.raw
+            )
+        });
+    }
+    let after = dx.stats();
+    let answered = before.delta_of(&after, "xdp_answered");
+    f.check(answered >= 1, || {
+        format!(
+            "the XDP daemon answered nothing in XDP; changes: {:?}",
+            before.delta(&after)
+        )
+    });
+    f.assert_none();
+}
+
+/// 5. XDP answers carry correct IPv4 header and UDP checksums, as seen by
+///    tcpdump on the client end of the veth (veth verifies checksums, unlike
+///    lo; dig getting answers at all in test 1 already depends on it).
+#[test]
+fn xdp_answers_have_valid_checksums() {
+    let net = Net::new("checksums");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    for server in [net.srv_v4(), net.srv_v6()] {
+        let q = format!("www.example.test A over {} (@{server})", transport(server));
+        let mut cmd = net.in_cli("tcpdump");
+        cmd.args([
+            "-n",
+            "-vv",
+            "-l",
+            "-c",
+            "1",
+            "-i",
+            &net.cli_if,
+            "udp and src port 53",
+        ]);
+        let mut tcpdump = Background::spawn(&mut cmd);
+        tcpdump.wait_stderr("listening on", Duration::from_secs(10));
+        let before = d.stats();
+        let r = net.dig(server, "www.example.test", "A", &[]);
+        let after = d.stats();
+        let out = tcpdump.finish(DIG_TIMEOUT);
+        f.check(r.answer_keys() == keys(&WWW_A), || {
+            format!("{q}: answer {:?}\n{}", r.answer_keys(), r.raw)
+        });
+        let answered = before.delta_of(&after, "xdp_answered");
+        if answered != 1 {
+            // The slow path's answer crosses the veth with a partial
+            // (offloaded) checksum, so tcpdump's verdict says nothing then.
+            f.check(false, || {
+                format!(
+                    "{q}: not answered by XDP, so its checksums cannot be checked: \
+                     xdp_answered +{answered} (want +1); changes: {:?}\n{out}",
+                    before.delta(&after)
+                )
+            });
+            continue;
+        }
+        f.check(out.success() && out.stdout.contains("udp sum ok"), || {
+            format!("{q}: tcpdump did not report \"udp sum ok\" for XDP's answer\n{out}")
+        });
+        f.check(!out.stdout.contains("bad"), || {
+            format!("{q}: bad checksum in XDP's answer\n{out}")
+        });
+    }
+    // A second client implementation over the veth.
+    let out = run_bounded(
+        net.in_cli("kdig").arg(format!("@{}", net.srv_v4())).args([
+            "www.example.test",
+            "A",
+            "+norec",
+            "+time=2",
+            "+retry=0",
+        ]),
+        DIG_TIMEOUT,
+    );
+    f.check(
+        out.success() && out.stdout.contains("NOERROR") && out.stdout.contains("198.18.0.11"),
+        || format!("kdig got no answer\n{out}"),
+    );
+    f.assert_none();
+}
+
+/// 6. SIGTERM: exit 0 within 5 s, XDP detached, pins removed.
+#[test]
+fn sigterm_detaches_and_exits_cleanly() {
+    let net = Net::new("shutdown");
+    let mut d = Daemon::start(&net, DaemonOpts::default());
+    let link = net.srv_link_show();
+    assert!(
+        link_has_xdp(&link),
+        "no XDP program on {} while running:\n{link}",
+        net.srv_if
+    );
+    assert!(
+        !d.pinned_files().is_empty(),
+        "nothing pinned in {} while running",
+        d.pin_dir.display()
+    );
+    // Serving before shutdown.
+    let r = net.dig(net.srv_v4(), "www.example.test", "A", &[]);
+    assert_eq!(r.answer_keys(), keys(&WWW_A), "{}", r.raw);
+
+    let (status, in_time) = d.terminate(Duration::from_secs(5));
+    let log = d.log_text();
+    assert!(
+        in_time,
+        "daemon still running 5 s after SIGTERM (then killed):\n{log}"
+    );
+    assert!(
+        status.success(),
+        "daemon exited with {status} after SIGTERM:\n{log}"
+    );
+    let link = net.srv_link_show();
+    assert!(
+        !link_has_xdp(&link),
+        "XDP program still attached after shutdown:\n{link}"
+    );
+    let left = d.pinned_files();
+    assert!(
+        left.is_empty(),
+        "pinned files left in {}: {left:?}",
+        d.pin_dir.display()
+    );
+}
