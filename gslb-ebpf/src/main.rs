@@ -147,6 +147,10 @@ fn lookup<V>(map: &aya_ebpf::maps::HashMap<AnswerKey, V>, set: u32, group: u32) 
 /// Finds the name in the map of its size class. The key is the whole
 /// zero-padded class-sized prefix of `s.key`.
 #[inline(always)]
+#[allow(
+    clippy::needless_borrows_for_generic_args,
+    reason = "by value would copy up to 256 bytes of key onto the BPF stack"
+)]
 fn lookup_name(s: &Scratch, name_len: usize) -> Option<NameEntry> {
     let k = s.key.as_ptr();
     // SAFETY: `key` is 256 bytes, every class is at most 256 bytes.
