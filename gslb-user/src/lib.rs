@@ -2,6 +2,7 @@
 //! path (the user-space DNS responder behind the XDP program).
 
 pub mod config;
+pub mod decision;
 pub mod lookup;
 pub mod maps;
 pub mod model;

@@ -9,7 +9,12 @@ use hickory_proto::{
     rr::{LowerName, Name, RData, Record, RecordType},
 };
 
-use crate::model::{State, Zone};
+use std::net::IpAddr;
+
+use crate::{
+    decision::Outcome,
+    model::{State, Zone},
+};
 
 /// Most CNAMEs followed for one question. Long chains are a misconfig;
 /// the bound also makes loops harmless (RFC 1034 §3.6.2 says servers
@@ -19,8 +24,10 @@ pub const MAX_CNAME_CHAIN: usize = 8;
 /// The result of a lookup: response code, AA flag and sections.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
-    /// NOERROR, NXDOMAIN or REFUSED.
+    /// NOERROR, NXDOMAIN, SERVFAIL (a pool's all-down behaviour) or REFUSED.
     pub rcode: ResponseCode,
+    /// Send no response at all (a pool's "drop packet" method).
+    pub drop: bool,
     /// The AA flag: set for data from our zones, clear for referrals and
     /// refusals (RFC 1035 §4.1.1).
     pub authoritative: bool,
@@ -39,6 +46,7 @@ impl Answer {
     fn new(rcode: ResponseCode, authoritative: bool) -> Answer {
         Answer {
             rcode,
+            drop: false,
             authoritative,
             answers: Vec::new(),
             authorities: Vec::new(),
@@ -53,11 +61,12 @@ impl Answer {
     }
 }
 
-/// Looks up `qname`/`qtype` (class IN) in `state`. `qname` keeps the
+/// Looks up `qname`/`qtype` (class IN) in `state` for a query from
+/// `client` (the LDNS; static persist uses it). `qname` keeps the
 /// client's case: answers owned by it use it (resolvers that randomize
 /// case, "0x20", compare it). `qtype` must be a data type or ANY; the
 /// responder deals with the other meta types.
-pub fn lookup(state: &State, qname: &Name, qtype: RecordType) -> Answer {
+pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpAddr>) -> Answer {
     let Some(mut zone) = state.zone_for(qname) else {
         return Answer::refused();
     };
@@ -79,10 +88,21 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType) -> Answer {
                 return answer;
             }
         }
-        if let Some(records) = rrset(state, zone, &owner, &key, qtype) {
-            answer.additionals = additional_addresses(state, &records);
-            answer.answers.extend(records);
-            return answer;
+        match rrset(state, zone, &owner, &key, qtype, client) {
+            Found::Records(records) => {
+                answer.additionals = additional_addresses(state, &records, client);
+                answer.answers.extend(records);
+                return answer;
+            }
+            Found::Drop => {
+                answer.drop = true;
+                return answer;
+            }
+            Found::Servfail => {
+                answer.rcode = ResponseCode::ServFail;
+                return answer;
+            }
+            Found::Nothing => {}
         }
         // RFC 1034 §3.6.2: a CNAME answers every type but CNAME, then the
         // lookup restarts at its target.
@@ -121,7 +141,19 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType) -> Answer {
     }
 }
 
-/// The RRset of `qtype` at `owner` (gslb answer sets first), owned by
+/// What [`rrset`] found.
+enum Found {
+    /// An RRset.
+    Records(Vec<Record>),
+    /// Nothing of this type (a CNAME or a negative answer follows).
+    Nothing,
+    /// The gslb name's pool says: no response.
+    Drop,
+    /// The gslb name's pool says: SERVFAIL.
+    Servfail,
+}
+
+/// The RRset of `qtype` at `owner` (gslb decisions first), owned by
 /// `owner` as spelled. For ANY, one RRset (RFC 8482 §4.1): the gslb A set,
 /// then AAAA, then the first static RRset.
 fn rrset(
@@ -130,23 +162,38 @@ fn rrset(
     owner: &Name,
     key: &LowerName,
     qtype: RecordType,
-) -> Option<Vec<Record>> {
+    client: Option<IpAddr>,
+) -> Found {
+    let static_rrset = |t: RecordType| zone.rrset(key, t).map(<[Record]>::to_vec);
     let gslb = state.gslb_name(key);
     let found: Option<Vec<Record>> = match (qtype, gslb) {
-        (RecordType::A | RecordType::AAAA, Some(g)) => return g.records(owner, qtype),
-        (RecordType::ANY, Some(g)) => g
-            .records(owner, RecordType::A)
-            .or_else(|| g.records(owner, RecordType::AAAA))
+        (RecordType::A | RecordType::AAAA, Some(g)) => match g.outcome(owner, qtype, client) {
+            Outcome::Records(r) => return Found::Records(r),
+            Outcome::Nodata => None,
+            Outcome::Drop => return Found::Drop,
+            Outcome::Servfail => return Found::Servfail,
+            // "Return to DNS": the static zone data at the name.
+            Outcome::ReturnToDns => static_rrset(qtype),
+        },
+        (RecordType::ANY, Some(g)) => [RecordType::A, RecordType::AAAA]
+            .into_iter()
+            .find_map(|t| match g.outcome(owner, t, client) {
+                Outcome::Records(r) => Some(r),
+                _ => None,
+            })
             .or_else(|| zone.rrsets(key).next().map(<[Record]>::to_vec)),
         (RecordType::ANY, None) => zone.rrsets(key).next().map(<[Record]>::to_vec),
-        _ => zone.rrset(key, qtype).map(<[Record]>::to_vec),
+        _ => static_rrset(qtype),
     };
-    found.map(|mut records| {
-        for r in &mut records {
-            r.name = owner.clone();
+    match found {
+        Some(mut records) => {
+            for r in &mut records {
+                r.name = owner.clone();
+            }
+            Found::Records(records)
         }
-        records
-    })
+        None => Found::Nothing,
+    }
 }
 
 /// A referral to the delegated subzone: NS in authority, glue addresses
@@ -163,7 +210,10 @@ fn referral(state: &State, zone: &Zone, ns: &[Record]) -> Answer {
             let key = LowerName::new(target);
             for t in [RecordType::A, RecordType::AAAA] {
                 let records = match state.gslb_name(&key) {
-                    Some(g) => g.records(target, t).unwrap_or_default(),
+                    Some(g) => match g.outcome(target, t, None) {
+                        Outcome::Records(r) => r,
+                        _ => Vec::new(),
+                    },
                     None => zone
                         .rrset(&key, t)
                         .map(<[Record]>::to_vec)
@@ -179,7 +229,7 @@ fn referral(state: &State, zone: &Zone, ns: &[Record]) -> Answer {
 
 /// Addresses of the hosts named by NS, MX and SRV records, when we are
 /// authoritative for them (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
-fn additional_addresses(state: &State, records: &[Record]) -> Vec<Record> {
+fn additional_addresses(state: &State, records: &[Record], client: Option<IpAddr>) -> Vec<Record> {
     let mut out = Vec::new();
     for target in records.iter().filter_map(|r| match &r.data {
         RData::NS(ns) => Some(&ns.0),
@@ -195,7 +245,7 @@ fn additional_addresses(state: &State, records: &[Record]) -> Vec<Record> {
         }
         let key = LowerName::new(target);
         for t in [RecordType::A, RecordType::AAAA] {
-            if let Some(records) = rrset(state, zone, target, &key, t) {
+            if let Found::Records(records) = rrset(state, zone, target, &key, t, client) {
                 push_unique(&mut out, records);
             }
         }

@@ -17,10 +17,15 @@ use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6, CONFIG,
     CONFIG_ENABLED, MAX_ADDRS, NAME_MAPS, NO_ANSWER,
 };
-use gslb_common::select::{Selection, MODE_ORDERED};
+use std::net::IpAddr;
+
+use gslb_common::select::{Selection, MODE_DROP, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
 
-use crate::model::{GslbName, State};
+use crate::{
+    decision::Decision,
+    model::{GslbName, State},
+};
 
 /// Lowercased wire format of `name` (the name map key before padding).
 pub fn wire_key(name: &Name) -> Vec<u8> {
@@ -44,46 +49,50 @@ pub struct Entries {
     pub v6: BTreeMap<AnswerKey, AnswerV6>,
 }
 
-/// A selection that hands out the first `n` candidates in order.
-fn ordered(ttl: u32, n: usize) -> Selection {
-    let count = n.min(MAX_ADDRS) as u8;
-    Selection {
-        ttl,
-        mode: MODE_ORDERED,
-        count,
-        up: ((1u16 << count) - 1) as u8,
-        ..Default::default()
-    }
+/// The map value of a decision: candidates and selection for an answer
+/// set, an empty set with `MODE_DROP` or `MODE_SLOW_PATH` for the
+/// decisions the slow path carries out, nothing when there is no set.
+fn map_value<const N: usize>(
+    d: &Decision,
+    octets: impl Fn(&IpAddr) -> Option<[u8; N]>,
+) -> Option<(Selection, [[u8; N]; MAX_ADDRS])> {
+    let mut addrs = [[0u8; N]; MAX_ADDRS];
+    let sel = match d {
+        Decision::NoSet => return None,
+        Decision::Answer(set) => {
+            for (slot, a) in addrs.iter_mut().zip(set.addrs.iter().filter_map(&octets)) {
+                *slot = a;
+            }
+            set.sel
+        }
+        Decision::Drop => Selection {
+            mode: MODE_DROP,
+            ..Default::default()
+        },
+        Decision::ReturnToDns | Decision::Servfail | Decision::Nodata => Selection {
+            mode: MODE_SLOW_PATH,
+            ..Default::default()
+        },
+    };
+    Some((sel, addrs))
 }
 
-/// Builds the A answer set of `g` (group 0: the only one in this version).
+/// The A map value of `g`.
 pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
-    if g.a.is_empty() {
-        return None;
-    }
-    let mut v = AnswerV4 {
-        sel: ordered(g.ttl, g.a.len()),
-        ..Default::default()
-    };
-    for (slot, a) in v.addrs.iter_mut().zip(&g.a) {
-        *slot = a.octets();
-    }
-    Some(v)
+    let (sel, addrs) = map_value(&g.a, |a| match a {
+        IpAddr::V4(a) => Some(a.octets()),
+        IpAddr::V6(_) => None,
+    })?;
+    Some(AnswerV4 { sel, addrs })
 }
 
-/// Builds the AAAA answer set of `g`.
+/// The AAAA map value of `g`.
 pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
-    if g.aaaa.is_empty() {
-        return None;
-    }
-    let mut v = AnswerV6 {
-        sel: ordered(g.ttl, g.aaaa.len()),
-        ..Default::default()
-    };
-    for (slot, a) in v.addrs.iter_mut().zip(&g.aaaa) {
-        *slot = a.octets();
-    }
-    Some(v)
+    let (sel, addrs) = map_value(&g.aaaa, |a| match a {
+        IpAddr::V6(a) => Some(a.octets()),
+        IpAddr::V4(_) => None,
+    })?;
+    Some(AnswerV6 { sel, addrs })
 }
 
 /// Typed handles on the maps, and what was last written to them.

@@ -8,47 +8,44 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    net::{Ipv4Addr, Ipv6Addr},
+    net::IpAddr,
 };
 
-use hickory_proto::rr::{
-    rdata::{A, AAAA, NS},
-    LowerName, Name, RData, Record, RecordType,
+use hickory_proto::rr::{rdata::NS, LowerName, Name, RData, Record, RecordType};
+
+use crate::{
+    config::{Config, ServerConfig},
+    decision::{AnswerSet, Decision, Outcome},
 };
 
-use crate::config::{Config, ServerConfig};
-
-/// A gslb name and its current answer sets.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A gslb name and its current decisions, one per address type.
+#[derive(Clone, Debug, PartialEq)]
 pub struct GslbName {
     /// The name: absolute, lowercase.
     pub name: Name,
-    /// TTL of the answers.
+    /// Default TTL of the answers.
     pub ttl: u32,
-    /// The A answer set in answer order (at most 8); empty = no A set.
-    pub a: Vec<Ipv4Addr>,
-    /// The AAAA answer set in answer order (at most 8); empty = no AAAA set.
-    pub aaaa: Vec<Ipv6Addr>,
+    /// What A queries get.
+    pub a: Decision,
+    /// What AAAA queries get.
+    pub aaaa: Decision,
 }
 
 impl GslbName {
-    /// The answer set of `rtype` (A or AAAA) as records owned by `owner`
-    /// (the query name as the client wrote it), in configured order; `None`
-    /// when there is no set of that type.
-    pub fn records(&self, owner: &Name, rtype: RecordType) -> Option<Vec<Record>> {
-        let data: Vec<RData> = match rtype {
-            RecordType::A => self.a.iter().map(|&a| RData::A(A(a))).collect(),
-            RecordType::AAAA => self.aaaa.iter().map(|&a| RData::AAAA(AAAA(a))).collect(),
-            _ => return None,
-        };
-        if data.is_empty() {
-            return None;
+    /// The decision for `rtype` (A or AAAA; others have none).
+    pub fn decision(&self, rtype: RecordType) -> Option<&Decision> {
+        match rtype {
+            RecordType::A => Some(&self.a),
+            RecordType::AAAA => Some(&self.aaaa),
+            _ => None,
         }
-        Some(
-            data.into_iter()
-                .map(|d| Record::from_rdata(owner.clone(), self.ttl, d))
-                .collect(),
-        )
+    }
+
+    /// What a query of `rtype` from `client` gets, answers owned by `owner`
+    /// (the query name as the client wrote it).
+    pub fn outcome(&self, owner: &Name, rtype: RecordType, client: Option<IpAddr>) -> Outcome {
+        self.decision(rtype)
+            .map_or(Outcome::Nodata, |d| d.outcome(owner, client))
     }
 }
 
@@ -232,11 +229,18 @@ impl State {
             }
             state.zones[zi].mark_exists(&name);
             state.gslb_index.insert(key, state.gslb.len());
+            let set = |addrs: Vec<IpAddr>| {
+                if addrs.is_empty() {
+                    Decision::NoSet
+                } else {
+                    Decision::Answer(AnswerSet::ordered(g.ttl, addrs))
+                }
+            };
             state.gslb.push(GslbName {
                 name,
                 ttl: g.ttl,
-                a: g.a.clone(),
-                aaaa: g.aaaa.clone(),
+                a: set(g.a.iter().map(|&a| IpAddr::V4(a)).collect()),
+                aaaa: set(g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect()),
             });
         }
         state
@@ -284,7 +288,10 @@ mod tests {
     fn indexes_the_default_config() {
         let s = state();
         let www = s.gslb_name(&lower("WWW.Example.Test.")).unwrap();
-        assert_eq!(www.a.len(), 2);
+        let Decision::Answer(a) = &www.a else {
+            panic!("A set expected")
+        };
+        assert_eq!(a.addrs.len(), 2);
         let zone = s
             .zone_for(&Name::from_ascii("x.y.example.test.").unwrap())
             .unwrap();
@@ -310,13 +317,15 @@ mod tests {
         let s = state();
         let owner = Name::from_ascii("wWw.example.TEST.").unwrap();
         let www = s.gslb_name(&LowerName::new(&owner)).unwrap();
-        let recs = www.records(&owner, RecordType::A).unwrap();
+        let Outcome::Records(recs) = www.outcome(&owner, RecordType::A, None) else {
+            panic!("records expected")
+        };
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].data.to_string(), "198.18.0.10");
         assert_eq!(recs[1].data.to_string(), "198.18.0.11");
         assert!(recs[0].name.eq_case(&owner));
         assert_eq!(recs[0].ttl, 30);
-        assert!(www.records(&owner, RecordType::TXT).is_none());
+        assert_eq!(www.outcome(&owner, RecordType::TXT, None), Outcome::Nodata);
     }
 
     #[test]

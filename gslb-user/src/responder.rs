@@ -7,6 +7,8 @@
 //! Parsing and encoding use hickory-proto; the data lookup is
 //! [`crate::lookup`].
 
+use std::net::IpAddr;
+
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode},
     rr::{DNSClass, RecordType},
@@ -32,7 +34,12 @@ const MAX_MESSAGE: usize = u16::MAX as usize;
 /// Answers one request. Returns the encoded response, or `None` when the
 /// request must be dropped: shorter than a header, or itself a response
 /// (answering responses invites loops, RFC 1035 §4.1.1 QR).
-pub fn respond(state: &State, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+pub fn respond(
+    state: &State,
+    request: &[u8],
+    transport: Transport,
+    client: Option<IpAddr>,
+) -> Option<Vec<u8>> {
     let header = Header::read(&mut BinDecoder::new(request)).ok()?;
     if header.metadata.message_type != MessageType::Query {
         return None;
@@ -90,7 +97,11 @@ pub fn respond(state: &State, request: &[u8], transport: Transport) -> Option<Ve
         return encode(response, transport, limit, false);
     }
 
-    let answer = answer(state, &request.queries[0]);
+    let answer = answer(state, &request.queries[0], client);
+    if answer.drop {
+        debug!(id = response.id, "dropped by the pool's method");
+        return None;
+    }
     response.metadata.response_code = answer.rcode;
     response.metadata.authoritative = answer.authoritative;
     response.answers = answer.answers;
@@ -101,7 +112,7 @@ pub fn respond(state: &State, request: &[u8], transport: Transport) -> Option<Ve
 
 /// The lookup result for one question, after the checks that do not need
 /// zone data beyond finding the zone.
-fn answer(state: &State, query: &Query) -> lookup::Answer {
+fn answer(state: &State, query: &Query, client: Option<IpAddr>) -> lookup::Answer {
     let qtype = query.query_type();
     // Only class IN is served; CHAOS and friends are refused like any
     // name outside our zones (RFC 1035 §4.1.1 REFUSED).
@@ -112,7 +123,7 @@ fn answer(state: &State, query: &Query) -> lookup::Answer {
     match qtype {
         // No zone transfers are offered (RFC 5936 §4.2 allows refusing).
         RecordType::AXFR | RecordType::IXFR => lookup::Answer::refused(),
-        RecordType::ANY => lookup::lookup(state, query.name(), qtype),
+        RecordType::ANY => lookup::lookup(state, query.name(), qtype, client),
         // OPT and the other meta/query types (RFC 6895 §3.1, 128..=255)
         // are not questions this server understands.
         _ if qtype == RecordType::OPT || (128..=255).contains(&code) => {
@@ -120,7 +131,7 @@ fn answer(state: &State, query: &Query) -> lookup::Answer {
             a.rcode = ResponseCode::NotImp;
             a
         }
-        _ => lookup::lookup(state, query.name(), qtype),
+        _ => lookup::lookup(state, query.name(), qtype, client),
     }
 }
 

@@ -7,7 +7,12 @@
 //! [`State`] from the `ArcSwap`, so a reload applies to the next query,
 //! also on open TCP connections.
 
-use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
@@ -163,7 +168,7 @@ async fn serve_udp(socket: UdpSocket, state: Arc<ArcSwap<State>>) {
                 continue;
             }
         };
-        let response = respond(&state.load(), &buf[..len], Transport::Udp);
+        let response = respond(&state.load(), &buf[..len], Transport::Udp, Some(peer.ip()));
         let Some(response) = response else {
             debug!(%peer, len, "UDP datagram dropped");
             continue;
@@ -195,7 +200,7 @@ async fn serve_tcp(listener: TcpListener, state: Arc<ArcSwap<State>>) {
         let state = state.clone();
         connections.spawn(async move {
             let _permit = permit;
-            if let Err(e) = serve_connection(stream, &state).await {
+            if let Err(e) = serve_connection(stream, &state, peer.ip()).await {
                 debug!(%peer, error = %e, "TCP connection closed on error");
             }
         });
@@ -205,7 +210,11 @@ async fn serve_tcp(listener: TcpListener, state: Arc<ArcSwap<State>>) {
 /// Serves queries on one connection, in order, each framed by a two-octet
 /// length (RFC 1035 §4.2.2, RFC 7766 §8), until the client closes, sends
 /// something that gets no response, or is idle too long.
-async fn serve_connection(mut stream: TcpStream, state: &ArcSwap<State>) -> io::Result<()> {
+async fn serve_connection(
+    mut stream: TcpStream,
+    state: &ArcSwap<State>,
+    peer: IpAddr,
+) -> io::Result<()> {
     // Responses are written whole; do not let Nagle delay them.
     stream.set_nodelay(true)?;
     let mut buf = Vec::new();
@@ -221,7 +230,7 @@ async fn serve_connection(mut stream: TcpStream, state: &ArcSwap<State>) -> io::
         timeout(TCP_IDLE_TIMEOUT, stream.read_exact(&mut buf))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "query not received in time"))??;
-        let Some(response) = respond(&state.load(), &buf, Transport::Tcp) else {
+        let Some(response) = respond(&state.load(), &buf, Transport::Tcp, Some(peer)) else {
             return Ok(());
         };
         // respond() keeps TCP responses within 65535 octets.

@@ -133,7 +133,7 @@ fn with_edns(mut msg: Message, payload: u16, version: u8, dnssec_ok: bool) -> Me
 }
 
 fn ask_raw(state: &State, request: &[u8], transport: Transport) -> Message {
-    let bytes = respond(state, request, transport).expect("a response");
+    let bytes = respond(state, request, transport, None).expect("a response");
     Message::from_vec(&bytes).expect("a parseable response")
 }
 
@@ -444,7 +444,10 @@ fn classes_other_than_in_are_refused() {
 
 #[test]
 fn transfers_are_refused_and_meta_types_not_implemented() {
-    let resp = ask_via(&request("example.test.", RecordType::AXFR), Transport::Tcp);
+    let resp = ask_via(
+        &request("example.test.", RecordType::AXFR),
+        Transport::Tcp,
+    );
     assert_header(&resp, ResponseCode::Refused, false);
     let resp = ask("example.test.", RecordType::IXFR);
     assert_header(&resp, ResponseCode::Refused, false);
@@ -488,6 +491,7 @@ fn unknown_edns_version_is_badvers() {
             .to_vec()
             .unwrap(),
         Transport::Udp,
+        None,
     )
     .unwrap();
     assert_eq!(raw[3] & 0x0f, 0, "header RCODE bits");
@@ -561,17 +565,21 @@ fn other_opcodes_are_not_implemented() {
 #[test]
 fn responses_and_runts_are_dropped() {
     let state = state();
-    assert!(respond(&state, &[], Transport::Udp).is_none());
-    assert!(respond(&state, &[0; 11], Transport::Udp).is_none());
+    assert!(respond(&state, &[], Transport::Udp, None).is_none());
+    assert!(respond(&state, &[0; 11], Transport::Udp, None).is_none());
     let resp = respond(
         &state,
         &request("www.example.test.", RecordType::A)
             .to_vec()
             .unwrap(),
         Transport::Udp,
+        None,
     )
     .unwrap();
-    assert!(respond(&state, &resp, Transport::Udp).is_none(), "QR=1");
+    assert!(
+        respond(&state, &resp, Transport::Udp, None).is_none(),
+        "QR=1"
+    );
 }
 
 #[test]
@@ -582,14 +590,14 @@ fn never_panics_on_garbage() {
         .unwrap();
     // Every truncation and every single-byte corruption of a valid query.
     for len in 0..good.len() {
-        let _ = respond(&state, &good[..len], Transport::Udp);
+        let _ = respond(&state, &good[..len], Transport::Udp, None);
     }
     for i in 0..good.len() {
         for v in [0x00, 0x3f, 0xc0, 0xff] {
             let mut bad = good.clone();
             bad[i] = v;
-            let _ = respond(&state, &bad, Transport::Udp);
-            let _ = respond(&state, &bad, Transport::Tcp);
+            let _ = respond(&state, &bad, Transport::Udp, None);
+            let _ = respond(&state, &bad, Transport::Tcp, None);
         }
     }
 }
