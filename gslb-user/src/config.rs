@@ -8,7 +8,10 @@
 //! that did not pass it (DESIGN.md, "Invariants").
 //!
 //! The format is documented by example in `default.toml`
-//! ([`DEFAULT_CONFIG`]).
+//! ([`DEFAULT_CONFIG`]); the GSLB engine tables (`[health]`,
+//! `[[datacenter]]`, `[[monitor]]`, `[[vserver]]`, `[[pool]]` and the pool
+//! keys of `[[gslb]]`) in the `gslb` submodule (re-exported here) and in
+//! `examples/gslb.toml` ([`GSLB_EXAMPLE_CONFIG`]).
 //!
 //! Names: `zone.name` and `gslb.name` are always absolute (a trailing dot
 //! is optional). `zone.ns`, `zone.soa.mname`/`rname`, `zone.record.name`
@@ -24,8 +27,12 @@ use std::{
 
 use hickory_proto::rr::{rdata::SOA, Name, Record};
 
+pub use gslb::*;
+
 /// The embedded default configuration, used when no config file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+/// A complete example exercising every table, GSLB engine included.
+pub const GSLB_EXAMPLE_CONFIG: &str = include_str!("examples/gslb.toml");
 /// The origin (file name) reported in errors about [`DEFAULT_CONFIG`].
 pub const DEFAULT_CONFIG_ORIGIN: &str = "<embedded default config>";
 
@@ -52,6 +59,16 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// The gslb names, in config order.
     pub gslb: Vec<GslbConfig>,
+    /// `[health]`.
+    pub health: HealthConfig,
+    /// The `[[datacenter]]` entries, in config order.
+    pub datacenters: Vec<DatacenterConfig>,
+    /// The `[[monitor]]` entries, in config order.
+    pub monitors: Vec<MonitorConfig>,
+    /// The `[[vserver]]` entries (virtual servers), in config order.
+    pub servers: Vec<VirtualServerConfig>,
+    /// The `[[pool]]` entries, in config order.
+    pub pools: Vec<PoolConfig>,
 }
 
 /// The `[server]` table.
@@ -118,6 +135,13 @@ pub struct GslbConfig {
     pub a: Vec<Ipv4Addr>,
     /// The AAAA answer set, in order; empty means no AAAA set (NODATA).
     pub aaaa: Vec<Ipv6Addr>,
+    /// Pool names (validated to exist), in order. A gslb name has either
+    /// static `a`/`aaaa` sets or pools, never both.
+    pub pools: Vec<String>,
+    /// How a pool is chosen among `pools`.
+    pub pool_method: PoolMethod,
+    /// Pool used when no pool of `pools` has an available server.
+    pub last_resort_pool: Option<String>,
 }
 
 /// One problem in a config, with the position of the offending value.
@@ -239,7 +263,9 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+mod balancing;
 mod consistency;
+pub mod gslb;
 mod raw;
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,11 @@ impl AnswerSet {
     }
 }
 
+/// How many answers one response of `set` carries.
+pub fn answers_per_response(set: &AnswerSet) -> usize {
+    select::answer_count(&set.sel)
+}
+
 /// A cheap random number for the random methods (no crypto needed).
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};

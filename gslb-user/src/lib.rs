@@ -2,11 +2,15 @@
 //! path (the user-space DNS responder behind the XDP program).
 
 pub mod config;
+pub mod control;
 pub mod decision;
+pub mod engine;
+pub mod health;
 pub mod lookup;
 pub mod maps;
 pub mod model;
 pub mod rdata;
+pub mod report;
 pub mod responder;
 pub mod server;
 pub mod stats;

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use gslb::{config, maps::Maps, model::State, server, stats, xdp};
+use gslb::{config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp};
 use tracing::info;
 
 /// GSLB authoritative DNS server with an XDP fast path.
@@ -36,6 +36,42 @@ enum Command {
         #[arg(long, default_value = xdp::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
     },
+    /// Every pool and server: health, last probe, metrics, admin state,
+    /// how often it was handed out.
+    Status {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
+    /// Why a client gets the answer it gets for a gslb name: pool, method,
+    /// candidates and their state, the answer.
+    Explain {
+        /// The gslb name.
+        name: String,
+        /// The client's resolver (LDNS) address.
+        #[arg(long)]
+        client: Option<std::net::IpAddr>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
+    /// Change a server's admin state at run time.
+    Server {
+        /// enable | disable | drain.
+        #[arg(value_parser = ["enable", "disable", "drain"])]
+        action: String,
+        /// Server name.
+        name: String,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Attach the pass-through XDP program to interfaces until killed: the
     /// far end of a veth pair needs one to receive XDP_TX frames.
     XdpPass {
@@ -62,6 +98,9 @@ struct RunArgs {
     /// Directory (on a bpffs mount) where maps are pinned for `gslb stats`.
     #[arg(long, default_value = xdp::DEFAULT_PIN_DIR)]
     pin_dir: PathBuf,
+    /// Control socket for `gslb status`, `explain` and `server`.
+    #[arg(long, default_value = control::DEFAULT_SOCKET)]
+    control: PathBuf,
 }
 
 fn main() -> Result<()> {
@@ -89,7 +128,35 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Status { json, control: path } => {
+            let v = control_request(&path, &control::Request::Status)?;
+            print_report(&v, json, report::status_text);
+            Ok(())
+        }
+        Command::Explain { name, client, json, control: path } => {
+            let v = control_request(&path, &control::Request::Explain { name, client })?;
+            print_report(&v, json, report::explain_text);
+            Ok(())
+        }
+        Command::Server { action, name, control: path } => {
+            control_request(&path, &control::Request::Admin { server: name.clone(), state: action.clone() })?;
+            println!("{name}: {action}d");
+            Ok(())
+        }
         Command::XdpPass { ifaces } => xdp_pass(&ifaces),
+    }
+}
+
+fn control_request(path: &std::path::Path, req: &control::Request) -> Result<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(control::request(path, req))
+}
+
+fn print_report(v: &serde_json::Value, json: bool, text: fn(&serde_json::Value) -> String) {
+    if json {
+        println!("{v}");
+    } else {
+        print!("{}", text(v));
     }
 }
 
@@ -115,24 +182,49 @@ async fn run(args: RunArgs) -> Result<()> {
     let addrs = listeners.local_addrs();
 
     let mut fast_path = None;
+    let mut maps = None;
+    let mut hits = None;
     if !args.no_xdp {
         let mut ebpf = xdp::load_object()?;
-        let mut maps = Maps::new(&mut ebpf)?;
+        let mut m = Maps::new(&mut ebpf)?;
         let started = std::time::Instant::now();
-        let written = maps.sync(&state).context("filling the XDP maps")?;
+        let written = m.sync(&state).context("filling the XDP maps")?;
         let elapsed_ms = started.elapsed().as_millis();
         let pins = xdp::pin_counters(&ebpf, &args.pin_dir)?;
+        hits = Some(xdp::server_hits(&mut ebpf)?);
         let prog = xdp::load_program(&mut ebpf, xdp::PROGRAM)?;
         for iface in &cfg.server.interfaces {
             let mode = xdp::attach(prog, iface)?;
             info!(%iface, %mode, "XDP program attached");
         }
         info!(entries = written, elapsed_ms, pin_dir = %args.pin_dir.display(), "XDP maps filled");
-        fast_path = Some((ebpf, maps, pins));
+        maps = Some(m);
+        fast_path = Some((ebpf, pins));
     }
-    let state = Arc::new(ArcSwap::from_pointee(state));
-    let tasks = listeners.spawn(state);
-    info!(listen = ?addrs, xdp = !args.no_xdp, "gslb ready");
+    let cfg = Arc::new(cfg);
+    let shared = Arc::new(ArcSwap::from_pointee(state.clone()));
+    let tasks = listeners.spawn(shared.clone());
+
+    // The engine owns the maps from here on: health, metrics and admin
+    // changes flow through it.
+    let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
+    let targets = engine::health_targets(&cfg);
+    let initial: Vec<bool> = cfg.servers.iter().map(|s| s.initial_up).collect();
+    let monitors = health::spawn(targets, move |i| initial.get(i).copied().unwrap_or(true), health_tx);
+    let pollers: Vec<_> = cfg
+        .servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.metrics {
+            config::MetricsSource::Url(url) => Some(engine::metrics::spawn(i, url.clone(), cmd_tx.clone())),
+            _ => None,
+        })
+        .collect();
+    let engine = engine::Engine::new(cfg.clone(), state, shared, maps, hits);
+    let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
+    let control_task = control::serve(&args.control, cmd_tx)?;
+    info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -140,9 +232,11 @@ async fn run(args: RunArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     info!("shutting down: detaching XDP, closing listeners");
-    for t in tasks {
+    for t in tasks.into_iter().chain(pollers).chain([engine_task, control_task]) {
         t.abort();
     }
+    drop(monitors);
+    let _ = std::fs::remove_file(&args.control);
     drop(fast_path);
     Ok(())
 }

@@ -265,6 +265,11 @@ impl State {
         self.zone_index_for(name).map(|i| &self.zones[i])
     }
 
+    /// Index of the gslb name `name` in [`State::gslb`], if it is one.
+    pub fn gslb_index_of(&self, name: &LowerName) -> Option<usize> {
+        self.gslb_index.get(name).copied()
+    }
+
     /// The gslb name `name`, if it is one.
     pub fn gslb_name(&self, name: &LowerName) -> Option<&GslbName> {
         self.gslb_index.get(name).map(|&i| &self.gslb[i])

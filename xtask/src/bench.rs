@@ -1,21 +1,533 @@
-//! `cargo xtask bench`: not implemented yet (issue 3).
+//! `cargo xtask bench`: gslb against NSD, Knot (UDP and XDP), PowerDNS
+//! with LUA records and gdnsd, measured in one run on this machine with
+//! dnsperf and kxdpgun over a veth pair between two namespaces (issue 3).
+//!
+//! Steps: install the servers and tools (Debian), build gslb (release),
+//! generate one data set, build the network, then for every server: start
+//! it, check its answers on a sample, time it with dnsperf (throughput),
+//! dnsperf -v at a fixed rate (latency) and kxdpgun (throughput), reading
+//! CPU and BPF statistics around each run; stop it. Results go to
+//! `bench-results/<timestamp>/results.{md,json,png}` and the table is
+//! printed. See `xtask/BENCH.md` for what the numbers mean.
 
-use anyhow::Result;
+mod chart;
+mod check;
+mod dataset;
+mod load;
+mod measure;
+mod netns;
+mod report;
+mod servers;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    thread,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use self::{
+    dataset::{Dataset, Mix},
+    measure::Snapshot,
+    netns::{Net, Proc},
+    report::{GslbLoad, MapMem, Meta, Results, Run, ServerResult, Status},
+    servers::Kind,
+};
+use crate::{build, cmd, setup};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line switches"
+)]
 pub struct Options {
-    /// Arguments for the benchmark (ignored for now).
-    #[arg(last = true)]
-    args: Vec<std::ffi::OsString>,
+    /// Short run (under 2 minutes): 3 s per load run, 1 s latency run.
+    #[arg(long)]
+    quick: bool,
+    /// Number of gslb names in the data set (up to 1,000,000).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    names: u32,
+    /// Query mix in percent: `a=70,aaaa=20,nx=8,other=2` (A and AAAA of
+    /// gslb names, NXDOMAIN, other types: SOA/NS at the apex, MX/TXT of
+    /// gslb names).
+    #[arg(long, default_value_t = Mix::default())]
+    mix: Mix,
+    /// Seconds of each dnsperf throughput run (default 10, --quick 3).
+    #[arg(long)]
+    dnsperf_secs: Option<u64>,
+    /// Seconds of each kxdpgun run (default 10, --quick 3).
+    #[arg(long)]
+    kxdpgun_secs: Option<u64>,
+    /// Seconds of each latency run (default 5, --quick 1).
+    #[arg(long)]
+    latency_secs: Option<u64>,
+    /// Offered rate of the latency run, queries/s.
+    #[arg(long, default_value_t = 10_000)]
+    latency_rate: u64,
+    /// kxdpgun's target rate (`-Q`), queries/s.
+    #[arg(long, default_value_t = 2_000_000)]
+    kxdpgun_qps: u64,
+    /// Servers to measure, comma-separated (gslb-xdp, gslb-slow, nsd,
+    /// knot-udp, knot-xdp, pdns-lua, gdnsd); default all.
+    #[arg(long, value_delimiter = ',')]
+    servers: Vec<String>,
+    /// Skip the dnsperf runs.
+    #[arg(long)]
+    no_dnsperf: bool,
+    /// Skip the kxdpgun runs.
+    #[arg(long)]
+    no_kxdpgun: bool,
+    /// Sample queries checked on every server before timing.
+    #[arg(long, default_value_t = 200)]
+    sample: usize,
+    /// Where results go (`<dir>/<timestamp>/`); relative to the workspace.
+    #[arg(long, default_value = "bench-results")]
+    out: PathBuf,
+    /// Keep the generated data set and server configs (under /tmp).
+    #[arg(long)]
+    keep_work: bool,
 }
 
-/// Entry point of `cargo xtask bench`: exits 2 until issue 3 lands.
-#[allow(
-    clippy::unnecessary_wraps,
-    reason = "same signature as the other verbs"
-)]
-pub fn bench(_opts: &Options) -> Result<()> {
-    eprintln!("cargo xtask bench: not implemented yet (issue 3)");
-    std::process::exit(2);
+/// Durations and switches in force.
+struct Plan {
+    dnsperf_secs: u64,
+    kxdpgun_secs: u64,
+    latency_secs: u64,
+    servers: Vec<Kind>,
+    /// Server start timeout.
+    start_timeout: Duration,
+}
+
+impl Plan {
+    fn new(o: &Options) -> Result<Self> {
+        let (dp, kx, lat) = if o.quick { (3, 3, 1) } else { (10, 10, 5) };
+        let servers = if o.servers.is_empty() {
+            Kind::ALL.to_vec()
+        } else {
+            o.servers
+                .iter()
+                .map(|s| {
+                    Kind::from_key(s.trim()).with_context(|| {
+                        let keys: Vec<&str> = Kind::ALL.iter().map(|k| k.key()).collect();
+                        format!("unknown server `{s}` (one of {})", keys.join(", "))
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        Ok(Plan {
+            dnsperf_secs: o.dnsperf_secs.unwrap_or(dp),
+            kxdpgun_secs: o.kxdpgun_secs.unwrap_or(kx),
+            latency_secs: o.latency_secs.unwrap_or(lat),
+            servers,
+            // Big data sets take a while to parse (gdnsd, PowerDNS).
+            start_timeout: Duration::from_secs(60 + u64::from(o.names) / 5_000),
+        })
+    }
+}
+
+/// Everything a server measurement needs.
+struct Ctx<'a> {
+    opts: &'a Options,
+    plan: &'a Plan,
+    ds: &'a Dataset,
+    work: &'a Path,
+    gslb: &'a Path,
+    /// The pass-through XDP program on the client end (for XDP_TX on
+    /// veth); stopped for kxdpgun, which brings its own.
+    pass: Option<Proc>,
+}
+
+/// Entry point of `cargo xtask bench`.
+pub fn bench(opts: &Options) -> Result<()> {
+    let plan = Plan::new(opts)?;
+    if !Path::new("/proc/sys/kernel/bpf_stats_enabled").exists() {
+        bail!("this kernel has no kernel.bpf_stats_enabled");
+    }
+    let mut packages = servers::PACKAGES.to_vec();
+    packages.push("fonts-dejavu-core");
+    setup::ensure(&packages, false)?;
+    build::build_bins(true)?;
+    let gslb = cmd::target_dir().join("release/gslb");
+
+    let timestamp = cmd::output(Command::new("date").args(["-u", "+%Y%m%d-%H%M%S"]))?
+        .trim()
+        .to_owned();
+    let out_dir = cmd::workspace_root().join(&opts.out).join(&timestamp);
+    let work = std::env::temp_dir().join(format!("gslbb-{}", std::process::id()));
+    let _work_guard = WorkDir {
+        path: work.clone(),
+        keep: opts.keep_work,
+    };
+    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    println!(
+        "bench: generating {} names, mix {} in {}",
+        opts.names,
+        opts.mix,
+        work.display()
+    );
+    let ds = Dataset::generate(&work.join("data"), opts.names as usize, opts.mix, opts.sample)?;
+
+    let _stats = measure::BpfStatsGuard::enable();
+    let mut net = Net::create()?;
+    println!(
+        "bench: network {} ({}) <-> {} ({})",
+        net.server_ns, net.server_if, net.client_ns, net.client_if
+    );
+    let mut ctx = Ctx {
+        opts,
+        plan: &plan,
+        ds: &ds,
+        work: &work,
+        gslb: &gslb,
+        pass: None,
+    };
+    ctx.client_for_sockets(&net)?;
+
+    let mut results = Vec::new();
+    let mut gslb_load = None;
+    for &kind in &plan.servers {
+        println!("bench: {} ...", kind.label());
+        let (r, load) = ctx.measure(&mut net, kind);
+        if let Some(e) = &r.error {
+            println!("bench: {}: {e}", kind.label());
+        }
+        if let Some(c) = r.check.as_ref().filter(|c| !c.ok()) {
+            println!(
+                "bench: {}: {} of {} sample answers wrong: {}",
+                kind.label(),
+                c.mismatch_count,
+                c.asked,
+                c.mismatches.join("; ")
+            );
+        }
+        if load.is_some() {
+            gslb_load = load;
+        }
+        copy_logs(&work.join(kind.key()), &out_dir.join("logs").join(kind.key()));
+        results.push(r);
+    }
+    if let Some(load) = gslb_load.as_mut() {
+        // What does not grow with N: the same daemon with one name.
+        match ctx.one_name_map_bytes(&mut net) {
+            Ok(bytes) => {
+                load.map_bytes_one_name = Some(bytes);
+                if load.names > 1 {
+                    load.marginal_bytes_per_name = Some(
+                        load.map_bytes.saturating_sub(bytes) as f64 / (load.names - 1) as f64,
+                    );
+                }
+            }
+            Err(e) => println!("bench: map memory baseline failed: {e:#}"),
+        }
+    }
+    drop(ctx.pass.take());
+    drop(net);
+
+    report::judge(&mut results);
+    let targets = report::targets(&results, gslb_load.as_ref());
+    let r = Results {
+        meta: meta(opts, &plan, &ds, timestamp),
+        servers: results,
+        gslb_load,
+        targets,
+        not_measured: vec![
+            "Answer updates per second the daemon can push into the maps while the fast path \
+             is under load (with no lost or wrong answers): needs a run-time update API."
+                .to_owned(),
+        ],
+    };
+    report::write(&out_dir, &r)?;
+    println!();
+    print!("{}", report::text_table(&r));
+    println!();
+    for t in &r.targets {
+        println!("target: {} — {} — {}", t.what, t.measured, t.verdict);
+    }
+    println!();
+    println!(
+        "bench: results in {}",
+        out_dir
+            .strip_prefix(cmd::workspace_root())
+            .unwrap_or(&out_dir)
+            .display()
+    );
+    Ok(())
+}
+
+/// Removes the work directory on drop unless asked to keep it.
+struct WorkDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.keep {
+            println!("bench: work files kept in {}", self.path.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Copies the small files (logs, generator output) of a server's work dir.
+fn copy_logs(from: &Path, to: &Path) {
+    let Ok(entries) = fs::read_dir(from) else {
+        return;
+    };
+    let _ = fs::create_dir_all(to);
+    for e in entries.flatten() {
+        let p = e.path();
+        let small = e.metadata().is_ok_and(|m| m.is_file() && m.len() < 1 << 20);
+        if small {
+            let _ = fs::copy(&p, to.join(e.file_name()));
+        }
+    }
+}
+
+fn meta(opts: &Options, plan: &Plan, ds: &Dataset, timestamp: String) -> Meta {
+    let mut command = String::from("cargo xtask bench");
+    for a in std::env::args().skip(2) {
+        command.push(' ');
+        command.push_str(&a);
+    }
+    let versions = [
+        "dnsperf",
+        "knot-dnsutils",
+        "nsd",
+        "knot",
+        "pdns-server",
+        "gdnsd",
+    ]
+    .iter()
+    .map(|p| {
+        let v = cmd::output(Command::new("dpkg-query").args(["-W", "-f=${Version}", p]))
+            .unwrap_or_else(|_| "?".into());
+        ((*p).to_owned(), v)
+    })
+    .collect();
+    Meta {
+        timestamp,
+        command,
+        kernel: cmd::output(Command::new("uname").arg("-r"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default(),
+        cpus: measure::ncpu(),
+        names: ds.names,
+        mix: ds.mix,
+        queries: ds.query_count,
+        sample: ds.sample.len(),
+        dnsperf_secs: plan.dnsperf_secs,
+        latency_secs: plan.latency_secs,
+        latency_rate: opts.latency_rate,
+        kxdpgun_secs: plan.kxdpgun_secs,
+        kxdpgun_rate: opts.kxdpgun_qps,
+        versions,
+    }
+}
+
+/// `xdp_answered` from `gslb stats --json`.
+fn xdp_answered(gslb: &Path, pin: &Path) -> Option<u64> {
+    let out = cmd::output(
+        Command::new(gslb)
+            .args(["stats", "--json", "--pin-dir"])
+            .arg(pin),
+    )
+    .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+    v["xdp_answered"].as_u64()
+}
+
+impl Ctx<'_> {
+    /// Client end set up for socket clients (dig, dnsperf): pass-through
+    /// XDP program (so XDP_TX frames are received) and threaded NAPI (so
+    /// the client's receive work has its own thread).
+    fn client_for_sockets(&mut self, net: &Net) -> Result<()> {
+        if self.pass.is_some() {
+            return Ok(());
+        }
+        net.xdp_off(false)?;
+        net.set_threaded(false, true)?;
+        let mut p = Proc::spawn(
+            "xdp-pass",
+            {
+                let mut c = net.client(self.gslb);
+                c.args(["xdp-pass", "--iface", &net.client_if])
+                    .env("NO_COLOR", "1");
+                c
+            },
+            &self.work.join("xdp-pass.log"),
+        )?;
+        p.wait_log("pass-through XDP program attached", Duration::from_secs(20))?;
+        self.pass = Some(p);
+        Ok(())
+    }
+
+    /// Client end set up for kxdpgun: no XDP program of ours (kxdpgun
+    /// attaches its own), NAPI in softirq (kxdpgun's AF_XDP socket only
+    /// receives what arrives on queue 0 in time).
+    fn client_for_kxdpgun(&mut self, net: &Net) -> Result<()> {
+        if let Some(mut p) = self.pass.take() {
+            p.stop(Duration::from_secs(5));
+        }
+        net.xdp_off(false)?;
+        net.set_threaded(false, false)
+    }
+
+    /// Starts, checks and times one server. Never fails: failures are
+    /// recorded in the result.
+    fn measure(&mut self, net: &mut Net, kind: Kind) -> (ServerResult, Option<GslbLoad>) {
+        let mut r = ServerResult::new(kind);
+        let mut load = None;
+        if let Err(e) = self.measure_inner(net, kind, &mut r, &mut load) {
+            r.status = Status::Failed;
+            r.error = Some(format!("{e:#}"));
+        }
+        // Knot leaves its XDP program on the server end; kxdpgun on the
+        // client end.
+        let _ = net.xdp_off(true);
+        if let Err(e) = self.client_for_sockets(net) {
+            r.status = Status::Failed;
+            r.error = Some(format!("restoring the client end: {e:#}"));
+        }
+        (r, load)
+    }
+
+    fn measure_inner(
+        &mut self,
+        net: &mut Net,
+        kind: Kind,
+        r: &mut ServerResult,
+        load: &mut Option<GslbLoad>,
+    ) -> Result<()> {
+        let dir = self.work.join(kind.key());
+        self.client_for_sockets(net)?;
+        net.xdp_off(true)?;
+        let mut srv = servers::start(
+            kind,
+            net,
+            self.ds,
+            self.work,
+            self.gslb,
+            self.plan.start_timeout,
+        )?;
+        r.ready_ms = Some(srv.ready_ms);
+        let fds = measure::bpf_fds(&srv.pids());
+        if kind == Kind::GslbXdp {
+            *load = Some(self.gslb_load(&srv, &fds)?);
+        }
+        let progs = if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
+            fds.xdp_progs.clone()
+        } else {
+            Vec::new()
+        };
+
+        let check = check::run(net, self.ds, &dir)?;
+        let ok = check.ok();
+        r.check = Some(check);
+        if !ok {
+            r.status = Status::Disagrees;
+            return Ok(());
+        }
+        let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
+
+        if !self.opts.no_dnsperf {
+            let before = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
+            let snap = Snapshot::start(srv.pids(), &net.server_if, &net.client_if, &progs);
+            let d = load::dnsperf(
+                net,
+                &self.ds.queries,
+                self.plan.dnsperf_secs,
+                &dir.join("dnsperf.txt"),
+            )?;
+            let cpu = snap.finish();
+            let after = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
+            let (qps, answered) = (d.qps, d.completed);
+            let mut run = Run::new(d, cpu, qps, answered);
+            if let (Some(b), Some(a)) = (before, after) {
+                if answered > 0 {
+                    run.xdp_answered_fraction = Some(a.saturating_sub(b) as f64 / answered as f64);
+                }
+            }
+            r.dnsperf = Some(run);
+            srv.proc.check_alive()?;
+
+            r.latency = Some(load::latency(
+                net,
+                &self.ds.queries,
+                self.plan.latency_secs,
+                self.opts.latency_rate,
+                &dir.join("latency.txt"),
+            )?);
+            srv.proc.check_alive()?;
+        }
+
+        if !self.opts.no_kxdpgun {
+            self.client_for_kxdpgun(net)?;
+            // Let the last socket replies drain.
+            thread::sleep(Duration::from_millis(200));
+            let snap = Snapshot::start(srv.pids(), &net.server_if, &net.client_if, &progs);
+            let k = load::kxdpgun(
+                net,
+                &self.ds.queries,
+                self.plan.kxdpgun_secs,
+                self.opts.kxdpgun_qps,
+                &dir.join("kxdpgun.txt"),
+            );
+            let cpu = snap.finish();
+            let k = k?;
+            let (qps, answered) = (k.qps, k.replies);
+            r.kxdpgun = Some(Run::new(k, cpu, qps, answered));
+            srv.proc.check_alive()?;
+        }
+        srv.proc.stop(Duration::from_secs(10));
+        Ok(())
+    }
+
+    /// Map memory and load time of a running gslb XDP daemon.
+    fn gslb_load(&self, srv: &servers::Running, fds: &measure::BpfFds) -> Result<GslbLoad> {
+        let log = fs::read_to_string(&srv.proc.log).unwrap_or_default();
+        let filled = servers::maps_filled(&log);
+        let names = measure::bpf_map_names().unwrap_or_default();
+        let mut maps: Vec<MapMem> = fds
+            .maps
+            .iter()
+            .map(|(id, (memlock, max_entries))| MapMem {
+                name: names.get(id).cloned().unwrap_or_else(|| format!("id {id}")),
+                memlock: *memlock,
+                max_entries: *max_entries,
+            })
+            .collect();
+        maps.sort_by(|a, b| b.memlock.cmp(&a.memlock));
+        let map_bytes = maps.iter().map(|m| m.memlock).sum();
+        Ok(GslbLoad {
+            names: self.ds.names,
+            entries: filled.map(|f| f.0),
+            maps_fill_ms: filled.and_then(|f| f.1),
+            start_to_ready_ms: srv.daemon_ready_ms,
+            map_bytes,
+            map_bytes_one_name: None,
+            bytes_per_name: map_bytes as f64 / self.ds.names as f64,
+            marginal_bytes_per_name: None,
+            maps,
+        })
+    }
+
+    /// Map memory of a gslb daemon loaded with one name.
+    fn one_name_map_bytes(&mut self, net: &mut Net) -> Result<u64> {
+        net.xdp_off(true)?;
+        let pin = net.next_pin_dir();
+        let c = servers::gslb_cmd(net, self.gslb, &self.ds.gslb_toml_one, &pin, false);
+        let mut p = Proc::spawn("gslb-one-name", c, &self.work.join("gslb-one-name.log"))?;
+        p.wait_log("gslb ready", Duration::from_secs(30))?;
+        let fds = measure::bpf_fds(&netns::descendants(p.pid()));
+        p.stop(Duration::from_secs(10));
+        let _ = net.xdp_off(true);
+        Ok(fds.maps.values().map(|(m, _)| *m).sum())
+    }
 }

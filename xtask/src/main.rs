@@ -25,7 +25,9 @@ enum Verb {
     /// `setup`, build (debug), then `cargo test --workspace`; prints
     /// "N passed, N failed".
     Test(test::Options),
-    /// Benchmarks (not implemented yet).
+    /// `setup` (plus the servers), build release, then benchmark gslb
+    /// against NSD, Knot, PowerDNS and gdnsd with dnsperf and kxdpgun;
+    /// writes bench-results/<timestamp>/.
     Bench(bench::Options),
 }
 

@@ -7,6 +7,9 @@ use toml::Spanned;
 pub(super) type Str = Spanned<String>;
 pub(super) type Int = Spanned<i64>;
 pub(super) type StrList = Spanned<Vec<Str>>;
+pub(super) type Float = Spanned<f64>;
+pub(super) type IntList = Spanned<Vec<Int>>;
+pub(super) type Dur = Spanned<RawDuration>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +19,17 @@ pub(super) struct RawConfig {
     pub(super) zone: Vec<RawZone>,
     #[serde(default)]
     pub(super) gslb: Vec<RawGslb>,
+    pub(super) health: Option<RawHealth>,
+    #[serde(default)]
+    pub(super) datacenter: Vec<RawDatacenter>,
+    #[serde(default)]
+    pub(super) monitor: Vec<RawMonitor>,
+    /// Virtual servers: `[[vserver]]`, because `[server]` is the listener
+    /// table and a TOML key cannot be both a table and an array of tables.
+    #[serde(default)]
+    pub(super) vserver: Vec<RawVirtualServer>,
+    #[serde(default)]
+    pub(super) pool: Vec<RawPool>,
 }
 
 #[derive(Deserialize)]
@@ -67,4 +81,120 @@ pub(super) struct RawGslb {
     pub(super) ttl: Option<Int>,
     pub(super) a: Option<StrList>,
     pub(super) aaaa: Option<StrList>,
+    pub(super) pools: Option<StrList>,
+    pub(super) pool_method: Option<Str>,
+    pub(super) pool_ratios: Option<IntList>,
+    pub(super) last_resort_pool: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub(super) initial: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatacenter {
+    pub(super) name: Str,
+    pub(super) lat: Float,
+    pub(super) lon: Float,
+    pub(super) region: Option<Str>,
+    pub(super) country: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMonitor {
+    pub(super) name: Str,
+    #[serde(rename = "type")]
+    pub(super) kind: Str,
+    pub(super) interval: Option<Dur>,
+    pub(super) timeout: Option<Dur>,
+    pub(super) rise: Option<Int>,
+    pub(super) fall: Option<Int>,
+    pub(super) jitter: Option<Float>,
+    pub(super) port: Option<Int>,
+    pub(super) method: Option<Str>,
+    pub(super) path: Option<Str>,
+    pub(super) host: Option<Str>,
+    pub(super) expect_status: Option<IntList>,
+    pub(super) expect_body: Option<Str>,
+    pub(super) query: Option<Str>,
+    pub(super) query_type: Option<Str>,
+    pub(super) expect_rcode: Option<Str>,
+    pub(super) expect_answer: Option<Str>,
+    pub(super) command: Option<StrList>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVirtualServer {
+    pub(super) name: Str,
+    pub(super) address: Str,
+    pub(super) datacenter: Str,
+    pub(super) ratio: Option<Int>,
+    pub(super) max_sessions: Option<Int>,
+    pub(super) max_connections: Option<Int>,
+    pub(super) monitors: Option<StrList>,
+    pub(super) check_address: Option<Str>,
+    pub(super) state: Option<Str>,
+    pub(super) initial: Option<Str>,
+    pub(super) metrics: Option<Spanned<RawMetrics>>,
+    pub(super) metrics_url: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) sessions: Option<Int>,
+    pub(super) connections: Option<Int>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPool {
+    pub(super) name: Str,
+    pub(super) members: StrList,
+    pub(super) preferred: Option<Str>,
+    pub(super) alternate: Option<Str>,
+    pub(super) fallback: Option<Str>,
+    pub(super) ttl: Option<Int>,
+    pub(super) max_answers: Option<Int>,
+    pub(super) fallback_ip: Option<StrList>,
+    pub(super) when_all_down: Option<Str>,
+    pub(super) persist_prefix_v4: Option<Int>,
+    pub(super) persist_prefix_v6: Option<Int>,
+}
+
+/// A duration as written: a string with a unit (`"250ms"`) or an integer
+/// number of seconds. Checked in validation, where the span is known.
+pub(super) enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a duration such as \"250ms\", \"2s\" or \"1m\", \
+                     or an integer number of seconds",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }

@@ -20,6 +20,21 @@ fn assert_error(text: &str, at: &str, contains: &str) {
     let offset = text
         .find(at)
         .unwrap_or_else(|| panic!("`{at}` not in the text"));
+    assert_error_at(text, offset, contains);
+}
+
+/// As [`assert_error`], at the last occurrence of `at`.
+#[track_caller]
+fn assert_error_last(text: &str, at: &str, contains: &str) {
+    let offset = text
+        .rfind(at)
+        .unwrap_or_else(|| panic!("`{at}` not in the text"));
+    assert_error_at(text, offset, contains);
+}
+
+/// As [`assert_error`], at byte `offset` of `text`.
+#[track_caller]
+fn assert_error_at(text: &str, offset: usize, contains: &str) {
     let (line, column) = position(text, offset);
     let err = parse(text, "t.toml").expect_err("config should be rejected");
     let diags = err.diagnostics();

@@ -15,9 +15,10 @@ use hickory_proto::rr::{
 use toml::Spanned;
 
 use super::{
+    balancing::Declared,
     diagnostic, position,
     raw::{Int, RawConfig, RawGslb, RawRecord, RawServer, RawSoa, RawZone, StrList},
-    Config, Diagnostic, GslbConfig, ServerConfig, ZoneConfig, DEFAULT_GSLB_TTL, DEFAULT_ZONE_TTL,
+    Config, Diagnostic, GslbConfig, PoolConfig, ServerConfig, ZoneConfig, DEFAULT_GSLB_TTL, DEFAULT_ZONE_TTL,
     MAX_GSLB_ADDRS, MAX_IFNAME_LEN, MAX_TTL,
 };
 use crate::rdata;
@@ -83,6 +84,11 @@ impl Validator<'_> {
 
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
+        let health = self.health(raw.health.as_ref());
+        let datacenters = self.datacenters(&raw.datacenter);
+        let monitors = self.monitors(&raw.monitor);
+        let servers = self.servers(&raw.vserver, &health, &datacenters, &monitors);
+        let pools = self.pools(&raw.pool, &servers);
         let mut zones = self.zone_names(&raw.zone);
         let index: HashMap<LowerName, usize> = zones
             .iter()
@@ -94,7 +100,7 @@ impl Validator<'_> {
                 self.zone_body(draft, raw, &index);
             }
         }
-        let gslb = self.gslb(&raw.gslb, &zones, &index);
+        let gslb = self.gslb(&raw.gslb, &zones, &index, &pools);
         for (i, draft) in zones.iter().enumerate() {
             if let Some(draft) = draft {
                 let names: Vec<&GslbDraft> = gslb.iter().filter(|g| g.zone == i).collect();
@@ -109,6 +115,11 @@ impl Validator<'_> {
                 .filter_map(|z| z.config)
                 .collect(),
             gslb: gslb.into_iter().map(|g| g.config).collect(),
+            health,
+            datacenters: datacenters.items,
+            monitors: monitors.items,
+            servers: servers.items,
+            pools: pools.items,
         }
     }
 
@@ -229,7 +240,7 @@ impl Validator<'_> {
         out
     }
 
-    fn ttl(&mut self, value: Option<&Int>, default: u32) -> u32 {
+    pub(super) fn ttl(&mut self, value: Option<&Int>, default: u32) -> u32 {
         let Some(value) = value else { return default };
         match u32::try_from(*value.get_ref()) {
             Ok(ttl) if ttl <= MAX_TTL => ttl,
@@ -430,6 +441,7 @@ impl Validator<'_> {
         raw: &[RawGslb],
         zones: &[Option<ZoneDraft>],
         index: &HashMap<LowerName, usize>,
+        declared_pools: &Declared<PoolConfig>,
     ) -> Vec<GslbDraft> {
         let mut seen: HashMap<LowerName, Range<usize>> = HashMap::new();
         let mut out = Vec::new();
@@ -438,6 +450,7 @@ impl Validator<'_> {
             let ttl = self.ttl(g.ttl.as_ref(), DEFAULT_GSLB_TTL);
             let a = self.addresses::<Ipv4Addr>(g.a.as_ref(), "a", "IPv4");
             let aaaa = self.addresses::<Ipv6Addr>(g.aaaa.as_ref(), "aaaa", "IPv6");
+            let (pools, pool_method, last_resort_pool) = self.gslb_pools(g, declared_pools);
             let name = match absolute_name(g.name.get_ref()) {
                 Ok(n) => n,
                 Err(e) => {
@@ -446,10 +459,10 @@ impl Validator<'_> {
                 }
             };
             let listed = |l: &Option<StrList>| l.as_ref().map_or(0, |l| l.get_ref().len());
-            if listed(&g.a) + listed(&g.aaaa) == 0 {
+            if listed(&g.a) + listed(&g.aaaa) == 0 && g.pools.is_none() {
                 self.error(
                     &span,
-                    format!("gslb name {name} has neither `a` nor `aaaa` addresses"),
+                    format!("gslb name {name} has neither `a` nor `aaaa` addresses nor `pools`"),
                 );
             }
             let key = LowerName::new(&name);
@@ -473,7 +486,15 @@ impl Validator<'_> {
                 continue;
             }
             out.push(GslbDraft {
-                config: GslbConfig { name, ttl, a, aaaa },
+                config: GslbConfig {
+                    name,
+                    ttl,
+                    a,
+                    aaaa,
+                    pools,
+                    pool_method,
+                    last_resort_pool,
+                },
                 span,
                 zone,
             });
@@ -504,8 +525,7 @@ impl Validator<'_> {
                 );
                 continue;
             };
-            let ip: IpAddr = addr.into();
-            if ip.is_unspecified() || ip.is_multicast() || ip == IpAddr::V4(Ipv4Addr::BROADCAST) {
+            if unusable_address(addr.into()) {
                 self.error(
                     &item.span(),
                     format!(
@@ -520,6 +540,12 @@ impl Validator<'_> {
         }
         out
     }
+}
+
+/// Whether `ip` cannot be handed out as a server address (unspecified,
+/// broadcast or multicast).
+pub(super) fn unusable_address(ip: IpAddr) -> bool {
+    ip.is_unspecified() || ip.is_multicast() || ip == IpAddr::V4(Ipv4Addr::BROADCAST)
 }
 
 /// The index and name of the configured zone that is the longest suffix
@@ -542,7 +568,7 @@ pub(super) fn longest_zone(
 
 /// A name that is absolute whether or not it ends with a dot (zone and
 /// gslb names), lowercase.
-fn absolute_name(text: &str) -> Result<Name, String> {
+pub(super) fn absolute_name(text: &str) -> Result<Name, String> {
     zone_file_name(text, &Name::root())
 }
 

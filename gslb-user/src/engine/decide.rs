@@ -1,0 +1,481 @@
+//! Out-of-band selection (seed 001 claim 43): for each gslb name and
+//! address family, run the pool choice and the pool's method chain over
+//! the servers' current state, and produce a [`Decision`] plus an
+//! [`Explanation`] of how it was reached.
+//!
+//! Chain semantics as F5 BIG-IP DNS documents them: the preferred method;
+//! if it yields no available server, the alternate; then the fallback,
+//! which ignores availability (it picks among all enabled members, and
+//! `fallback_ip` answers its addresses whatever their state). When the
+//! whole chain yields nothing the pool's `when_all_down` applies.
+
+use std::{net::IpAddr, time::Duration};
+
+use gslb_common::{
+    maps::MAX_ADDRS,
+    select::{
+        Selection, MODE_ORDERED, MODE_RANDOM, MODE_RATIO, MODE_ROUND_ROBIN, MODE_STATIC_PERSIST,
+        MODE_WEIGHTED_RANDOM,
+    },
+};
+use serde::Serialize;
+
+use crate::{
+    config::{AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig},
+    decision::{AnswerSet, Decision},
+};
+
+/// Address family of an answer set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Family {
+    /// A records.
+    V4,
+    /// AAAA records.
+    V6,
+}
+
+impl Family {
+    /// Whether `a` belongs to this family.
+    pub fn holds(self, a: &IpAddr) -> bool {
+        matches!((self, a), (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_)))
+    }
+}
+
+/// A server as the selection sees it right now.
+#[derive(Clone, Debug)]
+pub struct ServerView<'a> {
+    /// Its configuration.
+    pub cfg: &'a VirtualServerConfig,
+    /// Server id (index in the config; the XDP hit counter index).
+    pub id: u16,
+    /// Administrative state now.
+    pub admin: AdminState,
+    /// All its monitors say up (or it has none).
+    pub health_up: bool,
+    /// Latest probe latency (slowest of its monitors).
+    pub latency: Option<Duration>,
+    /// Current sessions, when known.
+    pub sessions: Option<u64>,
+    /// Current connections, when known.
+    pub connections: Option<u64>,
+    /// How often it was handed out first so far.
+    pub hits: u64,
+}
+
+/// Why a server can or cannot take new clients.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Enabled, healthy, within capacity.
+    Available,
+    /// A monitor says down.
+    Down,
+    /// Administratively disabled.
+    Disabled,
+    /// Draining: keeps persistent clients, no new ones.
+    Draining,
+    /// Sessions or connections above the configured limit (seed 000
+    /// claims 29, 35).
+    OverCapacity,
+}
+
+impl ServerView<'_> {
+    /// Its availability for new clients.
+    pub fn availability(&self) -> Availability {
+        match self.admin {
+            AdminState::Disabled => return Availability::Disabled,
+            AdminState::Draining => return Availability::Draining,
+            AdminState::Enabled => {}
+        }
+        if !self.health_up {
+            return Availability::Down;
+        }
+        let over = |now: Option<u64>, max: Option<u64>| matches!((now, max), (Some(n), Some(m)) if n > m);
+        if over(self.sessions, self.cfg.max_sessions) || over(self.connections, self.cfg.max_connections) {
+            return Availability::OverCapacity;
+        }
+        Availability::Available
+    }
+
+    fn available(&self) -> bool {
+        self.availability() == Availability::Available
+    }
+
+    /// Free session capacity (most capacity method); unlimited servers
+    /// count as having the most.
+    fn capacity(&self) -> u64 {
+        match self.cfg.max_sessions {
+            Some(max) => max.saturating_sub(self.sessions.unwrap_or(0)),
+            None => u64::MAX,
+        }
+    }
+}
+
+/// One candidate in an explanation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Candidate {
+    /// Server name.
+    pub server: String,
+    /// Answered address.
+    pub address: IpAddr,
+    /// Availability.
+    pub availability: Availability,
+    /// Sessions, when known.
+    pub sessions: Option<u64>,
+    /// Connections, when known.
+    pub connections: Option<u64>,
+    /// Probe latency in milliseconds, when known.
+    pub latency_ms: Option<f64>,
+    /// First-answer count so far.
+    pub hits: u64,
+    /// Ratio (weight).
+    pub ratio: u16,
+}
+
+/// How a decision was reached.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Explanation {
+    /// The pool that answered, if any.
+    pub pool: Option<String>,
+    /// Which step decided: preferred, alternate, fallback, when_all_down,
+    /// static (fixed addresses), none.
+    pub step: String,
+    /// The method (or all-down behaviour) that decided.
+    pub method: String,
+    /// Pools considered before, and why they were skipped.
+    pub skipped_pools: Vec<String>,
+    /// The members of the deciding pool with their state.
+    pub candidates: Vec<Candidate>,
+    /// The decision in words.
+    pub decision: String,
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::None => "none",
+        Method::RoundRobin => "round_robin",
+        Method::Ratio => "ratio",
+        Method::StaticPersist => "static_persist",
+        Method::Random => "random",
+        Method::WeightedRandom => "weighted_random",
+        Method::GlobalAvailability => "global_availability",
+        Method::FewestSelected => "fewest_selected",
+        Method::LeastSessions => "least_sessions",
+        Method::LeastConnections => "least_connections",
+        Method::MostCapacity => "most_capacity",
+        Method::LowestLatency => "lowest_latency",
+        Method::DropPacket => "drop_packet",
+        Method::FallbackIp => "fallback_ip",
+        Method::ReturnToDns => "return_to_dns",
+    }
+}
+
+fn all_down_name(a: AllDown) -> &'static str {
+    match a {
+        AllDown::FailOpen => "fail_open",
+        AllDown::FallbackIp => "fallback_ip",
+        AllDown::ReturnToDns => "return_to_dns",
+        AllDown::Servfail => "servfail",
+        AllDown::Nodata => "nodata",
+        AllDown::Drop => "drop",
+    }
+}
+
+/// Inputs shared by every decision of one selection round.
+pub struct Round<'a> {
+    /// Every server, indexed by id.
+    pub servers: &'a [ServerView<'a>],
+    /// Every pool.
+    pub pools: &'a [PoolConfig],
+    /// Selection round number (pool-level round robin / ratio rotate per
+    /// round).
+    pub round: u64,
+}
+
+impl Round<'_> {
+    fn pool(&self, name: &str) -> Option<&PoolConfig> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+
+    fn members<'s>(&'s self, pool: &PoolConfig, family: Family) -> Vec<&'s ServerView<'s>> {
+        pool.members
+            .iter()
+            .filter_map(|m| self.servers.iter().find(|s| s.cfg.name == *m))
+            .filter(|s| family.holds(&s.cfg.address))
+            .collect()
+    }
+
+    fn candidates(&self, pool: &PoolConfig, family: Family) -> Vec<Candidate> {
+        self.members(pool, family)
+            .into_iter()
+            .map(|s| Candidate {
+                server: s.cfg.name.clone(),
+                address: s.cfg.address,
+                availability: s.availability(),
+                sessions: s.sessions,
+                connections: s.connections,
+                latency_ms: s.latency.map(|d| d.as_secs_f64() * 1000.0),
+                hits: s.hits,
+                ratio: s.cfg.ratio,
+            })
+            .collect()
+    }
+}
+
+/// A selection over `servers` in the given order.
+fn selection(mode: u16, pool: &PoolConfig, ttl: u32, servers: &[&ServerView<'_>], up: impl Fn(&ServerView<'_>) -> bool) -> AnswerSet {
+    let servers = &servers[..servers.len().min(MAX_ADDRS)];
+    let mut sel = Selection {
+        ttl,
+        mode,
+        count: servers.len() as u8,
+        max: pool.max_answers,
+        persist_v4: pool.persist_prefix_v4,
+        persist_v6: pool.persist_prefix_v6,
+        ..Default::default()
+    };
+    for (i, s) in servers.iter().enumerate() {
+        if up(s) {
+            sel.up |= 1 << i;
+        }
+        sel.weights[i] = s.cfg.ratio.max(1);
+        sel.ids[i] = s.id;
+        sel.total_weight += u32::from(sel.weights[i]);
+    }
+    AnswerSet::new(sel, servers.iter().map(|s| s.cfg.address).collect())
+}
+
+/// Runs one method over `members` (all enabled-or-draining members of the
+/// family, in pool order). `ignore_health` is set for the fallback step.
+fn run_method(
+    method: Method,
+    pool: &PoolConfig,
+    ttl: u32,
+    family: Family,
+    members: &[&ServerView<'_>],
+    ignore_health: bool,
+) -> Option<Decision> {
+    let usable = |s: &ServerView<'_>| {
+        if ignore_health {
+            s.admin == AdminState::Enabled
+        } else {
+            s.available()
+        }
+    };
+    let mut avail: Vec<&ServerView<'_>> = members.iter().copied().filter(|s| usable(s)).collect();
+    let per_query = |mode: u16, avail: &[&ServerView<'_>]| {
+        (!avail.is_empty()).then(|| Decision::Answer(selection(mode, pool, ttl, avail, |_| true)))
+    };
+    let ordered = |avail: &[&ServerView<'_>]| per_query(MODE_ORDERED, avail);
+    match method {
+        Method::None => None,
+        Method::RoundRobin => per_query(MODE_ROUND_ROBIN, &avail),
+        Method::Ratio => per_query(MODE_RATIO, &avail),
+        Method::Random => per_query(MODE_RANDOM, &avail),
+        Method::WeightedRandom => per_query(MODE_WEIGHTED_RANDOM, &avail),
+        Method::StaticPersist => {
+            // All non-disabled members keep their slot (seed 004 claim 3:
+            // N counts the servers, then down ones are skipped, claim 4);
+            // draining members keep their persistent clients.
+            let slots: Vec<&ServerView<'_>> =
+                members.iter().copied().filter(|s| s.admin != AdminState::Disabled).collect();
+            let up = |s: &ServerView<'_>| {
+                usable(s) || (s.admin == AdminState::Draining && s.health_up)
+            };
+            if !slots.iter().any(|s| up(s)) {
+                return None;
+            }
+            Some(Decision::Answer(selection(MODE_STATIC_PERSIST, pool, ttl, &slots, up)))
+        }
+        Method::GlobalAvailability => ordered(&avail),
+        Method::FewestSelected => {
+            avail.sort_by_key(|s| s.hits);
+            ordered(&avail)
+        }
+        Method::LeastSessions => {
+            avail.sort_by_key(|s| s.sessions.unwrap_or(0));
+            ordered(&avail)
+        }
+        Method::LeastConnections => {
+            avail.sort_by_key(|s| s.connections.unwrap_or(0));
+            ordered(&avail)
+        }
+        Method::MostCapacity => {
+            avail.sort_by_key(|s| std::cmp::Reverse(s.capacity()));
+            ordered(&avail)
+        }
+        Method::LowestLatency => {
+            avail.sort_by_key(|s| s.latency.unwrap_or(Duration::MAX));
+            ordered(&avail)
+        }
+        Method::DropPacket => Some(Decision::Drop),
+        Method::FallbackIp => fallback_ips(pool, ttl, family),
+        Method::ReturnToDns => Some(Decision::ReturnToDns),
+    }
+}
+
+fn fallback_ips(pool: &PoolConfig, ttl: u32, family: Family) -> Option<Decision> {
+    let addrs: Vec<IpAddr> = pool.fallback_ip.iter().copied().filter(|a| family.holds(a)).collect();
+    let mut set = AnswerSet::ordered(ttl, addrs);
+    set.sel.max = pool.max_answers;
+    (!set.addrs.is_empty()).then_some(Decision::Answer(set))
+}
+
+/// The decision of one pool, or `None` when its chain found nothing
+/// available (the caller decides whether the all-down behaviour applies).
+fn pool_chain(round: &Round<'_>, pool: &PoolConfig, ttl: u32, family: Family, ex: &mut Explanation) -> Option<Decision> {
+    let members: Vec<&ServerView<'_>> = round
+        .members(pool, family)
+        .into_iter()
+        .filter(|s| s.admin != AdminState::Disabled)
+        .collect();
+    for (step, method) in ["preferred", "alternate", "fallback"].iter().zip(pool.methods) {
+        if let Some(d) = run_method(method, pool, ttl, family, &members, *step == "fallback") {
+            ex.step = (*step).to_string();
+            ex.method = method_name(method).to_string();
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// The pool's all-down behaviour.
+fn all_down(round: &Round<'_>, pool: &PoolConfig, ttl: u32, family: Family, ex: &mut Explanation) -> Decision {
+    ex.step = "when_all_down".into();
+    ex.method = all_down_name(pool.when_all_down).into();
+    match pool.when_all_down {
+        AllDown::FailOpen => {
+            let members: Vec<&ServerView<'_>> = round
+                .members(pool, family)
+                .into_iter()
+                .filter(|s| s.admin != AdminState::Disabled)
+                .collect();
+            if members.is_empty() {
+                return Decision::NoSet;
+            }
+            Decision::Answer(selection(MODE_ORDERED, pool, ttl, &members, |_| true))
+        }
+        AllDown::FallbackIp => fallback_ips(pool, ttl, family).unwrap_or(Decision::NoSet),
+        AllDown::ReturnToDns => Decision::ReturnToDns,
+        AllDown::Servfail => Decision::Servfail,
+        AllDown::Nodata => Decision::Nodata,
+        AllDown::Drop => Decision::Drop,
+    }
+}
+
+/// The pools of `g` in the order this round tries them.
+fn pool_order<'r>(round: &'r Round<'_>, g: &GslbConfig) -> Vec<&'r PoolConfig> {
+    let pools: Vec<&PoolConfig> = g.pools.iter().filter_map(|p| round.pool(p)).collect();
+    if pools.is_empty() {
+        return pools;
+    }
+    let start = match &g.pool_method {
+        PoolMethod::GlobalAvailability | PoolMethod::Topology => 0,
+        PoolMethod::RoundRobin => (round.round % pools.len() as u64) as usize,
+        PoolMethod::Ratio(weights) => {
+            let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+            let mut point = if total == 0 { 0 } else { round.round % total };
+            let mut start = 0;
+            for (i, &w) in weights.iter().enumerate() {
+                if point < u64::from(w) {
+                    start = i;
+                    break;
+                }
+                point -= u64::from(w);
+            }
+            start.min(pools.len() - 1)
+        }
+    };
+    pools[start..].iter().chain(&pools[..start]).copied().collect()
+}
+
+/// Decides what `g` answers for `family` this round.
+pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, Explanation) {
+    let mut ex = Explanation::default();
+    if g.pools.is_empty() {
+        // Static answer sets.
+        let addrs: Vec<IpAddr> = match family {
+            Family::V4 => g.a.iter().map(|&a| IpAddr::V4(a)).collect(),
+            Family::V6 => g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect(),
+        };
+        ex.step = "static".into();
+        ex.method = "ordered".into();
+        if addrs.is_empty() {
+            ex.decision = "no answer set: NODATA".into();
+            return (Decision::NoSet, ex);
+        }
+        ex.decision = format!("{addrs:?}");
+        return (Decision::Answer(AnswerSet::ordered(g.ttl, addrs)), ex);
+    }
+    let order = pool_order(round, g);
+    let mut first_pool: Option<&PoolConfig> = None;
+    for pool in &order {
+        // A pool without members or fallback addresses of this family does
+        // not serve it at all.
+        let ttl = pool.ttl.unwrap_or(g.ttl);
+        if round.members(pool, family).is_empty() && !pool.fallback_ip.iter().any(|a| family.holds(a)) {
+            continue;
+        }
+        first_pool.get_or_insert(pool);
+        if let Some(d) = pool_chain(round, pool, ttl, family, &mut ex) {
+            ex.pool = Some(pool.name.clone());
+            ex.candidates = round.candidates(pool, family);
+            ex.decision = describe(&d);
+            return (d, ex);
+        }
+        ex.skipped_pools.push(format!("{}: no available member", pool.name));
+    }
+    let last = g.last_resort_pool.as_deref().and_then(|p| round.pool(p));
+    if let Some(pool) = last {
+        let ttl = pool.ttl.unwrap_or(g.ttl);
+        if !round.members(pool, family).is_empty() || pool.fallback_ip.iter().any(|a| family.holds(a)) {
+            let d = pool_chain(round, pool, ttl, family, &mut ex)
+                .unwrap_or_else(|| all_down(round, pool, ttl, family, &mut ex));
+            ex.pool = Some(pool.name.clone());
+            ex.step = format!("last_resort/{}", ex.step);
+            ex.candidates = round.candidates(pool, family);
+            ex.decision = describe(&d);
+            return (d, ex);
+        }
+    }
+    let Some(pool) = first_pool else {
+        ex.step = "none".into();
+        ex.decision = "no pool serves this family: NODATA".into();
+        return (Decision::NoSet, ex);
+    };
+    let ttl = pool.ttl.unwrap_or(g.ttl);
+    let d = all_down(round, pool, ttl, family, &mut ex);
+    ex.pool = Some(pool.name.clone());
+    ex.candidates = round.candidates(pool, family);
+    ex.decision = describe(&d);
+    (d, ex)
+}
+
+/// A decision in words.
+pub fn describe(d: &Decision) -> String {
+    match d {
+        Decision::NoSet => "no answer set: NODATA".into(),
+        Decision::Answer(set) => {
+            let mode = match set.sel.mode {
+                MODE_ORDERED => "in this order",
+                MODE_ROUND_ROBIN => "round robin per query",
+                MODE_RATIO => "ratio per query",
+                MODE_RANDOM => "random per query",
+                MODE_WEIGHTED_RANDOM => "weighted random per query",
+                MODE_STATIC_PERSIST => "static persist per LDNS",
+                _ => "?",
+            };
+            let addrs: Vec<String> = set.addrs.iter().map(ToString::to_string).collect();
+            format!(
+                "answer {} of [{}] {mode}, ttl {}",
+                crate::decision::answers_per_response(set),
+                addrs.join(", "),
+                set.sel.ttl
+            )
+        }
+        Decision::Drop => "drop the query (no response)".into(),
+        Decision::ReturnToDns => "return to DNS: static zone data".into(),
+        Decision::Servfail => "SERVFAIL".into(),
+        Decision::Nodata => "NODATA".into(),
+    }
+}

@@ -1,0 +1,447 @@
+//! The GSLB engine: keeps every server's health, load metrics, admin
+//! state and hand-out count, recomputes the decisions of the gslb names
+//! whenever one of them changes, and publishes them to the slow path (a
+//! new [`State`]) and to the XDP maps (only the entries that changed).
+//!
+//! A health flip is applied as soon as the deciding probe's event arrives
+//! (no batching), so it reaches the maps within milliseconds. A one-second
+//! tick refreshes the hand-out counters and load metrics for the methods
+//! that use them.
+
+pub mod decide;
+pub mod metrics;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use arc_swap::ArcSwap;
+use aya::maps::{MapData, PerCpuArray};
+use hickory_proto::rr::{LowerName, Name};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use self::decide::{Availability, Explanation, Family, Round, ServerView};
+use crate::{
+    config::{AdminState, Config},
+    decision::Decision,
+    health::HealthEvent,
+    maps::Maps,
+    model::State,
+};
+
+/// Period of the metrics / hit-counter refresh.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Last result of one monitor of one server.
+#[derive(Clone, Debug, Serialize)]
+pub struct MonitorStatus {
+    /// Monitor name.
+    pub monitor: String,
+    /// Its rise/fall state.
+    pub up: bool,
+    /// Last probe succeeded.
+    pub last_ok: Option<bool>,
+    /// Last probe message.
+    pub last_message: Option<String>,
+    /// Last probe latency in milliseconds.
+    pub last_latency_ms: Option<f64>,
+    /// When, seconds since the epoch.
+    pub last_at: Option<f64>,
+}
+
+/// Run-time state of one server.
+#[derive(Clone, Debug)]
+struct ServerRuntime {
+    admin: AdminState,
+    monitors: Vec<MonitorStatus>,
+    sessions: Option<u64>,
+    connections: Option<u64>,
+    hits_fast: u64,
+}
+
+/// A command from the control socket.
+pub enum Command {
+    /// Change a server's admin state.
+    SetAdmin {
+        /// Server name.
+        server: String,
+        /// New state.
+        state: AdminState,
+        /// Result.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Report every pool and server.
+    Status {
+        /// Result.
+        reply: oneshot::Sender<StatusReport>,
+    },
+    /// Explain the answer for a name.
+    Explain {
+        /// The name.
+        name: Name,
+        /// The client (LDNS) address.
+        client: Option<IpAddr>,
+        /// Result.
+        reply: oneshot::Sender<Result<ExplainReport, String>>,
+    },
+    /// A metrics reading for a server.
+    Metrics {
+        /// Server index.
+        server: usize,
+        /// Sessions.
+        sessions: Option<u64>,
+        /// Connections.
+        connections: Option<u64>,
+    },
+}
+
+/// `gslb status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    /// Servers.
+    pub servers: Vec<ServerStatus>,
+    /// Pools with their members' names.
+    pub pools: Vec<PoolStatus>,
+}
+
+/// One server in `gslb status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerStatus {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: IpAddr,
+    /// Datacenter.
+    pub datacenter: String,
+    /// Admin state.
+    pub admin: String,
+    /// Health (all monitors up).
+    pub health: String,
+    /// Availability for new clients.
+    pub availability: Availability,
+    /// Monitors.
+    pub monitors: Vec<MonitorStatus>,
+    /// Sessions.
+    pub sessions: Option<u64>,
+    /// Connections.
+    pub connections: Option<u64>,
+    /// How often it was handed out first (XDP + slow path).
+    pub handed_out: u64,
+}
+
+/// One pool in `gslb status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolStatus {
+    /// Name.
+    pub name: String,
+    /// Members in order.
+    pub members: Vec<String>,
+    /// Method chain.
+    pub methods: Vec<String>,
+}
+
+/// `gslb explain`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExplainReport {
+    /// The gslb name.
+    pub name: String,
+    /// The client address used.
+    pub client: Option<IpAddr>,
+    /// A: how it was decided, and what this client gets now.
+    pub a: ExplainFamily,
+    /// AAAA.
+    pub aaaa: ExplainFamily,
+}
+
+/// One family of `gslb explain`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExplainFamily {
+    /// How the decision was reached.
+    pub explanation: Explanation,
+    /// The answer this client would get now.
+    pub answer: Vec<IpAddr>,
+}
+
+/// The engine.
+pub struct Engine {
+    cfg: Arc<Config>,
+    base: State,
+    state: Arc<ArcSwap<State>>,
+    maps: Option<Maps>,
+    hits: Option<PerCpuArray<MapData, u64>>,
+    servers: Vec<ServerRuntime>,
+    explanations: HashMap<LowerName, [Explanation; 2]>,
+    round: u64,
+}
+
+fn admin_name(a: AdminState) -> &'static str {
+    match a {
+        AdminState::Enabled => "enabled",
+        AdminState::Disabled => "disabled",
+        AdminState::Draining => "draining",
+    }
+}
+
+impl Engine {
+    /// An engine for `cfg`; `base` is the state built from it (zones,
+    /// names); `maps` and `hits` are absent with `--no-xdp`.
+    pub fn new(
+        cfg: Arc<Config>,
+        base: State,
+        state: Arc<ArcSwap<State>>,
+        maps: Option<Maps>,
+        hits: Option<PerCpuArray<MapData, u64>>,
+    ) -> Engine {
+        let servers = cfg
+            .servers
+            .iter()
+            .map(|s| {
+                let (sessions, connections) = match &s.metrics {
+                    crate::config::MetricsSource::Static { sessions, connections } => {
+                        (Some(*sessions), Some(*connections))
+                    }
+                    _ => (None, None),
+                };
+                ServerRuntime {
+                    admin: s.admin,
+                    monitors: s
+                        .monitors
+                        .iter()
+                        .map(|m| MonitorStatus {
+                            monitor: m.clone(),
+                            up: s.initial_up,
+                            last_ok: None,
+                            last_message: None,
+                            last_latency_ms: None,
+                            last_at: None,
+                        })
+                        .collect(),
+                    sessions,
+                    connections,
+                    hits_fast: 0,
+                }
+            })
+            .collect();
+        Engine { cfg, base, state, maps, hits, servers, explanations: HashMap::new(), round: 0 }
+    }
+
+    fn views(&self) -> Vec<ServerView<'_>> {
+        self.cfg
+            .servers
+            .iter()
+            .zip(&self.servers)
+            .enumerate()
+            .map(|(i, (cfg, rt))| ServerView {
+                cfg,
+                id: i as u16,
+                admin: rt.admin,
+                health_up: rt.monitors.iter().all(|m| m.up),
+                latency: rt
+                    .monitors
+                    .iter()
+                    .filter_map(|m| m.last_latency_ms)
+                    .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+                    .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+                sessions: rt.sessions,
+                connections: rt.connections,
+                hits: rt.hits_fast,
+            })
+            .collect()
+    }
+
+    /// Recomputes every decision and publishes what changed.
+    pub fn recompute(&mut self) {
+        let views = self.views();
+        let round = Round { servers: &views, pools: &self.cfg.pools, round: self.round };
+        let mut next = self.base.clone();
+        let current = self.state.load();
+        let mut explanations = HashMap::new();
+        for g in &self.cfg.gslb {
+            let key = LowerName::new(&g.name);
+            let Some(slot) = next.gslb_index_of(&key) else {
+                continue;
+            };
+            let (a, ea) = decide::decide(&round, g, Family::V4);
+            let (aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
+            // Keep the running rotation of unchanged sets.
+            let keep = |new: Decision, old: Option<&Decision>| match (new, old) {
+                (n, Some(o)) if &n == o => o.clone(),
+                (n, _) => n,
+            };
+            let old = current.gslb_name(&key);
+            next.gslb[slot].a = keep(a, old.map(|o| &o.a));
+            next.gslb[slot].aaaa = keep(aaaa, old.map(|o| &o.aaaa));
+            explanations.insert(key, [ea, eaaaa]);
+        }
+        drop(views);
+        self.explanations = explanations;
+        if let Some(maps) = &mut self.maps {
+            match maps.sync(&next) {
+                Ok(0) => {}
+                Ok(n) => info!(changes = n, "XDP maps updated"),
+                Err(e) => warn!(error = %e, "updating the XDP maps failed"),
+            }
+        }
+        self.state.store(Arc::new(next));
+    }
+
+    /// Applies one probe result; recomputes when the server's state flipped.
+    pub fn on_health(&mut self, ev: &HealthEvent) {
+        let Some(rt) = self.servers.get_mut(ev.server) else {
+            return;
+        };
+        let Some(m) = rt.monitors.iter_mut().find(|m| m.monitor == ev.monitor) else {
+            return;
+        };
+        m.up = ev.up;
+        m.last_ok = Some(ev.probe.ok);
+        m.last_message = Some(ev.probe.message.clone());
+        m.last_latency_ms = Some(ev.probe.latency.as_secs_f64() * 1000.0);
+        m.last_at = ev.probe.at.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs_f64());
+        if ev.changed {
+            info!(
+                server = %self.cfg.servers[ev.server].name,
+                monitor = %ev.monitor,
+                up = ev.up,
+                message = %ev.probe.message,
+                "health changed"
+            );
+            self.recompute();
+        }
+    }
+
+    /// The periodic refresh: hand-out counters, then a recompute.
+    pub fn on_tick(&mut self) {
+        self.round += 1;
+        if let Some(hits) = &self.hits {
+            for (i, rt) in self.servers.iter_mut().enumerate() {
+                if let Ok(v) = hits.get(&(i as u32), 0) {
+                    rt.hits_fast = v.iter().sum();
+                }
+            }
+        }
+        self.recompute();
+    }
+
+    /// Handles one control command.
+    pub fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::SetAdmin { server, state, reply } => {
+                let r = match self.cfg.servers.iter().position(|s| s.name == server) {
+                    Some(i) => {
+                        self.servers[i].admin = state;
+                        info!(%server, state = admin_name(state), "admin state changed");
+                        self.recompute();
+                        Ok(())
+                    }
+                    None => Err(format!("no server named {server:?}")),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::Explain { name, client, reply } => {
+                let _ = reply.send(self.explain(&name, client));
+            }
+            Command::Metrics { server, sessions, connections } => {
+                if let Some(rt) = self.servers.get_mut(server) {
+                    if (rt.sessions, rt.connections) != (sessions, connections) {
+                        rt.sessions = sessions;
+                        rt.connections = connections;
+                        self.recompute();
+                    }
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        let views = self.views();
+        let servers = views
+            .iter()
+            .zip(&self.servers)
+            .map(|(v, rt)| ServerStatus {
+                name: v.cfg.name.clone(),
+                address: v.cfg.address,
+                datacenter: v.cfg.datacenter.clone(),
+                admin: admin_name(rt.admin).into(),
+                health: if v.health_up { "up" } else { "down" }.into(),
+                availability: v.availability(),
+                monitors: rt.monitors.clone(),
+                sessions: rt.sessions,
+                connections: rt.connections,
+                handed_out: rt.hits_fast,
+            })
+            .collect();
+        let pools = self
+            .cfg
+            .pools
+            .iter()
+            .map(|p| PoolStatus {
+                name: p.name.clone(),
+                members: p.members.clone(),
+                methods: p.methods.iter().map(|m| format!("{m:?}")).collect(),
+            })
+            .collect();
+        StatusReport { servers, pools }
+    }
+
+    fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, String> {
+        let key = LowerName::new(name);
+        let state = self.state.load();
+        let g = state.gslb_name(&key).ok_or_else(|| format!("{name} is not a gslb name"))?;
+        let [ea, eaaaa] = self.explanations.get(&key).cloned().unwrap_or_default();
+        let answer = |d: &Decision| match d {
+            // A copy, so explaining does not advance the live rotation.
+            Decision::Answer(set) => crate::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client),
+            _ => Vec::new(),
+        };
+        Ok(ExplainReport {
+            name: g.name.to_string(),
+            client,
+            a: ExplainFamily { explanation: ea, answer: answer(&g.a) },
+            aaaa: ExplainFamily { explanation: eaaaa, answer: answer(&g.aaaa) },
+        })
+    }
+}
+
+/// One probe target per (server, monitor): the check address when set.
+pub fn health_targets(cfg: &Config) -> Vec<crate::health::Target> {
+    let mut out = Vec::new();
+    for (i, s) in cfg.servers.iter().enumerate() {
+        for name in &s.monitors {
+            if let Some(m) = cfg.monitors.iter().find(|m| &m.name == name) {
+                out.push(crate::health::Target {
+                    server: i,
+                    address: s.check_address.unwrap_or(s.address),
+                    monitor: m.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Runs the engine until both channels close.
+pub async fn run(
+    mut engine: Engine,
+    mut health: mpsc::UnboundedReceiver<HealthEvent>,
+    mut commands: mpsc::Receiver<Command>,
+) {
+    engine.recompute();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            Some(ev) = health.recv() => engine.on_health(&ev),
+            Some(cmd) = commands.recv() => engine.on_command(cmd),
+            _ = tick.tick() => engine.on_tick(),
+        }
+    }
+}

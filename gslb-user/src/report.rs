@@ -1,0 +1,108 @@
+//! Text renderings of the control socket's JSON answers for `gslb status`
+//! and `gslb explain`.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn ms(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
+}
+
+/// `gslb status` as text: servers, then pools.
+pub fn status_text(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<24} {:<8} {:<9} {:<6} {:<14} {:>9} {:>9} {:>10}  last probe",
+        "SERVER", "ADDRESS", "DC", "ADMIN", "HEALTH", "AVAILABILITY", "SESSIONS", "CONNS", "HANDED"
+    );
+    for srv in v["servers"].as_array().into_iter().flatten() {
+        let probes: Vec<String> = srv["monitors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                format!(
+                    "{}: {} {} {}",
+                    s(&m["monitor"]),
+                    if m["up"].as_bool() == Some(true) { "up" } else { "down" },
+                    s(&m["last_message"]),
+                    ms(&m["last_latency_ms"])
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<16} {:<24} {:<8} {:<9} {:<6} {:<14} {:>9} {:>9} {:>10}  {}",
+            s(&srv["name"]),
+            s(&srv["address"]),
+            s(&srv["datacenter"]),
+            s(&srv["admin"]),
+            s(&srv["health"]),
+            s(&srv["availability"]),
+            s(&srv["sessions"]),
+            s(&srv["connections"]),
+            s(&srv["handed_out"]),
+            if probes.is_empty() { "(no monitors)".into() } else { probes.join("; ") }
+        );
+    }
+    let _ = writeln!(out, "\n{:<16} {:<40} MEMBERS", "POOL", "METHODS");
+    for p in v["pools"].as_array().into_iter().flatten() {
+        let list = |k: &str| -> String {
+            p[k].as_array().into_iter().flatten().map(s).collect::<Vec<_>>().join(", ")
+        };
+        let _ = writeln!(out, "{:<16} {:<40} {}", s(&p["name"]), list("methods"), list("members"));
+    }
+    out
+}
+
+/// `gslb explain` as text.
+pub fn explain_text(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (client {})", s(&v["name"]), s(&v["client"]));
+    for (label, key) in [("A", "a"), ("AAAA", "aaaa")] {
+        let f = &v[key];
+        let e = &f["explanation"];
+        let _ = writeln!(out, "{label}:");
+        let _ = writeln!(out, "  pool:      {}", s(&e["pool"]));
+        let _ = writeln!(out, "  decided by: {} ({})", s(&e["method"]), s(&e["step"]));
+        for sk in e["skipped_pools"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  skipped:   {}", s(sk));
+        }
+        let _ = writeln!(out, "  decision:  {}", s(&e["decision"]));
+        let cands = e["candidates"].as_array().cloned().unwrap_or_default();
+        if !cands.is_empty() {
+            let _ = writeln!(out, "  candidates:");
+            for c in &cands {
+                let _ = writeln!(
+                    out,
+                    "    {:<16} {:<24} {:<14} sessions={} connections={} latency={} hits={} ratio={}",
+                    s(&c["server"]),
+                    s(&c["address"]),
+                    s(&c["availability"]),
+                    s(&c["sessions"]),
+                    s(&c["connections"]),
+                    ms(&c["latency_ms"]),
+                    s(&c["hits"]),
+                    s(&c["ratio"])
+                );
+            }
+        }
+        let answer: Vec<String> = f["answer"].as_array().into_iter().flatten().map(s).collect();
+        let _ = writeln!(
+            out,
+            "  answer now: {}",
+            if answer.is_empty() { "(none)".into() } else { answer.join(", ") }
+        );
+    }
+    out
+}

@@ -1,0 +1,412 @@
+//! The benchmark network: a server and a client namespace joined by one
+//! veth pair, and guards that stop what runs in them and remove them.
+//!
+//! Names carry this process's id (`gslbb-<pid>-s`, veth `gb<pid>s`), so two
+//! runs never collide and a later run can remove what a killed run left
+//! behind (namespaces and bpffs pin directories of a pid that is gone).
+
+use std::{
+    ffi::OsStr,
+    fs,
+    io::Write as _,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::cmd;
+
+/// Prefix of every namespace and pin directory this harness creates.
+const PREFIX: &str = "gslbb-";
+/// Server address on the veth pair.
+pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// Client address on the veth pair.
+pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// `nsenter --net=/run/netns/NS -- PROGRAM`: unlike `ip netns exec`, it
+/// keeps the host's /sys (and so /sys/fs/bpf) visible.
+pub fn in_ns(ns: &str, program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/run/netns/{ns}"))
+        .arg("--")
+        .arg(program);
+    c
+}
+
+/// Runs `ip ARGS`, failing with its stderr.
+fn ip(args: &[&str]) -> Result<()> {
+    cmd::output(Command::new("ip").args(args)).map(drop)
+}
+
+/// The two namespaces and the veth pair; removed on drop.
+pub struct Net {
+    /// Server namespace name.
+    pub server_ns: String,
+    /// Client namespace name.
+    pub client_ns: String,
+    /// Server end of the veth pair (in `server_ns`).
+    pub server_if: String,
+    /// Client end (in `client_ns`).
+    pub client_if: String,
+    /// MAC address of `server_if`.
+    pub server_mac: String,
+    /// MAC address of `client_if`.
+    pub client_mac: String,
+    /// Pin directory prefix for gslb daemons started by this run.
+    pub pin_prefix: PathBuf,
+    pin_seq: u32,
+}
+
+impl Net {
+    /// Creates the namespaces and the veth pair: one queue each way, so
+    /// every reply lands on the client's queue 0 where kxdpgun listens;
+    /// threaded NAPI on the server end, so the kernel's receive work for the
+    /// server (and the whole XDP fast path) runs in a kthread whose CPU time
+    /// is the server's.
+    pub fn create() -> Result<Self> {
+        cleanup_stale();
+        let pid = std::process::id();
+        let mut net = Net {
+            server_ns: format!("{PREFIX}{pid}-s"),
+            client_ns: format!("{PREFIX}{pid}-c"),
+            server_if: format!("gb{pid}s"),
+            client_if: format!("gb{pid}c"),
+            server_mac: String::new(),
+            client_mac: String::new(),
+            pin_prefix: PathBuf::from(format!("/sys/fs/bpf/{PREFIX}{pid}")),
+            pin_seq: 0,
+        };
+        ip(&["netns", "add", &net.server_ns])?;
+        // From here on, drop removes what exists.
+        ip(&["netns", "add", &net.client_ns])?;
+        let (s, c) = (net.server_if.clone(), net.client_if.clone());
+        ip(&[
+            "link",
+            "add",
+            &s,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &c,
+            "numtxqueues",
+            "1",
+            "numrxqueues",
+            "1",
+        ])?;
+        ip(&["link", "set", &s, "netns", &net.server_ns])?;
+        ip(&["link", "set", &c, "netns", &net.client_ns])?;
+        let (sns, cns) = (net.server_ns.clone(), net.client_ns.clone());
+        ip(&["-n", &sns, "addr", "add", &format!("{SERVER_V4}/24"), "dev", &s])?;
+        ip(&["-n", &cns, "addr", "add", &format!("{CLIENT_V4}/24"), "dev", &c])?;
+        for (ns, dev) in [(&sns, &s), (&cns, &c)] {
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+        }
+        net.server_mac = mac(&sns, &s)?;
+        net.client_mac = mac(&cns, &c)?;
+        // Static neighbours: no ARP in the measured path, and kxdpgun finds
+        // the peer's MAC without a prior exchange.
+        ip(&[
+            "-n",
+            &sns,
+            "neigh",
+            "replace",
+            &CLIENT_V4.to_string(),
+            "lladdr",
+            &net.client_mac,
+            "dev",
+            &s,
+            "nud",
+            "permanent",
+        ])?;
+        ip(&[
+            "-n",
+            &cns,
+            "neigh",
+            "replace",
+            &SERVER_V4.to_string(),
+            "lladdr",
+            &net.server_mac,
+            "dev",
+            &c,
+            "nud",
+            "permanent",
+        ])?;
+        // GRO on gives the server end a NAPI context even without XDP, so
+        // every server's receive path runs in the same threaded NAPI.
+        cmd::output(in_ns(&sns, "ethtool").args(["-K", &s, "gro", "on"]))?;
+        net.set_threaded(true, true)?;
+        net.set_threaded(false, false)?;
+        Ok(net)
+    }
+
+    /// Threaded NAPI on the server (`server = true`) or client end.
+    pub fn set_threaded(&self, server: bool, on: bool) -> Result<()> {
+        let (ns, dev) = if server {
+            (&self.server_ns, &self.server_if)
+        } else {
+            (&self.client_ns, &self.client_if)
+        };
+        let v = if on { "1" } else { "0" };
+        // `ip netns exec` (not nsenter): /sys/class/net must be remounted
+        // to show the namespace's devices.
+        cmd::output(Command::new("ip").args([
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            &format!("echo {v} > /sys/class/net/{dev}/threaded"),
+        ]))
+        .map(drop)
+    }
+
+    /// Removes any XDP program from the server (`server = true`) or client
+    /// end (Knot and kxdpgun leave theirs attached when they exit).
+    pub fn xdp_off(&self, server: bool) -> Result<()> {
+        let (ns, dev) = if server {
+            (&self.server_ns, &self.server_if)
+        } else {
+            (&self.client_ns, &self.client_if)
+        };
+        ip(&["-n", ns, "link", "set", "dev", dev, "xdp", "off"])?;
+        ip(&["-n", ns, "link", "set", "dev", dev, "xdpgeneric", "off"])
+    }
+
+    /// A fresh pin directory for one gslb daemon.
+    pub fn next_pin_dir(&mut self) -> PathBuf {
+        self.pin_seq += 1;
+        PathBuf::from(format!("{}-{}", self.pin_prefix.display(), self.pin_seq))
+    }
+
+    /// `nsenter` into the server namespace.
+    pub fn server(&self, program: impl AsRef<OsStr>) -> Command {
+        in_ns(&self.server_ns, program)
+    }
+
+    /// `nsenter` into the client namespace.
+    pub fn client(&self, program: impl AsRef<OsStr>) -> Command {
+        in_ns(&self.client_ns, program)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in [&self.server_ns, &self.client_ns] {
+            remove_ns(ns);
+        }
+        remove_pin_dirs(&self.pin_prefix.to_string_lossy());
+    }
+}
+
+/// The MAC address of `dev` in `ns`.
+fn mac(ns: &str, dev: &str) -> Result<String> {
+    let out = cmd::output(Command::new("ip").args(["-n", ns, "-o", "link", "show", "dev", dev]))?;
+    out.split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .map(str::to_owned)
+        .with_context(|| format!("no link/ether address in `ip link show {dev}`: {out}"))
+}
+
+/// Stops the processes left in `ns` (only ever one of ours) and deletes it.
+fn remove_ns(ns: &str) {
+    if let Ok(pids) = cmd::output(Command::new("ip").args(["netns", "pids", ns])) {
+        for pid in pids.split_whitespace() {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+    }
+    let _ = Command::new("ip")
+        .args(["netns", "del", ns])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Removes pin directories `PREFIX*` (the daemon unpins its maps on exit;
+/// the directories stay).
+fn remove_pin_dirs(prefix: &str) {
+    let Ok(entries) = fs::read_dir("/sys/fs/bpf") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.to_string_lossy().starts_with(prefix) {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Removes namespaces and pin directories of earlier runs whose process is
+/// gone (a run killed before its guards ran).
+fn cleanup_stale() {
+    let gone = |name: &str| -> bool {
+        name.strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    };
+    if let Ok(list) = cmd::output(Command::new("ip").args(["netns", "list"])) {
+        for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+            if gone(name) {
+                eprintln!("bench: removing namespace {name} left by an earlier run");
+                remove_ns(name);
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir("/sys/fs/bpf") {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if gone(&name) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A background process with its output in a log file; stopped on drop
+/// (SIGTERM, then SIGKILL after a grace period), with every process it
+/// forked.
+pub struct Proc {
+    /// What it is, for messages.
+    pub name: String,
+    /// Its log (stdout and stderr).
+    pub log: PathBuf,
+    /// When it was spawned.
+    pub started: Instant,
+    child: Option<Child>,
+}
+
+impl Proc {
+    /// Spawns `cmd` with stdout and stderr to `log`.
+    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Self> {
+        let file = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let line = cmd::display(&cmd);
+        let mut header = file.try_clone()?;
+        let _ = writeln!(header, "# {line}");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("failed to start `{line}`"))?;
+        Ok(Proc {
+            name: name.to_owned(),
+            log: log.to_owned(),
+            started: Instant::now(),
+            child: Some(child),
+        })
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Fails (with the log's tail) if it has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(child) = self.child.as_mut() {
+            if let Some(status) = child.try_wait()? {
+                bail!("{} exited ({status}): {}", self.name, self.log_tail(15));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last `n` lines of the log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Waits until the log contains `needle`; fails on exit or timeout.
+    pub fn wait_log(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = fs::read_to_string(&self.log).unwrap_or_default();
+            if text.contains(needle) {
+                return Ok(text);
+            }
+            self.check_alive()?;
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: no `{needle}` after {timeout:?}: {}",
+                    self.name,
+                    self.log_tail(15)
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops it and every descendant; waits at most `grace` before SIGKILL.
+    pub fn stop(&mut self, grace: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let tree = descendants(child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Forked workers that outlived their parent.
+        for pid in tree {
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+/// `pid` and all its descendants (from /proc/*/stat parent links).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) {
+                // Fields after the parenthesised comm: state ppid ...
+                if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+                    if let Some(ppid) = rest.split_whitespace().nth(1) {
+                        if let Ok(ppid) = ppid.parse::<u32>() {
+                            parent_of.push((p, ppid));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let cur = out[i];
+        out.extend(parent_of.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        i += 1;
+    }
+    out
+}
