@@ -58,7 +58,8 @@ pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinH
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
     Ok(tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -94,17 +95,25 @@ async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
         match req {
             Request::Status => {
                 let (reply, rx) = oneshot::channel();
-                engine.send(Command::Status { reply }).await.map_err(|_| "engine stopped")?;
+                engine
+                    .send(Command::Status { reply })
+                    .await
+                    .map_err(|_| "engine stopped")?;
                 let r = rx.await.map_err(|_| "engine stopped")?;
                 serde_json::to_value(r).map_err(|e| e.to_string())
             }
             Request::Explain { name, client } => {
-                let mut name = Name::from_ascii(&name).map_err(|e| format!("bad name {name:?}: {e}"))?;
+                let mut name =
+                    Name::from_ascii(&name).map_err(|e| format!("bad name {name:?}: {e}"))?;
                 // Names on the command line are absolute.
                 name.set_fqdn(true);
                 let (reply, rx) = oneshot::channel();
                 engine
-                    .send(Command::Explain { name, client, reply })
+                    .send(Command::Explain {
+                        name,
+                        client,
+                        reply,
+                    })
                     .await
                     .map_err(|_| "engine stopped")?;
                 let r = rx.await.map_err(|_| "engine stopped")??;
@@ -119,7 +128,11 @@ async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
                 };
                 let (reply, rx) = oneshot::channel();
                 engine
-                    .send(Command::SetAdmin { server, state, reply })
+                    .send(Command::SetAdmin {
+                        server,
+                        state,
+                        reply,
+                    })
                     .await
                     .map_err(|_| "engine stopped")?;
                 rx.await.map_err(|_| "engine stopped")??;
@@ -136,9 +149,12 @@ async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
 
 /// Sends one request to the daemon's socket; the JSON result.
 pub async fn request(path: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
-    let stream = UnixStream::connect(path)
-        .await
-        .with_context(|| format!("connecting to {} (is `gslb run` running with --control?)", path.display()))?;
+    let stream = UnixStream::connect(path).await.with_context(|| {
+        format!(
+            "connecting to {} (is `gslb run` running with --control?)",
+            path.display()
+        )
+    })?;
     let (r, mut w) = stream.into_split();
     let mut line = serde_json::to_string(req)?;
     line.push('\n');

@@ -128,18 +128,36 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Status { json, control: path } => {
+        Command::Status {
+            json,
+            control: path,
+        } => {
             let v = control_request(&path, &control::Request::Status)?;
             print_report(&v, json, report::status_text);
             Ok(())
         }
-        Command::Explain { name, client, json, control: path } => {
+        Command::Explain {
+            name,
+            client,
+            json,
+            control: path,
+        } => {
             let v = control_request(&path, &control::Request::Explain { name, client })?;
             print_report(&v, json, report::explain_text);
             Ok(())
         }
-        Command::Server { action, name, control: path } => {
-            control_request(&path, &control::Request::Admin { server: name.clone(), state: action.clone() })?;
+        Command::Server {
+            action,
+            name,
+            control: path,
+        } => {
+            control_request(
+                &path,
+                &control::Request::Admin {
+                    server: name.clone(),
+                    state: action.clone(),
+                },
+            )?;
             println!("{name}: {action}d");
             Ok(())
         }
@@ -148,7 +166,9 @@ fn main() -> Result<()> {
 }
 
 fn control_request(path: &std::path::Path, req: &control::Request) -> Result<serde_json::Value> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(control::request(path, req))
 }
 
@@ -211,13 +231,19 @@ async fn run(args: RunArgs) -> Result<()> {
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
     let targets = engine::health_targets(&cfg);
     let initial: Vec<bool> = cfg.servers.iter().map(|s| s.initial_up).collect();
-    let monitors = health::spawn(targets, move |i| initial.get(i).copied().unwrap_or(true), health_tx);
+    let monitors = health::spawn(
+        targets,
+        move |i| initial.get(i).copied().unwrap_or(true),
+        health_tx,
+    );
     let pollers: Vec<_> = cfg
         .servers
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match &s.metrics {
-            config::MetricsSource::Url(url) => Some(engine::metrics::spawn(i, url.clone(), cmd_tx.clone())),
+            config::MetricsSource::Url(url) => {
+                Some(engine::metrics::spawn(i, url.clone(), cmd_tx.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -232,7 +258,11 @@ async fn run(args: RunArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     info!("shutting down: detaching XDP, closing listeners");
-    for t in tasks.into_iter().chain(pollers).chain([engine_task, control_task]) {
+    for t in tasks
+        .into_iter()
+        .chain(pollers)
+        .chain([engine_task, control_task])
+    {
         t.abort();
     }
     drop(monitors);

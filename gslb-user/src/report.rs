@@ -14,7 +14,8 @@ fn s(v: &Value) -> String {
 }
 
 fn ms(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
+    v.as_f64()
+        .map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
 }
 
 /// `gslb status` as text: servers, then pools.
@@ -34,7 +35,11 @@ pub fn status_text(v: &Value) -> String {
                 format!(
                     "{}: {} {} {}",
                     s(&m["monitor"]),
-                    if m["up"].as_bool() == Some(true) { "up" } else { "down" },
+                    if m["up"].as_bool() == Some(true) {
+                        "up"
+                    } else {
+                        "down"
+                    },
                     s(&m["last_message"]),
                     ms(&m["last_latency_ms"])
                 )
@@ -52,15 +57,30 @@ pub fn status_text(v: &Value) -> String {
             s(&srv["sessions"]),
             s(&srv["connections"]),
             s(&srv["handed_out"]),
-            if probes.is_empty() { "(no monitors)".into() } else { probes.join("; ") }
+            if probes.is_empty() {
+                "(no monitors)".into()
+            } else {
+                probes.join("; ")
+            }
         );
     }
     let _ = writeln!(out, "\n{:<16} {:<40} MEMBERS", "POOL", "METHODS");
     for p in v["pools"].as_array().into_iter().flatten() {
         let list = |k: &str| -> String {
-            p[k].as_array().into_iter().flatten().map(s).collect::<Vec<_>>().join(", ")
+            p[k].as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let _ = writeln!(out, "{:<16} {:<40} {}", s(&p["name"]), list("methods"), list("members"));
+        let _ = writeln!(
+            out,
+            "{:<16} {:<40} {}",
+            s(&p["name"]),
+            list("methods"),
+            list("members")
+        );
     }
     out
 }
@@ -97,11 +117,20 @@ pub fn explain_text(v: &Value) -> String {
                 );
             }
         }
-        let answer: Vec<String> = f["answer"].as_array().into_iter().flatten().map(s).collect();
+        let answer: Vec<String> = f["answer"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(s)
+            .collect();
         let _ = writeln!(
             out,
             "  answer now: {}",
-            if answer.is_empty() { "(none)".into() } else { answer.join(", ") }
+            if answer.is_empty() {
+                "(none)".into()
+            } else {
+                answer.join(", ")
+            }
         );
     }
     out

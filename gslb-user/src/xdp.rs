@@ -108,15 +108,20 @@ pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
 }
 
 /// Takes the per-server hand-out counters out of the object.
-pub fn server_hits(ebpf: &mut Ebpf) -> Result<aya::maps::PerCpuArray<aya::maps::MapData, u64>, XdpError> {
-    let map = ebpf.take_map(gslb_common::maps::SERVER_HITS).ok_or_else(|| XdpError::Pin {
-        path: gslb_common::maps::SERVER_HITS.into(),
-        message: "map missing from the object".into(),
-    })?;
-    map.try_into().map_err(|e: aya::maps::MapError| XdpError::Pin {
-        path: gslb_common::maps::SERVER_HITS.into(),
-        message: e.to_string(),
-    })
+pub fn server_hits(
+    ebpf: &mut Ebpf,
+) -> Result<aya::maps::PerCpuArray<aya::maps::MapData, u64>, XdpError> {
+    let map = ebpf
+        .take_map(gslb_common::maps::SERVER_HITS)
+        .ok_or_else(|| XdpError::Pin {
+            path: gslb_common::maps::SERVER_HITS.into(),
+            message: "map missing from the object".into(),
+        })?;
+    map.try_into()
+        .map_err(|e: aya::maps::MapError| XdpError::Pin {
+            path: gslb_common::maps::SERVER_HITS.into(),
+            message: e.to_string(),
+        })
 }
 
 /// Pinned maps that are unpinned again when dropped.

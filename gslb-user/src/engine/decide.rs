@@ -21,7 +21,9 @@ use gslb_common::{
 use serde::Serialize;
 
 use crate::{
-    config::{AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig},
+    config::{
+        AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig,
+    },
     decision::{AnswerSet, Decision},
 };
 
@@ -37,7 +39,10 @@ pub enum Family {
 impl Family {
     /// Whether `a` belongs to this family.
     pub fn holds(self, a: &IpAddr) -> bool {
-        matches!((self, a), (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_)))
+        matches!(
+            (self, a),
+            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+        )
     }
 }
 
@@ -90,8 +95,11 @@ impl ServerView<'_> {
         if !self.health_up {
             return Availability::Down;
         }
-        let over = |now: Option<u64>, max: Option<u64>| matches!((now, max), (Some(n), Some(m)) if n > m);
-        if over(self.sessions, self.cfg.max_sessions) || over(self.connections, self.cfg.max_connections) {
+        let over =
+            |now: Option<u64>, max: Option<u64>| matches!((now, max), (Some(n), Some(m)) if n > m);
+        if over(self.sessions, self.cfg.max_sessions)
+            || over(self.connections, self.cfg.max_connections)
+        {
             return Availability::OverCapacity;
         }
         Availability::Available
@@ -223,7 +231,13 @@ impl Round<'_> {
 }
 
 /// A selection over `servers` in the given order.
-fn selection(mode: u16, pool: &PoolConfig, ttl: u32, servers: &[&ServerView<'_>], up: impl Fn(&ServerView<'_>) -> bool) -> AnswerSet {
+fn selection(
+    mode: u16,
+    pool: &PoolConfig,
+    ttl: u32,
+    servers: &[&ServerView<'_>],
+    up: impl Fn(&ServerView<'_>) -> bool,
+) -> AnswerSet {
     let servers = &servers[..servers.len().min(MAX_ADDRS)];
     let mut sel = Selection {
         ttl,
@@ -277,15 +291,23 @@ fn run_method(
             // All non-disabled members keep their slot (seed 004 claim 3:
             // N counts the servers, then down ones are skipped, claim 4);
             // draining members keep their persistent clients.
-            let slots: Vec<&ServerView<'_>> =
-                members.iter().copied().filter(|s| s.admin != AdminState::Disabled).collect();
-            let up = |s: &ServerView<'_>| {
-                usable(s) || (s.admin == AdminState::Draining && s.health_up)
-            };
+            let slots: Vec<&ServerView<'_>> = members
+                .iter()
+                .copied()
+                .filter(|s| s.admin != AdminState::Disabled)
+                .collect();
+            let up =
+                |s: &ServerView<'_>| usable(s) || (s.admin == AdminState::Draining && s.health_up);
             if !slots.iter().any(|s| up(s)) {
                 return None;
             }
-            Some(Decision::Answer(selection(MODE_STATIC_PERSIST, pool, ttl, &slots, up)))
+            Some(Decision::Answer(selection(
+                MODE_STATIC_PERSIST,
+                pool,
+                ttl,
+                &slots,
+                up,
+            )))
         }
         Method::GlobalAvailability => ordered(&avail),
         Method::FewestSelected => {
@@ -315,7 +337,12 @@ fn run_method(
 }
 
 fn fallback_ips(pool: &PoolConfig, ttl: u32, family: Family) -> Option<Decision> {
-    let addrs: Vec<IpAddr> = pool.fallback_ip.iter().copied().filter(|a| family.holds(a)).collect();
+    let addrs: Vec<IpAddr> = pool
+        .fallback_ip
+        .iter()
+        .copied()
+        .filter(|a| family.holds(a))
+        .collect();
     let mut set = AnswerSet::ordered(ttl, addrs);
     set.sel.max = pool.max_answers;
     (!set.addrs.is_empty()).then_some(Decision::Answer(set))
@@ -323,13 +350,22 @@ fn fallback_ips(pool: &PoolConfig, ttl: u32, family: Family) -> Option<Decision>
 
 /// The decision of one pool, or `None` when its chain found nothing
 /// available (the caller decides whether the all-down behaviour applies).
-fn pool_chain(round: &Round<'_>, pool: &PoolConfig, ttl: u32, family: Family, ex: &mut Explanation) -> Option<Decision> {
+fn pool_chain(
+    round: &Round<'_>,
+    pool: &PoolConfig,
+    ttl: u32,
+    family: Family,
+    ex: &mut Explanation,
+) -> Option<Decision> {
     let members: Vec<&ServerView<'_>> = round
         .members(pool, family)
         .into_iter()
         .filter(|s| s.admin != AdminState::Disabled)
         .collect();
-    for (step, method) in ["preferred", "alternate", "fallback"].iter().zip(pool.methods) {
+    for (step, method) in ["preferred", "alternate", "fallback"]
+        .iter()
+        .zip(pool.methods)
+    {
         if let Some(d) = run_method(method, pool, ttl, family, &members, *step == "fallback") {
             ex.step = (*step).to_string();
             ex.method = method_name(method).to_string();
@@ -340,7 +376,13 @@ fn pool_chain(round: &Round<'_>, pool: &PoolConfig, ttl: u32, family: Family, ex
 }
 
 /// The pool's all-down behaviour.
-fn all_down(round: &Round<'_>, pool: &PoolConfig, ttl: u32, family: Family, ex: &mut Explanation) -> Decision {
+fn all_down(
+    round: &Round<'_>,
+    pool: &PoolConfig,
+    ttl: u32,
+    family: Family,
+    ex: &mut Explanation,
+) -> Decision {
     ex.step = "when_all_down".into();
     ex.method = all_down_name(pool.when_all_down).into();
     match pool.when_all_down {
@@ -386,7 +428,11 @@ fn pool_order<'r>(round: &'r Round<'_>, g: &GslbConfig) -> Vec<&'r PoolConfig> {
             start.min(pools.len() - 1)
         }
     };
-    pools[start..].iter().chain(&pools[..start]).copied().collect()
+    pools[start..]
+        .iter()
+        .chain(&pools[..start])
+        .copied()
+        .collect()
 }
 
 /// Decides what `g` answers for `family` this round.
@@ -413,7 +459,9 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
         // A pool without members or fallback addresses of this family does
         // not serve it at all.
         let ttl = pool.ttl.unwrap_or(g.ttl);
-        if round.members(pool, family).is_empty() && !pool.fallback_ip.iter().any(|a| family.holds(a)) {
+        if round.members(pool, family).is_empty()
+            && !pool.fallback_ip.iter().any(|a| family.holds(a))
+        {
             continue;
         }
         first_pool.get_or_insert(pool);
@@ -423,12 +471,15 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
             ex.decision = describe(&d);
             return (d, ex);
         }
-        ex.skipped_pools.push(format!("{}: no available member", pool.name));
+        ex.skipped_pools
+            .push(format!("{}: no available member", pool.name));
     }
     let last = g.last_resort_pool.as_deref().and_then(|p| round.pool(p));
     if let Some(pool) = last {
         let ttl = pool.ttl.unwrap_or(g.ttl);
-        if !round.members(pool, family).is_empty() || pool.fallback_ip.iter().any(|a| family.holds(a)) {
+        if !round.members(pool, family).is_empty()
+            || pool.fallback_ip.iter().any(|a| family.holds(a))
+        {
             let d = pool_chain(round, pool, ttl, family, &mut ex)
                 .unwrap_or_else(|| all_down(round, pool, ttl, family, &mut ex));
             ex.pool = Some(pool.name.clone());
@@ -477,5 +528,302 @@ pub fn describe(d: &Decision) -> String {
         Decision::ReturnToDns => "return to DNS: static zone data".into(),
         Decision::Servfail => "SERVFAIL".into(),
         Decision::Nodata => "NODATA".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use gslb_common::select::MODE_DROP;
+
+    use super::*;
+    use crate::config::{MetricsSource, PoolConfig};
+
+    fn server(name: &str, last: u8, ratio: u16) -> VirtualServerConfig {
+        VirtualServerConfig {
+            name: name.into(),
+            address: IpAddr::V4(Ipv4Addr::new(198, 18, 10, last)),
+            datacenter: "dc".into(),
+            ratio,
+            max_sessions: Some(100),
+            max_connections: None,
+            monitors: vec![],
+            check_address: None,
+            admin: AdminState::Enabled,
+            initial_up: true,
+            metrics: MetricsSource::None,
+        }
+    }
+
+    fn pool(methods: [Method; 3], all_down: AllDown) -> PoolConfig {
+        PoolConfig {
+            name: "p".into(),
+            members: vec!["a".into(), "b".into(), "c".into()],
+            methods,
+            ttl: None,
+            max_answers: 1,
+            fallback_ip: vec![IpAddr::V4(Ipv4Addr::new(198, 18, 99, 1))],
+            when_all_down: all_down,
+            persist_prefix_v4: 24,
+            persist_prefix_v6: 64,
+        }
+    }
+
+    fn gslb() -> GslbConfig {
+        GslbConfig {
+            name: hickory_proto::rr::Name::from_ascii("www.example.test.").unwrap(),
+            ttl: 30,
+            a: vec![],
+            aaaa: vec![],
+            pools: vec!["p".into()],
+            pool_method: PoolMethod::GlobalAvailability,
+            last_resort_pool: None,
+        }
+    }
+
+    struct Fixture {
+        cfgs: Vec<VirtualServerConfig>,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                cfgs: vec![server("a", 1, 3), server("b", 2, 1), server("c", 3, 2)],
+            }
+        }
+
+        fn views(&self) -> Vec<ServerView<'_>> {
+            self.cfgs
+                .iter()
+                .enumerate()
+                .map(|(i, cfg)| ServerView {
+                    cfg,
+                    id: i as u16,
+                    admin: AdminState::Enabled,
+                    health_up: true,
+                    latency: Some(Duration::from_millis(10 * (3 - i as u64))),
+                    sessions: Some(10 * (i as u64 + 1)),
+                    connections: Some(100 - 10 * i as u64),
+                    hits: [5, 1, 3][i],
+                })
+                .collect()
+        }
+    }
+
+    fn run(p: &PoolConfig, views: &[ServerView<'_>]) -> (Decision, Explanation) {
+        let pools = [p.clone()];
+        let round = Round {
+            servers: views,
+            pools: &pools,
+            round: 0,
+        };
+        decide(&round, &gslb(), Family::V4)
+    }
+
+    fn set(d: &Decision) -> &AnswerSet {
+        match d {
+            Decision::Answer(s) => s,
+            other => panic!("answer set expected, got {other:?}"),
+        }
+    }
+
+    fn last_octets(d: &Decision) -> Vec<u8> {
+        set(d)
+            .addrs
+            .iter()
+            .map(|a| match a {
+                IpAddr::V4(a) => a.octets()[3],
+                IpAddr::V6(_) => 0,
+            })
+            .collect()
+    }
+
+    const N: Method = Method::None;
+
+    #[test]
+    fn per_query_methods_carry_weights_and_ids() {
+        let f = Fixture::new();
+        let (d, ex) = run(&pool([Method::Ratio, N, N], AllDown::FailOpen), &f.views());
+        let s = set(&d);
+        assert_eq!(s.sel.mode, MODE_RATIO);
+        assert_eq!(&s.sel.weights[..3], &[3, 1, 2]);
+        assert_eq!(s.sel.total_weight, 6);
+        assert_eq!(&s.sel.ids[..3], &[0, 1, 2]);
+        assert_eq!(s.sel.max, 1);
+        assert_eq!(ex.method, "ratio");
+        assert_eq!(ex.step, "preferred");
+    }
+
+    #[test]
+    fn down_servers_leave_per_query_sets() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        v[1].health_up = false;
+        let (d, _) = run(&pool([Method::RoundRobin, N, N], AllDown::FailOpen), &v);
+        assert_eq!(last_octets(&d), vec![1, 3]);
+        assert_eq!(set(&d).sel.mode, MODE_ROUND_ROBIN);
+    }
+
+    #[test]
+    fn out_of_band_orderings() {
+        let f = Fixture::new();
+        let v = f.views();
+        let order = |m| last_octets(&run(&pool([m, N, N], AllDown::FailOpen), &v).0);
+        assert_eq!(order(Method::GlobalAvailability), vec![1, 2, 3]);
+        assert_eq!(order(Method::FewestSelected), vec![2, 3, 1]);
+        assert_eq!(order(Method::LeastSessions), vec![1, 2, 3]);
+        assert_eq!(order(Method::LeastConnections), vec![3, 2, 1]);
+        assert_eq!(order(Method::MostCapacity), vec![1, 2, 3]);
+        assert_eq!(order(Method::LowestLatency), vec![3, 2, 1]);
+    }
+
+    #[test]
+    fn sessions_over_threshold_make_a_server_unavailable() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        v[0].sessions = Some(101);
+        assert_eq!(v[0].availability(), Availability::OverCapacity);
+        let (d, ex) = run(
+            &pool([Method::GlobalAvailability, N, N], AllDown::FailOpen),
+            &v,
+        );
+        assert_eq!(last_octets(&d), vec![2, 3]);
+        assert_eq!(ex.candidates[0].availability, Availability::OverCapacity);
+    }
+
+    #[test]
+    fn chain_goes_preferred_alternate_fallback() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        for s in &mut v {
+            s.health_up = false;
+        }
+        // Preferred and alternate find nothing; the fallback ignores health.
+        let p = pool(
+            [
+                Method::RoundRobin,
+                Method::GlobalAvailability,
+                Method::Ratio,
+            ],
+            AllDown::Servfail,
+        );
+        let (d, ex) = run(&p, &v);
+        assert_eq!(ex.step, "fallback");
+        assert_eq!(set(&d).sel.mode, MODE_RATIO);
+        assert_eq!(last_octets(&d), vec![1, 2, 3]);
+        // Alternate used when the preferred finds nothing but health allows.
+        v[2].health_up = true;
+        let (d, ex) = run(&p, &v);
+        assert_eq!(
+            (ex.step.as_str(), ex.method.as_str()),
+            ("preferred", "round_robin")
+        );
+        assert_eq!(last_octets(&d), vec![3]);
+        let p = pool(
+            [Method::StaticPersist, Method::FallbackIp, N],
+            AllDown::Servfail,
+        );
+        for s in &mut v {
+            s.health_up = false;
+        }
+        let (d, ex) = run(&p, &v);
+        assert_eq!(ex.step, "alternate");
+        assert_eq!(last_octets(&d), vec![1]);
+        assert_eq!(set(&d).addrs[0], IpAddr::V4(Ipv4Addr::new(198, 18, 99, 1)));
+    }
+
+    #[test]
+    fn every_all_down_behaviour() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        for s in &mut v {
+            s.health_up = false;
+        }
+        let d = |a| run(&pool([Method::RoundRobin, N, N], a), &v).0;
+        assert_eq!(last_octets(&d(AllDown::FailOpen)), vec![1, 2, 3]);
+        assert_eq!(
+            set(&d(AllDown::FallbackIp)).addrs,
+            vec![IpAddr::V4(Ipv4Addr::new(198, 18, 99, 1))]
+        );
+        assert_eq!(d(AllDown::ReturnToDns), Decision::ReturnToDns);
+        assert_eq!(d(AllDown::Servfail), Decision::Servfail);
+        assert_eq!(d(AllDown::Nodata), Decision::Nodata);
+        assert_eq!(d(AllDown::Drop), Decision::Drop);
+        assert_eq!(d(AllDown::Drop), Decision::Drop);
+        let (dp, _) = run(&pool([Method::DropPacket, N, N], AllDown::FailOpen), &v);
+        assert_eq!(dp, Decision::Drop);
+        let _ = MODE_DROP;
+    }
+
+    #[test]
+    fn static_persist_keeps_slots_and_draining_clients() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        v[1].health_up = false;
+        v[2].admin = AdminState::Draining;
+        let (d, _) = run(&pool([Method::StaticPersist, N, N], AllDown::FailOpen), &v);
+        let s = set(&d);
+        assert_eq!(s.sel.mode, MODE_STATIC_PERSIST);
+        // Every non-disabled member keeps its slot; down ones are marked.
+        assert_eq!(last_octets(&d), vec![1, 2, 3]);
+        assert_eq!(s.sel.up, 0b101);
+        assert_eq!((s.sel.persist_v4, s.sel.persist_v6), (24, 64));
+        // Disabled members lose their slot.
+        v[0].admin = AdminState::Disabled;
+        let (d, _) = run(&pool([Method::StaticPersist, N, N], AllDown::FailOpen), &v);
+        assert_eq!(last_octets(&d), vec![2, 3]);
+    }
+
+    #[test]
+    fn draining_and_disabled_get_no_new_clients() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        v[0].admin = AdminState::Draining;
+        v[1].admin = AdminState::Disabled;
+        let (d, ex) = run(&pool([Method::RoundRobin, N, N], AllDown::FailOpen), &v);
+        assert_eq!(last_octets(&d), vec![3]);
+        assert_eq!(ex.candidates[0].availability, Availability::Draining);
+        assert_eq!(ex.candidates[1].availability, Availability::Disabled);
+    }
+
+    #[test]
+    fn pools_in_order_then_last_resort() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        let mut p1 = pool([Method::GlobalAvailability, N, N], AllDown::Servfail);
+        p1.members = vec!["a".into()];
+        let mut p2 = p1.clone();
+        p2.name = "p2".into();
+        p2.members = vec!["b".into()];
+        let mut last = p1.clone();
+        last.name = "last".into();
+        last.members = vec!["c".into()];
+        let pools = [p1, p2, last];
+        let mut g = gslb();
+        g.pools = vec!["p".into(), "p2".into()];
+        g.last_resort_pool = Some("last".into());
+        v[0].health_up = false;
+        let round = Round {
+            servers: &v,
+            pools: &pools,
+            round: 0,
+        };
+        let (d, ex) = decide(&round, &g, Family::V4);
+        assert_eq!(last_octets(&d), vec![2]);
+        assert_eq!(ex.pool.as_deref(), Some("p2"));
+        assert_eq!(ex.skipped_pools.len(), 1);
+        v[1].health_up = false;
+        let round = Round {
+            servers: &v,
+            pools: &pools,
+            round: 0,
+        };
+        let (d, ex) = decide(&round, &g, Family::V4);
+        assert_eq!(last_octets(&d), vec![3]);
+        assert!(ex.step.starts_with("last_resort"));
+        // No AAAA members anywhere: no set for AAAA.
+        let (d, _) = decide(&round, &g, Family::V6);
+        assert_eq!(d, Decision::NoSet);
     }
 }

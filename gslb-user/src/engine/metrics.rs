@@ -68,12 +68,21 @@ fn split_url(url: &str) -> Option<(String, String)> {
 pub async fn fetch(url: &str) -> Result<String, String> {
     let (authority, path) = split_url(url).ok_or("not an http:// URL")?;
     let work = async {
-        let mut s = TcpStream::connect(&authority).await.map_err(|e| e.to_string())?;
-        let host = authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h);
+        let mut s = TcpStream::connect(&authority)
+            .await
+            .map_err(|e| e.to_string())?;
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
         let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n");
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
-        s.take(MAX_BODY as u64).read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+        s.take(MAX_BODY as u64)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&buf).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP header end")?;
         let status = head.split_whitespace().nth(1).unwrap_or("");
@@ -82,7 +91,9 @@ pub async fn fetch(url: &str) -> Result<String, String> {
         }
         Ok(body.to_string())
     };
-    timeout(POLL_TIMEOUT, work).await.map_err(|_| "timeout".to_string())?
+    timeout(POLL_TIMEOUT, work)
+        .await
+        .map_err(|_| "timeout".to_string())?
 }
 
 /// Polls `url` for server `server` until the task is aborted.
@@ -94,7 +105,15 @@ pub fn spawn(server: usize, url: String, tx: mpsc::Sender<Command>) -> JoinHandl
             match fetch(&url).await {
                 Ok(body) => {
                     let (sessions, connections) = parse(&body);
-                    if tx.send(Command::Metrics { server, sessions, connections }).await.is_err() {
+                    if tx
+                        .send(Command::Metrics {
+                            server,
+                            sessions,
+                            connections,
+                        })
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -117,8 +136,14 @@ mod tests {
 
     #[test]
     fn splits_urls() {
-        assert_eq!(split_url("http://198.18.0.1:9100/metrics"), Some(("198.18.0.1:9100".into(), "/metrics".into())));
-        assert_eq!(split_url("http://198.18.0.1"), Some(("198.18.0.1:80".into(), "/".into())));
+        assert_eq!(
+            split_url("http://198.18.0.1:9100/metrics"),
+            Some(("198.18.0.1:9100".into(), "/metrics".into()))
+        );
+        assert_eq!(
+            split_url("http://198.18.0.1"),
+            Some(("198.18.0.1:80".into(), "/".into()))
+        );
         assert_eq!(split_url("https://x"), None);
     }
 
@@ -130,7 +155,11 @@ mod tests {
             let (mut s, _) = l.accept().await.unwrap();
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf).await;
-            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nsessions 5\nconnections 9\n").await.unwrap();
+            s.write_all(
+                b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nsessions 5\nconnections 9\n",
+            )
+            .await
+            .unwrap();
         });
         let body = fetch(&format!("http://{addr}/metrics")).await.unwrap();
         assert_eq!(parse(&body), (Some(5), Some(9)));

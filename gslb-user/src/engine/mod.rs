@@ -202,9 +202,10 @@ impl Engine {
             .iter()
             .map(|s| {
                 let (sessions, connections) = match &s.metrics {
-                    crate::config::MetricsSource::Static { sessions, connections } => {
-                        (Some(*sessions), Some(*connections))
-                    }
+                    crate::config::MetricsSource::Static {
+                        sessions,
+                        connections,
+                    } => (Some(*sessions), Some(*connections)),
                     _ => (None, None),
                 };
                 ServerRuntime {
@@ -227,7 +228,16 @@ impl Engine {
                 }
             })
             .collect();
-        Engine { cfg, base, state, maps, hits, servers, explanations: HashMap::new(), round: 0 }
+        Engine {
+            cfg,
+            base,
+            state,
+            maps,
+            hits,
+            servers,
+            explanations: HashMap::new(),
+            round: 0,
+        }
     }
 
     fn views(&self) -> Vec<ServerView<'_>> {
@@ -245,7 +255,9 @@ impl Engine {
                     .monitors
                     .iter()
                     .filter_map(|m| m.last_latency_ms)
-                    .fold(None, |acc: Option<f64>, l| Some(acc.map_or(l, |a| a.max(l))))
+                    .fold(None, |acc: Option<f64>, l| {
+                        Some(acc.map_or(l, |a| a.max(l)))
+                    })
                     .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
                 sessions: rt.sessions,
                 connections: rt.connections,
@@ -257,7 +269,11 @@ impl Engine {
     /// Recomputes every decision and publishes what changed.
     pub fn recompute(&mut self) {
         let views = self.views();
-        let round = Round { servers: &views, pools: &self.cfg.pools, round: self.round };
+        let round = Round {
+            servers: &views,
+            pools: &self.cfg.pools,
+            round: self.round,
+        };
         let mut next = self.base.clone();
         let current = self.state.load();
         let mut explanations = HashMap::new();
@@ -302,7 +318,12 @@ impl Engine {
         m.last_ok = Some(ev.probe.ok);
         m.last_message = Some(ev.probe.message.clone());
         m.last_latency_ms = Some(ev.probe.latency.as_secs_f64() * 1000.0);
-        m.last_at = ev.probe.at.duration_since(SystemTime::UNIX_EPOCH).ok().map(|d| d.as_secs_f64());
+        m.last_at = ev
+            .probe
+            .at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64());
         if ev.changed {
             info!(
                 server = %self.cfg.servers[ev.server].name,
@@ -331,7 +352,11 @@ impl Engine {
     /// Handles one control command.
     pub fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::SetAdmin { server, state, reply } => {
+            Command::SetAdmin {
+                server,
+                state,
+                reply,
+            } => {
                 let r = match self.cfg.servers.iter().position(|s| s.name == server) {
                     Some(i) => {
                         self.servers[i].admin = state;
@@ -346,10 +371,18 @@ impl Engine {
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
-            Command::Explain { name, client, reply } => {
+            Command::Explain {
+                name,
+                client,
+                reply,
+            } => {
                 let _ = reply.send(self.explain(&name, client));
             }
-            Command::Metrics { server, sessions, connections } => {
+            Command::Metrics {
+                server,
+                sessions,
+                connections,
+            } => {
                 if let Some(rt) = self.servers.get_mut(server) {
                     if (rt.sessions, rt.connections) != (sessions, connections) {
                         rt.sessions = sessions;
@@ -395,18 +428,28 @@ impl Engine {
     fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, String> {
         let key = LowerName::new(name);
         let state = self.state.load();
-        let g = state.gslb_name(&key).ok_or_else(|| format!("{name} is not a gslb name"))?;
+        let g = state
+            .gslb_name(&key)
+            .ok_or_else(|| format!("{name} is not a gslb name"))?;
         let [ea, eaaaa] = self.explanations.get(&key).cloned().unwrap_or_default();
         let answer = |d: &Decision| match d {
             // A copy, so explaining does not advance the live rotation.
-            Decision::Answer(set) => crate::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client),
+            Decision::Answer(set) => {
+                crate::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client)
+            }
             _ => Vec::new(),
         };
         Ok(ExplainReport {
             name: g.name.to_string(),
             client,
-            a: ExplainFamily { explanation: ea, answer: answer(&g.a) },
-            aaaa: ExplainFamily { explanation: eaaaa, answer: answer(&g.aaaa) },
+            a: ExplainFamily {
+                explanation: ea,
+                answer: answer(&g.a),
+            },
+            aaaa: ExplainFamily {
+                explanation: eaaaa,
+                answer: answer(&g.aaaa),
+            },
         })
     }
 }

@@ -65,8 +65,13 @@ pub async fn check(
 
     let rcode = response.metadata.response_code;
     if rcode != expect_rcode {
-        return Err(format!("rcode {rcode} (expected {expect_rcode})"));
+        return Err(format!(
+            "rcode {} (expected {})",
+            mnemonic(rcode),
+            mnemonic(expect_rcode)
+        ));
     }
+    let rcode = mnemonic(rcode);
     let answers = response.answers.len();
     match expect_answer {
         None => Ok(format!("{rcode}, {answers} answers")),
@@ -85,4 +90,23 @@ pub async fn check(
             }
         }
     }
+}
+
+/// The zone-file mnemonic of an rcode ("NOERROR", "NXDOMAIN", ...).
+pub fn mnemonic(rcode: ResponseCode) -> String {
+    let name = match rcode {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::FormErr => "FORMERR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::NotImp => "NOTIMP",
+        ResponseCode::Refused => "REFUSED",
+        ResponseCode::YXDomain => "YXDOMAIN",
+        ResponseCode::YXRRSet => "YXRRSET",
+        ResponseCode::NXRRSet => "NXRRSET",
+        ResponseCode::NotAuth => "NOTAUTH",
+        ResponseCode::NotZone => "NOTZONE",
+        other => return format!("RCODE{}", u16::from(other)),
+    };
+    name.to_string()
 }
