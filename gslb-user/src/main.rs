@@ -222,7 +222,7 @@ async fn run(args: RunArgs) -> Result<()> {
         fast_path = Some((ebpf, pins));
     }
     let cfg = Arc::new(cfg);
-    let shared = Arc::new(ArcSwap::from_pointee(state.clone()));
+    let shared = Arc::new(ArcSwap::from_pointee(state));
     let tasks = listeners.spawn(shared.clone());
 
     // The engine owns the maps from here on: health, metrics and admin
@@ -247,7 +247,7 @@ async fn run(args: RunArgs) -> Result<()> {
             _ => None,
         })
         .collect();
-    let engine = engine::Engine::new(cfg.clone(), state, shared, maps, hits);
+    let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let control_task = control::serve(&args.control, cmd_tx)?;
     info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");

@@ -79,7 +79,7 @@ fn map_value<const N: usize>(
 
 /// The A map value of `g`.
 pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
-    let (sel, addrs) = map_value(&g.a, |a| match a {
+    let (sel, addrs) = map_value(&g.a(), |a| match a {
         IpAddr::V4(a) => Some(a.octets()),
         IpAddr::V6(_) => None,
     })?;
@@ -88,7 +88,7 @@ pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
 
 /// The AAAA map value of `g`.
 pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
-    let (sel, addrs) = map_value(&g.aaaa, |a| match a {
+    let (sel, addrs) = map_value(&g.aaaa(), |a| match a {
         IpAddr::V6(a) => Some(a.octets()),
         IpAddr::V4(_) => None,
     })?;
@@ -157,6 +157,53 @@ impl Maps {
             e.names.insert(key, entry);
         }
         e
+    }
+
+    /// Writes the current decisions of one gslb name (already known to the
+    /// maps through [`Maps::sync`]): only the entries that changed, answer
+    /// sets before the name entry, stale sets after it. Returns the number
+    /// of entries written or removed.
+    pub fn update(&mut self, g: &GslbName) -> anyhow::Result<usize> {
+        let key = wire_key(&g.name);
+        let id = *self.ids.entry(key.clone()).or_insert_with(|| {
+            self.next_id += 1;
+            self.next_id - 1
+        });
+        let set = AnswerKey { set: id, group: 0 };
+        let mut entry = NameEntry { a: NO_ANSWER, aaaa: NO_ANSWER };
+        let mut changes = 0;
+        let v4 = answer_v4(g);
+        if let Some(v) = &v4 {
+            if self.current.v4.get(&set) != Some(v) {
+                self.v4.insert(set, v, 0)?;
+                self.current.v4.insert(set, *v);
+                changes += 1;
+            }
+            entry.a = id;
+        }
+        let v6 = answer_v6(g);
+        if let Some(v) = &v6 {
+            if self.current.v6.get(&set) != Some(v) {
+                self.v6.insert(set, v, 0)?;
+                self.current.v6.insert(set, *v);
+                changes += 1;
+            }
+            entry.aaaa = id;
+        }
+        if self.current.names.get(&key) != Some(&entry) {
+            self.name_op(&key, Some(entry))?;
+            self.current.names.insert(key, entry);
+            changes += 1;
+        }
+        if v4.is_none() && self.current.v4.remove(&set).is_some() {
+            self.v4.remove(&set)?;
+            changes += 1;
+        }
+        if v6.is_none() && self.current.v6.remove(&set).is_some() {
+            self.v6.remove(&set)?;
+            changes += 1;
+        }
+        Ok(changes)
     }
 
     /// Makes the maps hold exactly what `state` calls for, and enables the

@@ -9,7 +9,10 @@
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     net::IpAddr,
+    sync::Arc,
 };
+
+use arc_swap::ArcSwap;
 
 use hickory_proto::rr::{rdata::NS, LowerName, Name, RData, Record, RecordType};
 
@@ -19,24 +22,60 @@ use crate::{
 };
 
 /// A gslb name and its current decisions, one per address type.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// The decisions are swapped in place by the engine (each one atomically:
+/// a reader sees the old or the new one), so a health change does not
+/// rebuild the whole [`State`]. Clones share them.
+#[derive(Clone, Debug)]
 pub struct GslbName {
     /// The name: absolute, lowercase.
     pub name: Name,
     /// Default TTL of the answers.
     pub ttl: u32,
-    /// What A queries get.
-    pub a: Decision,
-    /// What AAAA queries get.
-    pub aaaa: Decision,
+    a: Arc<ArcSwap<Decision>>,
+    aaaa: Arc<ArcSwap<Decision>>,
+}
+
+impl PartialEq for GslbName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.ttl == other.ttl && self.a() == other.a() && self.aaaa() == other.aaaa()
+    }
 }
 
 impl GslbName {
+    /// A gslb name with these decisions.
+    pub fn new(name: Name, ttl: u32, a: Decision, aaaa: Decision) -> GslbName {
+        GslbName { name, ttl, a: Arc::new(ArcSwap::from_pointee(a)), aaaa: Arc::new(ArcSwap::from_pointee(aaaa)) }
+    }
+
+    /// The current A decision.
+    pub fn a(&self) -> Arc<Decision> {
+        self.a.load_full()
+    }
+
+    /// The current AAAA decision.
+    pub fn aaaa(&self) -> Arc<Decision> {
+        self.aaaa.load_full()
+    }
+
+    /// Replaces the decisions; returns whether anything changed. An
+    /// unchanged decision keeps its running rotation counter.
+    pub fn set(&self, a: Decision, aaaa: Decision) -> bool {
+        let mut changed = false;
+        for (slot, d) in [(&self.a, a), (&self.aaaa, aaaa)] {
+            if **slot.load() != d {
+                slot.store(Arc::new(d));
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// The decision for `rtype` (A or AAAA; others have none).
-    pub fn decision(&self, rtype: RecordType) -> Option<&Decision> {
+    pub fn decision(&self, rtype: RecordType) -> Option<Arc<Decision>> {
         match rtype {
-            RecordType::A => Some(&self.a),
-            RecordType::AAAA => Some(&self.aaaa),
+            RecordType::A => Some(self.a()),
+            RecordType::AAAA => Some(self.aaaa()),
             _ => None,
         }
     }
@@ -236,12 +275,12 @@ impl State {
                     Decision::Answer(AnswerSet::ordered(g.ttl, addrs))
                 }
             };
-            state.gslb.push(GslbName {
+            state.gslb.push(GslbName::new(
                 name,
-                ttl: g.ttl,
-                a: set(g.a.iter().map(|&a| IpAddr::V4(a)).collect()),
-                aaaa: set(g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect()),
-            });
+                g.ttl,
+                set(g.a.iter().map(|&a| IpAddr::V4(a)).collect()),
+                set(g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect()),
+            ));
         }
         state
     }
@@ -293,7 +332,7 @@ mod tests {
     fn indexes_the_default_config() {
         let s = state();
         let www = s.gslb_name(&lower("WWW.Example.Test.")).unwrap();
-        let Decision::Answer(a) = &www.a else {
+        let Decision::Answer(a) = &*www.a() else {
             panic!("A set expected")
         };
         assert_eq!(a.addrs.len(), 2);

@@ -231,7 +231,10 @@ impl Validator<'_> {
             Some(v)
         } else {
             let msg = if *range.end() == i64::MAX {
-                format!("{what} {v} is out of range: it must be at least {}", range.start())
+                format!(
+                    "{what} {v} is out of range: it must be at least {}",
+                    range.start()
+                )
             } else {
                 format!(
                     "{what} {v} is out of range {}..={}",
@@ -455,9 +458,17 @@ impl Validator<'_> {
                 m.expect_status.as_ref().map(Spanned::span),
                 http,
             ),
-            ("expect_body", m.expect_body.as_ref().map(Spanned::span), http),
+            (
+                "expect_body",
+                m.expect_body.as_ref().map(Spanned::span),
+                http,
+            ),
             ("query", m.query.as_ref().map(Spanned::span), &["dns"]),
-            ("query_type", m.query_type.as_ref().map(Spanned::span), &["dns"]),
+            (
+                "query_type",
+                m.query_type.as_ref().map(Spanned::span),
+                &["dns"],
+            ),
             (
                 "expect_rcode",
                 m.expect_rcode.as_ref().map(Spanned::span),
@@ -468,7 +479,11 @@ impl Validator<'_> {
                 m.expect_answer.as_ref().map(Spanned::span),
                 &["dns"],
             ),
-            ("command", m.command.as_ref().map(Spanned::span), &["external"]),
+            (
+                "command",
+                m.command.as_ref().map(Spanned::span),
+                &["external"],
+            ),
         ];
         for (key, at, types) in &specific {
             if let Some(at) = at {
@@ -509,7 +524,9 @@ impl Validator<'_> {
                 Some(d) => {
                     self.error(
                         &raw.span(),
-                        format!("interval {d:?} is shorter than the minimum {MIN_MONITOR_INTERVAL:?}"),
+                        format!(
+                            "interval {d:?} is shorter than the minimum {MIN_MONITOR_INTERVAL:?}"
+                        ),
                     );
                     interval_ok = false;
                 }
@@ -525,7 +542,11 @@ impl Validator<'_> {
             match self.duration(raw, "timeout") {
                 Some(d) if d.is_zero() => self.error(&raw.span(), "timeout must not be zero"),
                 Some(d) if interval_ok && d >= interval => {
-                    let default = if m.interval.is_none() { " (default)" } else { "" };
+                    let default = if m.interval.is_none() {
+                        " (default)"
+                    } else {
+                        ""
+                    };
                     self.error(
                         &raw.span(),
                         format!(
@@ -758,11 +779,7 @@ impl Validator<'_> {
         decl
     }
 
-    fn metrics(
-        &mut self,
-        fixed: Option<&Spanned<RawMetrics>>,
-        url: Option<&Str>,
-    ) -> MetricsSource {
+    fn metrics(&mut self, fixed: Option<&Spanned<RawMetrics>>, url: Option<&Str>) -> MetricsSource {
         match (fixed, url) {
             (Some(_), Some(url)) => {
                 self.error(
@@ -811,7 +828,10 @@ impl Validator<'_> {
             let mut methods = [Method::RoundRobin, Method::None, Method::None];
             let keys = [&p.preferred, &p.alternate, &p.fallback];
             for (slot, key) in methods.iter_mut().zip(keys) {
-                if let Some(m) = key.as_ref().and_then(|k| self.choice(k, "method", Method::ALL)) {
+                if let Some(m) = key
+                    .as_ref()
+                    .and_then(|k| self.choice(k, "method", Method::ALL))
+                {
                     *slot = m;
                 }
             }
@@ -848,12 +868,18 @@ impl Validator<'_> {
                     );
                 }
             }
-            let persist_prefix_v4 =
-                self.opt_int_in(p.persist_prefix_v4.as_ref(), 0..=32, 32, "persist_prefix_v4")
-                    as u8;
-            let persist_prefix_v6 =
-                self.opt_int_in(p.persist_prefix_v6.as_ref(), 0..=64, 64, "persist_prefix_v6")
-                    as u8;
+            let persist_prefix_v4 = self.opt_int_in(
+                p.persist_prefix_v4.as_ref(),
+                0..=32,
+                32,
+                "persist_prefix_v4",
+            ) as u8;
+            let persist_prefix_v6 = self.opt_int_in(
+                p.persist_prefix_v6.as_ref(),
+                0..=64,
+                64,
+                "persist_prefix_v6",
+            ) as u8;
             if let Some(name) = name {
                 decl.items.push(PoolConfig {
                     name,
@@ -939,10 +965,11 @@ impl Validator<'_> {
                 continue;
             };
             if out.contains(&ip) {
-                self.error(&item.span(), format!("duplicate address {ip} in `fallback_ip`"));
-            } else if out.iter().filter(|a| a.is_ipv4() == ip.is_ipv4()).count()
-                >= MAX_GSLB_ADDRS
-            {
+                self.error(
+                    &item.span(),
+                    format!("duplicate address {ip} in `fallback_ip`"),
+                );
+            } else if out.iter().filter(|a| a.is_ipv4() == ip.is_ipv4()).count() >= MAX_GSLB_ADDRS {
                 self.error(
                     &item.span(),
                     format!(

@@ -870,7 +870,11 @@ fn gslb_example_config_is_valid() {
         PoolConfig {
             name: "web-eu".into(),
             members: vec!["ams-web1".into(), "ams-web2".into(), "ams-web6".into()],
-            methods: [Method::Ratio, Method::GlobalAvailability, Method::FallbackIp],
+            methods: [
+                Method::Ratio,
+                Method::GlobalAvailability,
+                Method::FallbackIp
+            ],
             ttl: Some(20),
             max_answers: 2,
             fallback_ip: vec![ip("198.18.99.1"), ip("2001:db8:99::1")],
@@ -1041,7 +1045,14 @@ fn engine_defaults() {
         }
     );
     let https = monitor("https", "");
-    assert!(matches!(https.kind, MonitorKind::Http { tls: true, port: 443, .. }));
+    assert!(matches!(
+        https.kind,
+        MonitorKind::Http {
+            tls: true,
+            port: 443,
+            ..
+        }
+    ));
     // The default timeout never reaches a short interval.
     let short = monitor("icmp", "interval = \"1s\"\n");
     assert_eq!((short.interval, short.timeout), (ms(1000), ms(500)));
@@ -1049,7 +1060,10 @@ fn engine_defaults() {
     assert_eq!((short.interval, short.timeout), (ms(10), ms(5)));
     let long = monitor("icmp", "interval = 4\n");
     assert_eq!((long.interval, long.timeout), (ms(4000), ms(2000)));
-    let fine = monitor("icmp", "jitter = 0.5\ntimeout = \"9.999s\"\ninterval = 10\n");
+    let fine = monitor(
+        "icmp",
+        "jitter = 0.5\ntimeout = \"9.999s\"\ninterval = 10\n",
+    );
     assert_eq!(fine.jitter_permille, 500);
     assert_eq!(fine.timeout, ms(9999));
 
@@ -1130,17 +1144,37 @@ fn health_errors() {
 #[test]
 fn datacenter_errors() {
     let dc = |body: &str| engine_with(&format!("[[datacenter]]\nname = \"nyc\"\n{body}"));
-    assert_error_last(&dc("lat = 91\nlon = 0\n"), "91", "latitude 91 is out of range -90..=90");
-    assert_error_last(&dc("lat = -90\nlon = -180.5\n"), "-180.5", "longitude -180.5");
-    assert_error_last(&dc("lat = 0\nlon = 0\ncountry = \"NLD\"\n"), "\"NLD\"", "ISO 3166");
-    assert_error_last(&dc("lat = 0\nlon = 0\nregion = \"\"\n"), "\"\"", "invalid region");
+    assert_error_last(
+        &dc("lat = 91\nlon = 0\n"),
+        "91",
+        "latitude 91 is out of range -90..=90",
+    );
+    assert_error_last(
+        &dc("lat = -90\nlon = -180.5\n"),
+        "-180.5",
+        "longitude -180.5",
+    );
+    assert_error_last(
+        &dc("lat = 0\nlon = 0\ncountry = \"NLD\"\n"),
+        "\"NLD\"",
+        "ISO 3166",
+    );
+    assert_error_last(
+        &dc("lat = 0\nlon = 0\nregion = \"\"\n"),
+        "\"\"",
+        "invalid region",
+    );
     assert_error_last(&dc("lat = 0\n"), "[[datacenter]]", "missing field `lon`");
-    assert_error_last(&dc("lat = \"north\"\nlon = 0\n"), "\"north\"", "invalid type");
+    assert_error_last(
+        &dc("lat = \"north\"\nlon = 0\n"),
+        "\"north\"",
+        "invalid type",
+    );
     assert!(parse(&dc("lat = 0\nlon = 0\ncountry = \"us\"\n"), "t").is_ok());
     assert_error_last(
         &engine_with("[[datacenter]]\nname = \"ams\"\nlat = 0\nlon = 0\n"),
         "\"ams\"",
-        "duplicate [[datacenter]] name `ams` (first defined at 12:8)",
+        "duplicate [[datacenter]] name `ams` (first defined at 11:8)",
     );
     assert_error_last(
         &engine_with("[[datacenter]]\nname = \"new york\"\nlat = 0\nlon = 0\n"),
@@ -1160,13 +1194,35 @@ fn datacenter_errors() {
 #[test]
 fn monitor_errors() {
     let mon = |ty: &str, body: &str| {
-        engine_with(&format!("[[monitor]]\nname = \"m\"\ntype = \"{ty}\"\n{body}"))
+        engine_with(&format!(
+            "[[monitor]]\nname = \"m\"\ntype = \"{ty}\"\n{body}"
+        ))
     };
-    assert_error_last(&mon("udp", ""), "\"udp\"", "unknown monitor type `udp` (one of: tcp,");
-    assert_error_last(&mon("tcp", "interval = \"5ms\"\n"), "\"5ms\"", "shorter than the minimum 10ms");
-    assert_error_last(&mon("tcp", "interval = \"5\"\n"), "\"5\"", "interval: duration `5` has no unit");
-    assert_error_last(&mon("tcp", "interval = \"1x\"\n"), "\"1x\"", "unknown unit `x`");
-    assert_error_last(&mon("tcp", "interval = -1\n"), "-1", "interval -1 is negative");
+    assert_error_last(
+        &mon("udp", ""),
+        "\"udp\"",
+        "unknown monitor type `udp` (one of: tcp,",
+    );
+    assert_error_last(
+        &mon("tcp", "interval = \"5ms\"\n"),
+        "\"5ms\"",
+        "shorter than the minimum 10ms",
+    );
+    assert_error_last(
+        &mon("tcp", "interval = \"5\"\n"),
+        "\"5\"",
+        "interval: duration `5` has no unit",
+    );
+    assert_error_last(
+        &mon("tcp", "interval = \"1x\"\n"),
+        "\"1x\"",
+        "unknown unit `x`",
+    );
+    assert_error_last(
+        &mon("tcp", "interval = -1\n"),
+        "-1",
+        "interval -1 is negative",
+    );
     assert_error_last(&mon("tcp", "interval = 1.5\n"), "1.5", "a duration such as");
     assert_error_last(
         &mon("tcp", "interval = \"1s\"\ntimeout = \"1s\"\n"),
@@ -1178,24 +1234,68 @@ fn monitor_errors() {
         "\"6s\"",
         "not shorter than the interval 5s (default)",
     );
-    assert_error_last(&mon("tcp", "timeout = \"0ms\"\n"), "\"0ms\"", "timeout must not be zero");
+    assert_error_last(
+        &mon("tcp", "timeout = \"0ms\"\n"),
+        "\"0ms\"",
+        "timeout must not be zero",
+    );
     assert_error_last(&mon("tcp", "rise = 0\n"), "0", "rise 0 is out of range");
     assert_error_last(&mon("tcp", "fall = -3\n"), "-3", "fall -3 is out of range");
-    assert_error_last(&mon("tcp", "jitter = 0.6\n"), "0.6", "jitter 0.6 is out of range 0..=0.5");
+    assert_error_last(
+        &mon("tcp", "jitter = 0.6\n"),
+        "0.6",
+        "jitter 0.6 is out of range 0..=0.5",
+    );
     assert_error_last(&mon("tcp", "jitter = -0.1\n"), "-0.1", "jitter");
-    assert_error_last(&mon("tcp", "port = 0\n"), "0", "port 0 is out of range 1..=65535");
-    assert_error_last(&mon("dns", "query = \"x.test\"\nport = 65536\n"), "65536", "port 65536");
-    assert_error_last(&mon("http", "method = \"GE T\"\n"), "\"GE T\"", "invalid HTTP method");
-    assert_error_last(&mon("http", "method = \"\"\n"), "\"\"", "invalid HTTP method");
-    assert_error_last(&mon("https", "path = \"health\"\n"), "\"health\"", "must start with '/'");
+    assert_error_last(
+        &mon("tcp", "port = 0\n"),
+        "0",
+        "port 0 is out of range 1..=65535",
+    );
+    assert_error_last(
+        &mon("dns", "query = \"x.test\"\nport = 65536\n"),
+        "65536",
+        "port 65536",
+    );
+    assert_error_last(
+        &mon("http", "method = \"GE T\"\n"),
+        "\"GE T\"",
+        "invalid HTTP method",
+    );
+    assert_error_last(
+        &mon("http", "method = \"\"\n"),
+        "\"\"",
+        "invalid HTTP method",
+    );
+    assert_error_last(
+        &mon("https", "path = \"health\"\n"),
+        "\"health\"",
+        "must start with '/'",
+    );
     assert_error_last(&mon("http", "path = \"/a b\"\n"), "\"/a b\"", "whitespace");
     assert_error_last(&mon("http", "host = \"a b\"\n"), "\"a b\"", "invalid host");
-    assert_error_last(&mon("http", "expect_status = [200, 99]\n"), "99", "status 99 is out of range 100..=599");
+    assert_error_last(
+        &mon("http", "expect_status = [200, 99]\n"),
+        "99",
+        "status 99 is out of range 100..=599",
+    );
     assert_error_last(&mon("http", "expect_status = [600]\n"), "600", "status 600");
-    assert_error_last(&mon("http", "expect_status = []\n"), "[]", "`expect_status` is empty");
-    assert_error_last(&mon("http", "expect_status = [200, 200]\n"), "200", "duplicate status 200");
+    assert_error_last(
+        &mon("http", "expect_status = []\n"),
+        "[]",
+        "`expect_status` is empty",
+    );
+    assert_error_last(
+        &mon("http", "expect_status = [200, 200]\n"),
+        "200",
+        "duplicate status 200",
+    );
     assert_error_last(&mon("dns", ""), "\"dns\"", "a dns monitor needs `query`");
-    assert_error_last(&mon("dns", "query = \"a..b\"\n"), "\"a..b\"", "invalid query name");
+    assert_error_last(
+        &mon("dns", "query = \"a..b\"\n"),
+        "\"a..b\"",
+        "invalid query name",
+    );
     assert_error_last(
         &mon("dns", "query = \"a.test\"\nquery_type = \"BOGUS\"\n"),
         "\"BOGUS\"",
@@ -1212,25 +1312,68 @@ fn monitor_errors() {
         "unknown response code `OOPS` (one of: NOERROR,",
     );
     let ok = parse(
-        &mon("dns", "query = \"a.test\"\nquery_type = \"aaaa\"\nexpect_rcode = \"nxdomain\"\n"),
+        &mon(
+            "dns",
+            "query = \"a.test\"\nquery_type = \"aaaa\"\nexpect_rcode = \"nxdomain\"\n",
+        ),
         "t",
     )
     .unwrap();
     assert!(matches!(
         &ok.monitors[1].kind,
-        MonitorKind::Dns { query_type: RecordType::AAAA, expect_rcode: ResponseCode::NXDomain, .. }
+        MonitorKind::Dns {
+            query_type: RecordType::AAAA,
+            expect_rcode: ResponseCode::NXDomain,
+            ..
+        }
     ));
-    assert_error_last(&mon("external", ""), "\"external\"", "an external monitor needs `command`");
-    assert_error_last(&mon("external", "command = []\n"), "[]", "`command` is empty");
-    assert_error_last(&mon("external", "command = [\" \", \"x\"]\n"), "\" \"", "program of `command` is empty");
+    assert_error_last(
+        &mon("external", ""),
+        "\"external\"",
+        "an external monitor needs `command`",
+    );
+    assert_error_last(
+        &mon("external", "command = []\n"),
+        "[]",
+        "`command` is empty",
+    );
+    assert_error_last(
+        &mon("external", "command = [\" \", \"x\"]\n"),
+        "\" \"",
+        "program of `command` is empty",
+    );
 
     // Keys of another monitor type.
-    assert_error_last(&mon("tcp", "path = \"/\"\n"), "path", "`path` does not apply to a tcp monitor (only to http, https)");
-    assert_error_last(&mon("icmp", "port = 7\n"), "7", "`port` does not apply to a icmp monitor");
-    assert_error_last(&mon("http", "command = [\"x\"]\n"), "[\"x\"]", "`command` does not apply to a http monitor");
-    assert_error_last(&mon("dns", "query = \"a.test\"\nexpect_body = \"x\"\n"), "\"x\"", "`expect_body` does not apply");
-    assert_error_last(&mon("external", "command = [\"x\"]\nquery = \"a.test\"\n"), "\"a.test\"", "`query` does not apply");
-    assert_error_last(&mon("tcp", "timeout_ms = 5\n"), "timeout_ms", "unknown field `timeout_ms`");
+    assert_error_last(
+        &mon("tcp", "path = \"/\"\n"),
+        "\"/\"",
+        "`path` does not apply to a tcp monitor (only to http, https)",
+    );
+    assert_error_last(
+        &mon("icmp", "port = 7\n"),
+        "7",
+        "`port` does not apply to a icmp monitor",
+    );
+    assert_error_last(
+        &mon("http", "command = [\"x\"]\n"),
+        "[\"x\"]",
+        "`command` does not apply to a http monitor",
+    );
+    assert_error_last(
+        &mon("dns", "query = \"a.test\"\nexpect_body = \"x\"\n"),
+        "\"x\"",
+        "`expect_body` does not apply",
+    );
+    assert_error_last(
+        &mon("external", "command = [\"x\"]\nquery = \"a.test\"\n"),
+        "\"a.test\"",
+        "`query` does not apply",
+    );
+    assert_error_last(
+        &mon("tcp", "timeout_ms = 5\n"),
+        "timeout_ms",
+        "unknown field `timeout_ms`",
+    );
 
     assert_error_last(
         &engine_with("[[monitor]]\nname = \"web\"\ntype = \"tcp\"\n"),
@@ -1249,49 +1392,161 @@ fn vserver_errors() {
     let at = |body: &str, at: &str, contains: &str| {
         assert_error_last(&server(body), at, contains);
     };
-    at("address = \"198.18.10.x\"\n", "\"198.18.10.x\"", "invalid address `198.18.10.x`");
-    at("address = \"0.0.0.0\"\n", "\"0.0.0.0\"", "cannot be a server address");
+    at(
+        "address = \"198.18.10.x\"\n",
+        "\"198.18.10.x\"",
+        "invalid address `198.18.10.x`",
+    );
+    at(
+        "address = \"0.0.0.0\"\n",
+        "\"0.0.0.0\"",
+        "cannot be a server address",
+    );
     at("address = \"::\"\n", "\"::\"", "cannot be a server address");
-    at("address = \"224.0.0.1\"\n", "\"224.0.0.1\"", "cannot be a server address");
-    at("address = \"255.255.255.255\"\n", "\"255.255.255.255\"", "cannot be a server address");
-    at("address = \"ff02::1\"\n", "\"ff02::1\"", "cannot be a server address");
-    at("address = \"198.18.10.3\"\ncheck_address = \"ff02::1\"\n", "\"ff02::1\"", "cannot be a server address");
-    at("address = \"198.18.10.3\"\ncheck_address = \"x\"\n", "\"x\"", "invalid check_address");
-    at("address = \"198.18.10.3\"\nratio = 0\n", "0", "ratio 0 is out of range 1..=65535");
-    at("address = \"198.18.10.3\"\nratio = 65536\n", "65536", "ratio 65536");
-    at("address = \"198.18.10.3\"\nmax_sessions = -1\n", "-1", "max_sessions -1 is out of range");
-    at("address = \"198.18.10.3\"\nmax_connections = -1\n", "-1", "max_connections -1");
-    at("address = \"198.18.10.3\"\nmonitors = [\"web\", \"nope\"]\n", "\"nope\"", "`monitors`: unknown monitor `nope`");
-    at("address = \"198.18.10.3\"\nmonitors = [\"web\", \"web\"]\n", "\"web\"]", "monitor `web` is listed twice");
-    at("address = \"198.18.10.3\"\nstate = \"up\"\n", "\"up\"", "unknown state `up` (one of: enabled, disabled, draining)");
-    at("address = \"198.18.10.3\"\ninitial = \"sideways\"\n", "\"sideways\"", "invalid initial state");
+    at(
+        "address = \"224.0.0.1\"\n",
+        "\"224.0.0.1\"",
+        "cannot be a server address",
+    );
+    at(
+        "address = \"255.255.255.255\"\n",
+        "\"255.255.255.255\"",
+        "cannot be a server address",
+    );
+    at(
+        "address = \"ff02::1\"\n",
+        "\"ff02::1\"",
+        "cannot be a server address",
+    );
+    at(
+        "address = \"198.18.10.3\"\ncheck_address = \"ff02::1\"\n",
+        "\"ff02::1\"",
+        "cannot be a server address",
+    );
+    at(
+        "address = \"198.18.10.3\"\ncheck_address = \"x\"\n",
+        "\"x\"",
+        "invalid check_address",
+    );
+    at(
+        "address = \"198.18.10.3\"\nratio = 0\n",
+        "0",
+        "ratio 0 is out of range 1..=65535",
+    );
+    at(
+        "address = \"198.18.10.3\"\nratio = 65536\n",
+        "65536",
+        "ratio 65536",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmax_sessions = -1\n",
+        "-1",
+        "max_sessions -1 is out of range",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmax_connections = -1\n",
+        "-1",
+        "max_connections -1",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmonitors = [\"web\", \"nope\"]\n",
+        "\"nope\"",
+        "`monitors`: unknown monitor `nope`",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmonitors = [\"web\", \"web\"]\n",
+        "\"web\"]",
+        "monitor `web` is listed twice",
+    );
+    at(
+        "address = \"198.18.10.3\"\nstate = \"up\"\n",
+        "\"up\"",
+        "unknown state `up` (one of: enabled, disabled, draining)",
+    );
+    at(
+        "address = \"198.18.10.3\"\ninitial = \"sideways\"\n",
+        "\"sideways\"",
+        "invalid initial state",
+    );
     at(
         "address = \"198.18.10.3\"\nmetrics = { sessions = 1 }\nmetrics_url = \"http://h/\"\n",
         "\"http://h/\"",
         "`metrics` and `metrics_url` are exclusive",
     );
-    at("address = \"198.18.10.3\"\nmetrics = { sessions = -1 }\n", "-1", "metrics.sessions -1");
-    at("address = \"198.18.10.3\"\nmetrics = { load = 1 }\n", "load", "unknown field `load`");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"https://h/m\"\n", "\"https", "https is not supported");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"ftp://h/m\"\n", "\"ftp", "must start with http://");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http:///m\"\n", "\"http", "no host");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http://h:0/m\"\n", "\"http", "invalid port `0`");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http://h:x\"\n", "\"http", "invalid port `x`");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http://[::1/m\"\n", "\"http", "invalid IPv6 host");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http://u@h/\"\n", "\"http", "credentials");
-    at("address = \"198.18.10.3\"\nmetrics_url = \"http://h/a b\"\n", "\"http", "whitespace");
-    for good in ["http://h", "http://h:9100", "http://[::1]:9100/metrics", "http://10.0.0.1/m?x=1"] {
-        let text = server(&format!("address = \"198.18.10.3\"\nmetrics_url = \"{good}\"\n"));
+    at(
+        "address = \"198.18.10.3\"\nmetrics = { sessions = -1 }\n",
+        "-1",
+        "metrics.sessions -1",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics = { load = 1 }\n",
+        "load",
+        "unknown field `load`",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"https://h/m\"\n",
+        "\"https",
+        "https is not supported",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"ftp://h/m\"\n",
+        "\"ftp",
+        "must start with http://",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http:///m\"\n",
+        "\"http",
+        "no host",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http://h:0/m\"\n",
+        "\"http",
+        "invalid port `0`",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http://h:x\"\n",
+        "\"http",
+        "invalid port `x`",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http://[::1/m\"\n",
+        "\"http",
+        "invalid IPv6 host",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http://u@h/\"\n",
+        "\"http",
+        "credentials",
+    );
+    at(
+        "address = \"198.18.10.3\"\nmetrics_url = \"http://h/a b\"\n",
+        "\"http",
+        "whitespace",
+    );
+    for good in [
+        "http://h",
+        "http://h:9100",
+        "http://[::1]:9100/metrics",
+        "http://10.0.0.1/m?x=1",
+    ] {
+        let text = server(&format!(
+            "address = \"198.18.10.3\"\nmetrics_url = \"{good}\"\n"
+        ));
         assert!(parse(&text, "t").is_ok(), "{good} rejected");
     }
 
     assert_error(
-        &engine_replace("datacenter = \"ams\"\nmonitors", "datacenter = \"fra\"\nmonitors"),
+        &engine_replace(
+            "datacenter = \"ams\"\nmonitors",
+            "datacenter = \"fra\"\nmonitors",
+        ),
         "\"fra\"",
         "`datacenter`: unknown datacenter `fra` (no [[datacenter]] has that name)",
     );
     assert_error_last(
-        &engine_with("[[vserver]]\nname = \"s1\"\naddress = \"198.18.10.3\"\ndatacenter = \"ams\"\n"),
+        &engine_with(
+            "[[vserver]]\nname = \"s1\"\naddress = \"198.18.10.3\"\ndatacenter = \"ams\"\n",
+        ),
         "\"s1\"",
         "duplicate [[vserver]] name `s1`",
     );
@@ -1315,31 +1570,110 @@ fn pool_errors() {
         assert_error_last(&pool(body), at, contains);
     };
     at("members = []\n", "[]", "a pool needs at least one member");
-    at("members = [\"s1\", \"s9\"]\n", "\"s9\"", "`members`: unknown vserver `s9`");
-    at("members = [\"s1\", \"s2\", \"s1\"]\n", "\"s1\"", "server `s1` is listed twice in `members`");
-    at("members = [\"s1\"]\npreferred = \"fastest\"\n", "\"fastest\"", "unknown method `fastest` (one of: none, round_robin,");
-    at("members = [\"s1\"]\nalternate = \"RoundRobin\"\n", "\"RoundRobin\"", "unknown method");
-    at("members = [\"s1\"]\nfallback = \"fallback_ip\"\n", "\"fallback_ip\"", "method fallback_ip needs the pool's `fallback_ip`");
-    at("members = [\"s1\"]\npreferred = \"fallback_ip\"\nfallback_ip = []\n", "\"fallback_ip\"", "needs the pool's `fallback_ip`");
-    at("members = [\"s1\"]\nwhen_all_down = \"fallback_ip\"\n", "\"fallback_ip\"", "when_all_down = \"fallback_ip\" needs");
-    at("members = [\"s1\"]\nwhen_all_down = \"panic\"\n", "\"panic\"", "unknown when_all_down behaviour `panic` (one of: fail_open,");
-    at("members = [\"s1\"]\nmax_answers = 0\n", "0", "max_answers 0 is out of range 1..=8");
-    at("members = [\"s1\"]\nmax_answers = 9\n", "9", "max_answers 9");
-    at("members = [\"s1\"]\npersist_prefix_v4 = 33\n", "33", "persist_prefix_v4 33 is out of range 0..=32");
-    at("members = [\"s1\"]\npersist_prefix_v6 = 65\n", "65", "persist_prefix_v6 65 is out of range 0..=64");
-    at("members = [\"s1\"]\npersist_prefix_v4 = -1\n", "-1", "persist_prefix_v4");
-    at("members = [\"s1\"]\nttl = -1\n", "-1", "TTL -1 is out of range");
-    at("members = [\"s1\"]\nfallback_ip = [\"198.18.99.x\"]\n", "\"198.18.99.x\"", "invalid fallback_ip address");
-    at("members = [\"s1\"]\nfallback_ip = [\"0.0.0.0\"]\n", "\"0.0.0.0\"", "cannot be a server address");
-    at("members = [\"s1\"]\nfallback_ip = [\"198.18.99.1\", \"198.18.99.1\"]\n", "\"198.18.99.1\"", "duplicate address 198.18.99.1");
+    at(
+        "members = [\"s1\", \"s9\"]\n",
+        "\"s9\"",
+        "`members`: unknown vserver `s9`",
+    );
+    at(
+        "members = [\"s1\", \"s2\", \"s1\"]\n",
+        "\"s1\"",
+        "server `s1` is listed twice in `members`",
+    );
+    at(
+        "members = [\"s1\"]\npreferred = \"fastest\"\n",
+        "\"fastest\"",
+        "unknown method `fastest` (one of: none, round_robin,",
+    );
+    at(
+        "members = [\"s1\"]\nalternate = \"RoundRobin\"\n",
+        "\"RoundRobin\"",
+        "unknown method",
+    );
+    at(
+        "members = [\"s1\"]\nfallback = \"fallback_ip\"\n",
+        "\"fallback_ip\"",
+        "method fallback_ip needs the pool's `fallback_ip`",
+    );
+    at(
+        "members = [\"s1\"]\npreferred = \"fallback_ip\"\nfallback_ip = []\n",
+        "\"fallback_ip\"",
+        "needs the pool's `fallback_ip`",
+    );
+    at(
+        "members = [\"s1\"]\nwhen_all_down = \"fallback_ip\"\n",
+        "\"fallback_ip\"",
+        "when_all_down = \"fallback_ip\" needs",
+    );
+    at(
+        "members = [\"s1\"]\nwhen_all_down = \"panic\"\n",
+        "\"panic\"",
+        "unknown when_all_down behaviour `panic` (one of: fail_open,",
+    );
+    at(
+        "members = [\"s1\"]\nmax_answers = 0\n",
+        "0",
+        "max_answers 0 is out of range 1..=8",
+    );
+    at(
+        "members = [\"s1\"]\nmax_answers = 9\n",
+        "9",
+        "max_answers 9",
+    );
+    at(
+        "members = [\"s1\"]\npersist_prefix_v4 = 33\n",
+        "33",
+        "persist_prefix_v4 33 is out of range 0..=32",
+    );
+    at(
+        "members = [\"s1\"]\npersist_prefix_v6 = 65\n",
+        "65",
+        "persist_prefix_v6 65 is out of range 0..=64",
+    );
+    at(
+        "members = [\"s1\"]\npersist_prefix_v4 = -1\n",
+        "-1",
+        "persist_prefix_v4",
+    );
+    at(
+        "members = [\"s1\"]\nttl = -1\n",
+        "-1",
+        "TTL -1 is out of range",
+    );
+    at(
+        "members = [\"s1\"]\nfallback_ip = [\"198.18.99.x\"]\n",
+        "\"198.18.99.x\"",
+        "invalid fallback_ip address",
+    );
+    at(
+        "members = [\"s1\"]\nfallback_ip = [\"0.0.0.0\"]\n",
+        "\"0.0.0.0\"",
+        "cannot be a server address",
+    );
+    at(
+        "members = [\"s1\"]\nfallback_ip = [\"198.18.99.1\", \"198.18.99.1\"]\n",
+        "\"198.18.99.1\"",
+        "duplicate address 198.18.99.1",
+    );
     let nine: Vec<String> = (1..=9).map(|i| format!("\"198.18.99.{i}\"")).collect();
     at(
-        &format!("members = [\"s1\"]\nfallback_ip = [\"2001:db8::9\", {}]\n", nine.join(", ")),
+        &format!(
+            "members = [\"s1\"]\nfallback_ip = [\"2001:db8::9\", {}]\n",
+            nine.join(", ")
+        ),
         "\"198.18.99.9\"",
         "more than 8 IPv4 addresses",
     );
-    at("members = [\"s1\"]\nweight = 1\n", "weight", "unknown field `weight`");
-    assert_error_last(&pool("preferred = \"ratio\"\n"), "[[pool]]", "missing field `members`");
+    at(
+        "members = [\"s1\"]\nweight = 1\n",
+        "weight",
+        "unknown field `weight`",
+    );
+    assert_error_last(
+        &pool("preferred = \"ratio\"\n"),
+        "[[pool]]",
+        "missing field `members`",
+    );
     assert_error_last(
         &engine_with("[[pool]]\nname = \"p1\"\nmembers = [\"s1\"]\n"),
         "\"p1\"",
@@ -1363,7 +1697,10 @@ fn pool_errors() {
         .collect();
     let members = |names: &[String]| {
         let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-        engine_with(&format!("{servers}[[pool]]\nname = \"big\"\nmembers = [{}]\n", quoted.join(", ")))
+        engine_with(&format!(
+            "{servers}[[pool]]\nname = \"big\"\nmembers = [{}]\n",
+            quoted.join(", ")
+        ))
     };
     let eight_each: Vec<String> = (1..=8)
         .flat_map(|i| [format!("v6-{i}"), format!("v4-{i}")])
@@ -1406,23 +1743,70 @@ fn gslb_pool_errors() {
     let at = |body: &str, at: &str, contains: &str| {
         assert_error_last(&name(body), at, contains);
     };
-    at("pools = [\"p1\"]\na = [\"192.0.2.1\"]\n", "[\"p1\"]", "either static `a`/`aaaa` addresses or `pools`, not both");
+    at(
+        "pools = [\"p1\"]\na = [\"192.0.2.1\"]\n",
+        "[\"p1\"]",
+        "either static `a`/`aaaa` addresses or `pools`, not both",
+    );
     at("aaaa = []\npools = [\"p1\"]\n", "[\"p1\"]", "not both");
-    at("pools = [\"p1\", \"nope\"]\n", "\"nope\"", "`pools`: unknown pool `nope` (no [[pool]] has that name)");
-    at("pools = [\"p1\", \"p1\"]\n", "\"p1\"", "pool `p1` is listed twice in `pools`");
+    at(
+        "pools = [\"p1\", \"nope\"]\n",
+        "\"nope\"",
+        "`pools`: unknown pool `nope` (no [[pool]] has that name)",
+    );
+    at(
+        "pools = [\"p1\", \"p1\"]\n",
+        "\"p1\"",
+        "pool `p1` is listed twice in `pools`",
+    );
     at("pools = []\n", "[]", "`pools` is empty");
-    at("pools = [\"p1\"]\npool_method = \"fastest\"\n", "\"fastest\"", "unknown pool_method `fastest` (one of: global_availability, round_robin, ratio, topology)");
+    at(
+        "pools = [\"p1\"]\npool_method = \"fastest\"\n",
+        "\"fastest\"",
+        "unknown pool_method `fastest` (one of: global_availability, round_robin, ratio, topology)",
+    );
     at("pools = [\"p1\"]\npool_ratios = [1]\n", "[1]", "`pool_ratios` applies only to pool_method = \"ratio\" (this name uses \"global_availability\")");
-    at("pools = [\"p1\"]\npool_method = \"round_robin\"\npool_ratios = [1]\n", "[1]", "uses \"round_robin\"");
-    at("pools = [\"p1\"]\npool_method = \"ratio\"\npool_ratios = [1, 2]\n", "[1, 2]", "`pool_ratios` has 2 entries but `pools` has 1");
-    at("pools = [\"p1\"]\npool_method = \"ratio\"\npool_ratios = [0]\n", "0", "pool ratio 0 is out of range 1..=65535");
-    at("pools = [\"p1\"]\nlast_resort_pool = \"nope\"\n", "\"nope\"", "`last_resort_pool`: unknown pool `nope`");
-    at("a = [\"192.0.2.1\"]\nlast_resort_pool = \"p1\"\n", "\"p1\"", "`last_resort_pool` needs `pools`");
-    at("a = [\"192.0.2.1\"]\npool_method = \"ratio\"\n", "\"ratio\"", "`pool_method` needs `pools`");
-    at("a = [\"192.0.2.1\"]\npool_ratios = [1]\n", "[1]", "`pool_ratios` needs `pools`");
-    at("pool_method = \"ratio\"\n", "\"api", "neither `a` nor `aaaa` addresses nor `pools`");
+    at(
+        "pools = [\"p1\"]\npool_method = \"round_robin\"\npool_ratios = [1]\n",
+        "[1]",
+        "uses \"round_robin\"",
+    );
+    at(
+        "pools = [\"p1\"]\npool_method = \"ratio\"\npool_ratios = [1, 2]\n",
+        "[1, 2]",
+        "`pool_ratios` has 2 entries but `pools` has 1",
+    );
+    at(
+        "pools = [\"p1\"]\npool_method = \"ratio\"\npool_ratios = [0]\n",
+        "0",
+        "pool ratio 0 is out of range 1..=65535",
+    );
+    at(
+        "pools = [\"p1\"]\nlast_resort_pool = \"nope\"\n",
+        "\"nope\"",
+        "`last_resort_pool`: unknown pool `nope`",
+    );
+    at(
+        "a = [\"192.0.2.1\"]\nlast_resort_pool = \"p1\"\n",
+        "\"p1\"",
+        "`last_resort_pool` needs `pools`",
+    );
+    at(
+        "a = [\"192.0.2.1\"]\npool_method = \"ratio\"\n",
+        "\"ratio\"",
+        "`pool_method` needs `pools`",
+    );
+    at(
+        "a = [\"192.0.2.1\"]\npool_ratios = [1]\n",
+        "[1]",
+        "`pool_ratios` needs `pools`",
+    );
     // An invalid pool_method is one error, not two.
-    at("pools = [\"p1\"]\npool_method = \"ratios\"\npool_ratios = [1]\n", "\"ratios\"", "unknown pool_method");
+    at(
+        "pools = [\"p1\"]\npool_method = \"ratios\"\npool_ratios = [1]\n",
+        "\"ratios\"",
+        "unknown pool_method",
+    );
 
     let text = format!(
         "{pool2}[[gslb]]\nname = \"api.example.test\"\npools = [\"p1\", \"p2\"]\n\
@@ -1433,7 +1817,11 @@ fn gslb_pool_errors() {
     assert_eq!(cfg.gslb[1].last_resort_pool.as_deref(), Some("p1"));
     // Pool gslb names still obey the zone rules.
     let text = engine_with("[[gslb]]\nname = \"www.example.net\"\npools = [\"p1\"]\n");
-    assert_error_last(&text, "\"www.example.net\"", "not inside any configured zone");
+    assert_error_last(
+        &text,
+        "\"www.example.net\"",
+        "not inside any configured zone",
+    );
     let text = engine_with("[[zone.record]]\nname = \"www\"\ntype = \"A\"\ndata = \"192.0.2.9\"\n");
     assert!(parse(&text, "t").is_err());
 }
@@ -1442,7 +1830,11 @@ fn gslb_pool_errors() {
 fn engine_errors_are_all_reported_in_text_order() {
     let text = engine_replace("lat = 52.37", "lat = 100")
         .replacen("type = \"http\"", "type = \"http\"\npath = \"x\"", 1)
-        .replacen("members = [\"s1\", \"s2\"]", "members = [\"s1\", \"s3\"]", 1)
+        .replacen(
+            "members = [\"s1\", \"s2\"]",
+            "members = [\"s1\", \"s3\"]",
+            1,
+        )
         .replacen("pools = [\"p1\"]", "pools = [\"p0\"]", 1);
     let err = parse(&text, "t.toml").unwrap_err();
     let lines: Vec<String> = err.to_string().lines().map(str::to_string).collect();

@@ -18,8 +18,8 @@ use super::{
     balancing::Declared,
     diagnostic, position,
     raw::{Int, RawConfig, RawGslb, RawRecord, RawServer, RawSoa, RawZone, StrList},
-    Config, Diagnostic, GslbConfig, PoolConfig, ServerConfig, ZoneConfig, DEFAULT_GSLB_TTL, DEFAULT_ZONE_TTL,
-    MAX_GSLB_ADDRS, MAX_IFNAME_LEN, MAX_TTL,
+    Config, Diagnostic, GslbConfig, PoolConfig, ServerConfig, ZoneConfig, DEFAULT_GSLB_TTL,
+    DEFAULT_ZONE_TTL, MAX_GSLB_ADDRS, MAX_IFNAME_LEN, MAX_TTL,
 };
 use crate::rdata;
 

@@ -170,7 +170,6 @@ pub struct ExplainFamily {
 /// The engine.
 pub struct Engine {
     cfg: Arc<Config>,
-    base: State,
     state: Arc<ArcSwap<State>>,
     maps: Option<Maps>,
     hits: Option<PerCpuArray<MapData, u64>>,
@@ -188,11 +187,10 @@ fn admin_name(a: AdminState) -> &'static str {
 }
 
 impl Engine {
-    /// An engine for `cfg`; `base` is the state built from it (zones,
-    /// names); `maps` and `hits` are absent with `--no-xdp`.
+    /// An engine for `cfg`, publishing into `state` (built from it) and
+    /// `maps` (absent with `--no-xdp`, as are the hit counters).
     pub fn new(
         cfg: Arc<Config>,
-        base: State,
         state: Arc<ArcSwap<State>>,
         maps: Option<Maps>,
         hits: Option<PerCpuArray<MapData, u64>>,
@@ -230,7 +228,6 @@ impl Engine {
             .collect();
         Engine {
             cfg,
-            base,
             state,
             maps,
             hits,
@@ -241,69 +238,73 @@ impl Engine {
     }
 
     fn views(&self) -> Vec<ServerView<'_>> {
-        self.cfg
-            .servers
-            .iter()
-            .zip(&self.servers)
-            .enumerate()
-            .map(|(i, (cfg, rt))| ServerView {
-                cfg,
-                id: i as u16,
-                admin: rt.admin,
-                health_up: rt.monitors.iter().all(|m| m.up),
-                latency: rt
-                    .monitors
-                    .iter()
-                    .filter_map(|m| m.last_latency_ms)
-                    .fold(None, |acc: Option<f64>, l| {
-                        Some(acc.map_or(l, |a| a.max(l)))
-                    })
-                    .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
-                sessions: rt.sessions,
-                connections: rt.connections,
-                hits: rt.hits_fast,
-            })
-            .collect()
+        views(&self.cfg, &self.servers)
     }
+}
 
-    /// Recomputes every decision and publishes what changed.
+/// The selection's view of every server.
+fn views<'a>(cfg: &'a Config, servers: &'a [ServerRuntime]) -> Vec<ServerView<'a>> {
+    cfg.servers
+        .iter()
+        .zip(servers)
+        .enumerate()
+        .map(|(i, (cfg, rt))| ServerView {
+            cfg,
+            id: i as u16,
+            admin: rt.admin,
+            health_up: rt.monitors.iter().all(|m| m.up),
+            latency: rt
+                .monitors
+                .iter()
+                .filter_map(|m| m.last_latency_ms)
+                .fold(None, |acc: Option<f64>, l| {
+                    Some(acc.map_or(l, |a| a.max(l)))
+                })
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+            sessions: rt.sessions,
+            connections: rt.connections,
+            hits: rt.hits_fast,
+        })
+        .collect()
+}
+
+impl Engine {
+    /// Recomputes the decisions of every gslb name with pools and
+    /// publishes those that changed: swapped in place for the slow path,
+    /// written to the XDP maps (only the changed entries).
     pub fn recompute(&mut self) {
-        let views = self.views();
+        let views = views(&self.cfg, &self.servers);
         let round = Round {
             servers: &views,
             pools: &self.cfg.pools,
             round: self.round,
         };
-        let mut next = self.base.clone();
-        let current = self.state.load();
+        let state = self.state.load();
+        let mut changes = 0;
         let mut explanations = HashMap::new();
-        for g in &self.cfg.gslb {
+        for g in self.cfg.gslb.iter().filter(|g| !g.pools.is_empty()) {
             let key = LowerName::new(&g.name);
-            let Some(slot) = next.gslb_index_of(&key) else {
+            let Some(name) = state.gslb_name(&key) else {
                 continue;
             };
             let (a, ea) = decide::decide(&round, g, Family::V4);
             let (aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
-            // Keep the running rotation of unchanged sets.
-            let keep = |new: Decision, old: Option<&Decision>| match (new, old) {
-                (n, Some(o)) if &n == o => o.clone(),
-                (n, _) => n,
-            };
-            let old = current.gslb_name(&key);
-            next.gslb[slot].a = keep(a, old.map(|o| &o.a));
-            next.gslb[slot].aaaa = keep(aaaa, old.map(|o| &o.aaaa));
             explanations.insert(key, [ea, eaaaa]);
+            if !name.set(a, aaaa) {
+                continue;
+            }
+            if let Some(maps) = self.maps.as_mut() {
+                match maps.update(name) {
+                    Ok(n) => changes += n,
+                    Err(e) => warn!(name = %g.name, error = %e, "updating the XDP maps failed"),
+                }
+            }
         }
         drop(views);
         self.explanations = explanations;
-        if let Some(maps) = &mut self.maps {
-            match maps.sync(&next) {
-                Ok(0) => {}
-                Ok(n) => info!(changes = n, "XDP maps updated"),
-                Err(e) => warn!(error = %e, "updating the XDP maps failed"),
-            }
+        if changes > 0 {
+            info!(changes, "XDP maps updated");
         }
-        self.state.store(Arc::new(next));
     }
 
     /// Applies one probe result; recomputes when the server's state flipped.
@@ -444,11 +445,11 @@ impl Engine {
             client,
             a: ExplainFamily {
                 explanation: ea,
-                answer: answer(&g.a),
+                answer: answer(&g.a()),
             },
             aaaa: ExplainFamily {
                 explanation: eaaaa,
-                answer: answer(&g.aaaa),
+                answer: answer(&g.aaaa()),
             },
         })
     }

@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn first_non_empty_line() {
-        assert_eq!(first_line(b"\n  \n  hello world \nsecond"), Some("hello world".into()));
+        assert_eq!(
+            first_line(b"\n  \n  hello world \nsecond"),
+            Some("hello world".into())
+        );
         assert_eq!(first_line(b"\n\n"), None);
         assert_eq!(first_line(&[b'x'; 500]).unwrap().len(), 200);
     }

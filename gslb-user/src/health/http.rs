@@ -63,17 +63,20 @@ impl Http {
             .user_agent(concat!("gslb-health/", env!("CARGO_PKG_VERSION")));
 
         // A DNS name as host: put it in the URL (Host header and SNI),
-        // resolved to the check address.
+        // resolved to the check address. The override is keyed by the name
+        // as the URL normalized it (lowercase, punycode), so the resolver
+        // is never asked.
         let named = host
             .as_deref()
             .filter(|h| h.parse::<IpAddr>().is_err() && !h.contains([':', '/', '@', '[']))
             .and_then(|h| {
                 let url = Url::parse(&format!("{scheme}://{h}:{port}{path}")).ok()?;
-                url.domain().is_some().then_some((h, url))
+                let name = url.domain()?.to_string();
+                Some((name, url))
             });
         let url = match named {
             Some((name, url)) => {
-                builder = builder.resolve(name, target);
+                builder = builder.resolve(&name, target);
                 url
             }
             None => Url::parse(&format!("{scheme}://{target}{path}"))

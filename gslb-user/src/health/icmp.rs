@@ -46,7 +46,10 @@ pub async fn check(address: IpAddr, seq: u16) -> Outcome {
 
     let mut buf = vec![0u8; 2048];
     loop {
-        let (n, _) = socket.recv_from(&mut buf).await.map_err(|e| io_message(&e))?;
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .await
+            .map_err(|e| io_message(&e))?;
         match classify(&buf[..n], v6, raw, id, seq, &token) {
             Reply::Echo => return Ok(format!("echo reply seq={seq}")),
             Reply::Unreachable(code) => {

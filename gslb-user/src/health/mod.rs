@@ -295,22 +295,16 @@ impl Prober {
 /// monitor kind when it has one, else 0.
 pub fn monitor_port(kind: &MonitorKind) -> u16 {
     match kind {
-        MonitorKind::Tcp { port } | MonitorKind::Http { port, .. } | MonitorKind::Dns { port, .. } => {
-            *port
-        }
+        MonitorKind::Tcp { port }
+        | MonitorKind::Http { port, .. }
+        | MonitorKind::Dns { port, .. } => *port,
         MonitorKind::Icmp | MonitorKind::External { .. } => 0,
     }
 }
 
-/// "500ms", "2s", "1.5s".
+/// "500ms", "2s", "1.5s" (Duration's Debug form is just that).
 pub(crate) fn fmt_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{:?}", d)
-    }
+    format!("{d:?}")
 }
 
 /// A short description of an I/O error ("connect refused", ...).

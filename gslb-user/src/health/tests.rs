@@ -2,7 +2,7 @@
 //! ::1 where it exists), ephemeral ports only.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -114,7 +114,8 @@ async fn serve_conn<S: AsyncRead + AsyncWrite + Unpin>(
             body,
             chunked,
         } => {
-            let mut out = format!("HTTP/1.1 {status} Whatever\r\nConnection: close\r\n").into_bytes();
+            let mut out =
+                format!("HTTP/1.1 {status} Whatever\r\nConnection: close\r\n").into_bytes();
             if chunked {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
                 for chunk in body.chunks(10) {
@@ -141,7 +142,12 @@ async fn http_server(behaviour: Behaviour) -> (u16, mpsc::UnboundedReceiver<Stri
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_conn(stream, behaviour.clone(), String::new(), tx.clone()));
+            tokio::spawn(serve_conn(
+                stream,
+                behaviour.clone(),
+                String::new(),
+                tx.clone(),
+            ));
         }
     });
     (port, rx)
@@ -155,7 +161,9 @@ async fn https_server(behaviour: Behaviour) -> (u16, mpsc::UnboundedReceiver<Str
         pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer},
     };
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -185,7 +193,13 @@ async fn https_server(behaviour: Behaviour) -> (u16, mpsc::UnboundedReceiver<Str
     (port, rx)
 }
 
-fn http_kind(port: u16, path: &str, host: Option<&str>, status: &[u16], body: Option<&str>) -> MonitorKind {
+fn http_kind(
+    port: u16,
+    path: &str,
+    host: Option<&str>,
+    status: &[u16],
+    body: Option<&str>,
+) -> MonitorKind {
     MonitorKind::Http {
         tls: false,
         port,
@@ -223,13 +237,23 @@ fn with_tls(kind: MonitorKind) -> MonitorKind {
 #[tokio::test]
 async fn http_status_and_body_match() {
     let (port, mut heads) = http_server(respond(200, "status: all OK here")).await;
-    let kind = http_kind(port, "/health?x=1", Some("www.example.test"), &[200], Some("OK"));
+    let kind = http_kind(
+        port,
+        "/health?x=1",
+        Some("www.example.test"),
+        &[200],
+        Some("OK"),
+    );
     let p = probe_once(LOCALHOST, &mon(kind, 1000)).await;
     assert!(p.ok, "{p:?}");
     assert_eq!(p.message, "HTTP 200");
     let head = heads.recv().await.unwrap();
     assert!(head.starts_with("GET /health?x=1 HTTP/1.1\r\n"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("\r\nhost: www.example.test\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\nhost: www.example.test\r\n"),
+        "{head}"
+    );
 }
 
 #[tokio::test]
@@ -245,7 +269,8 @@ async fn http_default_host_is_the_address_and_method_is_used() {
     let head = heads.recv().await.unwrap();
     assert!(head.starts_with("HEAD / HTTP/1.1\r\n"), "{head}");
     assert!(
-        head.to_ascii_lowercase().contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+        head.to_ascii_lowercase()
+            .contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
         "{head}"
     );
 }
@@ -268,8 +293,15 @@ async fn http_wrong_status_fails() {
     assert_eq!(p.message, "HTTP 503 (expected 200|204)");
     // Redirects are reported, not followed.
     let (port, _heads) = http_server(respond(301, "")).await;
-    let p = probe_once(LOCALHOST, &mon(http_kind(port, "/", None, &[200], None), 1000)).await;
-    assert_eq!((p.ok, p.message.as_str()), (false, "HTTP 301 (expected 200)"));
+    let p = probe_once(
+        LOCALHOST,
+        &mon(http_kind(port, "/", None, &[200], None), 1000),
+    )
+    .await;
+    assert_eq!(
+        (p.ok, p.message.as_str()),
+        (false, "HTTP 301 (expected 200)")
+    );
 }
 
 #[tokio::test]
@@ -285,8 +317,16 @@ async fn http_timeout_when_the_server_never_answers() {
 #[tokio::test]
 async fn http_connect_refused() {
     let port = closed_port().await;
-    let p = probe_once(LOCALHOST, &mon(http_kind(port, "/", None, &[200], None), 500)).await;
-    assert_eq!((p.ok, p.message.as_str()), (false, "connect refused"), "{p:?}");
+    let p = probe_once(
+        LOCALHOST,
+        &mon(http_kind(port, "/", None, &[200], None), 500),
+    )
+    .await;
+    assert_eq!(
+        (p.ok, p.message.as_str()),
+        (false, "connect refused"),
+        "{p:?}"
+    );
 }
 
 #[tokio::test]
@@ -328,16 +368,25 @@ async fn https_accepts_a_self_signed_certificate() {
     assert!(p.ok, "{p:?}");
     assert_eq!(p.message, "HTTP 200");
     let head = heads.recv().await.unwrap();
-    assert!(head.starts_with("SNI: -\nGET /health HTTP/1.1\r\n"), "{head}");
+    assert!(
+        head.starts_with("SNI: -\nGET /health HTTP/1.1\r\n"),
+        "{head}"
+    );
 
     // With a host name: it is the SNI and the Host header, and the name is
     // not resolved (it points at the check address).
-    let kind = with_tls(http_kind(port, "/health", Some("www.example.test"), &[200], Some("OK")));
+    let kind = with_tls(http_kind(
+        port,
+        "/health",
+        Some("WWW.Example.test"),
+        &[200],
+        Some("OK"),
+    ));
     let p = probe_once(LOCALHOST, &mon(kind, 2000)).await;
     assert!(p.ok, "{p:?}");
     let head = heads.recv().await.unwrap();
     assert!(head.starts_with("SNI: www.example.test\n"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("\r\nhost: www.example.test\r\n"), "{head}");
+    assert!(head.contains("\r\nhost: WWW.Example.test\r\n"), "{head}");
 
     // Plain HTTP to the TLS port fails (no verdict from garbage).
     let kind = http_kind(port, "/health", None, &[200], None);
@@ -392,10 +441,16 @@ async fn dns_server(mode: DnsMode) -> (u16, mpsc::UnboundedReceiver<bool>) {
                     let mut decoy = response.clone();
                     decoy.metadata.id = id.wrapping_add(1);
                     decoy.metadata.response_code = ResponseCode::Refused;
-                    socket.send_to(&decoy.to_vec().unwrap(), from).await.unwrap();
+                    socket
+                        .send_to(&decoy.to_vec().unwrap(), from)
+                        .await
+                        .unwrap();
                 }
             }
-            socket.send_to(&response.to_vec().unwrap(), from).await.unwrap();
+            socket
+                .send_to(&response.to_vec().unwrap(), from)
+                .await
+                .unwrap();
         }
     });
     (port, rx)
@@ -414,7 +469,12 @@ fn dns_kind(port: u16, query: &str, rcode: ResponseCode, answer: Option<&str>) -
 #[tokio::test]
 async fn dns_rcode_and_answer() {
     let (port, mut rd) = dns_server(DnsMode::Answer).await;
-    let ok = dns_kind(port, "health.example.test.", ResponseCode::NoError, Some("198.18.0.1"));
+    let ok = dns_kind(
+        port,
+        "health.example.test.",
+        ResponseCode::NoError,
+        Some("198.18.0.1"),
+    );
     let p = probe_once(LOCALHOST, &mon(ok, 1000)).await;
     assert!(p.ok, "{p:?}");
     assert_eq!(p.message, "NOERROR, answer 198.18.0.1");
@@ -425,15 +485,26 @@ async fn dns_rcode_and_answer() {
     let p = probe_once(LOCALHOST, &mon(any, 1000)).await;
     assert!(p.ok, "{p:?}");
 
-    let wrong_answer = dns_kind(port, "health.example.test.", ResponseCode::NoError, Some("198.18.0.2"));
+    let wrong_answer = dns_kind(
+        port,
+        "health.example.test.",
+        ResponseCode::NoError,
+        Some("198.18.0.2"),
+    );
     let p = probe_once(LOCALHOST, &mon(wrong_answer, 1000)).await;
     assert!(!p.ok, "{p:?}");
-    assert!(p.message.contains("no answer of 1 contains \"198.18.0.2\""), "{p:?}");
+    assert!(
+        p.message.contains("no answer of 1 contains \"198.18.0.2\""),
+        "{p:?}"
+    );
 
     let nx = dns_kind(port, "missing.example.test.", ResponseCode::NoError, None);
     let p = probe_once(LOCALHOST, &mon(nx, 1000)).await;
     assert!(!p.ok, "{p:?}");
-    assert!(p.message.starts_with("rcode NXDOMAIN (expected NOERROR)"), "{p:?}");
+    assert!(
+        p.message.starts_with("rcode NXDOMAIN (expected NOERROR)"),
+        "{p:?}"
+    );
 
     // NXDOMAIN can be the expected rcode.
     let nx_expected = dns_kind(port, "missing.example.test.", ResponseCode::NXDomain, None);
@@ -459,7 +530,11 @@ async fn dns_servfail_silence_and_closed_port() {
     };
     let kind = dns_kind(port, "health.example.test.", ResponseCode::NoError, None);
     let p = probe_once(LOCALHOST, &mon(kind, 1000)).await;
-    assert_eq!((p.ok, p.message.as_str()), (false, "connect refused"), "{p:?}");
+    assert_eq!(
+        (p.ok, p.message.as_str()),
+        (false, "connect refused"),
+        "{p:?}"
+    );
 }
 
 // ---------------------------------------------------------------- icmp
@@ -504,11 +579,21 @@ async fn external_exit_status_and_message() {
     let p = probe_once(LOCALHOST, &mon(external(&["sh", "-c", "echo fine"]), 2000)).await;
     assert_eq!((p.ok, p.message.as_str()), (true, "fine"));
     // Substitution of {address} and {port} (no port for external: 0).
-    let cmd = external(&["sh", "-c", "echo \"at $1 port $2\"", "sh", "{address}", "{port}"]);
+    let cmd = external(&[
+        "sh",
+        "-c",
+        "echo \"at $1 port $2\"",
+        "sh",
+        "{address}",
+        "{port}",
+    ]);
     let p = probe_once(LOCALHOST, &mon(cmd, 2000)).await;
     assert_eq!((p.ok, p.message.as_str()), (true, "at 127.0.0.1 port 0"));
     let p = probe_once(LOCALHOST, &mon(external(&["/nonexistent/check"]), 2000)).await;
-    assert!(!p.ok && p.message.starts_with("cannot run /nonexistent/check"), "{p:?}");
+    assert!(
+        !p.ok && p.message.starts_with("cannot run /nonexistent/check"),
+        "{p:?}"
+    );
 }
 
 /// Whether process `pid` is gone (or a zombie waiting for its reaper).
@@ -535,7 +620,11 @@ async fn external_is_killed_at_timeout_with_its_children() {
     let script = format!("sleep 10 & echo $! > {}; wait", pidfile.display());
     let p = probe_once(LOCALHOST, &mon(external(&["sh", "-c", &script]), 300)).await;
     assert_eq!((p.ok, p.message.as_str()), (false, "timeout after 300ms"));
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let deadline = Instant::now() + ms(2000);
     while !process_gone(pid) && Instant::now() < deadline {
         tokio::time::sleep(ms(20)).await;
@@ -546,7 +635,11 @@ async fn external_is_killed_at_timeout_with_its_children() {
     // A command that exits while its background child holds the pipes
     // open is judged on its exit at once.
     let start = Instant::now();
-    let p = probe_once(LOCALHOST, &mon(external(&["sh", "-c", "sleep 10 & echo done"]), 2000)).await;
+    let p = probe_once(
+        LOCALHOST,
+        &mon(external(&["sh", "-c", "sleep 10 & echo done"]), 2000),
+    )
+    .await;
     assert_eq!((p.ok, p.message.as_str()), (true, "done"));
     assert!(start.elapsed() < ms(1000), "{:?}", start.elapsed());
 }
@@ -555,18 +648,20 @@ async fn external_is_killed_at_timeout_with_its_children() {
 
 #[test]
 fn targets_from_config() {
-    let server = |name: &str, addr: [u8; 4], check: Option<[u8; 4]>, monitors: &[&str]| VirtualServerConfig {
-        name: name.to_string(),
-        address: IpAddr::from(addr),
-        datacenter: "dc".to_string(),
-        ratio: 1,
-        max_sessions: None,
-        max_connections: None,
-        monitors: monitors.iter().map(|s| s.to_string()).collect(),
-        check_address: check.map(IpAddr::from),
-        admin: AdminState::Enabled,
-        initial_up: true,
-        metrics: MetricsSource::None,
+    let server = |name: &str, addr: [u8; 4], check: Option<[u8; 4]>, monitors: &[&str]| {
+        VirtualServerConfig {
+            name: name.to_string(),
+            address: IpAddr::from(addr),
+            datacenter: "dc".to_string(),
+            ratio: 1,
+            max_sessions: None,
+            max_connections: None,
+            monitors: monitors.iter().map(|s| s.to_string()).collect(),
+            check_address: check.map(IpAddr::from),
+            admin: AdminState::Enabled,
+            initial_up: true,
+            metrics: MetricsSource::None,
+        }
     };
     let servers = [
         server("a", [198, 18, 0, 1], None, &["tcp", "icmp"]),
@@ -647,7 +742,10 @@ async fn every_probe_is_an_event_and_changed_marks_exactly_the_flips() {
     let mut flips = 0;
     for e in &events {
         assert_eq!((e.server, e.monitor.as_str()), (7, "flag"));
-        assert!(e.probe.latency > Duration::ZERO && e.probe.latency < ms(1000), "{e:?}");
+        assert!(
+            e.probe.latency > Duration::ZERO && e.probe.latency < ms(1000),
+            "{e:?}"
+        );
         assert_eq!(h.record(e.probe.ok), (e.up, e.changed), "{events:#?}");
         flips += usize::from(e.changed);
     }
@@ -761,9 +859,6 @@ async fn dropping_monitors_stops_the_tasks() {
     assert!(events.iter().all(|e| e.probe.ok && e.up && !e.changed));
     drop(monitors);
     // The aborted task drops its sender: the channel closes.
-    let closed = tokio::time::timeout(ms(1000), async {
-        while rx.recv().await.is_some() {}
-    })
-    .await;
+    let closed = tokio::time::timeout(ms(1000), async { while rx.recv().await.is_some() {} }).await;
     assert!(closed.is_ok(), "task still running");
 }

@@ -141,9 +141,12 @@ impl Net {
             "nud",
             "permanent",
         ])?;
-        // GRO on gives the server end a NAPI context even without XDP, so
-        // every server's receive path runs in the same threaded NAPI.
-        cmd::output(in_ns(&sns, "ethtool").args(["-K", &s, "gro", "on"]))?;
+        // GRO on gives each end a NAPI context even without XDP, so every
+        // server's receive path runs in the same threaded NAPI, and NAPI
+        // can be switched to threaded before any XDP program is attached.
+        for (ns, dev) in [(&sns, &s), (&cns, &c)] {
+            cmd::output(in_ns(ns, "ethtool").args(["-K", dev, "gro", "on"]))?;
+        }
         net.set_threaded(true, true)?;
         net.set_threaded(false, false)?;
         Ok(net)
