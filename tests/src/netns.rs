@@ -17,15 +17,20 @@ use std::{
     fmt,
     fs::{self, File},
     io::{BufRead, BufReader, Read},
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
-        atomic::{AtomicU32, Ordering},
-        mpsc, Mutex,
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+        mpsc, Arc, Mutex,
     },
     thread,
     time::{Duration, Instant},
+};
+
+use hickory_proto::{
+    op::{Edns, Message, MessageType, OpCode, Query},
+    rr::{Name, RData, RecordType},
 };
 
 /// Bound of short helper commands (`ip`, `gslb stats`).
@@ -464,6 +469,33 @@ impl Net {
         c
     }
 
+    /// Adds `addr` to the server veth (/32 or /128, no DAD): e.g. one
+    /// address per backend, so that monitors probe distinct IPs.
+    pub fn add_srv_addr(&self, addr: IpAddr) {
+        add_addr(&self.srv_ns, &self.srv_if, addr);
+    }
+
+    /// Adds `addr` to the client veth (/32 or /128, no DAD): extra client
+    /// (LDNS) source addresses.
+    pub fn add_cli_addr(&self, addr: IpAddr) {
+        add_addr(&self.cli_ns, &self.cli_if, addr);
+    }
+
+    /// An address of this net's IPv4 subnet: 198.18.k.`host`.
+    pub fn v4(&self, host: u8) -> IpAddr {
+        Ipv4Addr::new(198, 18, self.k, host).into()
+    }
+
+    /// A UDP DNS client in the client namespace, bound to `src` (port 0).
+    pub fn udp_client(&self, src: IpAddr) -> UdpDns {
+        let sock = in_netns(&self.cli_ns, move || UdpSocket::bind(SocketAddr::new(src, 0)))
+            .unwrap_or_else(|e| panic!("binding a UDP socket to {src} in the client namespace: {e}"));
+        UdpDns {
+            sock,
+            next_id: AtomicU32::new(1),
+        }
+    }
+
     /// `ip -n <server ns> link show <server veth>`.
     pub fn srv_link_show(&self) -> String {
         run_ok(Command::new("ip").args(["-n", &self.srv_ns, "link", "show", &self.srv_if]))
@@ -547,6 +579,8 @@ pub struct Daemon<'a> {
     pub log: PathBuf,
     /// Whether XDP is attached.
     pub xdp: bool,
+    /// Its control socket (`--control`), unique per daemon.
+    pub control: PathBuf,
     child: Option<Child>,
     config_file: Option<PathBuf>,
 }
@@ -569,6 +603,7 @@ impl<'a> Daemon<'a> {
             pin_dir: PathBuf::from("/sys/fs/bpf").join(&tag),
             log: scratch.join(format!("{tag}.log")),
             xdp: !opts.no_xdp,
+            control: scratch.join(format!("{tag}.sock")),
             child: None,
             config_file,
         };
@@ -584,7 +619,9 @@ impl<'a> Daemon<'a> {
             .arg("--listen")
             .arg(format!("[{}]:{DNS_PORT}", net.srv_v6()))
             .arg("--pin-dir")
-            .arg(&d.pin_dir);
+            .arg(&d.pin_dir)
+            .arg("--control")
+            .arg(&d.control);
         if opts.no_xdp {
             cmd.arg("--no-xdp");
         }
@@ -657,6 +694,63 @@ impl<'a> Daemon<'a> {
         terminate(&mut c, bound)
     }
 
+    /// Runs `gslb <args> --control <this daemon's socket>` (status,
+    /// explain, server), bounded by [`CMD_TIMEOUT`].
+    pub fn ctl(&self, args: &[&str]) -> CmdOutput {
+        run_bounded(
+            Command::new(gslb_bin())
+                .args(args)
+                .arg("--control")
+                .arg(&self.control),
+            CMD_TIMEOUT,
+        )
+    }
+
+    /// `gslb status --json`, parsed; panics unless it succeeds.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.ctl(&["status", "--json"]);
+        assert!(out.success(), "{out}");
+        serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("gslb status --json is not JSON ({e}):\n{out}"))
+    }
+
+    /// `gslb explain NAME [--client ADDR] --json`, parsed; panics unless it
+    /// succeeds.
+    pub fn explain_json(&self, name: &str, client: Option<IpAddr>) -> serde_json::Value {
+        let client = client.map(|c| c.to_string());
+        let mut args = vec!["explain", name, "--json"];
+        if let Some(c) = &client {
+            args.extend(["--client", c]);
+        }
+        let out = self.ctl(&args);
+        assert!(out.success(), "{out}");
+        serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("gslb explain --json is not JSON ({e}):\n{out}"))
+    }
+
+    /// `gslb server enable|disable|drain NAME`; panics unless it succeeds.
+    pub fn server_admin(&self, action: &str, server: &str) {
+        let out = self.ctl(&["server", action, server]);
+        assert!(out.success(), "{out}");
+    }
+
+    /// Waits (bounded) until the log contains `needle`; panics after
+    /// `timeout`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.log_text();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the daemon log within {timeout:?}:\n{text}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Files left in the pin directory (empty if it is gone).
     pub fn pinned_files(&self) -> Vec<String> {
         match fs::read_dir(&self.pin_dir) {
@@ -686,6 +780,7 @@ impl Drop for Daemon<'_> {
         if let Some(p) = self.config_file.take() {
             let _ = fs::remove_file(p);
         }
+        let _ = fs::remove_file(&self.control);
         // Our unique pin directory: remove what a killed daemon left.
         if let Ok(rd) = fs::read_dir(&self.pin_dir) {
             for e in rd.filter_map(Result::ok) {
@@ -1054,6 +1149,259 @@ impl Drop for Background {
         if let Some(mut c) = self.child.take() {
             terminate(&mut c, Duration::from_secs(2));
         }
+    }
+}
+
+fn add_addr(ns: &str, ifname: &str, addr: IpAddr) {
+    let cidr = match addr {
+        IpAddr::V4(a) => format!("{a}/32"),
+        IpAddr::V6(a) => format!("{a}/128"),
+    };
+    let mut cmd = Command::new("ip");
+    cmd.args(["-n", ns, "addr", "add", &cidr, "dev", ifname]);
+    if addr.is_ipv6() {
+        cmd.arg("nodad");
+    }
+    run_ok(&mut cmd);
+}
+
+/// Runs `f` on a new thread that first enters the network namespace
+/// `/run/netns/<ns>` (setns affects only that thread), and returns its
+/// result. Sockets created in `f` stay in that namespace wherever they are
+/// used afterwards.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{ns}");
+    thread::spawn(move || {
+        let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+        // SAFETY: setns(2) on a valid namespace fd; it changes the network
+        // namespace of this (dedicated) thread only.
+        let r = unsafe {
+            libc::setns(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                libc::CLONE_NEWNET,
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "setns({path}): {}",
+            std::io::Error::last_os_error()
+        );
+        f()
+    })
+    .join()
+    .expect("namespace thread panicked")
+}
+
+/// A DNS response as the [`UdpDns`] client sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsReply {
+    /// RCODE mnemonic as dig prints it (`NOERROR`, `SERVFAIL`, ...).
+    pub rcode: String,
+    /// Authoritative answer flag.
+    pub aa: bool,
+    /// A / AAAA addresses of the answer section, in order.
+    pub addrs: Vec<IpAddr>,
+    /// TTLs of those records.
+    pub ttls: Vec<u32>,
+}
+
+/// A minimal UDP DNS client for many queries from one process (no
+/// per-query process start): one socket, sequential queries, each bounded
+/// by a timeout.
+pub struct UdpDns {
+    sock: UdpSocket,
+    next_id: AtomicU32,
+}
+
+impl UdpDns {
+    /// Sends one query (RD clear, EDNS 1232) and waits at most `timeout`
+    /// for the response with its id; `None` on timeout. Late responses to
+    /// earlier queries are skipped.
+    pub fn query(
+        &self,
+        server: IpAddr,
+        name: &str,
+        qtype: RecordType,
+        timeout: Duration,
+    ) -> Option<DnsReply> {
+        let id = (self.next_id.fetch_add(1, Ordering::Relaxed) & 0xffff) as u16;
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(
+            Name::from_ascii(name).unwrap_or_else(|e| panic!("bad name {name:?}: {e}")),
+            qtype,
+        ));
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        e.set_version(0);
+        m.set_edns(e);
+        let wire = m.to_vec().expect("encoding a query");
+        self.sock
+            .send_to(&wire, SocketAddr::new(server, DNS_PORT))
+            .unwrap_or_else(|e| panic!("sending a query to {server}: {e}"));
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.sock
+                .set_read_timeout(Some(left))
+                .expect("setting the read timeout");
+            let n = match self.sock.recv(&mut buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return None
+                }
+                Err(e) => panic!("receiving from {server}: {e}"),
+            };
+            let Ok(r) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            if r.metadata.id != id {
+                continue;
+            }
+            let mut addrs = Vec::new();
+            let mut ttls = Vec::new();
+            for rec in &r.answers {
+                match &rec.data {
+                    RData::A(a) => addrs.push(IpAddr::V4(a.0)),
+                    RData::AAAA(a) => addrs.push(IpAddr::V6(a.0)),
+                    _ => continue,
+                }
+                ttls.push(rec.ttl);
+            }
+            return Some(DnsReply {
+                rcode: r.metadata.response_code.to_str().to_ascii_uppercase(),
+                aa: r.metadata.authoritative,
+                addrs,
+                ttls,
+            });
+        }
+    }
+}
+
+/// A test backend: a TCP listener in a namespace that answers HTTP
+/// requests (`GET /health` → 200 with the configured body, anything else
+/// → 404) and accepts plain TCP connects. [`Backend::stop`] closes the
+/// listener (connects are then refused), [`Backend::resume`] opens it
+/// again. Stopped on drop.
+pub struct Backend {
+    /// Listening address.
+    pub addr: SocketAddr,
+    ns: String,
+    body: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+    /// HTTP requests answered so far.
+    pub requests: Arc<AtomicU64>,
+}
+
+impl Backend {
+    /// Starts a backend listening on `addr` in the server namespace of
+    /// `net` (the address must be on one of its interfaces).
+    pub fn start(net: &Net, addr: SocketAddr, body: &str) -> Backend {
+        let mut b = Backend {
+            addr,
+            ns: net.srv_ns.clone(),
+            body: body.to_string(),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: None,
+            requests: Arc::new(AtomicU64::new(0)),
+        };
+        b.resume();
+        b
+    }
+
+    /// Whether it is listening.
+    pub fn running(&self) -> bool {
+        self.thread.is_some()
+    }
+
+    /// Opens the listener again (no-op when running). Returns once it
+    /// listens.
+    pub fn resume(&mut self) {
+        if self.thread.is_some() {
+            return;
+        }
+        let addr = self.addr;
+        let listener = in_netns(&self.ns, move || TcpListener::bind(addr))
+            .unwrap_or_else(|e| panic!("backend: binding {addr}: {e}"));
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        self.stop.store(false, Ordering::SeqCst);
+        let stop = self.stop.clone();
+        let body = self.body.clone();
+        let requests = self.requests.clone();
+        self.thread = Some(thread::spawn(move || {
+            serve_backend(listener, &stop, &body, &requests)
+        }));
+    }
+
+    /// Closes the listener; returns once it is closed (new connects are
+    /// refused from then on).
+    pub fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve_backend(listener: TcpListener, stop: &AtomicBool, body: &str, requests: &AtomicU64) {
+    use std::io::Write as _;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    while !stop.load(Ordering::SeqCst) {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, 5) };
+        let Ok((mut conn, _)) = listener.accept() else {
+            continue;
+        };
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
+        // Read the request head (a TCP monitor sends nothing and closes).
+        let mut req = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        if req.is_empty() {
+            continue;
+        }
+        let head = String::from_utf8_lossy(&req);
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let (status, text) = if path == "/health" {
+            ("200 OK", body)
+        } else {
+            ("404 Not Found", "not found\n")
+        };
+        let resp = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = conn.write_all(resp.as_bytes());
+        requests.fetch_add(1, Ordering::Relaxed);
     }
 }
 

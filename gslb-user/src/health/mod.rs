@@ -142,7 +142,7 @@ pub fn spawn(
                 target.monitor.rise,
                 target.monitor.fall,
             );
-            let rng = Rng::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let rng = Rng::new(seed.wrapping_add(i as u64));
             tokio::spawn(run(target, hysteresis, rng, tx.clone()))
         })
         .collect();
@@ -328,8 +328,13 @@ pub(crate) fn io_message(e: &std::io::Error) -> String {
 struct Rng(u64);
 
 impl Rng {
+    /// Seeded through splitmix64, so that close seeds give unrelated
+    /// streams.
     fn new(seed: u64) -> Self {
-        Rng(seed | 1)
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng((z ^ (z >> 31)) | 1)
     }
 
     fn next_u64(&mut self) -> u64 {

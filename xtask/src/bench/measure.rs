@@ -71,6 +71,21 @@ pub fn napi_threads(dev: &str) -> Vec<u32> {
     out
 }
 
+/// Every process: pid → (comm, utime + stime).
+fn all_procs() -> BTreeMap<u32, (String, u64)> {
+    let mut out = BTreeMap::new();
+    if let Ok(entries) = fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            out.insert(pid, (comm.trim_end().to_owned(), proc_ticks(pid)));
+        }
+    }
+    out
+}
+
 /// Totals over all CPUs from /proc/stat, in ticks.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuStat {
@@ -125,6 +140,7 @@ pub struct Snapshot {
     generator: u64,
     stat: CpuStat,
     bpf: BTreeMap<u32, (u64, u64)>,
+    all: BTreeMap<u32, (String, u64)>,
 }
 
 /// CPU use over one load run, in CPU seconds unless stated.
@@ -151,6 +167,9 @@ pub struct CpuUse {
     pub other_s: f64,
     /// BPF programs watched: run time and run count over the run.
     pub bpf: Vec<BpfUse>,
+    /// The biggest other consumers (`comm`, CPU seconds), for the noise
+    /// warning.
+    pub top_other: Vec<(String, f64)>,
 }
 
 /// One BPF program's statistics over a run.
@@ -194,6 +213,7 @@ impl Snapshot {
             generator: children_ticks(),
             stat: CpuStat::read(),
             bpf: bpf_prog_stats(bpf_progs),
+            all: all_procs(),
         }
     }
 
@@ -231,6 +251,25 @@ impl Snapshot {
             ..CpuUse::default()
         };
         u.server_s = (u.server_procs_s + u.server_napi_s - u.softirq_s).max(0.0);
+        let known: Vec<u32> = self
+            .server_pids
+            .iter()
+            .chain(&self.server_napi_pids)
+            .chain(&self.client_napi_pids)
+            .copied()
+            .collect();
+        let mut top: Vec<(String, f64)> = all_procs()
+            .into_iter()
+            .filter(|(pid, _)| !known.contains(pid))
+            .filter_map(|(pid, (comm, t))| {
+                let t0 = self.all.get(&pid).map_or(0, |x| x.1);
+                let d = secs(t, t0);
+                (d > 0.0).then(|| (format!("{comm}[{pid}]"), d))
+            })
+            .collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        top.truncate(5);
+        u.top_other = top;
         let busy = secs(stat.busy, self.stat.busy);
         u.other_s = (busy
             - u.server_procs_s

@@ -144,8 +144,10 @@ impl Net {
         // GRO on gives each end a NAPI context even without XDP, so every
         // server's receive path runs in the same threaded NAPI, and NAPI
         // can be switched to threaded before any XDP program is attached.
+        // veth hands a UDP packet to the peer's NAPI only when the sender
+        // has no TSO (or the receiver does UDP GRO forwarding), so TSO off.
         for (ns, dev) in [(&sns, &s), (&cns, &c)] {
-            cmd::output(in_ns(ns, "ethtool").args(["-K", dev, "gro", "on"]))?;
+            cmd::output(in_ns(ns, "ethtool").args(["-K", dev, "gro", "on", "tso", "off"]))?;
         }
         net.set_threaded(true, true)?;
         net.set_threaded(false, false)?;

@@ -239,6 +239,15 @@ fn limit(qps: f64, best: f64, loss: f64, cpu: &CpuUse) -> String {
     };
     if other > 0.2 {
         let _ = write!(s, "; noisy: {other:.1} CPU of other work");
+        let top: Vec<String> = cpu
+            .top_other
+            .iter()
+            .filter(|(_, t)| *t / wall >= 0.05)
+            .map(|(c, t)| format!("{c} {:.2}", t / wall))
+            .collect();
+        if !top.is_empty() {
+            let _ = write!(s, " ({})", top.join(", "));
+        }
     }
     s
 }
