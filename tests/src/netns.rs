@@ -1278,7 +1278,15 @@ impl UdpDns {
                 ttls.push(rec.ttl);
             }
             return Some(DnsReply {
-                rcode: r.metadata.response_code.to_str().to_ascii_uppercase(),
+                rcode: match u16::from(r.metadata.response_code) {
+                    0 => "NOERROR".to_string(),
+                    1 => "FORMERR".to_string(),
+                    2 => "SERVFAIL".to_string(),
+                    3 => "NXDOMAIN".to_string(),
+                    4 => "NOTIMP".to_string(),
+                    5 => "REFUSED".to_string(),
+                    n => format!("RCODE{n}"),
+                },
                 aa: r.metadata.authoritative,
                 addrs,
                 ttls,

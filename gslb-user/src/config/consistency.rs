@@ -95,15 +95,17 @@ impl Validator<'_> {
                     other.rtype,
                     self.at(&other.span)
                 ))
-            } else if let Some(g) = gslb_at.get(&e.owner).filter(|_| {
-                matches!(
-                    e.rtype,
-                    RecordType::A | RecordType::AAAA | RecordType::CNAME
-                )
+            } else if let Some(g) = gslb_at.get(&e.owner).filter(|g| {
+                // With pools, static A/AAAA records at the name are what
+                // "return to DNS" answers; fixed `a`/`aaaa` lists leave
+                // no room for them.
+                e.rtype == RecordType::CNAME
+                    || (matches!(e.rtype, RecordType::A | RecordType::AAAA) && g.config.pools.is_empty())
             }) {
                 Some(format!(
                     "static {} record on gslb name {} (defined at {}); the gslb name \
-                     answers A and AAAA, and a CNAME cannot coexist with it",
+                     answers A and AAAA (static A/AAAA records are allowed only beside \
+                     `pools`, for return_to_dns), and a CNAME cannot coexist with it",
                     e.rtype,
                     g.config.name,
                     self.at(&g.span)
