@@ -3,6 +3,16 @@
 //! ([`Daemon`]), and a DNS client (`dig`, run in the client namespace) whose
 //! output is parsed into a [`Response`].
 //!
+//! For the engine tests: extra addresses on either veth end
+//! ([`Net::add_srv_addr`], [`Net::add_cli_addr`]), test backends in the
+//! server namespace ([`Backend`]: HTTP `/health` and TCP connects, stopped
+//! and resumed at will), a UDP DNS client in the client namespace for many
+//! queries from one process ([`Net::udp_client`]), and the daemon's control
+//! socket ([`Daemon::ctl`], [`Daemon::status_json`],
+//! [`Daemon::explain_json`], [`Daemon::server_admin`]; every daemon gets
+//! its own `--control` path). Sockets are created on a thread that entered
+//! the namespace ([`in_netns`]).
+//!
 //! Everything is torn down on drop, also when a test panics: child
 //! processes are killed, namespaces deleted, pinned maps removed. Every
 //! command is bounded in time. Needs root and XDP; a missing capability is
@@ -277,6 +287,15 @@ fn clean_stale() {
             let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             run_bounded(Command::new("ip").args(["netns", "del", ns]), CMD_TIMEOUT);
         }
+        // Empty scratch directories of dead test processes (those with
+        // logs of failed runs are kept).
+        if let Ok(rd) = fs::read_dir(std::env::temp_dir()) {
+            for e in rd.filter_map(Result::ok) {
+                if stale(&e.file_name().to_string_lossy()) {
+                    let _ = fs::remove_dir(e.path());
+                }
+            }
+        }
         if let Ok(rd) = fs::read_dir("/sys/fs/bpf") {
             for e in rd.filter_map(Result::ok) {
                 if stale(&e.file_name().to_string_lossy()) {
@@ -488,8 +507,10 @@ impl Net {
 
     /// A UDP DNS client in the client namespace, bound to `src` (port 0).
     pub fn udp_client(&self, src: IpAddr) -> UdpDns {
-        let sock = in_netns(&self.cli_ns, move || UdpSocket::bind(SocketAddr::new(src, 0)))
-            .unwrap_or_else(|e| panic!("binding a UDP socket to {src} in the client namespace: {e}"));
+        let sock = in_netns(&self.cli_ns, move || {
+            UdpSocket::bind(SocketAddr::new(src, 0))
+        })
+        .unwrap_or_else(|e| panic!("binding a UDP socket to {src} in the client namespace: {e}"));
         UdpDns {
             sock,
             next_id: AtomicU32::new(1),
@@ -1175,18 +1196,8 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
         // SAFETY: setns(2) on a valid namespace fd; it changes the network
         // namespace of this (dedicated) thread only.
-        let r = unsafe {
-            libc::setns(
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                libc::CLONE_NEWNET,
-            )
-        };
-        assert_eq!(
-            r,
-            0,
-            "setns({path}): {}",
-            std::io::Error::last_os_error()
-        );
+        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns({path}): {}", std::io::Error::last_os_error());
         f()
     })
     .join()
@@ -1297,7 +1308,8 @@ impl UdpDns {
 
 /// A test backend: a TCP listener in a namespace that answers HTTP
 /// requests (`GET /health` → 200 with the configured body, anything else
-/// → 404) and accepts plain TCP connects. [`Backend::stop`] closes the
+/// → 404; a flapping backend answers `/health` alternately 200 and 503)
+/// and accepts plain TCP connects. [`Backend::stop`] closes the
 /// listener (connects are then refused), [`Backend::resume`] opens it
 /// again. Stopped on drop.
 pub struct Backend {
@@ -1305,6 +1317,7 @@ pub struct Backend {
     pub addr: SocketAddr,
     ns: String,
     body: String,
+    flapping: bool,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
     /// HTTP requests answered so far.
@@ -1315,10 +1328,22 @@ impl Backend {
     /// Starts a backend listening on `addr` in the server namespace of
     /// `net` (the address must be on one of its interfaces).
     pub fn start(net: &Net, addr: SocketAddr, body: &str) -> Backend {
+        Backend::new(net, addr, body, false)
+    }
+
+    /// Like [`Backend::start`], but `/health` answers alternately 200 (with
+    /// `body`) and 503, starting with 200: an HTTP monitor sees it flap on
+    /// every probe.
+    pub fn start_flapping(net: &Net, addr: SocketAddr, body: &str) -> Backend {
+        Backend::new(net, addr, body, true)
+    }
+
+    fn new(net: &Net, addr: SocketAddr, body: &str, flapping: bool) -> Backend {
         let mut b = Backend {
             addr,
             ns: net.srv_ns.clone(),
             body: body.to_string(),
+            flapping,
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
             requests: Arc::new(AtomicU64::new(0)),
@@ -1348,8 +1373,9 @@ impl Backend {
         let stop = self.stop.clone();
         let body = self.body.clone();
         let requests = self.requests.clone();
+        let flapping = self.flapping;
         self.thread = Some(thread::spawn(move || {
-            serve_backend(listener, &stop, &body, &requests)
+            serve_backend(listener, &stop, &body, flapping, &requests)
         }));
     }
 
@@ -1369,7 +1395,13 @@ impl Drop for Backend {
     }
 }
 
-fn serve_backend(listener: TcpListener, stop: &AtomicBool, body: &str, requests: &AtomicU64) {
+fn serve_backend(
+    listener: TcpListener,
+    stop: &AtomicBool,
+    body: &str,
+    flapping: bool,
+    requests: &AtomicU64,
+) {
     use std::io::Write as _;
     let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
     while !stop.load(Ordering::SeqCst) {
@@ -1399,7 +1431,10 @@ fn serve_backend(listener: TcpListener, stop: &AtomicBool, body: &str, requests:
         }
         let head = String::from_utf8_lossy(&req);
         let path = head.split_whitespace().nth(1).unwrap_or("");
-        let (status, text) = if path == "/health" {
+        let n = requests.fetch_add(1, Ordering::Relaxed);
+        let (status, text) = if path == "/health" && flapping && n % 2 == 1 {
+            ("503 Service Unavailable", "flapping\n")
+        } else if path == "/health" {
             ("200 OK", body)
         } else {
             ("404 Not Found", "not found\n")
@@ -1409,7 +1444,6 @@ fn serve_backend(listener: TcpListener, stop: &AtomicBool, body: &str, requests:
             text.len()
         );
         let _ = conn.write_all(resp.as_bytes());
-        requests.fetch_add(1, Ordering::Relaxed);
     }
 }
 
