@@ -170,7 +170,10 @@ impl Maps {
             self.next_id - 1
         });
         let set = AnswerKey { set: id, group: 0 };
-        let mut entry = NameEntry { a: NO_ANSWER, aaaa: NO_ANSWER };
+        let mut entry = NameEntry {
+            a: NO_ANSWER,
+            aaaa: NO_ANSWER,
+        };
         let mut changes = 0;
         let v4 = answer_v4(g);
         if let Some(v) = &v4 {

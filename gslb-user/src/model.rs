@@ -38,14 +38,22 @@ pub struct GslbName {
 
 impl PartialEq for GslbName {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.ttl == other.ttl && self.a() == other.a() && self.aaaa() == other.aaaa()
+        self.name == other.name
+            && self.ttl == other.ttl
+            && self.a() == other.a()
+            && self.aaaa() == other.aaaa()
     }
 }
 
 impl GslbName {
     /// A gslb name with these decisions.
     pub fn new(name: Name, ttl: u32, a: Decision, aaaa: Decision) -> GslbName {
-        GslbName { name, ttl, a: Arc::new(ArcSwap::from_pointee(a)), aaaa: Arc::new(ArcSwap::from_pointee(aaaa)) }
+        GslbName {
+            name,
+            ttl,
+            a: Arc::new(ArcSwap::from_pointee(a)),
+            aaaa: Arc::new(ArcSwap::from_pointee(aaaa)),
+        }
     }
 
     /// The current A decision.

@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: gslb against NSD, Knot (UDP and XDP), PowerDNS
+//! `cargo xtask bench`: gslb against NSD, Knot (UDP and XDP), `PowerDNS`
 //! with LUA records and gdnsd, measured in one run on this machine with
 //! dnsperf and kxdpgun over a veth pair between two namespaces (issue 3).
 //!
@@ -10,14 +10,24 @@
 //! `bench-results/<timestamp>/results.{md,json,png}` and the table is
 //! printed. See `xtask/BENCH.md` for what the numbers mean.
 
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "counts, rates and durations move between integers and f64 well inside f64's \
+              exact range"
+)]
+
 mod chart;
 mod check;
 mod dataset;
 mod load;
+mod markdown;
 mod measure;
 mod netns;
 mod report;
 mod servers;
+mod targets;
 
 use std::{
     fs,
@@ -31,6 +41,7 @@ use anyhow::{bail, Context as _, Result};
 
 use self::{
     dataset::{Dataset, Mix},
+    load::Kxdpgun,
     measure::Snapshot,
     netns::{Net, Proc},
     report::{GslbLoad, MapMem, Meta, Results, Run, ServerResult, Status},
@@ -45,7 +56,8 @@ use crate::{cmd, setup};
     reason = "independent command-line switches"
 )]
 pub struct Options {
-    /// Short run (under 2 minutes): 3 s per load run, 1 s latency run.
+    /// Short run (under 2 minutes): dnsperf 2 s, latency 1 s, kxdpgun a 1 s
+    /// probe and one 1.5 s step per server.
     #[arg(long)]
     quick: bool,
     /// Number of gslb names in the data set (up to 1,000,000).
@@ -56,19 +68,25 @@ pub struct Options {
     /// gslb names).
     #[arg(long, default_value_t = Mix::default())]
     mix: Mix,
-    /// Seconds of each dnsperf throughput run (default 10, --quick 3).
+    /// Seconds of each dnsperf throughput run (default 10, --quick 2).
     #[arg(long)]
     dnsperf_secs: Option<u64>,
-    /// Seconds of each kxdpgun run (default 10, --quick 3).
+    /// Seconds of each kxdpgun step after the flood probe (default 5,
+    /// --quick 1.5).
     #[arg(long)]
-    kxdpgun_secs: Option<u64>,
+    kxdpgun_secs: Option<f64>,
+    /// kxdpgun steps after the flood probe, searching the offered rate that
+    /// gets the most answers (default 3, --quick 1; 0: the flood only).
+    #[arg(long)]
+    kxdpgun_steps: Option<u32>,
     /// Seconds of each latency run (default 5, --quick 1).
     #[arg(long)]
     latency_secs: Option<u64>,
     /// Offered rate of the latency run, queries/s.
     #[arg(long, default_value_t = 10_000)]
     latency_rate: u64,
-    /// kxdpgun's target rate (`-Q`), queries/s.
+    /// kxdpgun's rate (`-Q`) in the flood probe, queries/s: more than it
+    /// can send, so the probe finds the generator's own ceiling.
     #[arg(long, default_value_t = 2_000_000)]
     kxdpgun_qps: u64,
     /// Servers to measure, comma-separated (gslb-xdp, gslb-slow, nsd,
@@ -87,6 +105,10 @@ pub struct Options {
     /// Where results go (`<dir>/<timestamp>/`); relative to the workspace.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
+    /// Before each server, wait up to this many seconds for other work on
+    /// the machine to drop below 0.3 CPU (default 30, --quick 0).
+    #[arg(long)]
+    quiet_wait: Option<u64>,
     /// Keep the generated data set and server configs (under /tmp).
     #[arg(long)]
     keep_work: bool,
@@ -95,16 +117,23 @@ pub struct Options {
 /// Durations and switches in force.
 struct Plan {
     dnsperf_secs: u64,
-    kxdpgun_secs: u64,
+    kxdpgun_probe_secs: f64,
+    kxdpgun_secs: f64,
+    kxdpgun_steps: u32,
     latency_secs: u64,
     servers: Vec<Kind>,
+    quiet_wait: Duration,
     /// Server start timeout.
     start_timeout: Duration,
 }
 
 impl Plan {
     fn new(o: &Options) -> Result<Self> {
-        let (dp, kx, lat) = if o.quick { (3, 3, 1) } else { (10, 10, 5) };
+        let (dp, probe, kx, steps, lat) = if o.quick {
+            (2, 1.0, 1.5, 1, 1)
+        } else {
+            (10, 2.0, 5.0, 3, 5)
+        };
         let servers = if o.servers.is_empty() {
             Kind::ALL.to_vec()
         } else {
@@ -120,9 +149,12 @@ impl Plan {
         };
         Ok(Plan {
             dnsperf_secs: o.dnsperf_secs.unwrap_or(dp),
+            kxdpgun_probe_secs: probe,
             kxdpgun_secs: o.kxdpgun_secs.unwrap_or(kx),
+            kxdpgun_steps: o.kxdpgun_steps.unwrap_or(steps),
             latency_secs: o.latency_secs.unwrap_or(lat),
             servers,
+            quiet_wait: Duration::from_secs(o.quiet_wait.unwrap_or(if o.quick { 0 } else { 30 })),
             // Big data sets take a while to parse (gdnsd, PowerDNS).
             start_timeout: Duration::from_secs(60 + u64::from(o.names) / 5_000),
         })
@@ -136,7 +168,7 @@ struct Ctx<'a> {
     ds: &'a Dataset,
     work: &'a Path,
     gslb: &'a Path,
-    /// The pass-through XDP program on the client end (for XDP_TX on
+    /// The pass-through XDP program on the client end (for `XDP_TX` on
     /// veth); stopped for kxdpgun, which brings its own.
     pass: Option<Proc>,
 }
@@ -171,7 +203,12 @@ pub fn bench(opts: &Options) -> Result<()> {
         opts.mix,
         work.display()
     );
-    let ds = Dataset::generate(&work.join("data"), opts.names as usize, opts.mix, opts.sample)?;
+    let ds = Dataset::generate(
+        &work.join("data"),
+        opts.names as usize,
+        opts.mix,
+        opts.sample,
+    )?;
 
     let _stats = measure::BpfStatsGuard::enable();
     let mut net = Net::create()?;
@@ -189,48 +226,12 @@ pub fn bench(opts: &Options) -> Result<()> {
     };
     ctx.client_for_sockets(&net)?;
 
-    let mut results = Vec::new();
-    let mut gslb_load = None;
-    for &kind in &plan.servers {
-        println!("bench: {} ...", kind.label());
-        let (r, load) = ctx.measure(&mut net, kind);
-        if let Some(e) = &r.error {
-            println!("bench: {}: {e}", kind.label());
-        }
-        if let Some(c) = r.check.as_ref().filter(|c| !c.ok()) {
-            println!(
-                "bench: {}: {} of {} sample answers wrong: {}",
-                kind.label(),
-                c.mismatch_count,
-                c.asked,
-                c.mismatches.join("; ")
-            );
-        }
-        if load.is_some() {
-            gslb_load = load;
-        }
-        copy_logs(&work.join(kind.key()), &out_dir.join("logs").join(kind.key()));
-        results.push(r);
-    }
-    if let Some(load) = gslb_load.as_mut() {
-        // What does not grow with N: the same daemon with one name.
-        match ctx.one_name_map_bytes(&mut net) {
-            Ok(bytes) => {
-                load.map_bytes_one_name = Some(bytes);
-                if load.names > 1 {
-                    load.marginal_bytes_per_name = Some(
-                        load.map_bytes.saturating_sub(bytes) as f64 / (load.names - 1) as f64,
-                    );
-                }
-            }
-            Err(e) => println!("bench: map memory baseline failed: {e:#}"),
-        }
-    }
+    let (mut results, gslb_load) = ctx.measure_all(&mut net, &out_dir);
     drop(ctx.pass.take());
     drop(net);
 
     report::judge(&mut results);
-    let targets = report::targets(&results, gslb_load.as_ref());
+    let targets = targets::targets(&results, gslb_load.as_ref());
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
@@ -244,7 +245,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     };
     report::write(&out_dir, &r)?;
     println!();
-    print!("{}", report::text_table(&r));
+    print!("{}", markdown::text_table(&r));
     println!();
     for t in &r.targets {
         println!("target: {} — {} — {}", t.what, t.measured, t.verdict);
@@ -258,6 +259,28 @@ pub fn bench(opts: &Options) -> Result<()> {
             .display()
     );
     Ok(())
+}
+
+/// Waits (at most `max`) until the machine's busy time over one second is
+/// below 0.3 CPU: other sessions' builds and tests share this machine.
+fn wait_quiet(max: Duration) {
+    if max.is_zero() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        let a = measure::CpuStat::read();
+        thread::sleep(Duration::from_secs(1));
+        let b = measure::CpuStat::read();
+        let busy = b.busy.saturating_sub(a.busy) as f64 / measure::HZ;
+        if busy < 0.3 {
+            return;
+        }
+        if start.elapsed() >= max {
+            println!("bench: the machine is busy ({busy:.1} CPU of other work); measuring anyway");
+            return;
+        }
+    }
 }
 
 /// Removes the work directory on drop unless asked to keep it.
@@ -326,7 +349,9 @@ fn meta(opts: &Options, plan: &Plan, ds: &Dataset, timestamp: String) -> Meta {
         dnsperf_secs: plan.dnsperf_secs,
         latency_secs: plan.latency_secs,
         latency_rate: opts.latency_rate,
+        kxdpgun_probe_secs: plan.kxdpgun_probe_secs,
         kxdpgun_secs: plan.kxdpgun_secs,
+        kxdpgun_steps: plan.kxdpgun_steps,
         kxdpgun_rate: opts.kxdpgun_qps,
         versions,
     }
@@ -346,7 +371,7 @@ fn xdp_answered(gslb: &Path, pin: &Path) -> Option<u64> {
 
 impl Ctx<'_> {
     /// Client end set up for socket clients (dig, dnsperf): pass-through
-    /// XDP program (so XDP_TX frames are received) and threaded NAPI (so
+    /// XDP program (so `XDP_TX` frames are received) and threaded NAPI (so
     /// the client's receive work has its own thread).
     fn client_for_sockets(&mut self, net: &Net) -> Result<()> {
         if self.pass.is_some() {
@@ -370,7 +395,7 @@ impl Ctx<'_> {
     }
 
     /// Client end set up for kxdpgun: no XDP program of ours (kxdpgun
-    /// attaches its own), NAPI in softirq (kxdpgun's AF_XDP socket only
+    /// attaches its own), NAPI in softirq (kxdpgun's `AF_XDP` socket only
     /// receives what arrives on queue 0 in time).
     fn client_for_kxdpgun(&mut self, net: &Net) -> Result<()> {
         if let Some(mut p) = self.pass.take() {
@@ -378,6 +403,56 @@ impl Ctx<'_> {
         }
         net.xdp_off(false)?;
         net.set_threaded(false, false)
+    }
+
+    /// Every server in turn, then the map memory baseline.
+    fn measure_all(
+        &mut self,
+        net: &mut Net,
+        out_dir: &Path,
+    ) -> (Vec<ServerResult>, Option<GslbLoad>) {
+        let mut results = Vec::new();
+        let mut gslb_load = None;
+        for &kind in &self.plan.servers {
+            wait_quiet(self.plan.quiet_wait);
+            println!("bench: {} ...", kind.label());
+            let (r, load) = self.measure(net, kind);
+            if let Some(e) = &r.error {
+                println!("bench: {}: {e}", kind.label());
+            }
+            if let Some(c) = r.check.as_ref().filter(|c| !c.ok()) {
+                println!(
+                    "bench: {}: {} of {} sample answers wrong: {}",
+                    kind.label(),
+                    c.mismatch_count,
+                    c.asked,
+                    c.mismatches.join("; ")
+                );
+            }
+            if load.is_some() {
+                gslb_load = load;
+            }
+            copy_logs(
+                &self.work.join(kind.key()),
+                &out_dir.join("logs").join(kind.key()),
+            );
+            results.push(r);
+        }
+        if let Some(load) = gslb_load.as_mut() {
+            // What does not grow with N: the same daemon with one name.
+            match self.one_name_map_bytes(net) {
+                Ok(bytes) => {
+                    load.map_bytes_one_name = Some(bytes);
+                    if load.names > 1 {
+                        load.marginal_bytes_per_name = Some(
+                            load.map_bytes.saturating_sub(bytes) as f64 / (load.names - 1) as f64,
+                        );
+                    }
+                }
+                Err(e) => println!("bench: map memory baseline failed: {e:#}"),
+            }
+        }
+        (results, gslb_load)
     }
 
     /// Starts, checks and times one server. Never fails: failures are
@@ -420,7 +495,7 @@ impl Ctx<'_> {
         r.ready_ms = Some(srv.ready_ms);
         let fds = measure::bpf_fds(&srv.pids());
         if kind == Kind::GslbXdp {
-            *load = Some(self.gslb_load(&srv, &fds)?);
+            *load = Some(self.gslb_load(&srv, &fds));
         }
         let progs = if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
             fds.xdp_progs.clone()
@@ -439,7 +514,7 @@ impl Ctx<'_> {
 
         if !self.opts.no_dnsperf {
             let before = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
-            let snap = Snapshot::start(srv.pids(), &net.server_if, &net.client_if, &progs);
+            let snap = Snapshot::start(srv.pids(), net, &progs);
             let d = load::dnsperf(
                 net,
                 &self.ds.queries,
@@ -472,26 +547,87 @@ impl Ctx<'_> {
             self.client_for_kxdpgun(net)?;
             // Let the last socket replies drain.
             thread::sleep(Duration::from_millis(200));
-            let snap = Snapshot::start(srv.pids(), &net.server_if, &net.client_if, &progs);
-            let k = load::kxdpgun(
-                net,
-                &self.ds.queries,
-                self.plan.kxdpgun_secs,
-                self.opts.kxdpgun_qps,
-                &dir.join("kxdpgun.txt"),
-            );
-            let cpu = snap.finish();
-            let k = k?;
-            let (qps, answered) = (k.qps, k.replies);
-            r.kxdpgun = Some(Run::new(k, cpu, qps, answered));
-            srv.proc.check_alive()?;
+            r.kxdpgun = Some(self.kxdpgun_search(net, &mut srv, &progs, &dir, r)?);
         }
         srv.proc.stop(Duration::from_secs(10));
         Ok(())
     }
 
+    /// kxdpgun runs searching the offered rate that gets the most answers:
+    /// a flood probe (the generator's ceiling, and how the server copes
+    /// with overload), then bisection between the highest rate answered
+    /// with ≤ 2% loss and the lowest with more. Servers answer less under a
+    /// flood than at their capacity (receive livelock), so the flood alone
+    /// would understate them. Returns the run with the most answers/s.
+    fn kxdpgun_search(
+        &self,
+        net: &Net,
+        srv: &mut servers::Running,
+        progs: &[u32],
+        dir: &Path,
+        r: &mut ServerResult,
+    ) -> Result<Run<Kxdpgun>> {
+        const GOOD_LOSS: f64 = 0.02;
+        let mut best: Option<Run<Kxdpgun>> = None;
+        let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+        let mut rate = self.opts.kxdpgun_qps as f64;
+        let mut secs = self.plan.kxdpgun_probe_secs;
+        for step in 0..=self.plan.kxdpgun_steps {
+            let snap = Snapshot::start(srv.pids(), net, progs);
+            let k = load::kxdpgun(
+                net,
+                &self.ds.queries,
+                secs,
+                rate as u64,
+                &dir.join(format!("kxdpgun-{step}.txt")),
+            );
+            let cpu = snap.finish();
+            let k = k?;
+            srv.proc.check_alive()?;
+            r.kxdpgun_steps.push(report::Step {
+                offered: rate as u64,
+                secs,
+                sent_qps: k.sent_qps,
+                answered_qps: k.qps,
+                loss: k.loss,
+            });
+            let (sent, loss) = (k.sent_qps, k.loss);
+            let (qps, answered) = (k.qps, k.replies);
+            let run = Run::new(k, cpu, qps, answered);
+            if best.as_ref().is_none_or(|b| run.qps > b.qps) {
+                best = Some(run);
+            }
+            if loss <= GOOD_LOSS {
+                lo = lo.max(sent);
+                if sent < 0.9 * rate {
+                    // The server kept up with all the generator could send.
+                    break;
+                }
+            } else {
+                hi = hi.min(sent);
+            }
+            rate = if lo == 0.0 && step == 0 {
+                // Just above what it answered under the flood.
+                best.as_ref().map_or(0.0, |b| b.qps) * 1.05
+            } else if lo == 0.0 {
+                rate * 0.75
+            } else if hi.is_infinite() {
+                lo * 1.5
+            } else if hi / lo < 1.1 {
+                break;
+            } else {
+                f64::midpoint(lo, hi)
+            };
+            if rate < 1.0 {
+                break;
+            }
+            secs = self.plan.kxdpgun_secs;
+        }
+        best.context("no kxdpgun run")
+    }
+
     /// Map memory and load time of a running gslb XDP daemon.
-    fn gslb_load(&self, srv: &servers::Running, fds: &measure::BpfFds) -> Result<GslbLoad> {
+    fn gslb_load(&self, srv: &servers::Running, fds: &measure::BpfFds) -> GslbLoad {
         let log = fs::read_to_string(&srv.proc.log).unwrap_or_default();
         let filled = servers::maps_filled(&log);
         let names = measure::bpf_map_names().unwrap_or_default();
@@ -504,9 +640,9 @@ impl Ctx<'_> {
                 max_entries: *max_entries,
             })
             .collect();
-        maps.sort_by(|a, b| b.memlock.cmp(&a.memlock));
+        maps.sort_by_key(|m| std::cmp::Reverse(m.memlock));
         let map_bytes = maps.iter().map(|m| m.memlock).sum();
-        Ok(GslbLoad {
+        GslbLoad {
             names: self.ds.names,
             entries: filled.map(|f| f.0),
             maps_fill_ms: filled.and_then(|f| f.1),
@@ -516,14 +652,21 @@ impl Ctx<'_> {
             bytes_per_name: map_bytes as f64 / self.ds.names as f64,
             marginal_bytes_per_name: None,
             maps,
-        })
+        }
     }
 
     /// Map memory of a gslb daemon loaded with one name.
     fn one_name_map_bytes(&mut self, net: &mut Net) -> Result<u64> {
         net.xdp_off(true)?;
         let pin = net.next_pin_dir();
-        let c = servers::gslb_cmd(net, self.gslb, &self.ds.gslb_toml_one, &pin, false);
+        let c = servers::gslb_cmd(
+            net,
+            self.gslb,
+            &self.ds.gslb_toml_one,
+            &pin,
+            self.work,
+            false,
+        );
         let mut p = Proc::spawn("gslb-one-name", c, &self.work.join("gslb-one-name.log"))?;
         p.wait_log("gslb ready", Duration::from_secs(30))?;
         let fds = measure::bpf_fds(&netns::descendants(p.pid()));

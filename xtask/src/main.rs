@@ -26,7 +26,7 @@ enum Verb {
     /// "N passed, N failed".
     Test(test::Options),
     /// `setup` (plus the servers), build release, then benchmark gslb
-    /// against NSD, Knot, PowerDNS and gdnsd with dnsperf and kxdpgun;
+    /// against NSD, Knot, `PowerDNS` and gdnsd with dnsperf and kxdpgun;
     /// writes bench-results/<timestamp>/.
     Bench(bench::Options),
 }

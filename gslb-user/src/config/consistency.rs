@@ -100,7 +100,8 @@ impl Validator<'_> {
                 // "return to DNS" answers; fixed `a`/`aaaa` lists leave
                 // no room for them.
                 e.rtype == RecordType::CNAME
-                    || (matches!(e.rtype, RecordType::A | RecordType::AAAA) && g.config.pools.is_empty())
+                    || (matches!(e.rtype, RecordType::A | RecordType::AAAA)
+                        && g.config.pools.is_empty())
             }) {
                 Some(format!(
                     "static {} record on gslb name {} (defined at {}); the gslb name \

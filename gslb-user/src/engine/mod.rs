@@ -130,7 +130,7 @@ pub struct ServerStatus {
     pub sessions: Option<u64>,
     /// Connections.
     pub connections: Option<u64>,
-    /// How often it was handed out first (XDP + slow path).
+    /// How often the XDP program handed it out first (the slow path's answers are not counted).
     pub handed_out: u64,
 }
 

@@ -444,10 +444,7 @@ fn classes_other_than_in_are_refused() {
 
 #[test]
 fn transfers_are_refused_and_meta_types_not_implemented() {
-    let resp = ask_via(
-        &request("example.test.", RecordType::AXFR),
-        Transport::Tcp,
-    );
+    let resp = ask_via(&request("example.test.", RecordType::AXFR), Transport::Tcp);
     assert_header(&resp, ResponseCode::Refused, false);
     let resp = ask("example.test.", RecordType::IXFR);
     assert_header(&resp, ResponseCode::Refused, false);

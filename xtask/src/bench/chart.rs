@@ -16,7 +16,7 @@ const FONTS: &[&str] = &[
 
 static FONT: OnceLock<bool> = OnceLock::new();
 
-/// Registers a TTF as "sans-serif" for plotters' ab_glyph text backend.
+/// Registers a TTF as "sans-serif" for plotters' `ab_glyph` text backend.
 fn register_font() -> Result<()> {
     let ok = *FONT.get_or_init(|| {
         FONTS.iter().any(|f| {
@@ -114,9 +114,7 @@ pub fn draw(path: &Path, r: &Results) -> Result<()> {
                 )
             })
         });
-        chart
-            .draw_series(values)
-            .map_err(|e| anyhow!("{e:?}"))?;
+        chart.draw_series(values).map_err(|e| anyhow!("{e:?}"))?;
     }
     chart
         .configure_series_labels()

@@ -3,7 +3,7 @@
 //! answer (rcode, answer set, AA flag) is compared with what the data set
 //! says.
 
-use std::{collections::HashMap, fs, path::Path};
+use std::{collections::HashMap, fmt::Write as _, fs, path::Path};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -98,7 +98,7 @@ pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
     let batch = dir.join("check-queries.txt");
     let mut text = String::new();
     for q in &ds.sample {
-        text.push_str(&format!("{} {}\n", q.name, q.qtype));
+        let _ = writeln!(text, "{} {}", q.name, q.qtype);
     }
     fs::write(&batch, text).with_context(|| format!("writing {}", batch.display()))?;
     let out = cmd::output(

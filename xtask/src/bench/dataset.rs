@@ -3,7 +3,7 @@
 //!
 //! Zone `bench.test`: SOA, one NS (`ns1`, with glue), and N gslb names
 //! `g<i>.bench.test`, each with one A and one AAAA address (TTL 30). One
-//! address per type, so a weighted pick (PowerDNS `pickwrandom`, gdnsd
+//! address per type, so a weighted pick (`PowerDNS` `pickwrandom`, gdnsd
 //! `weighted`) has exactly one right answer and every server can be held
 //! to the same answer set.
 
@@ -190,7 +190,7 @@ pub struct Dataset {
     pub gslb_toml_one: PathBuf,
     /// RFC 1035 zone file (NSD, Knot).
     pub zone: PathBuf,
-    /// Zone file with LUA records (PowerDNS).
+    /// Zone file with LUA records (`PowerDNS`).
     pub pdns_zone: PathBuf,
     /// Zone file with DYNA records (gdnsd).
     pub gdnsd_zone: PathBuf,
@@ -221,8 +221,8 @@ impl Dataset {
             gdnsd_resources: dir.join("gdnsd-weighted.conf"),
             sample: Vec::new(),
         };
-        ds.write_gslb(&ds.gslb_toml, names)?;
-        ds.write_gslb(&ds.gslb_toml_one, 1)?;
+        Self::write_gslb(&ds.gslb_toml, names)?;
+        Self::write_gslb(&ds.gslb_toml_one, 1)?;
         ds.write_zones()?;
         let queries = ds.make_queries();
         let mut w = create(&ds.queries)?;
@@ -326,7 +326,7 @@ impl Dataset {
         }
     }
 
-    fn write_gslb(&self, path: &Path, names: usize) -> Result<()> {
+    fn write_gslb(path: &Path, names: usize) -> Result<()> {
         let mut w = create(path)?;
         write!(
             w,
@@ -405,7 +405,10 @@ mod tests {
 
     #[test]
     fn mix_parses() {
-        assert_eq!("a=70,aaaa=20,nx=8,other=2".parse::<Mix>(), Ok(Mix::default()));
+        assert_eq!(
+            "a=70,aaaa=20,nx=8,other=2".parse::<Mix>(),
+            Ok(Mix::default())
+        );
         assert_eq!(
             "a=100".parse::<Mix>(),
             Ok(Mix {
@@ -424,7 +427,10 @@ mod tests {
         assert_eq!(v4(258).to_string(), "198.19.1.2");
         assert_eq!(v6(0x1_0005).to_string(), "2001:db8:1::1:5");
         assert_eq!(normalise("2001:DB8:1:0::5"), "2001:db8:1::5");
-        assert_eq!(normalise("NS1.bench.test.  Hostmaster.x. 1"), "ns1.bench.test. hostmaster.x. 1");
+        assert_eq!(
+            normalise("NS1.bench.test.  Hostmaster.x. 1"),
+            "ns1.bench.test. hostmaster.x. 1"
+        );
     }
 
     #[test]

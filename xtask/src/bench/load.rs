@@ -1,6 +1,6 @@
 //! The load generators, each run for a fixed time and killed if it
 //! overstays: dnsperf (throughput, and latency at a fixed rate with `-v`)
-//! and kxdpgun (AF_XDP, from the client end of the veth pair).
+//! and kxdpgun (`AF_XDP`, from the client end of the veth pair).
 
 use std::{
     collections::BTreeMap,
@@ -264,14 +264,14 @@ pub fn parse_kxdpgun(text: &str) -> Result<Kxdpgun> {
 }
 
 /// kxdpgun for `secs` seconds at up to `rate` q/s from the client end.
-pub fn kxdpgun(net: &Net, queries: &Path, secs: u64, rate: u64, out: &Path) -> Result<Kxdpgun> {
+pub fn kxdpgun(net: &Net, queries: &Path, secs: f64, rate: u64, out: &Path) -> Result<Kxdpgun> {
     let mut c = net.client("kxdpgun");
     c.args(["-t", &secs.to_string(), "-Q", &rate.to_string(), "-i"])
         .arg(queries)
         .args(["-I", &net.client_if])
         .args(["-L", &net.client_mac, "-R", &net.server_mac])
         .arg(SERVER_V4.to_string());
-    let text = run_bounded(c, Duration::from_secs(secs + 30), out)?;
+    let text = run_bounded(c, Duration::from_secs_f64(secs + 30.0), out)?;
     parse_kxdpgun(&text)
 }
 

@@ -18,9 +18,10 @@ use std::{collections::BTreeMap, fs, process::Command, time::Instant};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+use super::netns::{in_ns, Net};
 use crate::cmd;
 
-/// Clock ticks per second of /proc (USER_HZ; 100 on Linux).
+/// Clock ticks per second of /proc (`USER_HZ`; 100 on Linux).
 pub const HZ: f64 = 100.0;
 
 /// utime + stime of one process (all its threads), in ticks.
@@ -141,6 +142,7 @@ pub struct Snapshot {
     stat: CpuStat,
     bpf: BTreeMap<u32, (u64, u64)>,
     all: BTreeMap<u32, (String, u64)>,
+    links: [(String, String, BTreeMap<String, u64>); 2],
 }
 
 /// CPU use over one load run, in CPU seconds unless stated.
@@ -154,7 +156,7 @@ pub struct CpuUse {
     pub server_napi_s: f64,
     /// softirq over all CPUs.
     pub softirq_s: f64,
-    /// server_procs + server_napi − softirq (see the module doc).
+    /// `server_procs + server_napi − softirq` (see the module doc).
     pub server_s: f64,
     /// The load generator.
     pub generator_s: f64,
@@ -170,6 +172,41 @@ pub struct CpuUse {
     /// The biggest other consumers (`comm`, CPU seconds), for the noise
     /// warning.
     pub top_other: Vec<(String, f64)>,
+    /// Drop and error counters of the veth ends that moved during the run
+    /// (`server.tx_dropped`, `client.rx_queue_0_xdp_tx_errors`, ...).
+    pub link_drops: BTreeMap<String, u64>,
+}
+
+/// Counters of one interface: `ethtool -S` plus the `ip -s` rx/tx
+/// dropped and errors.
+pub fn link_counters(ns: &str, dev: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if let Ok(text) = cmd::output(in_ns(ns, "ethtool").args(["-S", dev])) {
+        for line in text.lines() {
+            if let Some((k, v)) = line.trim().split_once(':') {
+                if let Ok(v) = v.trim().parse::<u64>() {
+                    if k != "peer_ifindex" {
+                        out.insert(k.trim().to_owned(), v);
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(text) =
+        cmd::output(Command::new("ip").args(["-n", ns, "-s", "-j", "link", "show", "dev", dev]))
+    {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            let st = &v[0]["stats64"];
+            for dir in ["rx", "tx"] {
+                for k in ["dropped", "errors", "packets"] {
+                    if let Some(n) = st[dir][k].as_u64() {
+                        out.insert(format!("{dir}_{k}"), n);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One BPF program's statistics over a run.
@@ -179,9 +216,9 @@ pub struct BpfUse {
     pub id: u32,
     /// Program name.
     pub name: String,
-    /// run_time_ns delta.
+    /// `run_time_ns` delta.
     pub run_time_ns: u64,
-    /// run_cnt delta.
+    /// `run_cnt` delta.
     pub run_cnt: u64,
 }
 
@@ -194,14 +231,10 @@ impl BpfUse {
 
 impl Snapshot {
     /// Takes the "before" readings. `bpf_progs`: program ids to watch.
-    pub fn start(
-        server_pids: Vec<u32>,
-        server_dev: &str,
-        client_dev: &str,
-        bpf_progs: &[u32],
-    ) -> Self {
-        let server_napi_pids = napi_threads(server_dev);
-        let client_napi_pids = napi_threads(client_dev);
+    pub fn start(server_pids: Vec<u32>, net: &Net, bpf_progs: &[u32]) -> Self {
+        let server_napi_pids = napi_threads(&net.server_if);
+        let client_napi_pids = napi_threads(&net.client_if);
+        let link = |ns: &String, dev: &String| (ns.clone(), dev.clone(), link_counters(ns, dev));
         Snapshot {
             at: Instant::now(),
             server: server_pids.iter().map(|p| proc_ticks(*p)).sum(),
@@ -214,6 +247,10 @@ impl Snapshot {
             stat: CpuStat::read(),
             bpf: bpf_prog_stats(bpf_progs),
             all: all_procs(),
+            links: [
+                link(&net.server_ns, &net.server_if),
+                link(&net.client_ns, &net.client_if),
+            ],
         }
     }
 
@@ -270,13 +307,17 @@ impl Snapshot {
         top.sort_by(|a, b| b.1.total_cmp(&a.1));
         top.truncate(5);
         u.top_other = top;
+        for ((ns, dev, before), end) in self.links.iter().zip(["server", "client"]) {
+            for (k, v) in link_counters(ns, dev) {
+                let d = v.saturating_sub(before.get(&k).copied().unwrap_or(0));
+                if d > 0 && (k.contains("drop") || k.contains("err")) {
+                    u.link_drops.insert(format!("{end}.{k}"), d);
+                }
+            }
+        }
         let busy = secs(stat.busy, self.stat.busy);
-        u.other_s = (busy
-            - u.server_procs_s
-            - u.server_napi_s
-            - u.generator_s
-            - u.client_napi_s)
-            .max(0.0);
+        u.other_s =
+            (busy - u.server_procs_s - u.server_napi_s - u.generator_s - u.client_napi_s).max(0.0);
         u
     }
 }
@@ -332,9 +373,9 @@ pub fn bpf_prog_names() -> BTreeMap<u32, String> {
 /// BPF objects a process holds open, from /proc/PID/fdinfo.
 #[derive(Debug, Default)]
 pub struct BpfFds {
-    /// XDP program ids (prog_type 6).
+    /// XDP program ids (`prog_type` 6).
     pub xdp_progs: Vec<u32>,
-    /// Map id → (memlock bytes, max_entries).
+    /// Map id → (memlock bytes, `max_entries`).
     pub maps: BTreeMap<u32, (u64, u64)>,
 }
 

@@ -105,8 +105,24 @@ impl Net {
         ip(&["link", "set", &s, "netns", &net.server_ns])?;
         ip(&["link", "set", &c, "netns", &net.client_ns])?;
         let (sns, cns) = (net.server_ns.clone(), net.client_ns.clone());
-        ip(&["-n", &sns, "addr", "add", &format!("{SERVER_V4}/24"), "dev", &s])?;
-        ip(&["-n", &cns, "addr", "add", &format!("{CLIENT_V4}/24"), "dev", &c])?;
+        ip(&[
+            "-n",
+            &sns,
+            "addr",
+            "add",
+            &format!("{SERVER_V4}/24"),
+            "dev",
+            &s,
+        ])?;
+        ip(&[
+            "-n",
+            &cns,
+            "addr",
+            "add",
+            &format!("{CLIENT_V4}/24"),
+            "dev",
+            &c,
+        ])?;
         for (ns, dev) in [(&sns, &s), (&cns, &c)] {
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             ip(&["-n", ns, "link", "set", dev, "up"])?;
@@ -374,7 +390,9 @@ impl Proc {
         // Forked workers that outlived their parent.
         for pid in tree {
             if Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -410,7 +428,12 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     let mut i = 0;
     while i < out.len() {
         let cur = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == cur).map(|(p, _)| *p));
+        out.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == cur)
+                .map(|(p, _)| *p),
+        );
         i += 1;
     }
     out

@@ -34,7 +34,7 @@ pub enum Kind {
     KnotUdp,
     /// Knot DNS, XDP mode (`xdp: listen`).
     KnotXdp,
-    /// PowerDNS Authoritative, bind backend, LUA records (`pickwrandom`).
+    /// `PowerDNS` Authoritative, bind backend, LUA records (`pickwrandom`).
     Pdns,
     /// gdnsd with the `weighted` plugin.
     Gdnsd,
@@ -127,7 +127,7 @@ pub fn start(
     let mut proc = match kind {
         Kind::GslbXdp | Kind::GslbSlow => {
             let pin = net.next_pin_dir();
-            let p = gslb_cmd(net, gslb, &ds.gslb_toml, &pin, kind == Kind::GslbSlow);
+            let p = gslb_cmd(net, gslb, &ds.gslb_toml, &pin, &dir, kind == Kind::GslbSlow);
             pin_dir = Some(pin);
             Proc::spawn(kind.key(), p, &log)?
         }
@@ -186,12 +186,21 @@ fn wait_answer(net: &Net, proc: &mut Proc, timeout: Duration) -> Result<()> {
     }
 }
 
-/// `gslb run` in the server namespace.
-pub fn gslb_cmd(net: &Net, gslb: &Path, config: &Path, pin: &Path, no_xdp: bool) -> Command {
+/// `gslb run` in the server namespace, its control socket in `dir`.
+pub fn gslb_cmd(
+    net: &Net,
+    gslb: &Path,
+    config: &Path,
+    pin: &Path,
+    dir: &Path,
+    no_xdp: bool,
+) -> Command {
     let mut c = net.server(gslb);
     c.arg("run")
         .arg("--config")
         .arg(config)
+        .arg("--control")
+        .arg(dir.join("control.sock"))
         .args(["--iface", &net.server_if])
         .args(["--listen", &format!("{SERVER_V4}:53")])
         .arg("--pin-dir")
@@ -208,7 +217,9 @@ fn write(path: &Path, text: &str) -> Result<()> {
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// NSD 4: two server processes with SO_REUSEPORT, no database file.
+/// NSD 4: two server processes with `SO_REUSEPORT`, no database file, no
+/// response rate limiting (Debian builds it in and turns it on: it drops
+/// most NXDOMAIN answers to one client).
 fn nsd(net: &Net, ds: &Dataset, dir: &Path) -> Result<Command> {
     let d = dir.display();
     let conf = dir.join("nsd.conf");
@@ -220,6 +231,7 @@ fn nsd(net: &Net, ds: &Dataset, dir: &Path) -> Result<Command> {
              \x20 pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd.state\"\n\
              \x20 zonelistfile: \"{d}/zone.list\"\n  xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n\
              \x20 verbosity: 1\n  hide-version: yes\n\
+             \x20 rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n\
              remote-control:\n  control-enable: no\n\
              zone:\n  name: {ZONE}\n  zonefile: \"{}\"\n",
             ds.zone.display()
@@ -231,7 +243,7 @@ fn nsd(net: &Net, ds: &Dataset, dir: &Path) -> Result<Command> {
 }
 
 /// Knot DNS 3: two UDP workers; with `xdp`, also `xdp: listen` on the
-/// server's veth end (Knot then answers UDP port 53 there through AF_XDP).
+/// server's veth end (Knot then answers UDP port 53 there through `AF_XDP`).
 fn knot(net: &Net, ds: &Dataset, dir: &Path, xdp: bool) -> Result<Command> {
     let d = dir.display();
     let zone_dir = ds.zone.parent().unwrap_or(Path::new("/"));
@@ -267,8 +279,10 @@ fn knot(net: &Net, ds: &Dataset, dir: &Path, xdp: bool) -> Result<Command> {
     Ok(c)
 }
 
-/// PowerDNS Authoritative 4: bind backend, LUA records with a shared Lua
+/// `PowerDNS` Authoritative 4: bind backend, LUA records with a shared Lua
 /// state (`enable-lua-records=shared`, ten times faster than `yes` here).
+/// `max-queue-length` raised from 5000: past it `PowerDNS` exits ("respawning")
+/// and a load generator that sends faster than it answers would kill it.
 fn pdns(net: &Net, ds: &Dataset, dir: &Path) -> Result<Command> {
     let d = dir.display();
     write(
@@ -284,7 +298,7 @@ fn pdns(net: &Net, ds: &Dataset, dir: &Path) -> Result<Command> {
             "launch=bind\nbind-config={d}/named.conf\nenable-lua-records=shared\n\
              local-address={SERVER_V4}\nlocal-port=53\nsocket-dir={d}\ndaemon=no\nguardian=no\n\
              disable-syslog=yes\nloglevel=4\nreceiver-threads=2\nreuseport=yes\n\
-             webserver=no\napi=no\n"
+             webserver=no\napi=no\nmax-queue-length=1000000\n"
         ),
     )?;
     let mut c = net.server(sbin("pdns_server"));

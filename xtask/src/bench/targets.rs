@@ -1,0 +1,166 @@
+//! The targets of issue 3, judged on one run.
+
+use super::{
+    report::{GslbLoad, ServerResult, Target},
+    servers::Kind,
+};
+
+fn target(what: &str, measured: String, verdict: &str) -> Target {
+    Target {
+        what: what.to_owned(),
+        measured,
+        verdict: verdict.to_owned(),
+    }
+}
+
+fn find(servers: &[ServerResult], kind: Kind) -> Option<&ServerResult> {
+    servers.iter().find(|s| s.kind == kind)
+}
+
+/// `a / b ≥ want`.
+fn ratio(what: &str, a: Option<f64>, b: Option<f64>, want: f64) -> Target {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => {
+            let r = a / b;
+            target(
+                what,
+                format!("{r:.2}× ({a:.0} / {b:.0} q/s)"),
+                if r >= want { "met" } else { "missed" },
+            )
+        }
+        _ => target(what, "not measured".into(), "n/a"),
+    }
+}
+
+/// dnsperf: gslb XDP at the generator's ceiling, with ≥ 3× less server CPU
+/// per query than Knot XDP.
+fn dnsperf_targets(servers: &[ServerResult], out: &mut Vec<Target>) {
+    let dp = |k| find(servers, k).and_then(|s| s.dnsperf.as_ref());
+    let (Some(g), Some(k)) = (dp(Kind::GslbXdp), dp(Kind::KnotXdp)) else {
+        out.push(target(
+            "dnsperf: gslb XDP at the ceiling, ≥ 3× less CPU/q than Knot XDP",
+            "not measured".into(),
+            "n/a",
+        ));
+        return;
+    };
+    out.push(target(
+        "dnsperf: gslb XDP at the generator's ceiling",
+        format!("{:.0} q/s, limit: {}", g.qps, g.limit),
+        if g.limit.starts_with("generator") {
+            "met"
+        } else {
+            "missed"
+        },
+    ));
+    let r = if g.server_us_per_q > 0.0 {
+        k.server_us_per_q / g.server_us_per_q
+    } else {
+        0.0
+    };
+    out.push(target(
+        "dnsperf: gslb XDP ≥ 3× less server CPU per query than Knot XDP",
+        format!(
+            "{r:.2}× ({:.2} vs {:.2} µs/q)",
+            g.server_us_per_q, k.server_us_per_q
+        ),
+        if r >= 3.0 { "met" } else { "missed" },
+    ));
+}
+
+/// Load time and map memory.
+fn load_targets(load: Option<&GslbLoad>, out: &mut Vec<Target>) {
+    let Some(l) = load else {
+        out.push(target(
+            "map memory and load time",
+            "not measured (gslb-xdp not run)".into(),
+            "n/a",
+        ));
+        return;
+    };
+    let ms = l.maps_fill_ms.or(l.start_to_ready_ms);
+    let shown = |v: Option<u64>| v.map_or("?".into(), |v| v.to_string());
+    out.push(target(
+        "1,000,000 names load into the maps in < 10 s",
+        format!(
+            "{} names: maps filled in {} ms, start to ready {} ms",
+            l.names,
+            shown(l.maps_fill_ms),
+            shown(l.start_to_ready_ms)
+        ),
+        match ms {
+            Some(_) if l.names < 1_000_000 => "n/a (run with --names 1000000)",
+            Some(ms) if ms < 10_000 => "met",
+            Some(_) => "missed",
+            None => "n/a",
+        },
+    ));
+    let per = l.marginal_bytes_per_name.unwrap_or(l.bytes_per_name);
+    out.push(target(
+        "≤ 200 bytes of map memory per name (one address set)",
+        format!(
+            "{per:.0} B/name marginal; {:.0} B/name all in ({} B for {} names)",
+            l.bytes_per_name, l.map_bytes, l.names
+        ),
+        if per <= 200.0 { "met" } else { "missed" },
+    ));
+}
+
+/// The targets of issue 3, judged on this run.
+pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>) -> Vec<Target> {
+    let kx = |k| {
+        find(servers, k)
+            .and_then(|s| s.kxdpgun.as_ref())
+            .map(|r| r.qps)
+    };
+    let mut out = vec![
+        ratio(
+            "kxdpgun: gslb XDP ≥ 2× Knot XDP (answered q/s)",
+            kx(Kind::GslbXdp),
+            kx(Kind::KnotXdp),
+            2.0,
+        ),
+        ratio(
+            "kxdpgun: gslb XDP ≥ 4× NSD (answered q/s)",
+            kx(Kind::GslbXdp),
+            kx(Kind::Nsd),
+            4.0,
+        ),
+    ];
+    dnsperf_targets(servers, &mut out);
+    let either = |k| {
+        kx(k).or_else(|| {
+            find(servers, k)
+                .and_then(|s| s.dnsperf.as_ref())
+                .map(|r| r.qps)
+        })
+    };
+    out.push(ratio(
+        "gslb slow path ≥ 0.5× NSD (kxdpgun, answered q/s)",
+        either(Kind::GslbSlow),
+        either(Kind::Nsd),
+        0.5,
+    ));
+    let ns = find(servers, Kind::GslbXdp).and_then(|s| {
+        s.kxdpgun
+            .as_ref()
+            .and_then(|r| r.bpf_ns_per_packet)
+            .or_else(|| s.dnsperf.as_ref().and_then(|r| r.bpf_ns_per_packet))
+    });
+    out.push(target(
+        "XDP program ≤ 250 ns per packet",
+        ns.map_or("not measured".into(), |n| format!("{n:.0} ns")),
+        match ns {
+            Some(n) if n <= 250.0 => "met",
+            Some(_) => "missed",
+            None => "n/a",
+        },
+    ));
+    load_targets(load, &mut out);
+    out.push(target(
+        "No query lost or wrong while 10,000 answer updates/s are pushed",
+        "not measured yet (needs a run-time update API)".into(),
+        "n/a",
+    ));
+    out
+}
