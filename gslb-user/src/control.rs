@@ -52,6 +52,21 @@ pub enum Response {
     Error(String),
 }
 
+/// Removes the socket file at `path` if it is still the one bound by this
+/// process (a newer daemon may have replaced it).
+pub fn remove_own(path: &Path, ino: Option<u64>) {
+    use std::os::unix::fs::MetadataExt as _;
+    if ino.is_some() && std::fs::metadata(path).ok().map(|m| m.ino()) == ino {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Inode of the socket file at `path`, to recognise it at shutdown.
+pub fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
 /// Binds the socket (replacing a stale one) and serves it until aborted.
 pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinHandle<()>> {
     if let Some(dir) = path.parent() {
@@ -147,24 +162,44 @@ async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
     }
 }
 
+/// A connection to the daemon's control socket, for several requests.
+pub struct Client {
+    reader: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Client {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: &Path) -> anyhow::Result<Client> {
+        let stream = UnixStream::connect(path).await.with_context(|| {
+            format!(
+                "connecting to {} (is `gslb run` running with --control?)",
+                path.display()
+            )
+        })?;
+        let (r, writer) = stream.into_split();
+        Ok(Client {
+            reader: BufReader::new(r).lines(),
+            writer,
+        })
+    }
+
+    /// Sends one request; the JSON result.
+    pub async fn request(&mut self, req: &Request) -> anyhow::Result<serde_json::Value> {
+        let mut line = serde_json::to_string(req)?;
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await?;
+        let Some(resp) = self.reader.next_line().await? else {
+            bail!("the daemon closed the control connection");
+        };
+        match serde_json::from_str::<Response>(&resp)? {
+            Response::Ok(v) => Ok(v),
+            Response::Error(e) => bail!("{e}"),
+        }
+    }
+}
+
 /// Sends one request to the daemon's socket; the JSON result.
 pub async fn request(path: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
-    let stream = UnixStream::connect(path).await.with_context(|| {
-        format!(
-            "connecting to {} (is `gslb run` running with --control?)",
-            path.display()
-        )
-    })?;
-    let (r, mut w) = stream.into_split();
-    let mut line = serde_json::to_string(req)?;
-    line.push('\n');
-    w.write_all(line.as_bytes()).await?;
-    let mut lines = BufReader::new(r).lines();
-    let Some(resp) = lines.next_line().await? else {
-        bail!("the daemon closed the control connection");
-    };
-    match serde_json::from_str::<Response>(&resp)? {
-        Response::Ok(v) => Ok(v),
-        Response::Error(e) => bail!("{e}"),
-    }
+    Client::connect(path).await?.request(req).await
 }

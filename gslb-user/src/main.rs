@@ -72,6 +72,23 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// Benchmark helper: toggles a server's admin state `count` times over
+    /// one control connection (each toggle is an answer update pushed to
+    /// the maps) and prints the rate as JSON.
+    #[command(hide = true)]
+    UpdateBench {
+        /// Server to toggle.
+        server: String,
+        /// Number of updates.
+        #[arg(long, default_value_t = 10_000)]
+        count: u32,
+        /// Target rate (updates/s); 0 = as fast as possible.
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Attach the pass-through XDP program to interfaces until killed: the
     /// far end of a veth pair needs one to receive XDP_TX frames.
     XdpPass {
@@ -161,6 +178,12 @@ fn main() -> Result<()> {
             println!("{name}: {action}d");
             Ok(())
         }
+        Command::UpdateBench {
+            server,
+            count,
+            rate,
+            control: path,
+        } => update_bench(&path, &server, count, rate),
         Command::XdpPass { ifaces } => xdp_pass(&ifaces),
     }
 }
@@ -170,6 +193,36 @@ fn control_request(path: &std::path::Path, req: &control::Request) -> Result<ser
         .enable_all()
         .build()?;
     rt.block_on(control::request(path, req))
+}
+
+fn update_bench(path: &std::path::Path, server: &str, count: u32, rate: u32) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut client = control::Client::connect(path).await?;
+        let start = std::time::Instant::now();
+        for i in 0..count {
+            if rate > 0 {
+                let due = std::time::Duration::from_secs_f64(f64::from(i) / f64::from(rate));
+                tokio::time::sleep_until(tokio::time::Instant::from_std(start + due)).await;
+            }
+            let state = if i % 2 == 0 { "disabled" } else { "enabled" };
+            client
+                .request(&control::Request::Admin { server: server.to_string(), state: state.into() })
+                .await?;
+        }
+        // Leave the server enabled.
+        client
+            .request(&control::Request::Admin { server: server.to_string(), state: "enabled".into() })
+            .await?;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({"updates": count, "seconds": secs, "updates_per_second": f64::from(count) / secs})
+        );
+        anyhow::Ok(())
+    })
 }
 
 fn print_report(v: &serde_json::Value, json: bool, text: fn(&serde_json::Value) -> String) {
@@ -250,6 +303,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let control_task = control::serve(&args.control, cmd_tx)?;
+    let control_ino = control::inode(&args.control);
     info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -266,7 +320,7 @@ async fn run(args: RunArgs) -> Result<()> {
         t.abort();
     }
     drop(monitors);
-    let _ = std::fs::remove_file(&args.control);
+    control::remove_own(&args.control, control_ino);
     drop(fast_path);
     Ok(())
 }

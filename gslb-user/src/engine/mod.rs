@@ -23,7 +23,7 @@ use aya::maps::{MapData, PerCpuArray};
 use hickory_proto::rr::{LowerName, Name};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use self::decide::{Availability, Explanation, Family, Round, ServerView};
 use crate::{
@@ -303,7 +303,7 @@ impl Engine {
         drop(views);
         self.explanations = explanations;
         if changes > 0 {
-            info!(changes, "XDP maps updated");
+            debug!(changes, "XDP maps updated");
         }
     }
 
