@@ -8,13 +8,15 @@ use gslb_common::{
         HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, TYPE_A, TYPE_AAAA,
         TYPE_OPT,
     },
-    maps::MAX_ADDRS,
+    maps::{name_class, MAX_ADDRS, NAME_CLASSES},
     select::Selection,
     Counter,
 };
 
 use crate::maps::{Scratch, MASK, MAX_QUERY, SCRATCH_LEN};
 
+/// Most labels in a name: 127 one-byte labels and the root fit 255 bytes.
+const MAX_LABELS: usize = 128;
 /// Most EDNS options we walk before giving up (passing the query).
 const MAX_OPTIONS: usize = 16;
 /// Size of an OPT record without options.
@@ -67,45 +69,30 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         return Err(Counter::PassAdditional);
     }
 
-    // QNAME: one pass over at most 255 bytes, tracking the bytes left in the
-    // current label (RFC 1035 §3.1). Lengths above 63 are compression
-    // pointers (RFC 1035 §4.1.4) or extended labels: never in a question we
-    // answer.
-    // 32 eight-byte stores; a plain loop becomes a byte-wise memset.
-    let words = s.key.as_mut_ptr().cast::<u64>();
-    for i in 0..32 {
-        // SAFETY: `key` is 256 bytes; map values are 8-byte aligned and
-        // `key` sits at an 8-byte offset of `Scratch`.
-        unsafe { core::ptr::write_volatile(words.add(i), 0) };
-    }
-    // The bytes left in the current label live in map memory (`s.tmp`), not
-    // in a register: the verifier then sees the same state at the top of
-    // every iteration and checks the body once per iteration instead of once
-    // per path (see `Scratch::opaque`).
-    s.tmp = 0;
+    // QNAME (RFC 1035 §3.1): hop from length byte to length byte. Lengths
+    // above 63 are compression pointers (RFC 1035 §4.1.4) or extended
+    // labels: never in a question we answer. The position lives in map
+    // memory (`s.tmp`), not in a register, so the verifier sees the same
+    // state at every hop (see `Scratch::opaque`).
+    s.tmp = HEADER_LEN as u64;
     let mut name_len = 0;
-    for i in 0..MAX_NAME_LEN {
-        let p = HEADER_LEN + i;
+    for _ in 0..MAX_LABELS {
+        // SAFETY: plain read of our own per-CPU field.
+        let p = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
         if p >= len {
             return Err(Counter::PassMalformed);
         }
-        let b = s.msg[p & MASK];
-        // SAFETY: plain read of our own per-CPU field.
-        let left = unsafe { core::ptr::read_volatile(&s.tmp) };
-        let (byte, next) = if left == 0 {
-            if b == 0 {
-                name_len = i + 1;
-                break;
-            }
-            if usize::from(b) > MAX_LABEL_LEN {
-                return Err(Counter::PassMalformed);
-            }
-            (b, u64::from(b))
-        } else {
-            (b.to_ascii_lowercase(), left - 1)
-        };
-        s.key[i & 0xff] = byte;
-        unsafe { core::ptr::write_volatile(&mut s.tmp, next) };
+        let l = usize::from(s.msg[p & MASK]);
+        if l == 0 {
+            name_len = p + 1 - HEADER_LEN;
+            break;
+        }
+        let next = p + 1 + l;
+        // The root label still has to fit in 255 bytes.
+        if l > MAX_LABEL_LEN || next - HEADER_LEN >= MAX_NAME_LEN {
+            return Err(Counter::PassMalformed);
+        }
+        unsafe { core::ptr::write_volatile(&mut s.tmp, next as u64) };
     }
     // Each loop exit knows a different lower bound of `len` (and an exact
     // `name_len`); launder both so all exits share one state.
@@ -115,6 +102,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         // No root label within 255 bytes.
         return Err(Counter::PassMalformed);
     }
+    build_key(s, name_len);
     let m = &s.msg;
     let mut pos = HEADER_LEN + name_len;
     if pos + 4 > len {
@@ -146,6 +134,58 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         return Err(Counter::PassType);
     }
     Ok(q)
+}
+
+/// ASCII lowercase of eight bytes at once: `| 0x20` on the bytes in
+/// 'A'..='Z' only. Length bytes (at most 63) are never in that range.
+#[inline(always)]
+fn lower8(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = w & (0x7f * ONES);
+    let above_z = low7 + (0x25 * ONES); // high bit set where byte > 'Z'
+    let from_a = low7 + (0x3f * ONES); // high bit set where byte >= 'A'
+    let upper = from_a & !above_z & !w & (0x80 * ONES);
+    w | (upper >> 2)
+}
+
+/// Writes the name map key: the QNAME's `name_len` bytes, lowercased, then
+/// zeros up to the size of its name class, by 64-bit words.
+#[inline(always)]
+fn build_key(s: &mut Scratch, name_len: usize) {
+    // The class size as a word count, through map memory: four distinct
+    // constants would each get their own copy of the rest of the program.
+    let class = match name_class(s.opaque(name_len)) {
+        Some(c) => NAME_CLASSES[c & 3],
+        None => return,
+    };
+    let class = s.opaque(class);
+    for k in 0..32 {
+        let src = s.msg[HEADER_LEN..].as_ptr().cast::<u64>();
+        let dst = s.key.as_mut_ptr().cast::<u64>();
+        let at = k * 8;
+        if at >= class {
+            break;
+        }
+        // A laundered copy: comparing `name_len` itself would give every
+        // iteration its own range of it, multiplying the verifier's states.
+        let name_len = s.opaque(name_len);
+        let w = if at < name_len {
+            // SAFETY: `msg[12..]` is 8-byte aligned (see `Scratch::_align`)
+            // and 268 < SCRATCH_LEN; bytes past the name are masked off.
+            let w = unsafe { src.add(k).read() };
+            let left = name_len - at;
+            let keep = if left >= 8 {
+                u64::MAX
+            } else {
+                (1u64 << (left * 8)) - 1
+            };
+            lower8(w) & keep
+        } else {
+            0
+        };
+        // SAFETY: `key` is 256 bytes at offset 0 of the map value.
+        unsafe { dst.add(k).write(w) };
+    }
 }
 
 /// Parses the OPT pseudo-record at `pos` (RFC 6891 §6.1.2), which must end

@@ -77,10 +77,14 @@ pub const HDR_LEN: usize = 128;
 /// Per-CPU working memory: the DNS message and the lookup key.
 #[repr(C)]
 pub struct Scratch {
+    /// Lowercased wire-format QNAME, zero padded: the name map key.
+    /// First, so its 64-bit words are aligned.
+    pub key: [u8; 256],
+    /// Places `msg` at an offset of 4 mod 8, so that the QNAME (at offset 12
+    /// of the message) starts on an 8-byte boundary and is read by words.
+    pub _align: [u8; 4],
     /// The DNS message: query in, response out.
     pub msg: [u8; SCRATCH_LEN],
-    /// Lowercased wire-format QNAME, zero padded: the name map key.
-    pub key: [u8; 256],
     /// Loop-carried state kept out of the verifier's sight (see
     /// `dns::parse` and `dns::build`).
     pub tmp: u64,
