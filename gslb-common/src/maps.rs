@@ -61,7 +61,15 @@ pub struct Config {
     pub edns_udp_size: u16,
 }
 
-/// Value of the name maps: which answer set serves each type.
+/// [`NameEntry::flags`]: the A answers are the inline ones (`a` unused).
+pub const NAME_INLINE_A: u16 = 1;
+/// Server id meaning "no server" (fixed addresses): not counted in
+/// `SERVER_HITS` (the index is out of range).
+pub const NO_SERVER: u16 = u16::MAX;
+
+/// Value of the name maps: which answer set serves each type. A fixed,
+/// ordered A set (the common case of a static gslb name) is stored inline,
+/// which saves an `ANSWERS_V4` element per name (issue 3's memory target).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameEntry {
@@ -69,6 +77,29 @@ pub struct NameEntry {
     pub a: u32,
     /// Answer-set id in [`ANSWERS_V6`], or [`NO_ANSWER`].
     pub aaaa: u32,
+    /// TTL of the inline A answers.
+    pub inline_ttl: u32,
+    /// Number of inline A addresses.
+    pub inline_count: u8,
+    /// Most inline A answers per response (`0` = all).
+    pub inline_max: u8,
+    /// `NAME_*` bits.
+    pub flags: u16,
+    /// Inline A addresses, network byte order, in answer order.
+    pub inline_a: [[u8; 4]; MAX_ADDRS],
+}
+
+impl NameEntry {
+    /// An entry with no answer sets.
+    pub const EMPTY: NameEntry = NameEntry {
+        a: NO_ANSWER,
+        aaaa: NO_ANSWER,
+        inline_ttl: 0,
+        inline_count: 0,
+        inline_max: 0,
+        flags: 0,
+        inline_a: [[0; 4]; MAX_ADDRS],
+    };
 }
 
 /// Key of the answer maps: an answer set as seen by one client group.
@@ -118,7 +149,7 @@ pub const fn name_class(len: usize) -> Option<usize> {
 }
 
 const _: () = assert!(core::mem::size_of::<Config>() == 8);
-const _: () = assert!(core::mem::size_of::<NameEntry>() == 8);
+const _: () = assert!(core::mem::size_of::<NameEntry>() == 48);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);

@@ -27,9 +27,9 @@ use gslb_common::{
     dns::TYPE_A,
     maps::{
         name_class, AnswerKey, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS,
-        NO_ANSWER,
+        NAME_INLINE_A, NO_ANSWER, NO_SERVER,
     },
-    select::{self, Pick, Selection, MODE_DROP, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
+    select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
 };
 
@@ -107,7 +107,18 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     } else {
         0
     };
-    let resp_len = if q.qtype == TYPE_A {
+    let resp_len = if q.qtype == TYPE_A && entry.flags & NAME_INLINE_A != 0 {
+        // A fixed, ordered set stored in the name entry itself.
+        let mut sel = Selection {
+            ttl: entry.inline_ttl,
+            mode: MODE_ORDERED,
+            count: entry.inline_count,
+            max: entry.inline_max,
+            ids: [NO_SERVER; MAX_ADDRS],
+            ..Selection::default()
+        };
+        respond(ctx, &l, s, &q, &mut sel, &entry.inline_a, cfg.edns_udp_size)?
+    } else if q.qtype == TYPE_A {
         let set = answer_set(entry.a)?;
         let a = lookup(&ANSWERS_V4, set, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: a valid map value; only our own fields are touched.
@@ -210,7 +221,7 @@ fn respond<const N: usize>(
         sel.counter = pick.counter.wrapping_add(1);
     } else if sel.mode == MODE_STATIC_PERSIST {
         pick.client = persist_key(ctx, l, sel);
-    } else {
+    } else if sel.mode != MODE_ORDERED {
         pick.random = unsafe { bpf_get_prandom_u32() };
     }
     let first = select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64)

@@ -12,7 +12,7 @@ use std::{
 };
 
 use gslb_common::{
-    maps::MAX_ADDRS,
+    maps::{MAX_ADDRS, NO_SERVER},
     select::{self, Pick, Selection, MODE_ORDERED},
 };
 use hickory_proto::rr::{
@@ -47,6 +47,8 @@ impl AnswerSet {
             mode: MODE_ORDERED,
             count,
             up: ((1u16 << count) - 1) as u8,
+            // Fixed addresses, not servers: nothing to count.
+            ids: [NO_SERVER; MAX_ADDRS],
             ..Default::default()
         };
         AnswerSet::new(sel, addrs)

@@ -7,7 +7,10 @@
 //! per name for the life of the process, so an id never points at another
 //! name's addresses.
 
-use std::collections::{BTreeMap, HashMap as StdHashMap};
+use std::{
+    collections::{BTreeMap, HashMap as StdHashMap},
+    net::IpAddr,
+};
 
 use aya::{
     maps::{Array, HashMap, MapData},
@@ -15,11 +18,9 @@ use aya::{
 };
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6, CONFIG,
-    CONFIG_ENABLED, MAX_ADDRS, NAME_MAPS, NO_ANSWER,
+    CONFIG_ENABLED, MAX_ADDRS, NAME_INLINE_A, NAME_MAPS, NO_SERVER,
 };
-use std::net::IpAddr;
-
-use gslb_common::select::{Selection, MODE_DROP, MODE_SLOW_PATH};
+use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
 
 use crate::{
@@ -95,6 +96,31 @@ pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
     Some(AnswerV6 { sel, addrs })
 }
 
+/// The name entry of `g` (with set id `id`) and the answer-set values it
+/// points at. A fixed, ordered A set is stored inline in the entry.
+fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
+    let mut entry = NameEntry::EMPTY;
+    let mut v4 = answer_v4(g);
+    if let Some(v) =
+        v4.filter(|v| v.sel.mode == MODE_ORDERED && v.sel.ids.iter().all(|&i| i == NO_SERVER))
+    {
+        entry.flags |= NAME_INLINE_A;
+        entry.inline_ttl = v.sel.ttl;
+        entry.inline_count = v.sel.count;
+        entry.inline_max = v.sel.max;
+        entry.inline_a = v.addrs;
+        v4 = None;
+    }
+    if v4.is_some() {
+        entry.a = id;
+    }
+    let v6 = answer_v6(g);
+    if v6.is_some() {
+        entry.aaaa = id;
+    }
+    (entry, v4, v6)
+}
+
 /// Typed handles on the maps, and what was last written to them.
 pub struct Maps {
     config: Array<MapData, Config>,
@@ -142,17 +168,12 @@ impl Maps {
                 self.next_id - 1
             });
             let set = AnswerKey { set: id, group: 0 };
-            let mut entry = NameEntry {
-                a: NO_ANSWER,
-                aaaa: NO_ANSWER,
-            };
-            if let Some(v) = answer_v4(g) {
+            let (entry, v4, v6) = name_values(g, id);
+            if let Some(v) = v4 {
                 e.v4.insert(set, v);
-                entry.a = id;
             }
-            if let Some(v) = answer_v6(g) {
+            if let Some(v) = v6 {
                 e.v6.insert(set, v);
-                entry.aaaa = id;
             }
             e.names.insert(key, entry);
         }
@@ -170,28 +191,21 @@ impl Maps {
             self.next_id - 1
         });
         let set = AnswerKey { set: id, group: 0 };
-        let mut entry = NameEntry {
-            a: NO_ANSWER,
-            aaaa: NO_ANSWER,
-        };
         let mut changes = 0;
-        let v4 = answer_v4(g);
+        let (entry, v4, v6) = name_values(g, id);
         if let Some(v) = &v4 {
             if self.current.v4.get(&set) != Some(v) {
                 self.v4.insert(set, v, 0)?;
                 self.current.v4.insert(set, *v);
                 changes += 1;
             }
-            entry.a = id;
         }
-        let v6 = answer_v6(g);
         if let Some(v) = &v6 {
             if self.current.v6.get(&set) != Some(v) {
                 self.v6.insert(set, v, 0)?;
                 self.current.v6.insert(set, *v);
                 changes += 1;
             }
-            entry.aaaa = id;
         }
         if self.current.names.get(&key) != Some(&entry) {
             self.name_op(&key, Some(entry))?;
@@ -289,4 +303,44 @@ fn name_op<const N: usize>(
         None => map.remove(&k)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use gslb_common::{maps::NO_ANSWER, select::MODE_ROUND_ROBIN};
+    use hickory_proto::rr::Name;
+
+    use super::*;
+    use crate::decision::AnswerSet;
+
+    fn name(a: Decision) -> GslbName {
+        GslbName::new(
+            Name::from_ascii("www.example.test.").unwrap(),
+            30,
+            a,
+            Decision::NoSet,
+        )
+    }
+
+    #[test]
+    fn fixed_ordered_a_sets_are_inline() {
+        let addrs = vec!["198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap()];
+        let (e, v4, v6) = name_values(&name(Decision::Answer(AnswerSet::ordered(30, addrs))), 7);
+        assert_eq!(e.flags & NAME_INLINE_A, NAME_INLINE_A);
+        assert_eq!((e.inline_ttl, e.inline_count), (30, 2));
+        assert_eq!(e.inline_a[1], [198, 18, 0, 2]);
+        assert_eq!((e.a, e.aaaa), (NO_ANSWER, NO_ANSWER));
+        assert!(v4.is_none() && v6.is_none());
+    }
+
+    #[test]
+    fn server_sets_use_the_answer_map() {
+        let mut set = AnswerSet::ordered(30, vec!["198.18.0.1".parse().unwrap()]);
+        set.sel.mode = MODE_ROUND_ROBIN;
+        set.sel.ids[0] = 3;
+        let (e, v4, _) = name_values(&name(Decision::Answer(set)), 7);
+        assert_eq!(e.flags & NAME_INLINE_A, 0);
+        assert_eq!(e.a, 7);
+        assert_eq!(v4.unwrap().sel.ids[0], 3);
+    }
 }
