@@ -141,14 +141,20 @@ impl Listeners {
             .collect()
     }
 
-    /// Serves every socket in its own task until the task is aborted:
-    /// first the UDP sockets, then the TCP listeners, in listen order.
+    /// Serves the sockets until the tasks are aborted: one task per core
+    /// for each UDP socket, then one per TCP listener, in listen order.
     /// Aborting a TCP listener task also closes its connections. Must be
     /// called within a Tokio runtime.
     pub fn spawn(self, state: Arc<ArcSwap<State>>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::with_capacity(self.udp.len() + self.tcp.len());
+        // Several tasks per UDP socket, so that queries are answered on
+        // every core (the runtime spreads the tasks over its workers).
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
         for socket in self.udp {
-            tasks.push(tokio::spawn(serve_udp(socket, state.clone())));
+            let socket = Arc::new(socket);
+            for _ in 0..workers {
+                tasks.push(tokio::spawn(serve_udp(socket.clone(), state.clone())));
+            }
         }
         for listener in self.tcp {
             tasks.push(tokio::spawn(serve_tcp(listener, state.clone())));
@@ -157,7 +163,7 @@ impl Listeners {
     }
 }
 
-async fn serve_udp(socket: UdpSocket, state: Arc<ArcSwap<State>>) {
+async fn serve_udp(socket: Arc<UdpSocket>, state: Arc<ArcSwap<State>>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         let (len, peer) = match socket.recv_from(&mut buf).await {
