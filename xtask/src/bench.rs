@@ -179,6 +179,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     if !Path::new("/proc/sys/kernel/bpf_stats_enabled").exists() {
         bail!("this kernel has no kernel.bpf_stats_enabled");
     }
+    let _lock = RunLock::take()?;
     let mut packages = servers::PACKAGES.to_vec();
     packages.push("fonts-dejavu-core");
     setup::ensure(&packages, false)?;
@@ -210,8 +211,21 @@ pub fn bench(opts: &Options) -> Result<()> {
         opts.sample,
     )?;
 
-    let _stats = measure::BpfStatsGuard::enable();
+    let stats = measure::BpfStatsGuard::enable();
     let mut net = Net::create()?;
+    {
+        let stats_before = stats.0.clone();
+        let (work, keep) = (work.clone(), opts.keep_work);
+        net.cleanup_on_interrupt(move || {
+            if let Some(v) = &stats_before {
+                let _ = fs::write("/proc/sys/kernel/bpf_stats_enabled", v);
+            }
+            if !keep {
+                let _ = fs::remove_dir_all(&work);
+            }
+            let _ = fs::remove_file(std::env::temp_dir().join("gslb-bench.lock"));
+        });
+    }
     println!(
         "bench: network {} ({}) <-> {} ({})",
         net.server_ns, net.server_if, net.client_ns, net.client_if
@@ -280,6 +294,34 @@ fn wait_quiet(max: Duration) {
             println!("bench: the machine is busy ({busy:.1} CPU of other work); measuring anyway");
             return;
         }
+    }
+}
+
+/// One bench at a time on a machine: two would share the CPUs and the
+/// global `kernel.bpf_stats_enabled`.
+struct RunLock(PathBuf);
+
+impl RunLock {
+    fn take() -> Result<Self> {
+        let path = std::env::temp_dir().join("gslb-bench.lock");
+        if let Ok(pid) = fs::read_to_string(&path) {
+            let pid = pid.trim();
+            if !pid.is_empty() && Path::new(&format!("/proc/{pid}")).exists() {
+                bail!(
+                    "another `cargo xtask bench` is running (pid {pid}, {})",
+                    path.display()
+                );
+            }
+        }
+        fs::write(&path, std::process::id().to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(RunLock(path))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 

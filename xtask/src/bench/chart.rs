@@ -86,6 +86,8 @@ pub fn draw(path: &Path, r: &Results) -> Result<()> {
             }
         })
         .y_desc("thousand answered queries / s")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE)
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;

@@ -218,9 +218,16 @@ fn header(r: &Results, s: &mut String) {
 
 fn steps(r: &Results, s: &mut String) {
     s.push_str(
-        "## kxdpgun rate search\n\n| server | offered → sent / answered q/s (loss) |\n|---|---|\n",
+        "## kxdpgun rate search\n\n| server | highest rate with ≤ 2% loss | \
+         steps: offered → sent / answered q/s (loss) |\n|---|---:|---|\n",
     );
     for sv in r.servers.iter().filter(|sv| !sv.kxdpgun_steps.is_empty()) {
+        let lossless = sv
+            .kxdpgun_steps
+            .iter()
+            .filter(|st| st.loss <= 0.02)
+            .map(|st| st.answered_qps)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         let steps: Vec<String> = sv
             .kxdpgun_steps
             .iter()
@@ -234,7 +241,13 @@ fn steps(r: &Results, s: &mut String) {
                 )
             })
             .collect();
-        let _ = writeln!(s, "| {} | {} |", sv.label, steps.join("; "));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            sv.label,
+            opt(lossless, fmt_qps),
+            steps.join("; ")
+        );
     }
 }
 

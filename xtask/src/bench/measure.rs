@@ -436,7 +436,7 @@ pub fn bpf_stats_enabled() -> Option<String> {
 }
 
 /// Sets `kernel.bpf_stats_enabled` (restored by the guard on drop).
-pub struct BpfStatsGuard(Option<String>);
+pub struct BpfStatsGuard(pub Option<String>);
 
 impl BpfStatsGuard {
     /// Turns BPF run-time statistics on.

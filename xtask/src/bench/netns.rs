@@ -220,12 +220,39 @@ impl Net {
     }
 }
 
-impl Drop for Net {
-    fn drop(&mut self) {
-        for ns in [&self.server_ns, &self.client_ns] {
+impl Net {
+    /// Removes everything `create` made (and stops what runs inside).
+    fn remove(server_ns: &str, client_ns: &str, pin_prefix: &str) {
+        for ns in [server_ns, client_ns] {
             remove_ns(ns);
         }
-        remove_pin_dirs(&self.pin_prefix.to_string_lossy());
+        remove_pin_dirs(pin_prefix);
+    }
+
+    /// On Ctrl-C (when no destructor runs): stop what runs in the
+    /// namespaces, remove them and the pin directories, run `also`, exit.
+    pub fn cleanup_on_interrupt(&self, also: impl Fn() + Send + 'static) {
+        let (s, c) = (self.server_ns.clone(), self.client_ns.clone());
+        let pins = self.pin_prefix.to_string_lossy().into_owned();
+        let r = ctrlc::set_handler(move || {
+            eprintln!("bench: interrupted; removing {s} and {c}");
+            Net::remove(&s, &c, &pins);
+            also();
+            std::process::exit(130);
+        });
+        if let Err(e) = r {
+            eprintln!("bench: no Ctrl-C cleanup: {e}");
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        Net::remove(
+            &self.server_ns,
+            &self.client_ns,
+            &self.pin_prefix.to_string_lossy(),
+        );
     }
 }
 
