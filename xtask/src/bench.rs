@@ -28,6 +28,7 @@ mod netns;
 mod report;
 mod servers;
 mod targets;
+mod updates;
 
 use std::{
     fs,
@@ -251,11 +252,7 @@ pub fn bench(opts: &Options) -> Result<()> {
         servers: results,
         gslb_load,
         targets,
-        not_measured: vec![
-            "Answer updates per second the daemon can push into the maps while the fast path \
-             is under load (with no lost or wrong answers): needs a run-time update API."
-                .to_owned(),
-        ],
+        not_measured: Vec::new(),
     };
     report::write(&out_dir, &r)?;
     println!();
@@ -575,6 +572,18 @@ impl Ctx<'_> {
             r.dnsperf = Some(run);
             srv.proc.check_alive()?;
 
+            if let Some(l) = load.as_mut() {
+                let secs = self.plan.dnsperf_secs.max(2);
+                l.updates = Some(updates::run(
+                    net,
+                    self.gslb,
+                    &dir.join("control.sock"),
+                    &dir,
+                    secs,
+                )?);
+                srv.proc.check_alive()?;
+            }
+
             r.latency = Some(load::latency(
                 net,
                 &self.ds.queries,
@@ -694,6 +703,7 @@ impl Ctx<'_> {
             bytes_per_name: map_bytes as f64 / self.ds.names as f64,
             marginal_bytes_per_name: None,
             maps,
+            updates: None,
         }
     }
 

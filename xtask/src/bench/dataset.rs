@@ -345,6 +345,8 @@ impl Dataset {
                 v6(i)
             )?;
         }
+        // A pool-based name for the answer-updates measurement.
+        writeln!(w, "{}", super::updates::config())?;
         w.flush()?;
         Ok(())
     }

@@ -208,6 +208,8 @@ pub struct GslbLoad {
     pub marginal_bytes_per_name: Option<f64>,
     /// Per map.
     pub maps: Vec<MapMem>,
+    /// Answer updates pushed while under load.
+    pub updates: Option<super::updates::UpdateRun>,
 }
 
 /// Everything `results.json` holds.

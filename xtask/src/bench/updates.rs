@@ -1,0 +1,147 @@
+//! Answer updates under load: while dnsperf loads the fast path with
+//! queries for `upd.bench.test` (a gslb name answered from a pool of two
+//! servers), `gslb update-bench` toggles one server's admin state through
+//! the control socket at a fixed rate; every toggle changes the name's
+//! answer set in the XDP maps. A second client checks answers one by one:
+//! each must be exactly one of the pool's two addresses.
+
+use std::{fs, path::Path, process::Stdio};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::{
+    load::{self, Dnsperf},
+    netns::{Net, SERVER_V4},
+};
+
+/// The pool-based name (see `Dataset::write_gslb`).
+pub const NAME: &str = "upd.bench.test";
+/// Its two possible answers.
+pub const ADDRS: [&str; 2] = ["198.18.250.1", "198.18.250.2"];
+/// The server toggled.
+pub const SERVER: &str = "upd1";
+/// Updates per second asked for (issue 3's target).
+pub const RATE: u32 = 10_000;
+/// Answers checked one by one during the run.
+const CHECKS: u32 = 300;
+
+/// The config lines for the updated name.
+pub fn config() -> String {
+    format!(
+        "[[datacenter]]\nname = \"bench\"\nlat = 0.0\nlon = 0.0\n\n\
+         [[vserver]]\nname = \"upd1\"\naddress = \"{}\"\ndatacenter = \"bench\"\n\n\
+         [[vserver]]\nname = \"upd2\"\naddress = \"{}\"\ndatacenter = \"bench\"\n\n\
+         [[pool]]\nname = \"upd\"\nmembers = [\"upd1\", \"upd2\"]\n\
+         preferred = \"global_availability\"\n\n\
+         [[gslb]]\nname = \"{NAME}\"\nttl = 30\npools = [\"upd\"]\n",
+        ADDRS[0], ADDRS[1]
+    )
+}
+
+/// What the run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct UpdateRun {
+    /// Rate asked for.
+    pub target_rate: u32,
+    /// Updates pushed.
+    pub updates: u64,
+    /// Updates per second achieved.
+    pub updates_per_second: f64,
+    /// The load meanwhile.
+    pub dnsperf: Dnsperf,
+    /// Answers checked one by one.
+    pub checked: u32,
+    /// Of which not exactly one of the two addresses.
+    pub wrong: u32,
+    /// Of which unanswered.
+    pub unanswered: u32,
+}
+
+impl UpdateRun {
+    /// No lost, no wrong, every response NOERROR, at the target rate.
+    pub fn met(&self) -> bool {
+        self.wrong == 0
+            && self.unanswered == 0
+            && self.dnsperf.sent == self.dnsperf.completed
+            && self.dnsperf.rcodes.keys().all(|k| k == "NOERROR")
+            && self.updates_per_second >= f64::from(self.target_rate) * 0.95
+    }
+}
+
+/// Runs the measurement for `secs` seconds.
+pub fn run(net: &Net, gslb: &Path, control: &Path, dir: &Path, secs: u64) -> Result<UpdateRun> {
+    fs::create_dir_all(dir)?;
+    let queries = dir.join("updates-queries.txt");
+    fs::write(&queries, format!("{NAME} A\n"))?;
+    let count = RATE * u32::try_from(secs).unwrap_or(1);
+    let updater = net
+        .server(gslb)
+        .args(["update-bench", SERVER, "--count", &count.to_string()])
+        .args(["--rate", &RATE.to_string(), "--control"])
+        .arg(control)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting gslb update-bench")?;
+    let script = format!(
+        "for i in $(seq {CHECKS}); do dig +short +tries=1 +time=1 @{SERVER_V4} {NAME} A; echo ---; done"
+    );
+    let checker = net
+        .client("bash")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the answer checker")?;
+    let dnsperf = load::dnsperf(net, &queries, secs, &dir.join("updates-dnsperf.txt"))?;
+    let check_out = checker.wait_with_output()?;
+    let out = updater.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "gslb update-bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("update-bench output")?;
+    let (wrong, unanswered) = judge(&String::from_utf8_lossy(&check_out.stdout));
+    Ok(UpdateRun {
+        target_rate: RATE,
+        updates: v["updates"].as_u64().unwrap_or(0),
+        updates_per_second: v["updates_per_second"].as_f64().unwrap_or(0.0),
+        dnsperf,
+        checked: CHECKS,
+        wrong,
+        unanswered,
+    })
+}
+
+/// Counts wrong and unanswered responses in the checker's output.
+fn judge(text: &str) -> (u32, u32) {
+    let (mut wrong, mut unanswered) = (0u32, 0u32);
+    for block in text.split("---").map(str::trim) {
+        let lines: Vec<&str> = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        match lines.as_slice() {
+            [] => unanswered += 1,
+            [one] if ADDRS.contains(one) => {}
+            _ => wrong += 1,
+        }
+    }
+    // The text ends with a separator: the last (empty) block is not an answer.
+    (wrong, unanswered.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judges_answers() {
+        let t = "198.18.250.1\n---\n198.18.250.2\n---\n\n---\n1.2.3.4\n---\n";
+        assert_eq!(judge(t), (1, 1));
+    }
+}
