@@ -115,7 +115,21 @@ pub fn parse_dnsperf(text: &str) -> Result<Dnsperf> {
 
 /// dnsperf at full speed for `secs` seconds.
 pub fn dnsperf(net: &Net, queries: &Path, secs: u64, out: &Path) -> Result<Dnsperf> {
+    dnsperf_at(net, queries, secs, None, out)
+}
+
+/// dnsperf throughput run, at most `rate` queries/s when given.
+pub fn dnsperf_at(
+    net: &Net,
+    queries: &Path,
+    secs: u64,
+    rate: Option<u64>,
+    out: &Path,
+) -> Result<Dnsperf> {
     let mut c = net.client("dnsperf");
+    if let Some(rate) = rate {
+        c.args(["-Q", &rate.to_string()]);
+    }
     c.args(["-s", &SERVER_V4.to_string(), "-d"])
         .arg(queries)
         .args(["-l", &secs.to_string()])
