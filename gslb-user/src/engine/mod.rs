@@ -176,6 +176,8 @@ pub struct Engine {
     servers: Vec<ServerRuntime>,
     explanations: HashMap<LowerName, [Explanation; 2]>,
     round: u64,
+    /// Indexes of the gslb names with pools (the others never change).
+    dynamic: Vec<usize>,
 }
 
 fn admin_name(a: AdminState) -> &'static str {
@@ -226,6 +228,9 @@ impl Engine {
                 }
             })
             .collect();
+        let dynamic = (0..cfg.gslb.len())
+            .filter(|&i| !cfg.gslb[i].pools.is_empty())
+            .collect();
         Engine {
             cfg,
             state,
@@ -233,6 +238,7 @@ impl Engine {
             hits,
             servers,
             explanations: HashMap::new(),
+            dynamic,
             round: 0,
         }
     }
@@ -282,7 +288,7 @@ impl Engine {
         let state = self.state.load();
         let mut changes = 0;
         let mut explanations = HashMap::new();
-        for g in self.cfg.gslb.iter().filter(|g| !g.pools.is_empty()) {
+        for g in self.dynamic.iter().map(|&i| &self.cfg.gslb[i]) {
             let key = LowerName::new(&g.name);
             let Some(name) = state.gslb_name(&key) else {
                 continue;
