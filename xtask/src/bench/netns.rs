@@ -369,11 +369,19 @@ impl Proc {
         Ok(())
     }
 
-    /// The last `n` lines of the log.
+    /// The log's first `Error:` line (what a Rust or most C daemons print
+    /// when they give up), then its last `n` lines.
     pub fn log_tail(&self, n: usize) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+        match lines.iter().find(|l| {
+            let l = l.trim_start();
+            l.starts_with("Error:") || l.starts_with("error:") || l.contains("fatal")
+        }) {
+            Some(err) => format!("{}\n{tail}", err.trim()),
+            None => tail,
+        }
     }
 
     /// Waits until the log contains `needle`; fails on exit or timeout.
