@@ -282,7 +282,7 @@ async fn run(args: RunArgs) -> Result<()> {
     // changes flow through it.
     let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
-    let targets = engine::health_targets(&cfg);
+    let targets = health::targets(&cfg.servers, &cfg.monitors);
     let initial: Vec<bool> = cfg.servers.iter().map(|s| s.initial_up).collect();
     let monitors = health::spawn(
         targets,

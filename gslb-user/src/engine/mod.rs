@@ -461,23 +461,6 @@ impl Engine {
     }
 }
 
-/// One probe target per (server, monitor): the check address when set.
-pub fn health_targets(cfg: &Config) -> Vec<crate::health::Target> {
-    let mut out = Vec::new();
-    for (i, s) in cfg.servers.iter().enumerate() {
-        for name in &s.monitors {
-            if let Some(m) = cfg.monitors.iter().find(|m| &m.name == name) {
-                out.push(crate::health::Target {
-                    server: i,
-                    address: s.check_address.unwrap_or(s.address),
-                    monitor: m.clone(),
-                });
-            }
-        }
-    }
-    out
-}
-
 /// Runs the engine until both channels close.
 pub async fn run(
     mut engine: Engine,
