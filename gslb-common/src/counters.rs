@@ -5,7 +5,8 @@
 /// Every packet increments [`Counter::Packets`] and then exactly one verdict
 /// counter: [`Counter::Answered`], [`Counter::Dropped`] or one `Pass*`
 /// reason. Packets that are UDP
-/// to the DNS port also increment [`Counter::DnsQueries`].
+/// to the DNS port also increment [`Counter::DnsQueries`]. Negative answers
+/// also count in [`Counter::AnsweredNxdomain`] or [`Counter::AnsweredNodata`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
@@ -40,11 +41,13 @@ pub enum Counter {
     PassEcs,
     /// QCLASS other than IN.
     PassClass,
-    /// QTYPE other than A or AAAA.
+    /// QTYPE a meta type (OPT, 128..=255: ANY, AXFR, ...) or 0, or a data
+    /// type other than A/AAAA at a name with data in the slow path.
     PassType,
-    /// The name is not a gslb name in the maps.
+    /// The name is not in the maps, and no NXDOMAIN can be given for it.
     PassNameNotFound,
-    /// The name is a gslb name but has no answer set for this type.
+    /// The name is in the maps but has no answer set for this type (and
+    /// no NODATA can be given).
     PassNoAnswer,
     /// The answer would not fit the client's UDP payload size.
     PassTooBig,
@@ -55,11 +58,15 @@ pub enum Counter {
     PassDisabled,
     /// A helper failed (should never happen; the packet is left unmodified).
     PassInternal,
+    /// Of [`Counter::Answered`]: NXDOMAIN with the zone's SOA.
+    AnsweredNxdomain,
+    /// Of [`Counter::Answered`]: NODATA (NOERROR, no answers) with the SOA.
+    AnsweredNodata,
 }
 
 impl Counter {
     /// Number of counters (the `COUNTERS` array length).
-    pub const COUNT: u32 = Counter::PassInternal as u32 + 1;
+    pub const COUNT: u32 = Counter::AnsweredNodata as u32 + 1;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT as usize] = [
@@ -85,6 +92,8 @@ impl Counter {
         Counter::PassSlowPath,
         Counter::PassDisabled,
         Counter::PassInternal,
+        Counter::AnsweredNxdomain,
+        Counter::AnsweredNodata,
     ];
 
     /// The stable name used by `gslb stats` and Prometheus.
@@ -112,6 +121,8 @@ impl Counter {
             Counter::PassSlowPath => "xdp_passed_slow_path_method",
             Counter::PassDisabled => "xdp_passed_disabled",
             Counter::PassInternal => "xdp_passed_internal",
+            Counter::AnsweredNxdomain => "xdp_answered_nxdomain",
+            Counter::AnsweredNodata => "xdp_answered_nodata",
         }
     }
 }

@@ -26,6 +26,8 @@ pub const FLAG_CD: u16 = 0x0010;
 pub const TYPE_A: u16 = 1;
 /// Record type AAAA.
 pub const TYPE_AAAA: u16 = 28;
+/// Record type SOA.
+pub const TYPE_SOA: u16 = 6;
 /// Record type OPT.
 pub const TYPE_OPT: u16 = 41;
 /// Class IN.
@@ -34,3 +36,12 @@ pub const CLASS_IN: u16 = 1;
 pub const OPT_CODE_ECS: u16 = 8;
 /// DO bit in the OPT TTL field's low 16 bits (RFC 3225).
 pub const EDNS_DO: u16 = 0x8000;
+/// RCODE NXDOMAIN (RFC 1035 §4.1.1), in the low bits of the flags word.
+pub const RCODE_NXDOMAIN: u16 = 3;
+
+/// Whether `qtype` is a question the fast path may answer negatively: a
+/// data type, not 0, OPT or a meta/query type (RFC 6895 §3.1: 128..=255,
+/// e.g. ANY, AXFR, IXFR), which the slow path handles.
+pub const fn is_data_type(qtype: u16) -> bool {
+    qtype != 0 && qtype != TYPE_OPT && !(qtype >= 128 && qtype <= 255)
+}

@@ -32,6 +32,15 @@ pub const MAX_SERVERS: u32 = 4096;
 pub const ANSWERS_V4: &str = "ANSWERS_V4";
 /// Answer sets for AAAA.
 pub const ANSWERS_V6: &str = "ANSWERS_V6";
+/// Array: zone id → [`ZoneEntry`] (negative answers).
+pub const ZONES: &str = "ZONES";
+/// Most zones with negative answers in the fast path (zone ids
+/// `0..MAX_ZONES`); the slow path answers for the others.
+pub const MAX_ZONES: u32 = 1024;
+/// Longest SOA record tail (type, class, TTL, RDLENGTH, RDATA) a
+/// [`ZoneEntry`] holds; zones with a longer SOA answer negatives in the
+/// slow path.
+pub const SOA_TAIL_MAX: usize = 252;
 
 /// Capacity of each name map and answer map. They are created with
 /// `BPF_F_NO_PREALLOC`, so capacity costs no memory until used.
@@ -62,7 +71,16 @@ pub struct Config {
 }
 
 /// [`NameEntry::flags`]: the A answers are the inline ones (`a` unused).
-pub const NAME_INLINE_A: u16 = 1;
+pub const NAME_INLINE_A: u8 = 1;
+/// [`NameEntry::flags`]: the name has no data but its gslb sets: a query
+/// of a data type it has no set for gets NODATA with the SOA of `zone`.
+pub const NAME_NODATA: u8 = 2;
+/// [`NameEntry::flags`]: every existing child of the name is in the name
+/// maps (no wildcard, no zone cut at or above it): a child that is not
+/// gets NXDOMAIN with the SOA of `zone`.
+pub const NAME_CHILD_NX: u8 = 4;
+/// [`NameEntry::zone`] of a name without fast negative answers.
+pub const NO_ZONE: u16 = u16::MAX;
 /// Server id meaning "no server" (fixed addresses): not counted in
 /// `SERVER_HITS` (the index is out of range).
 pub const NO_SERVER: u16 = u16::MAX;
@@ -79,12 +97,14 @@ pub struct NameEntry {
     pub aaaa: u32,
     /// TTL of the inline A answers.
     pub inline_ttl: u32,
-    /// Number of inline A addresses.
-    pub inline_count: u8,
-    /// Most inline A answers per response (`0` = all).
-    pub inline_max: u8,
+    /// Number of inline A addresses (low nibble) and the most inline A
+    /// answers per response (high nibble, `0` = all): see
+    /// [`NameEntry::inline_count`] and [`NameEntry::inline_max`].
+    pub inline_n: u8,
     /// `NAME_*` bits.
-    pub flags: u16,
+    pub flags: u8,
+    /// Zone id in [`ZONES`] for negative answers, or [`NO_ZONE`].
+    pub zone: u16,
     /// Inline A addresses, network byte order, in answer order.
     pub inline_a: [[u8; 4]; MAX_ADDRS],
 }
@@ -95,11 +115,55 @@ impl NameEntry {
         a: NO_ANSWER,
         aaaa: NO_ANSWER,
         inline_ttl: 0,
-        inline_count: 0,
-        inline_max: 0,
+        inline_n: 0,
         flags: 0,
+        zone: NO_ZONE,
         inline_a: [[0; 4]; MAX_ADDRS],
     };
+
+    /// Number of inline A addresses.
+    pub const fn inline_count(&self) -> u8 {
+        self.inline_n & 0x0f
+    }
+
+    /// Most inline A answers per response (`0` = all).
+    pub const fn inline_max(&self) -> u8 {
+        self.inline_n >> 4
+    }
+
+    /// Packs `count` and `max` (each at most [`MAX_ADDRS`]) into
+    /// [`NameEntry::inline_n`].
+    pub const fn pack_inline(count: u8, max: u8) -> u8 {
+        (count & 0x0f) | (max << 4)
+    }
+}
+
+/// Value of [`ZONES`]: what a negative answer from the zone needs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneEntry {
+    /// Wire length of the apex (root label included); the SOA owner is a
+    /// compression pointer to the apex's place in the question.
+    pub apex_len: u8,
+    /// Non-zero when the entry is in use.
+    pub valid: u8,
+    /// Bytes used in `soa_tail`.
+    pub soa_len: u16,
+    /// The SOA record after its owner: type, class, TTL (already the
+    /// negative TTL of RFC 2308 §3), RDLENGTH, RDATA with uncompressed
+    /// names.
+    pub soa_tail: [u8; SOA_TAIL_MAX],
+}
+
+impl Default for ZoneEntry {
+    fn default() -> Self {
+        ZoneEntry {
+            apex_len: 0,
+            valid: 0,
+            soa_len: 0,
+            soa_tail: [0; SOA_TAIL_MAX],
+        }
+    }
 }
 
 /// Key of the answer maps: an answer set as seen by one client group.
@@ -153,6 +217,7 @@ const _: () = assert!(core::mem::size_of::<NameEntry>() == 48);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
+const _: () = assert!(core::mem::size_of::<ZoneEntry>() == 256);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -162,4 +227,5 @@ mod pod {
     unsafe impl aya::Pod for super::AnswerKey {}
     unsafe impl aya::Pod for super::AnswerV4 {}
     unsafe impl aya::Pod for super::AnswerV6 {}
+    unsafe impl aya::Pod for super::ZoneEntry {}
 }

@@ -4,11 +4,10 @@
 
 use gslb_common::{
     dns::{
-        CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC,
-        HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, TYPE_A, TYPE_AAAA,
-        TYPE_OPT,
+        is_data_type, CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD,
+        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, TYPE_OPT,
     },
-    maps::{name_class, MAX_ADDRS, NAME_CLASSES},
+    maps::{name_class, ZoneEntry, MAX_ADDRS, NAME_CLASSES, SOA_TAIL_MAX},
     select::Selection,
     Counter,
 };
@@ -26,10 +25,12 @@ pub const OPT_LEN: usize = 11;
 pub struct Query {
     /// Offset just past the question (QTYPE/QCLASS included).
     pub q_end: usize,
-    /// QTYPE, A or AAAA.
+    /// QTYPE, a data type (see `is_data_type`).
     pub qtype: u16,
     /// Wire length of QNAME (root label included).
     pub name_len: usize,
+    /// Length of the QNAME's first label (0 for the root).
+    pub first_label: usize,
     /// The query had an OPT record.
     pub has_opt: bool,
     /// Largest response the client accepts over UDP.
@@ -102,8 +103,9 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         // No root label within 255 bytes.
         return Err(Counter::PassMalformed);
     }
-    build_key(s, name_len);
+    build_key(s, false, name_len);
     let m = &s.msg;
+    let first_label = usize::from(m[HEADER_LEN]) & MAX_LABEL_LEN;
     let mut pos = HEADER_LEN + name_len;
     if pos + 4 > len {
         return Err(Counter::PassMalformed);
@@ -117,6 +119,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         q_end,
         qtype,
         name_len,
+        first_label,
         has_opt: false,
         udp_limit: usize::from(CLASSIC_UDP_LIMIT),
         opt_flags: 0,
@@ -130,7 +133,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
     if qclass != CLASS_IN {
         return Err(Counter::PassClass);
     }
-    if qtype != TYPE_A && qtype != TYPE_AAAA {
+    if !is_data_type(qtype) {
         return Err(Counter::PassType);
     }
     Ok(q)
@@ -148,10 +151,11 @@ fn lower8(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
-/// Writes the name map key: the QNAME's `name_len` bytes, lowercased, then
-/// zeros up to the size of its name class, by 64-bit words.
+/// Writes the name map key: the `name_len` bytes of the QNAME (or, with
+/// `parent`, of the name in `s.parent`), lowercased, then zeros up to the
+/// size of its name class, by 64-bit words.
 #[inline(always)]
-fn build_key(s: &mut Scratch, name_len: usize) {
+pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) {
     // The class size as a word count, through map memory: four distinct
     // constants would each get their own copy of the rest of the program.
     let class = match name_class(s.opaque(name_len)) {
@@ -160,7 +164,11 @@ fn build_key(s: &mut Scratch, name_len: usize) {
     };
     let class = s.opaque(class);
     for k in 0..32 {
-        let src = s.msg[HEADER_LEN..].as_ptr().cast::<u64>();
+        let src = if parent {
+            s.parent.as_ptr().cast::<u64>()
+        } else {
+            s.msg[HEADER_LEN..].as_ptr().cast::<u64>()
+        };
         let dst = s.key.as_mut_ptr().cast::<u64>();
         let at = k * 8;
         if at >= class {
@@ -170,8 +178,9 @@ fn build_key(s: &mut Scratch, name_len: usize) {
         // iteration its own range of it, multiplying the verifier's states.
         let name_len = s.opaque(name_len);
         let w = if at < name_len {
-            // SAFETY: `msg[12..]` is 8-byte aligned (see `Scratch::_align`)
-            // and 268 < SCRATCH_LEN; bytes past the name are masked off.
+            // SAFETY: `msg[12..]` and `parent` are 8-byte aligned (asserted
+            // in `maps`) and at least 256 bytes long; bytes past the name
+            // are masked off.
             let w = unsafe { src.add(k).read() };
             let left = name_len - at;
             let keep = if left >= 8 {
@@ -285,19 +294,78 @@ pub fn build<const N: usize>(
         }
         unsafe { core::ptr::write_volatile(&mut s.tmp, (o + 12 + N) as u64) };
     }
-    let mut o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
-    if q.has_opt {
-        let m = &mut s.msg;
-        // OPT (RFC 6891 §6.1.2): root owner, our payload size, version 0,
-        // DO copied (RFC 3225 §3), no options.
-        m[o & MASK] = 0;
-        wr16(m, o + 1, TYPE_OPT);
-        wr16(m, o + 3, edns_udp_size);
-        m[(o + 5) & MASK] = 0;
-        m[(o + 6) & MASK] = 0;
-        wr16(m, o + 7, q.opt_flags & EDNS_DO);
-        wr16(m, o + 9, 0);
-        o += OPT_LEN;
+    let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
+    write_opt(&mut s.msg, o, q, edns_udp_size)
+}
+
+/// Appends our OPT record at `o` when the query had one; returns the end.
+#[inline(always)]
+fn write_opt(m: &mut [u8; SCRATCH_LEN], o: usize, q: &Query, edns_udp_size: u16) -> usize {
+    if !q.has_opt {
+        return o;
     }
-    o
+    // OPT (RFC 6891 §6.1.2): root owner, our payload size, version 0, DO
+    // copied (RFC 3225 §3), no options.
+    m[o & MASK] = 0;
+    wr16(m, o + 1, TYPE_OPT);
+    wr16(m, o + 3, edns_udp_size);
+    m[(o + 5) & MASK] = 0;
+    m[(o + 6) & MASK] = 0;
+    wr16(m, o + 7, q.opt_flags & EDNS_DO);
+    wr16(m, o + 9, 0);
+    o + OPT_LEN
+}
+
+/// Length of a negative response with the SOA tail of `z`.
+#[inline(always)]
+pub fn negative_len(q: &Query, z: &ZoneEntry) -> usize {
+    q.q_end + 2 + usize::from(z.soa_len) + if q.has_opt { OPT_LEN } else { 0 }
+}
+
+/// Turns the query in `s.msg` into a negative response (RFC 2308): `rcode`
+/// (NXDOMAIN, or 0 for NODATA), no answers, the zone's SOA in the
+/// authority section, OPT last. The SOA owner is a pointer to the apex
+/// inside the question (the apex is a suffix of QNAME). `None` when the
+/// zone entry does not fit this query (the query is then passed).
+#[inline(always)]
+pub fn build_negative(
+    s: &mut Scratch,
+    q: &Query,
+    rcode: u16,
+    z: &ZoneEntry,
+    edns_udp_size: u16,
+) -> Option<usize> {
+    let apex = usize::from(z.apex_len);
+    let tail = usize::from(z.soa_len);
+    if z.valid == 0 || apex == 0 || apex > q.name_len || tail == 0 || tail > SOA_TAIL_MAX {
+        return None;
+    }
+    // Opaque, then masked: LLVM would drop a mask it can prove redundant,
+    // and the verifier needs it on the register passed as the size.
+    let n = s.opaque(tail) & 0xff;
+    let m = &mut s.msg;
+    wr16(
+        m,
+        2,
+        FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode,
+    );
+    wr16(m, 6, 0);
+    wr16(m, 8, 1);
+    wr16(m, 10, u16::from(q.has_opt));
+    let o = q.q_end;
+    wr16(m, o, 0xc000 | (HEADER_LEN + q.name_len - apex) as u16);
+    let dst = m[(o + 2) & MASK..].as_mut_ptr();
+    // One copy of the whole tail; its length is bounded for the verifier.
+    // SAFETY: `dst` has at least SCRATCH_LEN - MASK > 255 bytes after it.
+    let r = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            dst.cast(),
+            n as u32,
+            z.soa_tail.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    Some(write_opt(m, o + 2 + tail, q, edns_udp_size))
 }

@@ -24,10 +24,10 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use gslb_common::{
-    dns::TYPE_A,
+    dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
         name_class, AnswerKey, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS,
-        NAME_INLINE_A, NO_ANSWER, NO_SERVER,
+        NAME_CHILD_NX, NAME_INLINE_A, NAME_NODATA, NO_ANSWER, NO_SERVER,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -38,7 +38,7 @@ use crate::{
     headers::Layers,
     maps::{
         count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
-        NAMES_256, NAMES_32, NAMES_64, SCRATCH, SERVER_HITS,
+        NAMES_256, NAMES_32, NAMES_64, SCRATCH, SERVER_HITS, ZONES,
     },
 };
 
@@ -101,7 +101,17 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         return Err(Counter::PassMalformed);
     }
     let q = dns::parse(s, dns_len)?;
-    let entry = lookup_name(s, q.name_len).ok_or(Counter::PassNameNotFound)?;
+    let Some(entry) = lookup_name(s, q.name_len) else {
+        // RFC 8020: the parent exists and lists every child that does.
+        let parent = lookup_parent(ctx, s, &q, dns_off).ok_or(Counter::PassNameNotFound)?;
+        if parent.flags & NAME_CHILD_NX == 0 {
+            return Err(Counter::PassNameNotFound);
+        }
+        let len = negative(s, &q, RCODE_NXDOMAIN, parent.zone, cfg.edns_udp_size)?;
+        send(ctx, s, &l, dns_off, dns_len, len)?;
+        count(Counter::AnsweredNxdomain);
+        return Ok(());
+    };
     let group = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
         client_group(ctx, &l)
     } else {
@@ -112,34 +122,76 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         let mut sel = Selection {
             ttl: entry.inline_ttl,
             mode: MODE_ORDERED,
-            count: entry.inline_count,
-            max: entry.inline_max,
+            count: entry.inline_count(),
+            max: entry.inline_max(),
             ids: [NO_SERVER; MAX_ADDRS],
             ..Selection::default()
         };
         respond(ctx, &l, s, &q, &mut sel, &entry.inline_a, cfg.edns_udp_size)?
-    } else if q.qtype == TYPE_A {
-        let set = answer_set(entry.a)?;
-        let a = lookup(&ANSWERS_V4, set, group).ok_or(Counter::PassNoAnswer)?;
+    } else if q.qtype == TYPE_A && entry.a != NO_ANSWER {
+        let a = lookup(&ANSWERS_V4, entry.a, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: a valid map value; only our own fields are touched.
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
         respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
-    } else {
-        let set = answer_set(entry.aaaa)?;
-        let a = lookup(&ANSWERS_V6, set, group).ok_or(Counter::PassNoAnswer)?;
+    } else if q.qtype == TYPE_AAAA && entry.aaaa != NO_ANSWER {
+        let a = lookup(&ANSWERS_V6, entry.aaaa, group).ok_or(Counter::PassNoAnswer)?;
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
         respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
+    } else if entry.flags & NAME_NODATA != 0 {
+        let len = negative(s, &q, 0, entry.zone, cfg.edns_udp_size)?;
+        send(ctx, s, &l, dns_off, dns_len, len)?;
+        count(Counter::AnsweredNodata);
+        return Ok(());
+    } else if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
+        return Err(Counter::PassNoAnswer);
+    } else {
+        return Err(Counter::PassType);
     };
     send(ctx, s, &l, dns_off, dns_len, resp_len)
 }
 
+/// Builds a negative answer with the SOA of zone `zone`.
 #[inline(always)]
-fn answer_set(id: u32) -> Result<u32, Counter> {
-    if id == NO_ANSWER {
-        Err(Counter::PassNoAnswer)
-    } else {
-        Ok(id)
+fn negative(
+    s: &mut Scratch,
+    q: &Query,
+    rcode: u16,
+    zone: u16,
+    edns_udp_size: u16,
+) -> Result<usize, Counter> {
+    let z = ZONES.get(u32::from(zone)).ok_or(Counter::PassNoAnswer)?;
+    if dns::negative_len(q, z) > q.udp_limit {
+        return Err(Counter::PassTooBig);
     }
+    let len = dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
+    Ok(s.opaque(len))
+}
+
+/// Looks up the QNAME without its first label (the root has no parent).
+/// The parent is copied from the packet into the aligned `s.parent`.
+#[inline(always)]
+fn lookup_parent(
+    ctx: &XdpContext,
+    s: &mut Scratch,
+    q: &Query,
+    dns_off: usize,
+) -> Option<NameEntry> {
+    let skip = q.first_label + 1;
+    if q.first_label == 0 || skip >= q.name_len {
+        return None;
+    }
+    let len = s.opaque(q.name_len - skip);
+    if len == 0 || len > 255 {
+        return None;
+    }
+    let off = (dns_off + HEADER_LEN + skip) as u32;
+    // SAFETY: `parent` holds 264 bytes; `len` is at most 255.
+    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, s.parent.as_mut_ptr().cast(), len as u32) };
+    if r != 0 {
+        return None;
+    }
+    dns::build_key(s, true, len);
+    lookup_name(s, len)
 }
 
 /// Looks an answer set up for the client's group, falling back to the

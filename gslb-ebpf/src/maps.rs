@@ -8,8 +8,8 @@ use aya_ebpf::{
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, DEFAULT_MAX_NAMES,
-        MAX_CLIENT_PREFIXES, MAX_SERVERS,
+        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, ZoneEntry,
+        DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -60,6 +60,10 @@ pub static ANSWERS_V4: HashMap<AnswerKey, AnswerV4> =
 pub static ANSWERS_V6: HashMap<AnswerKey, AnswerV6> =
     HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
 
+/// Zone id → negative answer data (SOA).
+#[map]
+pub static ZONES: Array<ZoneEntry> = Array::with_max_entries(MAX_ZONES, 0);
+
 /// Size of the DNS message scratch buffer. Queries larger than
 /// [`MAX_QUERY`] are passed; the response is built in place and never
 /// exceeds 12 + 259 + 8 × 28 + 11 = 506 bytes.
@@ -94,7 +98,13 @@ pub struct Scratch {
     pub order: [u8; 8],
     /// The L2-L4 headers while the frame grows at the front.
     pub hdr: [u8; HDR_LEN * 2],
+    /// The QNAME's parent (the name without its first label), copied here
+    /// so that its words are aligned for the key build (asserted below).
+    pub parent: [u8; 256 + 8],
 }
+
+const _: () = assert!(core::mem::offset_of!(Scratch, parent) % 8 == 0);
+const _: () = assert!((core::mem::offset_of!(Scratch, msg) + 12) % 8 == 0);
 
 impl Scratch {
     /// Returns `v` through map memory, whose contents the verifier does not

@@ -9,6 +9,7 @@ pub mod health;
 pub mod lookup;
 pub mod maps;
 pub mod model;
+pub mod negative;
 pub mod rdata;
 pub mod report;
 pub mod responder;

@@ -17,8 +17,9 @@ use aya::{
     Ebpf,
 };
 use gslb_common::maps::{
-    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ANSWERS_V4, ANSWERS_V6, CONFIG,
-    CONFIG_ENABLED, MAX_ADDRS, NAME_INLINE_A, NAME_MAPS, NO_SERVER,
+    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ZoneEntry, ANSWERS_V4,
+    ANSWERS_V6, CONFIG, CONFIG_ENABLED, MAX_ADDRS, MAX_ZONES, NAME_INLINE_A, NAME_MAPS, NO_SERVER,
+    ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -26,6 +27,7 @@ use hickory_proto::rr::Name;
 use crate::{
     decision::Decision,
     model::{GslbName, State},
+    negative::Negatives,
 };
 
 /// Lowercased wire format of `name` (the name map key before padding).
@@ -42,6 +44,8 @@ pub fn wire_key(name: &Name) -> Vec<u8> {
 /// Everything the maps should hold for one state.
 #[derive(Default, Debug, PartialEq)]
 pub struct Entries {
+    /// Negative-answer data: zone entries, and flags per existing name.
+    pub negatives: Negatives,
     /// Wire key → answer-set ids.
     pub names: BTreeMap<Vec<u8>, NameEntry>,
     /// A sets.
@@ -106,8 +110,7 @@ fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<An
     {
         entry.flags |= NAME_INLINE_A;
         entry.inline_ttl = v.sel.ttl;
-        entry.inline_count = v.sel.count;
-        entry.inline_max = v.sel.max;
+        entry.inline_n = NameEntry::pack_inline(v.sel.count, v.sel.max);
         entry.inline_a = v.addrs;
         v4 = None;
     }
@@ -124,6 +127,7 @@ fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<An
 /// Typed handles on the maps, and what was last written to them.
 pub struct Maps {
     config: Array<MapData, Config>,
+    zones: Array<MapData, ZoneEntry>,
     n32: HashMap<MapData, [u8; 32], NameEntry>,
     n64: HashMap<MapData, [u8; 64], NameEntry>,
     n128: HashMap<MapData, [u8; 128], NameEntry>,
@@ -146,6 +150,7 @@ impl Maps {
         let [a, b, c, d] = NAME_MAPS;
         Ok(Self {
             config: take(ebpf, CONFIG)?.try_into()?,
+            zones: take(ebpf, ZONES)?.try_into()?,
             n32: take(ebpf, a)?.try_into()?,
             n64: take(ebpf, b)?.try_into()?,
             n128: take(ebpf, c)?.try_into()?,
@@ -160,7 +165,20 @@ impl Maps {
 
     /// The entries `state` calls for, with ids stable per name.
     fn entries(&mut self, state: &State) -> Entries {
-        let mut e = Entries::default();
+        let mut e = Entries {
+            negatives: Negatives::of(state),
+            ..Entries::default()
+        };
+        // Every existing name, so that a name missing from the maps does
+        // not exist (see `negative`); gslb names get their sets below.
+        for (key, &(flags, zone)) in &e.negatives.names {
+            let entry = NameEntry {
+                flags,
+                zone,
+                ..NameEntry::EMPTY
+            };
+            e.names.insert(key.clone(), entry);
+        }
         for g in &state.gslb {
             let key = wire_key(&g.name);
             let id = *self.ids.entry(key.clone()).or_insert_with(|| {
@@ -168,7 +186,11 @@ impl Maps {
                 self.next_id - 1
             });
             let set = AnswerKey { set: id, group: 0 };
-            let (entry, v4, v6) = name_values(g, id);
+            let (mut entry, v4, v6) = name_values(g, id);
+            (entry.flags, entry.zone) = {
+                let (flags, zone) = e.negatives.of_name(&key);
+                (entry.flags | flags, zone)
+            };
             if let Some(v) = v4 {
                 e.v4.insert(set, v);
             }
@@ -192,7 +214,10 @@ impl Maps {
         });
         let set = AnswerKey { set: id, group: 0 };
         let mut changes = 0;
-        let (entry, v4, v6) = name_values(g, id);
+        let (mut entry, v4, v6) = name_values(g, id);
+        let (flags, zone) = self.current.negatives.of_name(&key);
+        entry.flags |= flags;
+        entry.zone = zone;
         if let Some(v) = &v4 {
             if self.current.v4.get(&set) != Some(v) {
                 self.v4.insert(set, v, 0)?;
@@ -229,6 +254,21 @@ impl Maps {
     pub fn sync(&mut self, state: &State) -> anyhow::Result<usize> {
         let new = self.entries(state);
         let mut changes = 0;
+        // Zones first: a name entry never points at a zone not yet written.
+        let slots = new
+            .negatives
+            .zones
+            .len()
+            .max(self.current.negatives.zones.len())
+            .min(MAX_ZONES as usize);
+        for i in 0..slots {
+            let want = new.negatives.zones.get(i).copied().flatten();
+            let have = self.current.negatives.zones.get(i).copied().flatten();
+            if want != have {
+                self.zones.set(i as u32, want.unwrap_or_default(), 0)?;
+                changes += 1;
+            }
+        }
         for (k, v) in &new.v4 {
             if self.current.v4.get(k) != Some(v) {
                 self.v4.insert(k, v, 0)?;
@@ -327,7 +367,7 @@ mod tests {
         let addrs = vec!["198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap()];
         let (e, v4, v6) = name_values(&name(Decision::Answer(AnswerSet::ordered(30, addrs))), 7);
         assert_eq!(e.flags & NAME_INLINE_A, NAME_INLINE_A);
-        assert_eq!((e.inline_ttl, e.inline_count), (30, 2));
+        assert_eq!((e.inline_ttl, e.inline_count()), (30, 2));
         assert_eq!(e.inline_a[1], [198, 18, 0, 2]);
         assert_eq!((e.a, e.aaaa), (NO_ANSWER, NO_ANSWER));
         assert!(v4.is_none() && v6.is_none());

@@ -186,6 +186,16 @@ impl Zone {
             .flat_map(|node| node.values().map(Vec::as_slice))
     }
 
+    /// Every name that exists in the zone (see [`Zone::exists`]).
+    pub fn names(&self) -> impl Iterator<Item = &LowerName> {
+        self.names.iter()
+    }
+
+    /// Whether `name` owns static records.
+    pub fn has_data(&self, name: &LowerName) -> bool {
+        self.nodes.get(name).is_some_and(|node| !node.is_empty())
+    }
+
     /// Whether `name` exists in the zone (has data, is a gslb name, or is
     /// an empty non-terminal).
     pub fn exists(&self, name: &LowerName) -> bool {
@@ -293,7 +303,8 @@ impl State {
         state
     }
 
-    fn zone_index_for(&self, name: &Name) -> Option<usize> {
+    /// Index in [`State::zones`] of the zone authoritative for `name`.
+    pub fn zone_index_for(&self, name: &Name) -> Option<usize> {
         let mut n = name.clone();
         loop {
             if let Some(&i) = self.zone_index.get(&LowerName::new(&n)) {

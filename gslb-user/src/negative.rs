@@ -1,0 +1,212 @@
+//! Negative answers in the fast path: which names may get NXDOMAIN or
+//! NODATA from XDP, and the SOA each zone puts in them.
+//!
+//! The rules mirror [`crate::lookup::lookup`] exactly, so that both paths
+//! give the same answer:
+//! - every name that exists in a zone (owners, gslb names, empty
+//!   non-terminals, apexes) gets a name map entry, so a name missing from
+//!   the maps does not exist;
+//! - a name at or below a zone cut gets no negative flags (the slow path
+//!   refers instead), nor does a name of a zone without a usable SOA;
+//! - [`NAME_CHILD_NX`]: the name exists in its zone, so a child that is not
+//!   in the maps is NXDOMAIN (RFC 8020; there are no wildcards);
+//! - [`NAME_NODATA`]: the name exists and owns no static records, so any
+//!   data type it has no gslb set for is NODATA.
+
+use std::collections::BTreeMap;
+
+use gslb_common::maps::{ZoneEntry, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE, SOA_TAIL_MAX};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use crate::{maps::wire_key, model::State, model::Zone};
+
+/// What the maps need for negative answers.
+#[derive(Debug, Default, PartialEq)]
+pub struct Negatives {
+    /// [`ZONES`](gslb_common::maps::ZONES) entries by zone id (the zone's
+    /// index in [`State::zones`]); `None` for a zone without fast negatives.
+    pub zones: Vec<Option<ZoneEntry>>,
+    /// Wire key of every existing name → (`NAME_*` negative flags, zone id).
+    pub names: BTreeMap<Vec<u8>, (u8, u16)>,
+}
+
+impl Negatives {
+    /// Computes the negative-answer data of `state`.
+    pub fn of(state: &State) -> Negatives {
+        let zones: Vec<Option<ZoneEntry>> = state
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (i < MAX_ZONES as usize).then(|| zone_entry(z)).flatten())
+            .collect();
+        let mut names = BTreeMap::new();
+        for zone in &state.zones {
+            for lower in zone.names() {
+                let name = Name::from(lower);
+                let key = wire_key(&name);
+                if names.contains_key(&key) {
+                    continue;
+                }
+                names.insert(key, flags(state, &zones, &name));
+            }
+        }
+        Negatives { zones, names }
+    }
+
+    /// Flags and zone id of `key` (no flags for a name not known here).
+    pub fn of_name(&self, key: &[u8]) -> (u8, u16) {
+        self.names.get(key).copied().unwrap_or((0, NO_ZONE))
+    }
+}
+
+/// Negative flags and zone id of an existing name.
+fn flags(state: &State, zones: &[Option<ZoneEntry>], name: &Name) -> (u8, u16) {
+    let Some(index) = state.zone_index_for(name) else {
+        return (0, NO_ZONE);
+    };
+    let zone = &state.zones[index];
+    let lower = name.into();
+    if zones[index].is_none() || !zone.exists(&lower) || zone.delegation(name).is_some() {
+        return (0, NO_ZONE);
+    }
+    let mut flags = NAME_CHILD_NX;
+    if !zone.has_data(&lower) {
+        flags |= NAME_NODATA;
+    }
+    (flags, index as u16)
+}
+
+/// The zone's [`ZoneEntry`], or `None` when its SOA does not fit.
+fn zone_entry(zone: &Zone) -> Option<ZoneEntry> {
+    let soa = zone.negative_soa();
+    let RData::SOA(data) = &soa.data else {
+        return None;
+    };
+    let mut tail = Vec::with_capacity(SOA_TAIL_MAX);
+    tail.extend(u16::from(RecordType::SOA).to_be_bytes());
+    tail.extend(u16::from(soa.dns_class).to_be_bytes());
+    tail.extend(soa.ttl.to_be_bytes());
+    let mut rdata = Vec::new();
+    for n in [&data.mname, &data.rname] {
+        // Uncompressed: a pointer would have to know where the record lands.
+        for label in n.iter() {
+            rdata.push(label.len() as u8);
+            rdata.extend(label);
+        }
+        rdata.push(0);
+    }
+    for v in [
+        data.serial,
+        data.refresh as u32,
+        data.retry as u32,
+        data.expire as u32,
+        data.minimum,
+    ] {
+        rdata.extend(v.to_be_bytes());
+    }
+    tail.extend((rdata.len() as u16).to_be_bytes());
+    tail.extend(rdata);
+    if tail.len() > SOA_TAIL_MAX {
+        return None;
+    }
+    let apex_len = wire_key(zone.origin()).len();
+    let mut entry = ZoneEntry {
+        apex_len: u8::try_from(apex_len).ok()?,
+        valid: 1,
+        soa_len: tail.len() as u16,
+        ..ZoneEntry::default()
+    };
+    entry.soa_tail[..tail.len()].copy_from_slice(&tail);
+    Some(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::{
+        rr::Record,
+        serialize::binary::{BinDecodable, BinDecoder},
+    };
+
+    use super::*;
+    use crate::config;
+
+    fn state() -> State {
+        let cfg = config::parse(
+            r#"
+[[zone]]
+name = "example.test"
+ns = ["ns1.example.test."]
+[zone.soa]
+mname = "ns1.example.test."
+rname = "hostmaster.example.test."
+serial = 7
+minimum = 60
+[[zone.record]]
+name = "ns1"
+type = "A"
+data = "198.18.0.53"
+[[zone.record]]
+name = "a.b"
+type = "TXT"
+data = "\"x\""
+[[zone.record]]
+name = "sub"
+type = "NS"
+data = "ns.sub.example.test."
+[[zone.record]]
+name = "ns.sub"
+type = "A"
+data = "198.18.0.54"
+
+[[gslb]]
+name = "www.example.test"
+a = ["198.18.0.10"]
+"#,
+            "test",
+        )
+        .unwrap();
+        State::from_config(&cfg)
+    }
+
+    fn of(n: &Negatives, name: &str) -> (u8, u16) {
+        n.of_name(&wire_key(&Name::from_ascii(name).unwrap()))
+    }
+
+    #[test]
+    fn flags_follow_the_zone_data() {
+        let n = Negatives::of(&state());
+        let both = NAME_CHILD_NX | NAME_NODATA;
+        assert_eq!(of(&n, "www.example.test."), (both, 0), "gslb name");
+        assert_eq!(of(&n, "b.example.test."), (both, 0), "empty non-terminal");
+        assert_eq!(
+            of(&n, "a.b.example.test."),
+            (NAME_CHILD_NX, 0),
+            "static data"
+        );
+        assert_eq!(of(&n, "example.test."), (NAME_CHILD_NX, 0), "apex");
+        assert_eq!(of(&n, "sub.example.test."), (0, NO_ZONE), "zone cut");
+        assert_eq!(of(&n, "ns.sub.example.test."), (0, NO_ZONE), "glue");
+        assert!(n.names.contains_key(&wire_key(
+            &Name::from_ascii("ns.sub.example.test.").unwrap()
+        )));
+        assert_eq!(of(&n, "nx.example.test."), (0, NO_ZONE), "not a name");
+    }
+
+    #[test]
+    fn soa_tail_decodes_as_the_negative_soa() {
+        let state = state();
+        let z = Negatives::of(&state).zones[0].unwrap();
+        assert_eq!(
+            usize::from(z.apex_len),
+            wire_key(state.zones[0].origin()).len()
+        );
+        // Owner (root) + tail decodes as the zone's negative SOA.
+        let mut wire = vec![0u8];
+        wire.extend(&z.soa_tail[..usize::from(z.soa_len)]);
+        let r = Record::read(&mut BinDecoder::new(&wire)).unwrap();
+        let want = state.zones[0].negative_soa();
+        assert_eq!(r.ttl, want.ttl);
+        assert_eq!(r.ttl, 60);
+        assert_eq!(r.data, want.data);
+    }
+}
