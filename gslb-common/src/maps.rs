@@ -42,8 +42,10 @@ pub const MAX_ZONES: u32 = 1024;
 /// slow path.
 pub const SOA_TAIL_MAX: usize = 252;
 
-/// Capacity of each name map and answer map. They are created with
-/// `BPF_F_NO_PREALLOC`, so capacity costs no memory until used.
+/// Capacity of each name map and answer map in the object. The daemon
+/// sizes them for its config at load time (a hash map's bucket array has
+/// one bucket per entry of capacity); they are created with
+/// `BPF_F_NO_PREALLOC`, so unused capacity costs only buckets.
 pub const DEFAULT_MAX_NAMES: u32 = 1 << 20;
 /// Capacity of the client group trie.
 pub const MAX_CLIENT_PREFIXES: u32 = 65_536;

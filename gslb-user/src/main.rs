@@ -258,7 +258,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let mut maps = None;
     let mut hits = None;
     if !args.no_xdp {
-        let mut ebpf = xdp::load_object()?;
+        let mut ebpf = xdp::load_object_for(&state)?;
         let mut m = Maps::new(&mut ebpf)?;
         let started = std::time::Instant::now();
         let written = m.sync(&state).context("filling the XDP maps")?;

@@ -41,6 +41,37 @@ pub fn wire_key(name: &Name) -> Vec<u8> {
     out
 }
 
+/// Smallest capacity given to a name or answer map.
+const MIN_CAPACITY: u32 = 64;
+
+/// Capacity of each name map and answer map for `state` (`None`: the
+/// smallest): what it holds plus half again, so that the hash maps'
+/// bucket arrays stay small (and in cache) but chains stay short.
+pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
+    let mut names = [0u32; 4];
+    let mut sets = 0u32;
+    if let Some(state) = state {
+        for zone in &state.zones {
+            for name in zone.names() {
+                let wire = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+                if let Some(class) = name_class(wire) {
+                    names[class] += 1;
+                }
+            }
+        }
+        sets = state.gslb.len() as u32;
+    }
+    let cap = |n: u32| n.saturating_add(n / 2).max(MIN_CAPACITY);
+    let mut out: Vec<(&'static str, u32)> = NAME_MAPS
+        .iter()
+        .zip(names)
+        .map(|(&map, n)| (map, cap(n)))
+        .collect();
+    out.push((ANSWERS_V4, cap(sets)));
+    out.push((ANSWERS_V6, cap(sets)));
+    out
+}
+
 /// Everything the maps should hold for one state.
 #[derive(Default, Debug, PartialEq)]
 pub struct Entries {

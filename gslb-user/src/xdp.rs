@@ -69,7 +69,22 @@ impl std::fmt::Display for AttachMode {
 
 /// Loads the object (programs not yet loaded into the kernel).
 pub fn load_object() -> Result<Ebpf, XdpError> {
-    Ok(EbpfLoader::new().load(OBJECT)?)
+    load_sized(&crate::maps::capacities(None))
+}
+
+/// Loads the object with the name and answer maps sized for `state`: a
+/// hash map's bucket array has as many buckets as its capacity (rounded
+/// up to a power of two), and a small one stays in the CPU caches.
+pub fn load_object_for(state: &crate::model::State) -> Result<Ebpf, XdpError> {
+    load_sized(&crate::maps::capacities(Some(state)))
+}
+
+fn load_sized(capacities: &[(&str, u32)]) -> Result<Ebpf, XdpError> {
+    let mut loader = EbpfLoader::new();
+    for &(map, entries) in capacities {
+        loader.map_max_entries(map, entries);
+    }
+    Ok(loader.load(OBJECT)?)
 }
 
 /// Loads program `name` of `ebpf` into the kernel (for attach or test run).
