@@ -32,6 +32,60 @@ pub const MAX_SERVERS: u32 = 4096;
 pub const ANSWERS_V4: &str = "ANSWERS_V4";
 /// Answer sets for AAAA.
 pub const ANSWERS_V6: &str = "ANSWERS_V6";
+/// Array, mmapable (its values then start on a page boundary, so each
+/// 64-byte [`NameSlot`] is one cache line): an open-addressed table of
+/// the names of wire length 2..=[`SLOT_NAME_MAX`], looked up before the
+/// `NAMES_*` hash maps. One cache line per lookup instead of three (bucket,
+/// key, value) is most of the fast path's cost at scale.
+pub const NAME_SLOTS: &str = "NAME_SLOTS";
+/// Longest wire name kept in [`NAME_SLOTS`]: byte 31 of a slot's key is
+/// its sequence byte ([`SLOT_SEQ`]).
+pub const SLOT_NAME_MAX: usize = 31;
+/// Index of the sequence byte in [`NameSlot::key`]: even when the slot is
+/// stable, odd while the daemon rewrites it. A reader that sees it odd, or
+/// changed across its read, passes the query to the slow path.
+pub const SLOT_SEQ: usize = 31;
+/// Slots probed from a name's home slot (linear probing). A name with no
+/// free slot among them goes to `NAMES_32` and [`CONFIG_SLOT_OVERFLOW`] is
+/// set.
+pub const SLOT_PROBES: u32 = 8;
+/// `key[0]` of a slot whose name was removed: probing goes on past it (a
+/// label length is at most 63). A slot whose first key word is 0 is empty
+/// and ends the probe.
+pub const SLOT_TOMBSTONE: u8 = 0xff;
+
+/// One slot of [`NAME_SLOTS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameSlot {
+    /// The name map key (lowercased wire name, zero padded), except byte
+    /// [`SLOT_SEQ`], the sequence byte.
+    pub key: [u8; 32],
+    /// The name's entry.
+    pub entry: NameEntry,
+}
+
+impl NameSlot {
+    /// An empty slot.
+    pub const EMPTY: NameSlot = NameSlot {
+        key: [0; 32],
+        entry: NameEntry::EMPTY,
+    };
+}
+
+/// Home slot of a name: a multiply-xor hash of the four little-endian words
+/// of its zero-padded key (sequence byte zero), masked by the caller.
+#[inline(always)]
+pub const fn slot_hash(w: [u64; 4]) -> u64 {
+    let mut h = w[0].wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ w[1].wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+        ^ w[2].wrapping_mul(0x1656_67b1_9e37_79f9)
+        ^ w[3].wrapping_mul(0x27d4_eb2f_1656_67c5);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 29)
+}
+
 /// Array: zone id → [`ZoneEntry`] (negative answers).
 pub const ZONES: &str = "ZONES";
 /// Most zones with negative answers in the fast path (zone ids
@@ -59,6 +113,9 @@ pub const NO_ANSWER: u32 = u32::MAX;
 pub const CONFIG_ENABLED: u32 = 1;
 /// [`Config::flags`]: the client group trie is populated; look it up.
 pub const CONFIG_CLIENT_GROUPS: u32 = 2;
+/// [`Config::flags`]: some names that fit [`NAME_SLOTS`] are in `NAMES_32`
+/// instead (no free slot within [`SLOT_PROBES`]): a slot miss looks there.
+pub const CONFIG_SLOT_OVERFLOW: u32 = 4;
 
 /// Global settings of the XDP program (`CONFIG[0]`).
 #[repr(C)]
@@ -70,6 +127,11 @@ pub struct Config {
     pub dns_port: u16,
     /// UDP payload size advertised in our OPT record (RFC 6891 §6.2.3).
     pub edns_udp_size: u16,
+    /// Number of slots of [`NAME_SLOTS`] minus one (a power of two minus
+    /// one).
+    pub slot_mask: u32,
+    /// Padding (zero).
+    pub _pad: u32,
 }
 
 /// [`NameEntry::flags`]: the A answers are the inline ones (`a` unused).
@@ -87,9 +149,15 @@ pub const NO_ZONE: u16 = u16::MAX;
 /// `SERVER_HITS` (the index is out of range).
 pub const NO_SERVER: u16 = u16::MAX;
 
+/// Most A addresses stored inline in a [`NameEntry`]; larger fixed sets
+/// live in `ANSWERS_V4`.
+pub const MAX_INLINE_A: usize = 4;
+
 /// Value of the name maps: which answer set serves each type. A fixed,
-/// ordered A set (the common case of a static gslb name) is stored inline,
-/// which saves an `ANSWERS_V4` element per name (issue 3's memory target).
+/// ordered A set of up to [`MAX_INLINE_A`] addresses (the common case of a
+/// static gslb name) is stored inline, which saves an `ANSWERS_V4` element
+/// per name (issue 3's memory target). 32 bytes: with its key, one cache
+/// line in [`NAME_SLOTS`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameEntry {
@@ -108,7 +176,7 @@ pub struct NameEntry {
     /// Zone id in [`ZONES`] for negative answers, or [`NO_ZONE`].
     pub zone: u16,
     /// Inline A addresses, network byte order, in answer order.
-    pub inline_a: [[u8; 4]; MAX_ADDRS],
+    pub inline_a: [[u8; 4]; MAX_INLINE_A],
 }
 
 impl NameEntry {
@@ -120,7 +188,7 @@ impl NameEntry {
         inline_n: 0,
         flags: 0,
         zone: NO_ZONE,
-        inline_a: [[0; 4]; MAX_ADDRS],
+        inline_a: [[0; 4]; MAX_INLINE_A],
     };
 
     /// Number of inline A addresses.
@@ -133,7 +201,7 @@ impl NameEntry {
         self.inline_n >> 4
     }
 
-    /// Packs `count` and `max` (each at most [`MAX_ADDRS`]) into
+    /// Packs `count` and `max` (each at most 15) into
     /// [`NameEntry::inline_n`].
     pub const fn pack_inline(count: u8, max: u8) -> u8 {
         (count & 0x0f) | (max << 4)
@@ -214,8 +282,9 @@ pub const fn name_class(len: usize) -> Option<usize> {
     None
 }
 
-const _: () = assert!(core::mem::size_of::<Config>() == 8);
-const _: () = assert!(core::mem::size_of::<NameEntry>() == 48);
+const _: () = assert!(core::mem::size_of::<Config>() == 16);
+const _: () = assert!(core::mem::size_of::<NameEntry>() == 32);
+const _: () = assert!(core::mem::size_of::<NameSlot>() == 64);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
@@ -226,6 +295,7 @@ mod pod {
     // SAFETY: all are repr(C), Copy, without padding (sizes asserted above).
     unsafe impl aya::Pod for super::Config {}
     unsafe impl aya::Pod for super::NameEntry {}
+    unsafe impl aya::Pod for super::NameSlot {}
     unsafe impl aya::Pod for super::AnswerKey {}
     unsafe impl aya::Pod for super::AnswerV4 {}
     unsafe impl aya::Pod for super::AnswerV6 {}

@@ -255,11 +255,11 @@ pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
 /// question, OPT last. The answers are the first `n` candidates of `addrs`
 /// (`N`-byte addresses) listed in `s.order`. Returns the response length.
 #[inline(always)]
-pub fn build<const N: usize>(
+pub fn build<const N: usize, const M: usize>(
     s: &mut Scratch,
     q: &Query,
     sel: &Selection,
-    addrs: &[[u8; N]; MAX_ADDRS],
+    addrs: &[[u8; N]; M],
     n: usize,
     edns_udp_size: u16,
 ) -> usize {
@@ -276,7 +276,8 @@ pub fn build<const N: usize>(
         if k >= n {
             break;
         }
-        let addr = &addrs[usize::from(s.order[k]) & (MAX_ADDRS - 1)];
+        // `M` is a power of two (8, or 4 inline).
+        let addr = &addrs[usize::from(s.order[k]) & (M - 1)];
         // SAFETY: plain read of our own per-CPU field.
         let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
         let m = &mut s.msg;

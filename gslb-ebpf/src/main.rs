@@ -26,8 +26,9 @@ use aya_ebpf::{
 use gslb_common::{
     dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        name_class, AnswerKey, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS,
-        NAME_CHILD_NX, NAME_INLINE_A, NAME_NODATA, NO_ANSWER, NO_SERVER,
+        name_class, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED,
+        CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A, NAME_NODATA, NO_ANSWER,
+        NO_SERVER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -38,7 +39,7 @@ use crate::{
     headers::Layers,
     maps::{
         count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
-        NAMES_256, NAMES_32, NAMES_64, SCRATCH, SERVER_HITS, ZONES,
+        NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, ZONES,
     },
 };
 
@@ -101,9 +102,9 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         return Err(Counter::PassMalformed);
     }
     let q = dns::parse(s, dns_len)?;
-    let Some(entry) = lookup_name(s, q.name_len) else {
+    let Some(entry) = find_name(s, cfg, q.name_len)? else {
         // RFC 8020: the parent exists and lists every child that does.
-        let parent = lookup_parent(ctx, s, &q, dns_off).ok_or(Counter::PassNameNotFound)?;
+        let parent = lookup_parent(ctx, s, cfg, &q, dns_off)?.ok_or(Counter::PassNameNotFound)?;
         if parent.flags & NAME_CHILD_NX == 0 {
             return Err(Counter::PassNameNotFound);
         }
@@ -173,25 +174,87 @@ fn negative(
 fn lookup_parent(
     ctx: &XdpContext,
     s: &mut Scratch,
+    cfg: &Config,
     q: &Query,
     dns_off: usize,
-) -> Option<NameEntry> {
+) -> Result<Option<NameEntry>, Counter> {
     let skip = q.first_label + 1;
     if q.first_label == 0 || skip >= q.name_len {
-        return None;
+        return Ok(None);
     }
     let len = s.opaque(q.name_len - skip);
     if len == 0 || len > 255 {
-        return None;
+        return Ok(None);
     }
     let off = (dns_off + HEADER_LEN + skip) as u32;
     // SAFETY: `parent` holds 264 bytes; `len` is at most 255.
     let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, s.parent.as_mut_ptr().cast(), len as u32) };
     if r != 0 {
-        return None;
+        return Ok(None);
     }
     dns::build_key(s, true, len);
-    lookup_name(s, len)
+    find_name(s, cfg, len)
+}
+
+/// The entry of the name whose key is in `s.key`: from `NAME_SLOTS` for a
+/// short name, else (or on overflow) from the hash map of its size class.
+/// `Err` when its slot is being rewritten (the query is passed).
+#[inline(always)]
+fn find_name(s: &mut Scratch, cfg: &Config, name_len: usize) -> Result<Option<NameEntry>, Counter> {
+    if (2..=SLOT_NAME_MAX).contains(&name_len) {
+        if let Some(e) = lookup_slot(s, cfg.slot_mask)? {
+            return Ok(Some(e));
+        }
+        if cfg.flags & CONFIG_SLOT_OVERFLOW == 0 {
+            return Ok(None);
+        }
+    }
+    Ok(lookup_name(s, name_len))
+}
+
+/// Probes `NAME_SLOTS` for the key in `s.key` (see
+/// `gslb_common::maps::NAME_SLOTS` for the sequence-byte protocol).
+#[inline(always)]
+fn lookup_slot(s: &mut Scratch, mask: u32) -> Result<Option<NameEntry>, Counter> {
+    let k = s.key.as_ptr().cast::<u64>();
+    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
+    let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
+    let home = slot_hash(w) as u32;
+    for i in 0..SLOT_PROBES {
+        let idx = home.wrapping_add(i) & mask;
+        let Some(slot) = NAME_SLOTS.get_ptr(idx) else {
+            return Ok(None);
+        };
+        let sk = slot.cast::<u64>();
+        // SAFETY: a valid map value of 64 bytes; volatile keeps the reads
+        // in this order (sequence byte first, entry, sequence byte again).
+        unsafe {
+            let w3 = core::ptr::read_volatile(sk.add(3));
+            let w0 = core::ptr::read_volatile(sk);
+            if w0 == 0 {
+                return Ok(None);
+            }
+            if w0 as u8 == SLOT_TOMBSTONE || w0 != w[0] {
+                continue;
+            }
+            let w1 = core::ptr::read_volatile(sk.add(1));
+            let w2 = core::ptr::read_volatile(sk.add(2));
+            if w1 != w[1] || w2 != w[2] || (w3 & 0x00ff_ffff_ffff_ffff) != w[3] {
+                continue;
+            }
+            let seq = (w3 >> 56) as u8;
+            if seq & 1 != 0 {
+                return Err(Counter::PassInternal);
+            }
+            let e = core::ptr::read_volatile(&(*slot).entry);
+            let again = core::ptr::read_volatile(&(*slot).key[31]);
+            if again != seq {
+                return Err(Counter::PassInternal);
+            }
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
 }
 
 /// Looks an answer set up for the client's group, falling back to the
@@ -251,13 +314,13 @@ fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
 /// Picks the answers (see `gslb_common::select`) and builds the response
 /// in the scratch buffer if it fits the client's limit.
 #[inline(always)]
-fn respond<const N: usize>(
+fn respond<const N: usize, const M: usize>(
     ctx: &XdpContext,
     l: &Layers,
     s: &mut Scratch,
     q: &Query,
     sel: &mut Selection,
-    addrs: &[[u8; N]; MAX_ADDRS],
+    addrs: &[[u8; N]; M],
     edns_udp_size: u16,
 ) -> Result<usize, Counter> {
     match sel.mode {

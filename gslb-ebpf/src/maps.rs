@@ -2,13 +2,13 @@
 //! `gslb_common::maps`, the one definition shared with the daemon.
 
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
     macros::map,
     maps::{Array, HashMap, LpmTrie, PerCpuArray},
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, ZoneEntry,
+        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, NameSlot, ZoneEntry,
         DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
@@ -31,6 +31,11 @@ pub static SERVER_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SER
 #[map]
 pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, u32> =
     LpmTrie::with_max_entries(MAX_CLIENT_PREFIXES, 0);
+
+/// Open-addressed table of the short names (see `gslb_common::maps::NAME_SLOTS`);
+/// the daemon sets its size at load time.
+#[map]
+pub static NAME_SLOTS: Array<NameSlot> = Array::with_max_entries(64, BPF_F_MMAPABLE);
 
 /// Lowercased wire names of up to 32 bytes → answer sets.
 #[map]

@@ -14,5 +14,6 @@ pub mod rdata;
 pub mod report;
 pub mod responder;
 pub mod server;
+pub mod slots;
 pub mod stats;
 pub mod xdp;

@@ -18,8 +18,8 @@ use aya::{
 };
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ZoneEntry, ANSWERS_V4,
-    ANSWERS_V6, CONFIG, CONFIG_ENABLED, MAX_ADDRS, MAX_ZONES, NAME_INLINE_A, NAME_MAPS, NO_SERVER,
-    ZONES,
+    ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, MAX_INLINE_A, MAX_ZONES,
+    NAME_INLINE_A, NAME_MAPS, NAME_SLOTS, NO_SERVER, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -28,6 +28,7 @@ use crate::{
     decision::Decision,
     model::{GslbName, State},
     negative::Negatives,
+    slots::{self, Slots},
 };
 
 /// Lowercased wire format of `name` (the name map key before padding).
@@ -49,24 +50,31 @@ const MIN_CAPACITY: u32 = 64;
 /// bucket arrays stay small (and in cache) but chains stay short.
 pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
     let mut names = [0u32; 4];
+    let mut short = 0usize;
     let mut sets = 0u32;
     if let Some(state) = state {
         for zone in &state.zones {
             for name in zone.names() {
                 let wire = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
-                if let Some(class) = name_class(wire) {
+                if slots::fits(wire) {
+                    short += 1;
+                } else if let Some(class) = name_class(wire) {
                     names[class] += 1;
                 }
             }
         }
         sets = state.gslb.len() as u32;
     }
+    // NAMES_32 also takes the short names that find no free slot: a few
+    // percent at the slot table's load factor; a quarter is ample.
+    names[0] = names[0].saturating_add((short / 4) as u32);
     let cap = |n: u32| n.saturating_add(n / 2).max(MIN_CAPACITY);
     let mut out: Vec<(&'static str, u32)> = NAME_MAPS
         .iter()
         .zip(names)
         .map(|(&map, n)| (map, cap(n)))
         .collect();
+    out.push((NAME_SLOTS, slots::capacity(short)));
     out.push((ANSWERS_V4, cap(sets)));
     out.push((ANSWERS_V6, cap(sets)));
     out
@@ -136,13 +144,15 @@ pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
 fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
     let mut entry = NameEntry::EMPTY;
     let mut v4 = answer_v4(g);
-    if let Some(v) =
-        v4.filter(|v| v.sel.mode == MODE_ORDERED && v.sel.ids.iter().all(|&i| i == NO_SERVER))
-    {
+    if let Some(v) = v4.filter(|v| {
+        v.sel.mode == MODE_ORDERED
+            && usize::from(v.sel.count) <= MAX_INLINE_A
+            && v.sel.ids.iter().all(|&i| i == NO_SERVER)
+    }) {
         entry.flags |= NAME_INLINE_A;
         entry.inline_ttl = v.sel.ttl;
         entry.inline_n = NameEntry::pack_inline(v.sel.count, v.sel.max);
-        entry.inline_a = v.addrs;
+        entry.inline_a.copy_from_slice(&v.addrs[..MAX_INLINE_A]);
         v4 = None;
     }
     if v4.is_some() {
@@ -158,7 +168,12 @@ fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<An
 /// Typed handles on the maps, and what was last written to them.
 pub struct Maps {
     config: Array<MapData, Config>,
+    /// The config last written (its overflow flag is set on its own).
+    config_value: Config,
     zones: Array<MapData, ZoneEntry>,
+    slots: Slots,
+    /// Short names that found no free slot: they live in `NAMES_32`.
+    overflow: std::collections::HashSet<Vec<u8>>,
     n32: HashMap<MapData, [u8; 32], NameEntry>,
     n64: HashMap<MapData, [u8; 64], NameEntry>,
     n128: HashMap<MapData, [u8; 128], NameEntry>,
@@ -181,7 +196,10 @@ impl Maps {
         let [a, b, c, d] = NAME_MAPS;
         Ok(Self {
             config: take(ebpf, CONFIG)?.try_into()?,
+            config_value: Config::default(),
             zones: take(ebpf, ZONES)?.try_into()?,
+            slots: Slots::new(take(ebpf, NAME_SLOTS)?)?,
+            overflow: std::collections::HashSet::new(),
             n32: take(ebpf, a)?.try_into()?,
             n64: take(ebpf, b)?.try_into()?,
             n128: take(ebpf, c)?.try_into()?,
@@ -339,17 +357,41 @@ impl Maps {
             changes += 1;
         }
         self.current = new;
-        let cfg = Config {
+        self.config_value = Config {
             flags: CONFIG_ENABLED,
             dns_port: state.server.port(),
             edns_udp_size: state.server.edns_udp_size,
+            slot_mask: self.slots.mask(),
+            _pad: 0,
         };
-        self.config.set(0, cfg, 0)?;
+        self.write_config()?;
         Ok(changes)
+    }
+
+    fn write_config(&mut self) -> anyhow::Result<()> {
+        let mut cfg = self.config_value;
+        if !self.overflow.is_empty() {
+            cfg.flags |= CONFIG_SLOT_OVERFLOW;
+        }
+        self.config.set(0, cfg, 0)?;
+        Ok(())
     }
 
     /// Inserts (`Some`) or removes (`None`) a name in the map of its class.
     fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> anyhow::Result<()> {
+        if slots::fits(key.len()) && !self.overflow.contains(key) {
+            if self.slots.set(key, value) {
+                return Ok(());
+            }
+            // No free slot near its home: NAMES_32 takes it, and the
+            // program must look there after a slot miss.
+            self.overflow.insert(key.to_vec());
+            if self.overflow.len() == 1 && self.config_value.flags & CONFIG_ENABLED != 0 {
+                self.write_config()?;
+            }
+        } else if value.is_none() {
+            self.overflow.remove(key);
+        }
         let class =
             name_class(key.len()).ok_or_else(|| anyhow::anyhow!("name longer than 255 bytes"))?;
         match class {

@@ -191,6 +191,36 @@ impl Net {
         .map(drop)
     }
 
+    /// Gives both ends' receive paths real-time priority (`rt`), or puts
+    /// them back: the server end's threaded NAPI, and the client end's
+    /// receive path, made threaded for the purpose. A NIC's receive path
+    /// runs in softirq, ahead of every process; a NAPI thread of normal
+    /// priority (or softirq work deferred to ksoftirqd) instead competes
+    /// with the daemon, the updater and the load generator for the two
+    /// cores, and a veth ring overflows while it waits: the answer-updates
+    /// measurement would count the generator's own receive drops.
+    pub fn napi_realtime(&self, rt: bool) -> Result<()> {
+        if rt {
+            self.set_threaded(false, true)?;
+        }
+        for dev in [&self.server_if, &self.client_if] {
+            let pids = super::measure::napi_threads(dev);
+            anyhow::ensure!(!pids.is_empty(), "no NAPI thread for {dev}");
+            for pid in pids {
+                let args: &[&str] = if rt {
+                    &["-f", "-p", "50"]
+                } else {
+                    &["-o", "-p", "0"]
+                };
+                cmd::output(Command::new("chrt").args(args).arg(pid.to_string()))?;
+            }
+        }
+        if !rt {
+            self.set_threaded(false, false)?;
+        }
+        Ok(())
+    }
+
     /// Removes any XDP program from the server (`server = true`) or client
     /// end (Knot and kxdpgun leave theirs attached when they exit).
     pub fn xdp_off(&self, server: bool) -> Result<()> {

@@ -79,6 +79,29 @@ pub fn run(net: &Net, gslb: &Path, control: &Path, dir: &Path, secs: u64) -> Res
     let queries = dir.join("updates-queries.txt");
     fs::write(&queries, format!("{NAME} A\n"))?;
     let count = RATE * u32::try_from(secs).unwrap_or(1);
+    net.napi_realtime(true)?;
+    let before = counters(net);
+    let result = measure(net, gslb, control, dir, secs, &queries, count);
+    let after = counters(net);
+    fs::write(
+        dir.join("updates-counters.txt"),
+        format!("before:\n{before}\nafter:\n{after}"),
+    )?;
+    let restored = net.napi_realtime(false);
+    let result = result?;
+    restored?;
+    Ok(result)
+}
+
+fn measure(
+    net: &Net,
+    gslb: &Path,
+    control: &Path,
+    dir: &Path,
+    secs: u64,
+    queries: &Path,
+    count: u32,
+) -> Result<UpdateRun> {
     let updater = net
         .server(gslb)
         .args(["update-bench", SERVER, "--count", &count.to_string()])
@@ -100,7 +123,7 @@ pub fn run(net: &Net, gslb: &Path, control: &Path, dir: &Path, secs: u64) -> Res
         .context("starting the answer checker")?;
     let dnsperf = load::dnsperf_at(
         net,
-        &queries,
+        queries,
         secs,
         Some(LOAD_QPS),
         &dir.join("updates-dnsperf.txt"),
@@ -114,7 +137,9 @@ pub fn run(net: &Net, gslb: &Path, control: &Path, dir: &Path, secs: u64) -> Res
     );
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("update-bench output")?;
-    let (wrong, unanswered) = judge(&String::from_utf8_lossy(&check_out.stdout));
+    let checked = String::from_utf8_lossy(&check_out.stdout);
+    fs::write(dir.join("updates-checker.txt"), checked.as_bytes())?;
+    let (wrong, unanswered) = judge(&checked);
     Ok(UpdateRun {
         target_rate: RATE,
         updates: v["updates"].as_u64().unwrap_or(0),
@@ -126,14 +151,34 @@ pub fn run(net: &Net, gslb: &Path, control: &Path, dir: &Path, secs: u64) -> Res
     })
 }
 
+/// Drop counters of both veth ends and UDP counters of the client, for
+/// finding where a lost query went.
+fn counters(net: &Net) -> String {
+    let mut out = String::new();
+    for (cmd, args) in [
+        (net.server("ip"), vec!["-s", "-s", "link"]),
+        (net.client("ip"), vec!["-s", "-s", "link"]),
+        (net.client("cat"), vec!["/proc/net/snmp"]),
+        (net.server("cat"), vec!["/proc/net/snmp"]),
+    ] {
+        let mut cmd = cmd;
+        if let Ok(o) = cmd.args(args).output() {
+            out.push_str(&String::from_utf8_lossy(&o.stdout));
+        }
+    }
+    out
+}
+
 /// Counts wrong and unanswered responses in the checker's output.
 fn judge(text: &str) -> (u32, u32) {
     let (mut wrong, mut unanswered) = (0u32, 0u32);
     for block in text.split("---").map(str::trim) {
+        // dig's own messages (";; communications error ...", timeouts)
+        // are not answers.
         let lines: Vec<&str> = block
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty())
+            .filter(|l| !l.is_empty() && !l.starts_with(";;"))
             .collect();
         match lines.as_slice() {
             [] => unanswered += 1,
@@ -153,5 +198,7 @@ mod tests {
     fn judges_answers() {
         let t = "198.18.250.1\n---\n198.18.250.2\n---\n\n---\n1.2.3.4\n---\n";
         assert_eq!(judge(t), (1, 1));
+        let timeout = ";; communications error to 198.18.0.1#53: timed out\n---\n";
+        assert_eq!(judge(timeout), (0, 1));
     }
 }
