@@ -136,6 +136,9 @@ pub struct Config {
 
 /// [`NameEntry::flags`]: the A answers are the inline ones (`a` unused).
 pub const NAME_INLINE_A: u8 = 1;
+/// [`NameEntry::flags`]: one fixed AAAA address is stored inline (same TTL
+/// as the inline A, if any; `aaaa` unused as a set id).
+pub const NAME_INLINE_AAAA: u8 = 8;
 /// [`NameEntry::flags`]: the name has no data but its gslb sets: a query
 /// of a data type it has no set for gets NODATA with the SOA of `zone`.
 pub const NAME_NODATA: u8 = 2;
@@ -163,9 +166,7 @@ pub const MAX_INLINE_A: usize = 4;
 pub struct NameEntry {
     /// Answer-set id in [`ANSWERS_V4`], or [`NO_ANSWER`].
     pub a: u32,
-    /// Answer-set id in [`ANSWERS_V6`], or [`NO_ANSWER`].
-    pub aaaa: u32,
-    /// TTL of the inline A answers.
+    /// TTL of the inline answers.
     pub inline_ttl: u32,
     /// Number of inline A addresses (low nibble) and the most inline A
     /// answers per response (high nibble, `0` = all): see
@@ -175,7 +176,12 @@ pub struct NameEntry {
     pub flags: u8,
     /// Zone id in [`ZONES`] for negative answers, or [`NO_ZONE`].
     pub zone: u16,
-    /// Inline A addresses, network byte order, in answer order.
+    /// Answer-set id in [`ANSWERS_V6`], or [`NO_ANSWER`]; with
+    /// [`NAME_INLINE_AAAA`] and [`NAME_INLINE_A`], the one inline A
+    /// address (see [`NameEntry::pair_a`]).
+    pub aaaa: u32,
+    /// Inline A addresses, network byte order, in answer order; with
+    /// [`NAME_INLINE_AAAA`], the one inline AAAA address.
     pub inline_a: [[u8; 4]; MAX_INLINE_A],
 }
 
@@ -183,13 +189,31 @@ impl NameEntry {
     /// An entry with no answer sets.
     pub const EMPTY: NameEntry = NameEntry {
         a: NO_ANSWER,
-        aaaa: NO_ANSWER,
         inline_ttl: 0,
         inline_n: 0,
         flags: 0,
         zone: NO_ZONE,
+        aaaa: NO_ANSWER,
         inline_a: [[0; 4]; MAX_INLINE_A],
     };
+
+    /// The inline A addresses of an entry with both [`NAME_INLINE_A`] and
+    /// [`NAME_INLINE_AAAA`]: one address, in the `aaaa` field (bytes
+    /// 12..16), viewed as an array of four so that the same code serves
+    /// both inline forms; only the first is used (count 1).
+    #[inline(always)]
+    pub fn pair_a(&self) -> &[[u8; 4]; MAX_INLINE_A] {
+        // SAFETY: bytes 12..28 of this repr(C) struct (asserted size 32),
+        // byte arrays of alignment 1.
+        unsafe { &*(self as *const Self).cast::<u8>().add(12).cast() }
+    }
+
+    /// The one inline AAAA address of an entry with [`NAME_INLINE_AAAA`].
+    #[inline(always)]
+    pub fn inline_aaaa(&self) -> &[[u8; 16]; 1] {
+        // SAFETY: the 16 bytes of `inline_a`, alignment 1.
+        unsafe { &*self.inline_a.as_ptr().cast() }
+    }
 
     /// Number of inline A addresses.
     pub const fn inline_count(&self) -> u8 {
@@ -284,6 +308,7 @@ pub const fn name_class(len: usize) -> Option<usize> {
 
 const _: () = assert!(core::mem::size_of::<Config>() == 16);
 const _: () = assert!(core::mem::size_of::<NameEntry>() == 32);
+const _: () = assert!(core::mem::offset_of!(NameEntry, aaaa) == 12);
 const _: () = assert!(core::mem::size_of::<NameSlot>() == 64);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);

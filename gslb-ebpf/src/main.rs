@@ -27,8 +27,8 @@ use gslb_common::{
     dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
         name_class, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED,
-        CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A, NAME_NODATA, NO_ANSWER,
-        NO_SERVER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
+        CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A, NAME_INLINE_AAAA,
+        NAME_NODATA, NO_ANSWER, NO_SERVER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -128,12 +128,34 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
             ids: [NO_SERVER; MAX_ADDRS],
             ..Selection::default()
         };
-        respond(ctx, &l, s, &q, &mut sel, &entry.inline_a, cfg.edns_udp_size)?
+        let addrs = if entry.flags & NAME_INLINE_AAAA != 0 {
+            entry.pair_a()
+        } else {
+            &entry.inline_a
+        };
+        respond(ctx, &l, s, &q, &mut sel, addrs, cfg.edns_udp_size)?
     } else if q.qtype == TYPE_A && entry.a != NO_ANSWER {
         let a = lookup(&ANSWERS_V4, entry.a, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: a valid map value; only our own fields are touched.
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
         respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
+    } else if q.qtype == TYPE_AAAA && entry.flags & NAME_INLINE_AAAA != 0 {
+        let mut sel = Selection {
+            ttl: entry.inline_ttl,
+            mode: MODE_ORDERED,
+            count: 1,
+            ids: [NO_SERVER; MAX_ADDRS],
+            ..Selection::default()
+        };
+        respond(
+            ctx,
+            &l,
+            s,
+            &q,
+            &mut sel,
+            entry.inline_aaaa(),
+            cfg.edns_udp_size,
+        )?
     } else if q.qtype == TYPE_AAAA && entry.aaaa != NO_ANSWER {
         let a = lookup(&ANSWERS_V6, entry.aaaa, group).ok_or(Counter::PassNoAnswer)?;
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };

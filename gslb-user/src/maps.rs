@@ -19,7 +19,7 @@ use aya::{
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ZoneEntry, ANSWERS_V4,
     ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, MAX_INLINE_A, MAX_ZONES,
-    NAME_INLINE_A, NAME_MAPS, NAME_SLOTS, NO_SERVER, ZONES,
+    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_SLOTS, NO_SERVER, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -139,26 +139,57 @@ pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
     Some(AnswerV6 { sel, addrs })
 }
 
+/// Whether a set is fixed (no servers behind it) and ordered, so that it
+/// can live in the name entry.
+fn fixed(sel: &Selection) -> bool {
+    sel.mode == MODE_ORDERED && sel.ids.iter().all(|&i| i == NO_SERVER)
+}
+
 /// The name entry of `g` (with set id `id`) and the answer-set values it
-/// points at. A fixed, ordered A set is stored inline in the entry.
+/// points at. A fixed, ordered A set of up to four addresses is stored
+/// inline in the entry; so is a fixed AAAA set of one address when the A
+/// set is inline with one address (or absent), with the same TTL.
 fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
     let mut entry = NameEntry::EMPTY;
     let mut v4 = answer_v4(g);
-    if let Some(v) = v4.filter(|v| {
-        v.sel.mode == MODE_ORDERED
-            && usize::from(v.sel.count) <= MAX_INLINE_A
-            && v.sel.ids.iter().all(|&i| i == NO_SERVER)
-    }) {
+    let mut v6 = answer_v6(g);
+    let a_inline = v4.filter(|v| fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A);
+    let aaaa_inline = v6.filter(|v| {
+        fixed(&v.sel)
+            && v.sel.count == 1
+            && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1 && a.sel.ttl == v.sel.ttl)
+    });
+    if let Some(v) = aaaa_inline {
+        entry.flags |= NAME_INLINE_AAAA;
+        entry.inline_ttl = v.sel.ttl;
+        entry.inline_a = [
+            [v.addrs[0][0], v.addrs[0][1], v.addrs[0][2], v.addrs[0][3]],
+            [v.addrs[0][4], v.addrs[0][5], v.addrs[0][6], v.addrs[0][7]],
+            [v.addrs[0][8], v.addrs[0][9], v.addrs[0][10], v.addrs[0][11]],
+            [
+                v.addrs[0][12],
+                v.addrs[0][13],
+                v.addrs[0][14],
+                v.addrs[0][15],
+            ],
+        ];
+        v6 = None;
+    }
+    if let Some(v) = a_inline {
         entry.flags |= NAME_INLINE_A;
         entry.inline_ttl = v.sel.ttl;
         entry.inline_n = NameEntry::pack_inline(v.sel.count, v.sel.max);
-        entry.inline_a.copy_from_slice(&v.addrs[..MAX_INLINE_A]);
+        if aaaa_inline.is_some() {
+            // The one A address sits in the `aaaa` field (see `pair_a`).
+            entry.aaaa = u32::from_ne_bytes(v.addrs[0]);
+        } else {
+            entry.inline_a.copy_from_slice(&v.addrs[..MAX_INLINE_A]);
+        }
         v4 = None;
     }
     if v4.is_some() {
         entry.a = id;
     }
-    let v6 = answer_v6(g);
     if v6.is_some() {
         entry.aaaa = id;
     }
@@ -444,6 +475,45 @@ mod tests {
         assert_eq!(e.inline_a[1], [198, 18, 0, 2]);
         assert_eq!((e.a, e.aaaa), (NO_ANSWER, NO_ANSWER));
         assert!(v4.is_none() && v6.is_none());
+    }
+
+    #[test]
+    fn one_a_and_one_aaaa_are_both_inline() {
+        let g = GslbName::new(
+            Name::from_ascii("www.example.test.").unwrap(),
+            30,
+            Decision::Answer(AnswerSet::ordered(30, vec!["198.18.0.1".parse().unwrap()])),
+            Decision::Answer(AnswerSet::ordered(30, vec!["2001:db8::1".parse().unwrap()])),
+        );
+        let (e, v4, v6) = name_values(&g, 7);
+        assert_eq!(
+            e.flags & (NAME_INLINE_A | NAME_INLINE_AAAA),
+            NAME_INLINE_A | NAME_INLINE_AAAA
+        );
+        assert_eq!(e.pair_a()[0], [198, 18, 0, 1]);
+        assert_eq!(
+            e.inline_aaaa()[0],
+            "2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+        assert_eq!((e.inline_ttl, e.inline_count(), e.a), (30, 1, NO_ANSWER));
+        assert!(v4.is_none() && v6.is_none());
+        // Two A addresses: the A set stays inline, the AAAA goes to the map.
+        let g = GslbName::new(
+            Name::from_ascii("www.example.test.").unwrap(),
+            30,
+            Decision::Answer(AnswerSet::ordered(
+                30,
+                vec!["198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap()],
+            )),
+            Decision::Answer(AnswerSet::ordered(30, vec!["2001:db8::1".parse().unwrap()])),
+        );
+        let (e, _, v6) = name_values(&g, 7);
+        assert_eq!(e.flags & NAME_INLINE_AAAA, 0);
+        assert_eq!(e.aaaa, 7);
+        assert!(v6.is_some());
     }
 
     #[test]
