@@ -216,15 +216,20 @@ fn xdp_preserves_question_case() {
     f.assert_none();
 }
 
-/// One query of the slow-path list and what it must produce.
+/// One query and what it must produce.
 struct Case {
     name: &'static str,
     qtype: &'static str,
     tcp: bool,
+    /// More dig options (`+dnssec`, `+noedns`).
+    opts: Vec<&'static str>,
     status: &'static str,
     answer: Vec<&'static str>,
     /// Expected authority section; `None`: not checked.
     authority: Option<Vec<&'static str>>,
+    /// The counter a UDP query moves in the XDP program: `xdp_answered*`
+    /// or the pass reason.
+    xdp: &'static str,
 }
 
 fn case(
@@ -233,31 +238,45 @@ fn case(
     status: &'static str,
     answer: &[&'static str],
     authority: Option<&[&'static str]>,
+    xdp: &'static str,
 ) -> Case {
     Case {
         name,
         qtype,
         tcp: false,
+        opts: Vec::new(),
         status,
         answer: answer.to_vec(),
         authority: authority.map(<[_]>::to_vec),
+        xdp,
     }
 }
 
+impl Case {
+    fn with(mut self, opt: &'static str) -> Case {
+        self.opts.push(opt);
+        self
+    }
+}
+
+/// Queries XDP passes to the slow path, and why.
 fn slow_path_cases() -> Vec<Case> {
     let soa = "example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300";
-    let mut www_tcp = case("www.example.test", "A", "NOERROR", &WWW_A, None);
+    let mut www_tcp = case("www.example.test", "A", "NOERROR", &WWW_A, None, "");
     www_tcp.tcp = true;
     let mut cname_chain = vec!["app.example.test. 3600 IN CNAME www.example.test."];
     cname_chain.extend(WWW_A);
+    // XDP knows these names have static data, not which types.
+    let data = "xdp_passed_unsupported_type";
     vec![
-        case("example.test", "SOA", "NOERROR", &[soa], None),
+        case("example.test", "SOA", "NOERROR", &[soa], None, data),
         case(
             "example.test",
             "NS",
             "NOERROR",
             &["example.test. 3600 IN NS ns1.example.test."],
             None,
+            data,
         ),
         case(
             "example.test",
@@ -265,6 +284,7 @@ fn slow_path_cases() -> Vec<Case> {
             "NOERROR",
             &["example.test. 3600 IN MX 10 mail.example.test."],
             None,
+            data,
         ),
         case(
             "example.test",
@@ -272,6 +292,7 @@ fn slow_path_cases() -> Vec<Case> {
             "NOERROR",
             &["example.test. 3600 IN TXT \"v=spf1 mx -all\""],
             None,
+            data,
         ),
         case(
             "_sip._udp.example.test",
@@ -279,6 +300,7 @@ fn slow_path_cases() -> Vec<Case> {
             "NOERROR",
             &["_sip._udp.example.test. 3600 IN SRV 10 60 5060 sip.example.test."],
             None,
+            data,
         ),
         case(
             "example.test",
@@ -286,6 +308,7 @@ fn slow_path_cases() -> Vec<Case> {
             "NOERROR",
             &["example.test. 3600 IN CAA 0 issue \"ca.example.net\""],
             None,
+            data,
         ),
         case(
             "app.example.test",
@@ -293,28 +316,211 @@ fn slow_path_cases() -> Vec<Case> {
             "NOERROR",
             &["app.example.test. 3600 IN CNAME www.example.test."],
             None,
+            data,
         ),
-        case("app.example.test", "A", "NOERROR", &cname_chain, None),
-        case("nx.example.test", "A", "NXDOMAIN", &[], Some(&[NEG_SOA])),
-        case("www.example.test", "MX", "NOERROR", &[], Some(&[NEG_SOA])),
-        case("example.org", "A", "REFUSED", &[], Some(&[])),
+        case(
+            "app.example.test",
+            "A",
+            "NOERROR",
+            &cname_chain,
+            None,
+            "xdp_passed_no_answer_set",
+        ),
+        // Negative answers XDP cannot give: NODATA at names with static
+        // data, NXDOMAIN two labels below an existing name.
+        case(
+            "ns1.example.test",
+            "MX",
+            "NOERROR",
+            &[],
+            Some(&[NEG_SOA]),
+            data,
+        ),
+        case(
+            "mail.example.test",
+            "AAAA",
+            "NOERROR",
+            &[],
+            Some(&[NEG_SOA]),
+            "xdp_passed_no_answer_set",
+        ),
+        case(
+            "a.nx.example.test",
+            "A",
+            "NXDOMAIN",
+            &[],
+            Some(&[NEG_SOA]),
+            "xdp_passed_name_not_found",
+        ),
+        case(
+            "example.org",
+            "A",
+            "REFUSED",
+            &[],
+            Some(&[]),
+            "xdp_passed_name_not_found",
+        ),
         www_tcp,
     ]
 }
 
+/// NXDOMAIN and NODATA that XDP answers itself (SOA in the authority
+/// section, TTL min(SOA TTL, MINIMUM)).
+fn negative_cases() -> Vec<Case> {
+    let nx = |name, qtype| {
+        case(
+            name,
+            qtype,
+            "NXDOMAIN",
+            &[],
+            Some(&[NEG_SOA]),
+            "xdp_answered_nxdomain",
+        )
+    };
+    let nodata = |name, qtype| {
+        case(
+            name,
+            qtype,
+            "NOERROR",
+            &[],
+            Some(&[NEG_SOA]),
+            "xdp_answered_nodata",
+        )
+    };
+    vec![
+        // Children of the apex, of a gslb name, of an empty non-terminal
+        // (`_udp`, from `_sip._udp`) and of a CNAME owner.
+        nx("nx.example.test", "A"),
+        nx("nx.example.test", "MX"),
+        nx("nx.example.test", "AAAA").with("+dnssec"),
+        nx("nx.www.example.test", "AAAA"),
+        nx("nx._udp.example.test", "SRV"),
+        nx("x.app.example.test", "A").with("+noedns"),
+        nx("NxDoMaIn.ExAmPlE.TeSt", "TXT"),
+        // Types a gslb name has no set for; any type at an empty
+        // non-terminal.
+        nodata("www.example.test", "MX"),
+        nodata("www.example.test", "TXT").with("+dnssec"),
+        nodata("www.example.test", "NS").with("+noedns"),
+        nodata("WwW.ExAmPlE.TeSt", "CAA"),
+        nodata("_udp.example.test", "TXT"),
+        nodata("_udp.example.test", "A"),
+    ]
+}
+
 fn run_case(net: &Net, server: IpAddr, c: &Case) -> Response {
-    let extra: &[&str] = if c.tcp { &["+tcp"] } else { &[] };
-    net.dig(server, c.name, c.qtype, extra)
+    let mut extra = c.opts.clone();
+    if c.tcp {
+        extra.push("+tcp");
+    }
+    net.dig(server, c.name, c.qtype, &extra)
 }
 
 fn describe(c: &Case, server: IpAddr) -> String {
     format!(
-        "{} {}{} over {} (@{server})",
+        "{} {}{}{} over {} (@{server})",
         c.name,
         c.qtype,
         if c.tcp { " +tcp" } else { "" },
+        c.opts.iter().map(|o| format!(" {o}")).collect::<String>(),
         transport(server)
     )
+}
+
+/// dig's `; EDNS:` line (version, flags such as `do`, UDP size), if any.
+fn edns_line(r: &Response) -> Option<String> {
+    r.raw
+        .lines()
+        .find(|l| l.trim_start().starts_with("; EDNS:"))
+        .map(|l| l.trim().to_string())
+}
+
+/// What the EDNS line must be: none with `+noedns`, DO echoed with
+/// `+dnssec`.
+fn want_edns(c: &Case) -> Option<&'static str> {
+    if c.opts.contains(&"+noedns") {
+        None
+    } else if c.opts.contains(&"+dnssec") {
+        Some("; EDNS: version: 0, flags: do; udp: 1232")
+    } else {
+        Some("; EDNS: version: 0, flags:; udp: 1232")
+    }
+}
+
+/// 2b. NXDOMAIN and NODATA answered by XDP over IPv4 and IPv6: the SOA of
+///     the zone in the authority section, the question's case kept in its
+///     owner, DO copied, counted in `xdp_answered_nxdomain` /
+///     `xdp_answered_nodata`.
+#[test]
+fn xdp_answers_nxdomain_and_nodata() {
+    let net = Net::new("xdp_negative");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let start = d.stats();
+    let mut sent = 0;
+    for server in [net.srv_v4(), net.srv_v6()] {
+        for c in &negative_cases() {
+            let q = describe(c, server);
+            let before = d.stats();
+            let r = run_case(&net, server, c);
+            sent += 1;
+            let after = d.stats();
+            f.check(r.status == c.status, || {
+                format!("{q}: status {} (want {})\n{}", r.status, c.status, r.raw)
+            });
+            f.check(sorted_flags(&r) == ["aa", "qr"], || {
+                format!("{q}: flags {:?} (want qr aa)\n{}", r.flags, r.raw)
+            });
+            f.check(r.answer.is_empty() && r.additional.is_empty(), || {
+                format!("{q}: unexpected answer or additional records\n{}", r.raw)
+            });
+            f.check(r.authority_keys() == keys(&[NEG_SOA]), || {
+                format!(
+                    "{q}: authority {:?}\nwant {NEG_SOA}\n{}",
+                    r.authority_keys(),
+                    r.raw
+                )
+            });
+            // The SOA owner points into the question: example.test as asked.
+            let labels: Vec<&str> = c.name.split('.').collect();
+            let apex_as_asked = format!("{}.", labels[labels.len() - 2..].join("."));
+            f.check(
+                r.authority
+                    .first()
+                    .is_some_and(|a| a.owner_raw == apex_as_asked),
+                || {
+                    format!(
+                        "{q}: SOA owner is not {apex_as_asked} (the question's case)\n{}",
+                        r.raw
+                    )
+                },
+            );
+            f.check(edns_line(&r).as_deref() == want_edns(c), || {
+                format!(
+                    "{q}: EDNS {:?} (want {:?})\n{}",
+                    edns_line(&r),
+                    want_edns(c),
+                    r.raw
+                )
+            });
+            for counter in ["xdp_answered", c.xdp] {
+                let got = before.delta_of(&after, counter);
+                f.check(got == 1, || {
+                    format!(
+                        "{q}: not answered by XDP: {counter} +{got} (want +1); changes: {:?}",
+                        before.delta(&after)
+                    )
+                });
+            }
+        }
+    }
+    let end = d.stats();
+    let total =
+        start.delta_of(&end, "xdp_answered_nxdomain") + start.delta_of(&end, "xdp_answered_nodata");
+    f.check(total == sent, || {
+        format!("xdp_answered_nxdomain + xdp_answered_nodata +{total} over the test, want +{sent}")
+    });
+    f.assert_none();
 }
 
 /// 3. Everything XDP passes is answered by the slow path of the same daemon.
@@ -324,19 +530,28 @@ fn slow_path_answers_through_the_same_daemon() {
     let d = Daemon::start(&net, DaemonOpts::default());
     let mut f = Failures::default();
     let cases = slow_path_cases();
-    let before = d.stats();
-    let (mut udp, mut udp_other_type, mut udp_not_gslb) = (0, 0, 0);
+    let start = d.stats();
+    let mut udp = 0;
     for c in &cases {
         let server = net.srv_v4();
         let q = describe(c, server);
+        let before = d.stats();
         let r = run_case(&net, server, c);
-        if !c.tcp {
+        let after = d.stats();
+        let changes = before.delta(&after);
+        if c.tcp {
+            let tcp = before.delta_of(&after, "xdp_passed_not_udp");
+            f.check(tcp >= 1, || {
+                format!(
+                    "{q}: xdp_passed_not_udp +{tcp}: the TCP query did not pass XDP; changes: {changes:?}"
+                )
+            });
+        } else {
             udp += 1;
-            if c.qtype == "A" || c.qtype == "AAAA" {
-                udp_not_gslb += 1;
-            } else {
-                udp_other_type += 1;
-            }
+            let got = before.delta_of(&after, c.xdp);
+            f.check(got == 1, || {
+                format!("{q}: {} +{got} (want +1); changes: {changes:?}", c.xdp)
+            });
         }
         f.check(r.status == c.status, || {
             format!("{q}: status {} (want {})\n{}", r.status, c.status, r.raw)
@@ -368,31 +583,23 @@ fn slow_path_answers_through_the_same_daemon() {
             format!("{q}: transport {} (want {want_transport})", r.transport)
         });
     }
-    let after = d.stats();
-    let changes = before.delta(&after);
-    let answered = before.delta_of(&after, "xdp_answered");
+    let end = d.stats();
+    let changes = start.delta(&end);
+    let answered = start.delta_of(&end, "xdp_answered");
     f.check(answered == 0, || {
         format!("xdp_answered +{answered} for slow-path queries (want +0); changes: {changes:?}")
     });
-    for (counter, want) in [
-        ("xdp_dns_queries", udp),
-        ("xdp_passed_unsupported_type", udp_other_type),
-        ("xdp_passed_name_not_found", udp_not_gslb),
-    ] {
-        let got = before.delta_of(&after, counter);
-        f.check(got == want, || {
-            format!("{counter} +{got} (want +{want}); changes: {changes:?}")
-        });
-    }
-    let tcp = before.delta_of(&after, "xdp_passed_not_udp");
-    f.check(tcp >= 1, || {
-        format!("xdp_passed_not_udp +{tcp}: the TCP query did not pass XDP; changes: {changes:?}")
+    let queries = start.delta_of(&end, "xdp_dns_queries");
+    f.check(queries == udp, || {
+        format!("xdp_dns_queries +{queries} (want +{udp}); changes: {changes:?}")
     });
     f.assert_none();
 }
 
 /// 4. The same queries against a daemon with XDP and one without give the
-///    same status, flags, EDNS size, answer and authority.
+///    same status, flags, EDNS line (size, DO), answer and authority;
+///    the XDP daemon's counters show which path answered each query
+///    (positive and negative answers in XDP, the rest passed).
 #[test]
 fn fast_and_slow_path_give_identical_answers() {
     let net_x = Net::new("parity_xdp");
@@ -411,12 +618,51 @@ fn fast_and_slow_path_give_identical_answers() {
         format!("--no-xdp daemon attached XDP: {link}")
     });
 
+    let answer = "xdp_answered";
     let mut cases = vec![
-        case("www.example.test", "A", "NOERROR", &WWW_A, Some(&[])),
-        case("www.example.test", "AAAA", "NOERROR", &WWW_AAAA, Some(&[])),
-        case("WwW.ExAmPlE.TeSt", "A", "NOERROR", &WWW_A, Some(&[])),
-        case("WWW.EXAMPLE.TEST", "AAAA", "NOERROR", &WWW_AAAA, Some(&[])),
+        case(
+            "www.example.test",
+            "A",
+            "NOERROR",
+            &WWW_A,
+            Some(&[]),
+            answer,
+        ),
+        case(
+            "www.example.test",
+            "AAAA",
+            "NOERROR",
+            &WWW_AAAA,
+            Some(&[]),
+            answer,
+        ),
+        case(
+            "WwW.ExAmPlE.TeSt",
+            "A",
+            "NOERROR",
+            &WWW_A,
+            Some(&[]),
+            answer,
+        ),
+        case(
+            "WWW.EXAMPLE.TEST",
+            "AAAA",
+            "NOERROR",
+            &WWW_AAAA,
+            Some(&[]),
+            answer,
+        ),
+        case(
+            "www.example.test",
+            "A",
+            "NOERROR",
+            &WWW_A,
+            Some(&[]),
+            answer,
+        )
+        .with("+dnssec"),
     ];
+    cases.extend(negative_cases());
     cases.extend(slow_path_cases());
     let before = dx.stats();
     for v6 in [false, true] {
@@ -427,14 +673,33 @@ fn fast_and_slow_path_give_identical_answers() {
                 (net_x.srv_v4(), net_s.srv_v4())
             };
             let q = describe(c, sx);
+            let bx = dx.stats();
             let rx = run_case(&net_x, sx, c);
+            let ax = dx.stats();
             let rs = run_case(&net_s, ss, c);
-            f.check(rx.summary() == rs.summary(), || {
-                format!(
-                    "{q}: XDP daemon and --no-xdp daemon differ\n--- with XDP ---\n{}\n--- without XDP ---\n{}",
-                    rx.raw, rs.raw
-                )
+            f.check(
+                rx.summary() == rs.summary() && edns_line(&rx) == edns_line(&rs),
+                || {
+                    format!(
+                        "{q}: XDP daemon and --no-xdp daemon differ\n--- with XDP ---\n{}\n--- without XDP ---\n{}",
+                        rx.raw, rs.raw
+                    )
+                },
+            );
+            f.check(edns_line(&rs).as_deref() == want_edns(c), || {
+                format!("{q}: EDNS {:?} (want {:?})", edns_line(&rs), want_edns(c))
             });
+            // Where the XDP daemon's answer came from.
+            if !c.tcp {
+                let got = bx.delta_of(&ax, c.xdp);
+                f.check(got == 1, || {
+                    format!(
+                        "{q}: XDP daemon: {} +{got} (want +1); changes: {:?}",
+                        c.xdp,
+                        bx.delta(&ax)
+                    )
+                });
+            }
             // Both must also be right, not just equal.
             f.check(
                 rs.status == c.status && rs.answer_keys() == keys(&c.answer),
@@ -464,25 +729,32 @@ fn fast_and_slow_path_give_identical_answers() {
     }
     let after = dx.stats();
     let answered = before.delta_of(&after, "xdp_answered");
-    f.check(answered >= 1, || {
+    let negatives = 2 * negative_cases().len() as u64;
+    f.check(answered >= negatives, || {
         format!(
-            "the XDP daemon answered nothing in XDP; changes: {:?}",
+            "the XDP daemon answered {answered} queries in XDP (want at least the {negatives} negative ones); changes: {:?}",
             before.delta(&after)
         )
     });
     f.assert_none();
 }
 
-/// 5. XDP answers carry correct IPv4 header and UDP checksums, as seen by
-///    tcpdump on the client end of the veth (veth verifies checksums, unlike
-///    lo; dig getting answers at all in test 1 already depends on it).
+/// 5. XDP answers (positive, NXDOMAIN, NODATA) carry correct IPv4 header
+///    and UDP checksums, as seen by tcpdump on the client end of the veth
+///    (veth verifies checksums, unlike lo; dig getting answers at all in
+///    test 1 already depends on it).
 #[test]
 fn xdp_answers_have_valid_checksums() {
     let net = Net::new("checksums");
     let d = Daemon::start(&net, DaemonOpts::default());
     let mut f = Failures::default();
-    for server in [net.srv_v4(), net.srv_v6()] {
-        let q = format!("www.example.test A over {} (@{server})", transport(server));
+    for (server, name, qtype, expected) in [
+        (net.srv_v4(), "www.example.test", "A", keys(&WWW_A)),
+        (net.srv_v6(), "www.example.test", "A", keys(&WWW_A)),
+        (net.srv_v4(), "nx.example.test", "A", vec![]),
+        (net.srv_v6(), "www.example.test", "MX", vec![]),
+    ] {
+        let q = format!("{name} {qtype} over {} (@{server})", transport(server));
         let mut cmd = net.in_cli("tcpdump");
         cmd.args([
             "-n",
@@ -497,10 +769,10 @@ fn xdp_answers_have_valid_checksums() {
         let mut tcpdump = Background::spawn(&mut cmd);
         tcpdump.wait_stderr("listening on", Duration::from_secs(10));
         let before = d.stats();
-        let r = net.dig(server, "www.example.test", "A", &[]);
+        let r = net.dig(server, name, qtype, &[]);
         let after = d.stats();
         let out = tcpdump.finish(DIG_TIMEOUT);
-        f.check(r.answer_keys() == keys(&WWW_A), || {
+        f.check(r.answer_keys() == expected, || {
             format!("{q}: answer {:?}\n{}", r.answer_keys(), r.raw)
         });
         let answered = before.delta_of(&after, "xdp_answered");

@@ -1,23 +1,33 @@
 //! BPF_PROG_TEST_RUN tables for the XDP program: input frame, expected
 //! verdict, and for XDP_TX the exact output bytes (also parsed back with
-//! hickory); for XDP_PASS the frame must come back unmodified and the
-//! expected pass-reason counter must move.
+//! hickory and compared with the slow path's answer to the same query); for
+//! XDP_PASS the frame must come back unmodified and the expected
+//! pass-reason counter must move.
 
-use std::sync::{Mutex, OnceLock};
+use std::{
+    net::IpAddr,
+    sync::{Mutex, OnceLock},
+};
 
 use aya::{
     maps::{MapData, PerCpuArray},
     programs::{TestRun, TestRunOptions, Xdp},
     Ebpf,
 };
-use gslb::{config, maps::Maps, model::State, xdp};
+use gslb::{
+    config,
+    maps::Maps,
+    model::State,
+    responder::{respond, Transport},
+    xdp,
+};
 use gslb_common::Counter;
 use gslb_tests::packet::{
     parse_reply, query, Frame, CLIENT_PORT, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
 };
 use hickory_proto::{
-    op::ResponseCode,
-    rr::{RData, RecordType},
+    op::{Message, ResponseCode},
+    rr::{DNSClass, Name, RData, Record, RecordType},
 };
 
 const XDP_PASS: u32 = 2;
@@ -34,6 +44,44 @@ fn long_name() -> String {
     format!("{L63}.{L63}.{L63}.{}.{tail}", &L63[..rest - 1])
 }
 
+/// `{L63}.` repeated `n` times, then a label of `last` letters: a prefix
+/// whose wire length is `n * 64 + last + 1`.
+fn long_prefix(n: usize, last: usize) -> String {
+    let mut s = String::new();
+    for _ in 0..n {
+        s.push_str(L63);
+        s.push('.');
+    }
+    s.push_str(&L63[..last]);
+    s
+}
+
+/// Parent of the longest child (wire length 253: a child "x" is 255).
+fn p253() -> String {
+    format!("{}.example.test", long_prefix(3, 46))
+}
+
+/// Parent of a child with a 63-byte first label and a 255-byte name (not
+/// [`long_name`]'s parent, an empty non-terminal).
+fn p191() -> String {
+    format!("{L63}.{L63}.{}.example.test", "z".repeat(48))
+}
+
+/// A gslb name in big.test (wire length 236) whose children's NXDOMAIN
+/// (SOA tail 252 bytes) is 508 bytes with a one-letter label, the most the
+/// XDP program sends, and 509 with two.
+fn q236() -> String {
+    format!("{}.big.test", long_prefix(3, 33))
+}
+
+/// The fixture config. Zone example.test has static data at the apex
+/// (SOA, NS, MX), at `mail` (A), `app` (CNAME), `_sip._udp` (SRV) and
+/// `web-01.zone-9` (TXT), empty non-terminals `ent` (from `host.ent` TXT),
+/// `_udp` and `zone-9`, a delegation `sub` with glue `ns.sub`, and gslb
+/// names; `inner.example.test` is a zone of its own inside it;
+/// `other.test` has an SOA TTL below MINIMUM; `big.test` has the longest
+/// SOA the fast path carries (252-byte tail); `bigsoa.test` an SOA too long
+/// for it (its negatives go to the slow path).
 fn test_config() -> String {
     format!(
         r#"
@@ -43,6 +91,7 @@ interfaces = []
 
 [[zone]]
 name = "example.test"
+ttl = 3600
 ns = ["ns1.example.net."]
 [zone.soa]
 mname = "ns1.example.test."
@@ -52,6 +101,98 @@ refresh = 3600
 retry = 600
 expire = 86400
 minimum = 60
+
+[[zone.record]]
+name = "@"
+type = "MX"
+data = "10 mail.example.test."
+
+[[zone.record]]
+name = "mail"
+type = "A"
+data = "198.18.0.25"
+
+[[zone.record]]
+name = "app"
+type = "CNAME"
+data = "www.example.test."
+
+[[zone.record]]
+name = "host.ent"
+type = "TXT"
+data = "\"x\""
+
+[[zone.record]]
+name = "_sip._udp"
+type = "SRV"
+data = "10 60 5060 mail.example.test."
+
+[[zone.record]]
+name = "web-01.zone-9"
+type = "TXT"
+data = "\"y\""
+
+[[zone.record]]
+name = "sub"
+type = "NS"
+data = "ns.sub.example.test."
+
+[[zone.record]]
+name = "ns.sub"
+type = "A"
+data = "198.18.0.54"
+
+[[zone]]
+name = "inner.example.test"
+ttl = 100
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "ns1.example.net."
+rname = "h.example.net."
+serial = 5
+refresh = 1
+retry = 2
+expire = 3
+minimum = 50
+
+[[zone]]
+name = "other.test"
+ttl = 20
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "ns.example.net."
+rname = "dns.example.net."
+serial = 2026112201
+refresh = 7200
+retry = 3600
+expire = 1209600
+minimum = 600
+
+[[zone]]
+name = "big.test"
+ttl = 900
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "{l63}.{l63}.big.test."
+rname = "{l63}.hostmastr.big.test."
+serial = 4294967295
+refresh = 1
+retry = 1
+expire = 1
+minimum = 4000
+
+[[zone]]
+name = "bigsoa.test"
+ttl = 900
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "{l63}.{l63}.{l63}.bigsoa.test."
+rname = "{l63}.{l63}.{l63}.bigsoa.test."
+serial = 1
+refresh = 1
+retry = 1
+expire = 1
+minimum = 1
 
 [[gslb]]
 name = "www.example.test"
@@ -80,15 +221,55 @@ a = ["198.18.3.1"]
 name = "{l63}.{l63}.example.test"
 ttl = 60
 a = ["198.18.4.1"]
+
+[[gslb]]
+name = "{p253}"
+ttl = 60
+a = ["198.18.5.1"]
+
+[[gslb]]
+name = "{p191}"
+ttl = 60
+a = ["198.18.5.2"]
+
+[[gslb]]
+name = "www.inner.example.test"
+ttl = 60
+a = ["198.18.6.1"]
+
+[[gslb]]
+name = "v6only.other.test"
+ttl = 60
+aaaa = ["2001:db8:6::1"]
+
+[[gslb]]
+name = "www.big.test"
+ttl = 60
+a = ["198.18.7.1"]
+
+[[gslb]]
+name = "{q236}"
+ttl = 60
+a = ["198.18.7.2"]
+
+[[gslb]]
+name = "www.bigsoa.test"
+ttl = 60
+a = ["198.18.8.1"]
 "#,
         long = long_name(),
-        l63 = L63
+        l63 = L63,
+        p253 = p253(),
+        p191 = p191(),
+        q236 = q236(),
     )
 }
 
 struct Fixture {
     ebpf: Ebpf,
     _maps: Maps,
+    /// The state the maps were filled from: the slow path answers from it.
+    state: State,
 }
 
 fn fixture() -> &'static Mutex<Fixture> {
@@ -96,11 +277,15 @@ fn fixture() -> &'static Mutex<Fixture> {
     F.get_or_init(|| {
         let cfg = config::parse(&test_config(), "test config").expect("test config parses");
         let state = State::from_config(&cfg);
-        let mut ebpf = xdp::load_object().expect("load object");
+        let mut ebpf = xdp::load_object_for(&state).expect("load object");
         let mut maps = Maps::new(&mut ebpf).expect("maps");
         maps.sync(&state).expect("sync maps");
         xdp::load_program(&mut ebpf, xdp::PROGRAM).expect("program passes the verifier");
-        Mutex::new(Fixture { ebpf, _maps: maps })
+        Mutex::new(Fixture {
+            ebpf,
+            _maps: maps,
+            state,
+        })
     })
 }
 
@@ -133,12 +318,36 @@ fn run(frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
     (r.return_value, out, delta)
 }
 
-/// Asserts the frame is answered; returns the output.
+/// Asserts the frame is answered with a positive answer; returns the output.
 fn answered(frame: &[u8]) -> Vec<u8> {
+    answered_as(frame, None)
+}
+
+/// Asserts the frame is answered, and counted in `negative` too when given
+/// ([`Counter::AnsweredNxdomain`] or [`Counter::AnsweredNodata`]; neither
+/// moves otherwise); returns the output.
+fn answered_as(frame: &[u8], negative: Option<Counter>) -> Vec<u8> {
     let (verdict, out, delta) = run(frame);
     assert_eq!(verdict, XDP_TX, "expected XDP_TX; counters {delta:?}");
     assert_eq!(delta[Counter::Answered as usize], 1);
     assert_eq!(delta[Counter::Packets as usize], 1);
+    assert_eq!(delta[Counter::DnsQueries as usize], 1);
+    for c in [Counter::AnsweredNxdomain, Counter::AnsweredNodata] {
+        assert_eq!(
+            delta[c as usize],
+            u64::from(negative == Some(c)),
+            "{c:?} (want it moved: {}); deltas {delta:?}",
+            negative == Some(c)
+        );
+    }
+    // Exactly one verdict: no pass reason moved.
+    let verdicts: u64 = Counter::ALL
+        .iter()
+        .filter(|c| !matches!(c, Counter::Packets | Counter::DnsQueries))
+        .filter(|c| !matches!(c, Counter::AnsweredNxdomain | Counter::AnsweredNodata))
+        .map(|&c| delta[c as usize])
+        .sum();
+    assert_eq!(verdicts, 1, "one verdict counter; deltas {delta:?}");
     out
 }
 
@@ -152,6 +361,87 @@ fn passed(frame: &[u8], reason: Counter) {
         "{reason:?} counted; deltas {delta:?}"
     );
     assert_eq!(delta[Counter::Answered as usize], 0);
+    assert_eq!(delta[Counter::AnsweredNxdomain as usize], 0);
+    assert_eq!(delta[Counter::AnsweredNodata as usize], 0);
+}
+
+/// The slow path's response to `query_dns` arriving in `frame` (from the
+/// frame's client address, over UDP), parsed.
+fn slow_path(frame: &Frame, query_dns: &[u8]) -> Message {
+    let client: IpAddr = if frame.v6 {
+        CLIENT_V6.into()
+    } else {
+        CLIENT_V4.into()
+    };
+    let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
+    let bytes =
+        respond(&f.state, query_dns, Transport::Udp, Some(client)).expect("the slow path answers");
+    Message::from_vec(&bytes).expect("slow-path response parses")
+}
+
+/// A record as compared between the paths: owner (case-insensitive), TTL,
+/// class, type, RDATA.
+type RecordView = (String, u32, DNSClass, RecordType, RData);
+
+fn record_view(r: &Record) -> RecordView {
+    (
+        r.name.to_lowercase().to_ascii(),
+        r.ttl,
+        r.dns_class,
+        r.record_type(),
+        r.data.clone(),
+    )
+}
+
+/// What must be equal between the fast and the slow path's responses.
+#[derive(Debug, PartialEq)]
+struct View {
+    /// Id, QR, opcode, AA, TC, RD, RA, AD, CD, RCODE.
+    header: hickory_proto::op::Metadata,
+    /// The question as sent (case kept by both).
+    question: Vec<(String, RecordType, DNSClass)>,
+    answers: Vec<RecordView>,
+    authorities: Vec<RecordView>,
+    additionals: Vec<RecordView>,
+    /// OPT: payload size, version, DO, extended RCODE bits, option count.
+    edns: Option<(u16, u8, bool, u8, usize)>,
+}
+
+fn view(m: &Message) -> View {
+    View {
+        header: m.metadata,
+        question: m
+            .queries
+            .iter()
+            .map(|q| (q.name().to_ascii(), q.query_type(), q.query_class()))
+            .collect(),
+        answers: m.answers.iter().map(record_view).collect(),
+        authorities: m.authorities.iter().map(record_view).collect(),
+        additionals: m.additionals.iter().map(record_view).collect(),
+        edns: m.edns.as_ref().map(|e| {
+            (
+                e.max_payload(),
+                e.version(),
+                e.flags().dnssec_ok,
+                e.rcode_high(),
+                e.options().as_ref().len(),
+            )
+        }),
+    }
+}
+
+/// Asserts that the XDP reply `xdp` to `query_dns` (sent in `frame`) says
+/// exactly what the slow path says to the same query: header flags and
+/// RCODE, question, every section record by record (TTL and RDATA
+/// included; names compared case-insensitively), EDNS and its DO bit.
+fn same_as_slow_path(frame: &Frame, query_dns: &[u8], xdp: &Message) {
+    let slow = slow_path(frame, query_dns);
+    let (x, s) = (view(xdp), view(&slow));
+    assert_eq!(
+        x, s,
+        "XDP and the slow path differ for {:?}\n--- XDP ---\n{xdp}\n--- slow path ---\n{slow}",
+        xdp.queries
+    );
 }
 
 /// The DNS reply the fast path must produce, built independently: header
@@ -179,6 +469,13 @@ fn expected_dns(
         d.extend((a.len() as u16).to_be_bytes());
         d.extend(a);
     }
+    push_opt(&mut d, opt_do);
+    d
+}
+
+/// Appends the OPT record of our responses when the query had one: root
+/// owner, payload 1232, version 0, DO as asked, no options.
+fn push_opt(d: &mut Vec<u8>, opt_do: Option<bool>) {
     if let Some(dnssec_ok) = opt_do {
         d.extend([0, 0, 41]);
         d.extend(1232u16.to_be_bytes());
@@ -186,7 +483,6 @@ fn expected_dns(
         d.extend(if dnssec_ok { [0x80, 0] } else { [0, 0] });
         d.extend([0, 0]);
     }
-    d
 }
 
 fn dns_bytes(name: &str, rtype: RecordType, edns: Option<u16>) -> Vec<u8> {
@@ -279,6 +575,7 @@ fn check_exact(
         assert_eq!(&got, a);
     }
     assert_eq!(m.edns.is_some(), opt_do.is_some());
+    same_as_slow_path(frame, dns, m);
 }
 
 #[test]
@@ -585,47 +882,139 @@ fn pass_ecs() {
     passed(&Frame::default().build(&d), Counter::PassEcs);
 }
 
+/// `dns` with QTYPE replaced by the raw code `qtype`.
+fn with_qtype(mut dns: Vec<u8>, qtype: u16) -> Vec<u8> {
+    let at = q_end(&dns) - 4;
+    dns[at..at + 2].copy_from_slice(&qtype.to_be_bytes());
+    dns
+}
+
+/// `dns` with QCLASS replaced by `qclass`.
+fn with_qclass(mut dns: Vec<u8>, qclass: u16) -> Vec<u8> {
+    let at = q_end(&dns) - 2;
+    dns[at..at + 2].copy_from_slice(&qclass.to_be_bytes());
+    dns
+}
+
 #[test]
 fn pass_class_and_type() {
-    passed(
-        &patched(|d| {
-            let n = d.len();
-            d[n - 1] = 3; // CH
-        }),
-        Counter::PassClass,
-    );
-    for t in [
-        RecordType::MX,
-        RecordType::TXT,
-        RecordType::ANY,
-        RecordType::SOA,
-        RecordType::CNAME,
+    // Classes other than IN (CH, NONE, ANY), also where IN would get a
+    // positive answer, an NXDOMAIN or a NODATA: the slow path refuses them.
+    for (name, rtype) in [
+        ("www.example.test.", RecordType::A),
+        ("nx.example.test.", RecordType::A),
+        ("v4only.example.test.", RecordType::MX),
+    ] {
+        for class in [3, 254, 255] {
+            let d = with_qclass(dns_bytes(name, rtype, None), class);
+            passed(&Frame::default().build(&d), Counter::PassClass);
+        }
+    }
+    // Meta and query types (0, OPT, 128..=255: TSIG, IXFR, AXFR, MAILB,
+    // MAILA, ANY): at a gslb name, at a missing name (not NXDOMAIN), at an
+    // empty non-terminal (not NODATA).
+    for name in [
+        "www.example.test.",
+        "v4only.example.test.",
+        "nx.example.test.",
+        "ent.example.test.",
+    ] {
+        for qtype in [0, 41, 128, 250, 251, 252, 253, 254, 255] {
+            let d = with_qtype(dns_bytes(name, RecordType::A, None), qtype);
+            passed(&Frame::default().build(&d), Counter::PassType);
+        }
+    }
+    // Data types a name with static data does not have: the fast path
+    // only knows that the name has data, not which.
+    for (name, rtype) in [
+        ("example.test.", RecordType::TXT),
+        ("example.test.", RecordType::CAA),
+        ("example.test.", RecordType::MX),
+        ("mail.example.test.", RecordType::MX),
+        ("mail.example.test.", RecordType::TXT),
+        ("app.example.test.", RecordType::TXT),
+        ("app.example.test.", RecordType::CNAME),
+        ("host.ent.example.test.", RecordType::MX),
+        ("inner.example.test.", RecordType::TXT),
+        ("sub.example.test.", RecordType::MX),
+        ("sub.example.test.", RecordType::DS),
+        ("ns.sub.example.test.", RecordType::TXT),
+        ("www.bigsoa.test.", RecordType::TXT),
     ] {
         passed(
-            &Frame::default().build(&dns_bytes("www.example.test.", t, None)),
+            &Frame::default().build(&dns_bytes(name, rtype, None)),
             Counter::PassType,
         );
     }
+    // Why they must be passed: the slow path has data or a referral there.
+    let f = Frame::default();
+    let app = slow_path(&f, &dns_bytes("app.example.test.", RecordType::TXT, None));
+    assert_eq!(app.answers[0].record_type(), RecordType::CNAME, "{app}");
+    let sub = slow_path(&f, &dns_bytes("sub.example.test.", RecordType::MX, None));
+    assert!(!sub.metadata.authoritative, "referral: {sub}");
+    assert_eq!(sub.authorities[0].record_type(), RecordType::NS, "{sub}");
 }
 
 #[test]
 fn pass_unknown_name_and_missing_set() {
+    // Not in the maps, and the parent is not either or allows no NXDOMAIN:
+    // outside every zone, two labels below an existing name, below a zone
+    // cut, the root and a TLD, a zone whose SOA is too long for the maps.
     for name in [
-        "nope.example.test.",
         "www.example.org.",
-        "example.test.",
-        "ww.example.test.",
         "www.example.test.x.",
+        "example.test.x.",
+        "test.",
+        ".",
+        "a.nope.example.test.",
+        "a.b.www.example.test.",
+        "x.sub.example.test.",
+        "a.b.sub.example.test.",
+        "x.ns.sub.example.test.",
+        "nx.bigsoa.test.",
+    ] {
+        for rtype in [RecordType::A, RecordType::MX] {
+            passed(
+                &Frame::default().build(&dns_bytes(name, rtype, None)),
+                Counter::PassNameNotFound,
+            );
+        }
+    }
+    // In the maps without an A/AAAA set and with static data (static
+    // A/AAAA, CNAME, apex, zone cut, glue), or in a zone without fast
+    // negatives.
+    for (name, rtype) in [
+        ("example.test.", RecordType::A),
+        ("example.test.", RecordType::AAAA),
+        ("mail.example.test.", RecordType::A),
+        ("mail.example.test.", RecordType::AAAA),
+        ("app.example.test.", RecordType::A),
+        ("host.ent.example.test.", RecordType::A),
+        ("inner.example.test.", RecordType::AAAA),
+        ("sub.example.test.", RecordType::A),
+        ("ns.sub.example.test.", RecordType::A),
+        ("ns.sub.example.test.", RecordType::AAAA),
+        ("www.bigsoa.test.", RecordType::AAAA),
     ] {
         passed(
-            &Frame::default().build(&dns_bytes(name, RecordType::A, None)),
-            Counter::PassNameNotFound,
+            &Frame::default().build(&dns_bytes(name, rtype, None)),
+            Counter::PassNoAnswer,
         );
     }
-    passed(
-        &Frame::default().build(&dns_bytes("v4only.example.test.", RecordType::AAAA, None)),
-        Counter::PassNoAnswer,
+    // Why: the slow path refers below the cut (AA clear, NOERROR) and
+    // chases the CNAME.
+    let f = Frame::default();
+    let below = slow_path(&f, &dns_bytes("x.sub.example.test.", RecordType::A, None));
+    assert_eq!(
+        below.metadata.response_code,
+        ResponseCode::NoError,
+        "{below}"
     );
+    assert!(!below.metadata.authoritative, "referral: {below}");
+    let app = slow_path(&f, &dns_bytes("app.example.test.", RecordType::A, None));
+    assert_eq!(app.answers.len(), 3, "CNAME + www's two A: {app}");
+    let nx = slow_path(&f, &dns_bytes("nx.bigsoa.test.", RecordType::A, None));
+    assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain, "{nx}");
 }
 
 #[test]
@@ -634,17 +1023,735 @@ fn pass_too_big_query() {
     passed(&Frame::default().build(&d), Counter::PassTooBig);
 }
 
+// ---- negative answers (RFC 2308) -----------------------------------------
+
+const NXDOMAIN: u16 = 3;
+const NODATA: u16 = 0;
+
+/// A zone's SOA as written in [`test_config`], to build the expected
+/// negative answers independently of the daemon's code.
+struct Soa {
+    apex: &'static str,
+    ttl: u32,
+    mname: String,
+    rname: String,
+    serial: u32,
+    refresh: u32,
+    retry: u32,
+    expire: u32,
+    minimum: u32,
+}
+
+fn example_soa() -> Soa {
+    Soa {
+        apex: "example.test.",
+        ttl: 3600,
+        mname: "ns1.example.test.".into(),
+        rname: "hostmaster.example.test.".into(),
+        serial: 1,
+        refresh: 3600,
+        retry: 600,
+        expire: 86400,
+        minimum: 60,
+    }
+}
+
+fn inner_soa() -> Soa {
+    Soa {
+        apex: "inner.example.test.",
+        ttl: 100,
+        mname: "ns1.example.net.".into(),
+        rname: "h.example.net.".into(),
+        serial: 5,
+        refresh: 1,
+        retry: 2,
+        expire: 3,
+        minimum: 50,
+    }
+}
+
+fn other_soa() -> Soa {
+    Soa {
+        apex: "other.test.",
+        ttl: 20,
+        mname: "ns.example.net.".into(),
+        rname: "dns.example.net.".into(),
+        serial: 2026112201,
+        refresh: 7200,
+        retry: 3600,
+        expire: 1209600,
+        minimum: 600,
+    }
+}
+
+fn big_soa() -> Soa {
+    Soa {
+        apex: "big.test.",
+        ttl: 900,
+        mname: format!("{L63}.{L63}.big.test."),
+        rname: format!("{L63}.hostmastr.big.test."),
+        serial: u32::MAX,
+        refresh: 1,
+        retry: 1,
+        expire: 1,
+        minimum: 4000,
+    }
+}
+
+/// Uncompressed wire form of a dotted name (no escapes).
+fn wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+impl Soa {
+    /// The SOA record after its owner: type, class IN, TTL = min(TTL,
+    /// MINIMUM) (RFC 2308 §3), RDLENGTH, RDATA with uncompressed names.
+    fn tail(&self) -> Vec<u8> {
+        let mut rdata = wire(&self.mname);
+        rdata.extend(wire(&self.rname));
+        for v in [
+            self.serial,
+            self.refresh,
+            self.retry,
+            self.expire,
+            self.minimum,
+        ] {
+            rdata.extend(v.to_be_bytes());
+        }
+        let mut t = Vec::new();
+        t.extend(6u16.to_be_bytes());
+        t.extend(1u16.to_be_bytes());
+        t.extend(self.ttl.min(self.minimum).to_be_bytes());
+        t.extend((rdata.len() as u16).to_be_bytes());
+        t.extend(rdata);
+        t
+    }
+}
+
+/// The negative reply the fast path must produce: flags QR|AA, RD/CD
+/// copied, `rcode`; no answer, one authority record (the SOA, its owner a
+/// pointer to the apex at the end of the question), OPT when asked.
+fn expected_negative(query_dns: &[u8], rcode: u16, soa: &Soa, opt_do: Option<bool>) -> Vec<u8> {
+    let q_end = q_end(query_dns);
+    let mut d = query_dns[..q_end].to_vec();
+    let rd_cd = u16::from_be_bytes([d[2], d[3]]) & 0x0110;
+    d[2..4].copy_from_slice(&(0x8400 | rd_cd | rcode).to_be_bytes());
+    d[6..8].copy_from_slice(&[0, 0]);
+    d[8..10].copy_from_slice(&[0, 1]);
+    d[10..12].copy_from_slice(&u16::from(opt_do.is_some()).to_be_bytes());
+    let apex_at = q_end - 4 - wire(soa.apex).len();
+    assert!(apex_at >= 12);
+    d.extend((0xc000 | apex_at as u16).to_be_bytes());
+    d.extend(soa.tail());
+    push_opt(&mut d, opt_do);
+    d
+}
+
+/// Asserts that XDP answers `dns` in `frame` with the negative answer
+/// `rcode` carrying `soa`: exact bytes, counters, the hickory view, and
+/// the same answer as the slow path.
+fn check_negative(frame: &Frame, dns: &[u8], rcode: u16, soa: &Soa, opt_do: Option<bool>) {
+    let counter = if rcode == NXDOMAIN {
+        Counter::AnsweredNxdomain
+    } else {
+        Counter::AnsweredNodata
+    };
+    let out = answered_as(&frame.build(dns), Some(counter));
+    let want = frame.build_reply(&expected_negative(dns, rcode, soa, opt_do));
+    assert_eq!(out, want, "exact reply bytes");
+    let r = parse_reply(frame, &out);
+    assert_eq!((r.sport, r.dport), (53, CLIENT_PORT));
+    if frame.v6 {
+        assert_eq!((r.src, r.dst), (SERVER_V6.into(), CLIENT_V6.into()));
+    } else {
+        assert_eq!((r.src, r.dst), (SERVER_V4.into(), CLIENT_V4.into()));
+    }
+    let m = &r.msg;
+    assert_eq!(m.metadata.id, 0x4242);
+    assert!(m.metadata.authoritative);
+    let want_rcode = if rcode == NXDOMAIN {
+        ResponseCode::NXDomain
+    } else {
+        ResponseCode::NoError
+    };
+    assert_eq!(m.metadata.response_code, want_rcode);
+    assert!(m.answers.is_empty(), "no answers");
+    assert!(m.additionals.is_empty(), "no additional records");
+    assert_eq!(m.authorities.len(), 1, "one authority record");
+    let soa_rr = &m.authorities[0];
+    assert_eq!(soa_rr.record_type(), RecordType::SOA);
+    assert_eq!(soa_rr.ttl, soa.ttl.min(soa.minimum));
+    // The owner points into the question: the apex spelled as the client
+    // spelled it.
+    let apex_labels = Name::from_ascii(soa.apex).unwrap().num_labels();
+    let qname = m.queries[0].name();
+    assert!(
+        soa_rr
+            .name
+            .eq_case(&qname.trim_to(usize::from(apex_labels))),
+        "SOA owner {} keeps the case of the question {qname}",
+        soa_rr.name
+    );
+    assert_eq!(m.edns.as_ref().map(|e| e.flags().dnssec_ok), opt_do);
+    same_as_slow_path(frame, dns, m);
+}
+
+/// `dns` with an OPT record (payload 1232, version 0, DO as given).
+fn edns(dns: Vec<u8>, dnssec_ok: bool) -> Vec<u8> {
+    with_opt(dns, 1232, 0, if dnssec_ok { 0x8000 } else { 0 }, &[])
+}
+
+fn v6_frame() -> Frame {
+    Frame {
+        v6: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn nxdomain_child_of_the_apex() {
+    let soa = example_soa();
+    for t in [
+        RecordType::A,
+        RecordType::AAAA,
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::NS,
+        RecordType::SOA,
+        RecordType::CNAME,
+        RecordType::SRV,
+        RecordType::CAA,
+        RecordType::PTR,
+        RecordType::DS,
+    ] {
+        let dns = dns_bytes("nx.example.test.", t, None);
+        check_negative(&Frame::default(), &dns, NXDOMAIN, &soa, None);
+    }
+    // Unassigned and private-use types are data types too.
+    for code in [999, 65280, 65535] {
+        let dns = with_qtype(dns_bytes("nope.example.test.", RecordType::A, None), code);
+        check_negative(&Frame::default(), &dns, NXDOMAIN, &soa, None);
+    }
+}
+
+#[test]
+fn nxdomain_child_of_a_gslb_name() {
+    let soa = example_soa();
+    let f = Frame::default();
+    check_negative(
+        &f,
+        &dns_bytes("nx.www.example.test.", RecordType::A, None),
+        NXDOMAIN,
+        &soa,
+        None,
+    );
+    check_negative(
+        &f,
+        &edns(
+            dns_bytes("nx.www.example.test.", RecordType::AAAA, None),
+            true,
+        ),
+        NXDOMAIN,
+        &soa,
+        Some(true),
+    );
+    check_negative(
+        &f,
+        &edns(
+            dns_bytes("a.v4only.example.test.", RecordType::TXT, None),
+            false,
+        ),
+        NXDOMAIN,
+        &soa,
+        Some(false),
+    );
+    check_negative(
+        &f,
+        &dns_bytes(&format!("{L63}.www.example.test."), RecordType::A, None),
+        NXDOMAIN,
+        &soa,
+        None,
+    );
+}
+
+#[test]
+fn nxdomain_child_of_an_empty_non_terminal() {
+    let soa = example_soa();
+    for t in [RecordType::A, RecordType::AAAA, RecordType::TXT] {
+        let dns = dns_bytes("nx.ent.example.test.", t, None);
+        check_negative(&Frame::default(), &dns, NXDOMAIN, &soa, None);
+        check_negative(
+            &v6_frame(),
+            &edns(dns.clone(), true),
+            NXDOMAIN,
+            &soa,
+            Some(true),
+        );
+    }
+}
+
+#[test]
+fn nxdomain_child_of_names_with_static_data() {
+    let soa = example_soa();
+    for name in [
+        "nx.mail.example.test.",
+        // The children of a CNAME owner do not exist either.
+        "x.app.example.test.",
+        "x.host.ent.example.test.",
+        "x.example.test.",
+    ] {
+        let dns = dns_bytes(name, RecordType::A, None);
+        check_negative(&Frame::default(), &dns, NXDOMAIN, &soa, None);
+    }
+}
+
+#[test]
+fn negatives_with_edns_copy_do_and_drop_options() {
+    let soa = example_soa();
+    let cookie = (10u16, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    let padding = (12u16, vec![0; 40]);
+    for (name, rtype, rcode) in [
+        ("nx.example.test.", RecordType::A, NXDOMAIN),
+        ("www.example.test.", RecordType::MX, NODATA),
+    ] {
+        for f in [Frame::default(), v6_frame()] {
+            let q = dns_bytes(name, rtype, None);
+            check_negative(&f, &q, rcode, &soa, None);
+            check_negative(&f, &edns(q.clone(), false), rcode, &soa, Some(false));
+            check_negative(&f, &edns(q.clone(), true), rcode, &soa, Some(true));
+            // COOKIE and padding are ignored and not echoed.
+            let d = with_opt(
+                q.clone(),
+                4096,
+                0,
+                0x8000,
+                &[cookie.clone(), padding.clone()],
+            );
+            check_negative(&f, &d, rcode, &soa, Some(true));
+            // A payload size below 512 counts as 512.
+            let d = with_opt(q.clone(), 100, 0, 0, &[]);
+            check_negative(&f, &d, rcode, &soa, Some(false));
+        }
+    }
+}
+
+#[test]
+fn negatives_over_ipv6_vlans_and_ip_options() {
+    let soa = example_soa();
+    let qinq = Frame {
+        vlans: vec![(0x88a8, 7), (0x8100, 42)],
+        v6: true,
+        ..Default::default()
+    };
+    let opts = Frame {
+        ip_options: vec![1, 1, 1, 0],
+        vlans: vec![(0x8100, 5)],
+        ..Default::default()
+    };
+    let padded = Frame {
+        trailer: vec![0; 24],
+        ..Default::default()
+    };
+    for f in [v6_frame(), qinq, opts, padded] {
+        for (name, rtype, rcode) in [
+            ("nx.example.test.", RecordType::AAAA, NXDOMAIN),
+            ("v4only.example.test.", RecordType::AAAA, NODATA),
+            ("ent.example.test.", RecordType::A, NODATA),
+        ] {
+            check_negative(&f, &dns_bytes(name, rtype, None), rcode, &soa, None);
+        }
+    }
+}
+
+#[test]
+fn negatives_keep_the_question_case() {
+    let soa = example_soa();
+    for (name, rtype, rcode, apex) in [
+        ("Nx.ExAmPlE.TeSt.", RecordType::A, NXDOMAIN, "ExAmPlE.TeSt."),
+        (
+            "nX.wWw.EXAMPLE.test.",
+            RecordType::AAAA,
+            NXDOMAIN,
+            "EXAMPLE.test.",
+        ),
+        ("WwW.ExAmPlE.TeSt.", RecordType::MX, NODATA, "ExAmPlE.TeSt."),
+        (
+            "ENT.example.TEST.",
+            RecordType::TXT,
+            NODATA,
+            "example.TEST.",
+        ),
+    ] {
+        let dns = dns_bytes(name, rtype, None);
+        check_negative(&Frame::default(), &dns, rcode, &soa, None);
+        let out = answered_as(
+            &Frame::default().build(&dns),
+            Some(if rcode == NXDOMAIN {
+                Counter::AnsweredNxdomain
+            } else {
+                Counter::AnsweredNodata
+            }),
+        );
+        let r = parse_reply(&Frame::default(), &out);
+        assert_eq!(r.msg.queries[0].name().to_ascii(), name);
+        assert_eq!(r.msg.authorities[0].name.to_ascii(), apex);
+    }
+}
+
+#[test]
+fn negatives_copy_rd_and_cd() {
+    let soa = example_soa();
+    for (name, rtype, rcode) in [
+        ("nx.example.test.", RecordType::A, NXDOMAIN),
+        ("v4only.example.test.", RecordType::TXT, NODATA),
+    ] {
+        let mut dns = dns_bytes(name, rtype, None);
+        dns[2] &= !0x01; // RD off
+        check_negative(&Frame::default(), &dns, rcode, &soa, None);
+        dns[3] |= 0x10; // CD on
+        check_negative(&Frame::default(), &dns, rcode, &soa, None);
+        dns[2] |= 0x01; // RD on again
+        check_negative(&Frame::default(), &dns, rcode, &soa, None);
+    }
+}
+
+#[test]
+fn nxdomain_in_every_name_size_class() {
+    let soa = example_soa();
+    for name in [
+        // Name and parent in the 32-byte class.
+        "nx.example.test.".to_string(),
+        // Name in the 64-byte class, parent in the 32-byte class.
+        format!("{}.example.test.", &L63[..40]),
+        // Both in the 128-byte class.
+        format!("x.{L63}.example.test."),
+        // Both in the 256-byte class.
+        format!("{L63}.{L63}.{L63}.example.test."),
+        // 255 bytes: the longest parent (253 bytes) ...
+        format!("x.{}.", p253()),
+        // ... and the longest first label.
+        format!("{L63}.{}.", p191()),
+    ] {
+        let dns = dns_bytes(&name, RecordType::A, None);
+        check_negative(&Frame::default(), &dns, NXDOMAIN, &soa, None);
+        check_negative(
+            &v6_frame(),
+            &edns(dns_bytes(&name.to_uppercase(), RecordType::TXT, None), true),
+            NXDOMAIN,
+            &soa,
+            Some(true),
+        );
+    }
+    assert_eq!(
+        q_end(&dns_bytes(&format!("x.{}.", p253()), RecordType::A, None)) - 16,
+        255
+    );
+    assert_eq!(
+        q_end(&dns_bytes(
+            &format!("{L63}.{}.", p191()),
+            RecordType::A,
+            None
+        )) - 16,
+        255
+    );
+}
+
+#[test]
+fn nodata_at_a_v4_only_gslb_name() {
+    let soa = example_soa();
+    for t in [
+        RecordType::AAAA,
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::SOA,
+        RecordType::NS,
+        RecordType::CNAME,
+        RecordType::SRV,
+        RecordType::CAA,
+        RecordType::PTR,
+    ] {
+        let dns = dns_bytes("v4only.example.test.", t, None);
+        check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+        check_negative(&v6_frame(), &edns(dns, true), NODATA, &soa, Some(true));
+    }
+    let dns = with_qtype(
+        dns_bytes("v4only.example.test.", RecordType::A, None),
+        65280,
+    );
+    check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+    // Its A answers are still positive.
+    check_exact(
+        &Frame::default(),
+        &dns_bytes("v4only.example.test.", RecordType::A, None),
+        1,
+        45,
+        &[v4("198.18.1.1")],
+        None,
+    );
+}
+
+#[test]
+fn nodata_at_a_gslb_name_for_other_types() {
+    let soa = example_soa();
+    for t in [
+        RecordType::MX,
+        RecordType::TXT,
+        RecordType::SOA,
+        RecordType::CAA,
+    ] {
+        let dns = dns_bytes("www.example.test.", t, None);
+        check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+        check_negative(
+            &Frame::default(),
+            &edns(dns, false),
+            NODATA,
+            &soa,
+            Some(false),
+        );
+    }
+    // A gslb name of the 256-byte class.
+    let dns = dns_bytes(&format!("{}.", long_name()), RecordType::TXT, None);
+    check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+}
+
+#[test]
+fn nodata_at_an_empty_non_terminal() {
+    let soa = example_soa();
+    for t in [
+        RecordType::A,
+        RecordType::AAAA,
+        RecordType::TXT,
+        RecordType::MX,
+        RecordType::NS,
+        RecordType::SOA,
+    ] {
+        let dns = dns_bytes("ent.example.test.", t, None);
+        check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+        check_negative(&v6_frame(), &edns(dns, true), NODATA, &soa, Some(true));
+    }
+    // The parent of the 255-byte gslb name (256-byte class), and its
+    // parent.
+    let long = long_name();
+    let parent = long.split_once('.').unwrap().1;
+    let grandparent = parent.split_once('.').unwrap().1;
+    for name in [parent, grandparent] {
+        let dns = dns_bytes(&format!("{name}."), RecordType::A, None);
+        check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+    }
+}
+
+#[test]
+fn negatives_carry_the_soa_of_the_closest_zone() {
+    // A zone inside example.test (no delegation in the parent):
+    // TTL = MINIMUM 50 < 100.
+    let inner = inner_soa();
+    let f = Frame::default();
+    check_negative(
+        &f,
+        &dns_bytes("nx.inner.example.test.", RecordType::A, None),
+        NXDOMAIN,
+        &inner,
+        None,
+    );
+    check_negative(
+        &f,
+        &dns_bytes("nx.www.inner.example.test.", RecordType::A, None),
+        NXDOMAIN,
+        &inner,
+        None,
+    );
+    check_negative(
+        &f,
+        &dns_bytes("www.inner.example.test.", RecordType::MX, None),
+        NODATA,
+        &inner,
+        None,
+    );
+    // A second top-level zone (zone id 2): TTL = SOA TTL 20 < MINIMUM 600.
+    let other = other_soa();
+    check_negative(
+        &f,
+        &dns_bytes("nx.other.test.", RecordType::A, None),
+        NXDOMAIN,
+        &other,
+        None,
+    );
+    check_negative(
+        &v6_frame(),
+        &edns(dns_bytes("v6only.other.test.", RecordType::A, None), true),
+        NODATA,
+        &other,
+        Some(true),
+    );
+    check_negative(
+        &f,
+        &dns_bytes("x.v6only.other.test.", RecordType::AAAA, None),
+        NXDOMAIN,
+        &other,
+        None,
+    );
+    // The ENT between the two zones' names: NXDOMAIN of the outer zone.
+    check_negative(
+        &f,
+        &dns_bytes("nx.ent.example.test.", RecordType::A, None),
+        NXDOMAIN,
+        &example_soa(),
+        None,
+    );
+}
+
+#[test]
+fn negatives_up_to_508_bytes_with_the_longest_soa() {
+    let soa = big_soa();
+    assert_eq!(soa.tail().len(), 252, "the longest SOA tail the maps hold");
+    let f = Frame::default();
+    check_negative(
+        &f,
+        &dns_bytes("www.big.test.", RecordType::TXT, None),
+        NODATA,
+        &soa,
+        None,
+    );
+    check_negative(
+        &v6_frame(),
+        &edns(dns_bytes("www.big.test.", RecordType::TXT, None), true),
+        NODATA,
+        &soa,
+        Some(true),
+    );
+    check_negative(
+        &f,
+        &dns_bytes("nx.big.test.", RecordType::A, None),
+        NXDOMAIN,
+        &soa,
+        None,
+    );
+    // 236 + 4 + 12 + 2 + 252 = 506 bytes.
+    let q = format!("{}.", q236());
+    check_negative(
+        &f,
+        &dns_bytes(&q, RecordType::TXT, None),
+        NODATA,
+        &soa,
+        None,
+    );
+    // 508 bytes: the largest response the program sends.
+    let dns = dns_bytes(&format!("x.{q}"), RecordType::A, None);
+    assert_eq!(expected_negative(&dns, NXDOMAIN, &soa, None).len(), 508);
+    check_negative(&f, &dns, NXDOMAIN, &soa, None);
+    // One byte more, or an OPT: passed; the slow path (which compresses
+    // the SOA's names) answers.
+    for dns in [
+        dns_bytes(&format!("xx.{q}"), RecordType::A, None),
+        edns(dns_bytes(&format!("x.{q}"), RecordType::A, None), false),
+        edns(dns_bytes(&q, RecordType::TXT, None), false),
+    ] {
+        passed(&f.build(&dns), Counter::PassTooBig);
+        let slow = slow_path(&f, &dns);
+        assert!(!slow.metadata.truncation, "{slow}");
+        assert_eq!(slow.authorities.len(), 1, "{slow}");
+    }
+}
+
+/// A query for the name made of raw `labels` (then the root), type
+/// `qtype`, class IN, RD set, id 0x4242.
+fn raw_query(labels: &[&[u8]], qtype: u16) -> Vec<u8> {
+    let mut d = dns_bytes(".", RecordType::A, None)[..12].to_vec();
+    for l in labels {
+        d.push(l.len() as u8);
+        d.extend(*l);
+    }
+    d.push(0);
+    d.extend(qtype.to_be_bytes());
+    d.extend(1u16.to_be_bytes());
+    d
+}
+
+#[test]
+fn negatives_fold_only_ascii_letters() {
+    let soa = example_soa();
+    let f = Frame::default();
+    // Only A-Z fold to a-z. A byte 0x20 below '-' or a digit, '_' + 0x20,
+    // the neighbours of the letters ('@', '[', '`', '{') and non-ASCII
+    // bytes make other names: not the empty non-terminals `zone-9`,
+    // `_udp`, `ent` or the name `web-01.zone-9`, but their missing
+    // siblings.
+    for labels in [
+        &[b"zone\x0d9" as &[u8], b"example", b"test"] as &[&[u8]],
+        &[b"zone-\x19", b"example", b"test"],
+        &[b"\x7fudp", b"example", b"test"],
+        &[b"@ent", b"example", b"test"],
+        &[b"`ent", b"example", b"test"],
+        &[b"[ent", b"example", b"test"],
+        &[b"{ent", b"example", b"test"],
+        &[b"en\xd4", b"example", b"test"],
+        &[b"\xc5nt", b"example", b"test"],
+        &[b"web-\x10\x11", b"zone-9", b"example", b"test"],
+    ] {
+        for qtype in [1, 16] {
+            check_negative(&f, &raw_query(labels, qtype), NXDOMAIN, &soa, None);
+        }
+    }
+    // Letters fold: NODATA at the empty non-terminals, NXDOMAIN below them,
+    // passed where there is static data.
+    for name in ["_UDP.example.test.", "ZONE-9.Example.Test."] {
+        check_negative(
+            &f,
+            &dns_bytes(name, RecordType::TXT, None),
+            NODATA,
+            &soa,
+            None,
+        );
+    }
+    check_negative(
+        &f,
+        &dns_bytes("_X._UDP.example.test.", RecordType::A, None),
+        NXDOMAIN,
+        &soa,
+        None,
+    );
+    passed(
+        &f.build(&dns_bytes("_SIP._UDP.example.test.", RecordType::TXT, None)),
+        Counter::PassType,
+    );
+    passed(
+        &f.build(&dns_bytes(
+            "WEB-01.ZONE-9.example.test.",
+            RecordType::A,
+            None,
+        )),
+        Counter::PassNoAnswer,
+    );
+}
+
 // ---- malformed ----------------------------------------------------------
 
 #[test]
 fn truncated_at_every_byte_is_passed_unmodified() {
-    for (v6, edns) in [(false, None), (true, Some(1232))] {
+    for (v6, edns, name) in [
+        (false, None, "www.example.test."),
+        (true, Some(1232), "www.example.test."),
+        // NXDOMAIN (parent lookup) and NODATA when whole.
+        (false, None, "nx.www.example.test."),
+        (true, Some(1232), "v4only.example.test."),
+    ] {
         let f = Frame {
             v6,
             vlans: vec![(0x8100, 5)],
             ..Default::default()
         };
-        let full = f.build(&dns_bytes("www.example.test.", RecordType::A, edns));
+        let rtype = if name.starts_with("v4only") {
+            RecordType::MX
+        } else {
+            RecordType::A
+        };
+        let full = f.build(&dns_bytes(name, rtype, edns));
         // From the Ethernet header on: shorter frames are refused by
         // BPF_PROG_TEST_RUN (and dropped by NICs before XDP).
         for len in 14..full.len() {
