@@ -79,7 +79,9 @@ pub fn load_object_for(state: &crate::model::State) -> Result<Ebpf, XdpError> {
     load_sized(&crate::maps::capacities(Some(state)))
 }
 
-fn load_sized(capacities: &[(&str, u32)]) -> Result<Ebpf, XdpError> {
+/// Loads the object with the given `(map, max_entries)` capacities (tests
+/// use it to force small tables).
+pub fn load_sized(capacities: &[(&str, u32)]) -> Result<Ebpf, XdpError> {
     let mut loader = EbpfLoader::new();
     for &(map, entries) in capacities {
         loader.map_max_entries(map, entries);
