@@ -164,8 +164,8 @@ async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
 
 /// A connection to the daemon's control socket, for several requests.
 pub struct Client {
-    reader: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
-    writer: tokio::net::unix::OwnedWriteHalf,
+    tx: Sender,
+    rx: Receiver,
 }
 
 impl Client {
@@ -179,16 +179,49 @@ impl Client {
         })?;
         let (r, writer) = stream.into_split();
         Ok(Client {
-            reader: BufReader::new(r).lines(),
-            writer,
+            tx: Sender { writer },
+            rx: Receiver {
+                reader: BufReader::new(r).lines(),
+            },
         })
     }
 
     /// Sends one request; the JSON result.
     pub async fn request(&mut self, req: &Request) -> anyhow::Result<serde_json::Value> {
+        self.tx.send(req).await?;
+        self.rx.receive().await
+    }
+
+    /// Splits into a sending and a receiving half, for pipelining:
+    /// responses come back in request order.
+    pub fn split(self) -> (Sender, Receiver) {
+        (self.tx, self.rx)
+    }
+}
+
+/// The sending half of a [`Client`].
+pub struct Sender {
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Sender {
+    /// Sends one request without waiting for its response.
+    pub async fn send(&mut self, req: &Request) -> anyhow::Result<()> {
         let mut line = serde_json::to_string(req)?;
         line.push('\n');
         self.writer.write_all(line.as_bytes()).await?;
+        Ok(())
+    }
+}
+
+/// The receiving half of a [`Client`].
+pub struct Receiver {
+    reader: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+}
+
+impl Receiver {
+    /// Reads the response to the oldest request not yet answered.
+    pub async fn receive(&mut self) -> anyhow::Result<serde_json::Value> {
         let Some(resp) = self.reader.next_line().await? else {
             bail!("the daemon closed the control connection");
         };

@@ -200,7 +200,17 @@ fn update_bench(path: &std::path::Path, server: &str, count: u32, rate: u32) -> 
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let mut client = control::Client::connect(path).await?;
+        // Pipelined: requests go out on schedule while the responses are
+        // read as they come, so the rate measures the daemon, not the
+        // round trip.
+        let (mut tx, mut rx) = control::Client::connect(path).await?.split();
+        let total = count + 1;
+        let reader = tokio::spawn(async move {
+            for _ in 0..total {
+                rx.receive().await?;
+            }
+            anyhow::Ok(())
+        });
         let start = std::time::Instant::now();
         for i in 0..count {
             if rate > 0 {
@@ -208,14 +218,13 @@ fn update_bench(path: &std::path::Path, server: &str, count: u32, rate: u32) -> 
                 tokio::time::sleep_until(tokio::time::Instant::from_std(start + due)).await;
             }
             let state = if i % 2 == 0 { "disabled" } else { "enabled" };
-            client
-                .request(&control::Request::Admin { server: server.to_string(), state: state.into() })
+            tx.send(&control::Request::Admin { server: server.to_string(), state: state.into() })
                 .await?;
         }
         // Leave the server enabled.
-        client
-            .request(&control::Request::Admin { server: server.to_string(), state: "enabled".into() })
+        tx.send(&control::Request::Admin { server: server.to_string(), state: "enabled".into() })
             .await?;
+        reader.await??;
         let secs = start.elapsed().as_secs_f64();
         println!(
             "{}",

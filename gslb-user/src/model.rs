@@ -275,6 +275,18 @@ impl State {
             zone_index,
             gslb_index: HashMap::new(),
         };
+        // A zone served inside another makes its apex and the names between
+        // them exist in the outer zone (RFC 8020: NXDOMAIN there would deny
+        // the inner zone), with or without a delegation record.
+        for i in 0..state.zones.len() {
+            let origin = state.zones[i].origin.clone();
+            if origin.is_root() {
+                continue;
+            }
+            if let Some(outer) = state.zone_index_for(&origin.base_name()) {
+                state.zones[outer].mark_exists(&origin);
+            }
+        }
         for g in &cfg.gslb {
             let name = g.name.to_lowercase();
             let key = LowerName::new(&name);
@@ -373,6 +385,38 @@ mod tests {
         assert!(zone.exists(&lower("www.example.test.")));
         assert!(!zone.exists(&lower("nope.example.test.")));
         assert_eq!(zone.negative_soa().ttl, 300);
+    }
+
+    #[test]
+    fn an_inner_zone_exists_in_the_outer_one() {
+        let cfg = config::parse(
+            r#"
+[[zone]]
+name = "example.test"
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "ns1.example.net."
+rname = "hostmaster.example.test."
+serial = 1
+
+[[zone]]
+name = "a.gap.example.test"
+ns = ["ns1.example.net."]
+[zone.soa]
+mname = "ns1.example.net."
+rname = "hostmaster.example.test."
+serial = 1
+"#,
+            "test",
+        )
+        .unwrap();
+        let s = State::from_config(&cfg);
+        let outer = s
+            .zone_for(&Name::from_ascii("gap.example.test.").unwrap())
+            .unwrap();
+        assert_eq!(outer.origin().to_string(), "example.test.");
+        assert!(outer.exists(&lower("gap.example.test.")));
+        assert!(!outer.exists(&lower("other.example.test.")));
     }
 
     #[test]
