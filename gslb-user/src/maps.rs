@@ -51,7 +51,7 @@ const MIN_CAPACITY: u32 = 64;
 pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
     let mut names = [0u32; 4];
     let mut short = 0usize;
-    let mut sets = 0u32;
+    let (mut sets_v4, mut sets_v6) = (0u32, 0u32);
     if let Some(state) = state {
         for zone in &state.zones {
             for name in zone.names() {
@@ -63,7 +63,13 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
                 }
             }
         }
-        sets = state.gslb.len() as u32;
+        // Sets not stored inline, and room for every name without a set
+        // yet: a pool-based name gets its sets when the engine first runs.
+        for g in &state.gslb {
+            let (_, v4, v6) = name_values(g, 0);
+            sets_v4 += u32::from(v4.is_some() || *g.a() == Decision::NoSet);
+            sets_v6 += u32::from(v6.is_some() || *g.aaaa() == Decision::NoSet);
+        }
     }
     // NAMES_32 also takes the short names that find no free slot: a few
     // percent at the slot table's load factor; a quarter is ample.
@@ -75,8 +81,8 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
         .map(|(&map, n)| (map, cap(n)))
         .collect();
     out.push((NAME_SLOTS, slots::capacity(short)));
-    out.push((ANSWERS_V4, cap(sets)));
-    out.push((ANSWERS_V6, cap(sets)));
+    out.push((ANSWERS_V4, cap(sets_v4)));
+    out.push((ANSWERS_V6, cap(sets_v6)));
     out
 }
 

@@ -172,6 +172,12 @@ fn a_slot_rewritten_meanwhile_is_never_read_half_written() {
         Ipv4Addr::new(198, 18, 1, 1),
         Ipv4Addr::new(198, 19, 254, 254),
     );
+    // Start from `one`, not the configured address.
+    g.set(
+        Decision::Answer(AnswerSet::ordered(30, vec![one.into()])),
+        Decision::NoSet,
+    );
+    maps.update(&g).expect("update");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
