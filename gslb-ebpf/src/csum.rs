@@ -4,6 +4,10 @@
 //! swapping: the one's complement sum is byte-order independent (RFC 1071
 //! §2(B)).
 
+use aya_ebpf::helpers::generated::bpf_csum_diff;
+
+use crate::maps::{Scratch, MASK};
+
 /// Folds a 64-bit accumulator into 16 bits.
 #[inline(always)]
 pub fn fold(mut s: u64) -> u16 {
@@ -19,4 +23,53 @@ pub fn fold(mut s: u64) -> u16 {
 pub fn update16(check: u16, old: u16, new: u16) -> u16 {
     let s = u64::from(!check) + u64::from(!old) + u64::from(new);
     !fold(s)
+}
+
+/// The sum of a big-endian 16-bit field as it lies in memory (the fields
+/// are summed in memory order, see the module doc): its bytes swapped, as
+/// BPF is little-endian.
+#[inline(always)]
+pub fn be(v: u16) -> u64 {
+    u64::from(v.swap_bytes())
+}
+
+/// Moves a sum of bytes that start at an even offset to where they are:
+/// at an odd offset every byte sits in the other half of its 16-bit word
+/// (RFC 1071 §2(B): swapping the bytes of the folded sum). Branch free: a
+/// branch on the offset's parity would teach the verifier that bit of the
+/// offset and double the states it checks for the rest of the program.
+#[inline(always)]
+pub fn at(sum: u64, offset: usize) -> u64 {
+    let f = u64::from(fold(sum));
+    let sh = (offset as u64 & 1) * 8;
+    ((f << sh) | (f >> sh)) & 0xffff
+}
+
+/// Sum of a 64-bit word as two 32-bit halves.
+#[inline(always)]
+pub fn word(w: u64) -> u64 {
+    (w & 0xffff_ffff) + (w >> 32)
+}
+
+/// Unfolded sum of `s.msg[..len]` by `bpf_csum_diff`, for responses whose
+/// sum is not added up while they are built (negative answers, whose SOA
+/// is copied in whole).
+#[inline(always)]
+pub fn of_msg(s: &mut Scratch, len: usize) -> Option<u64> {
+    // Zero padding so the helper can read whole 32-bit words.
+    for i in 0..3 {
+        s.msg[(len + i) & MASK] = 0;
+    }
+    let n = ((len + 3) & !3) & 0x1fc;
+    // SAFETY: `n` ≤ 508 bytes of the 1024-byte `msg`.
+    let sum = unsafe {
+        bpf_csum_diff(
+            core::ptr::null_mut(),
+            0,
+            s.msg.as_mut_ptr().cast(),
+            n as u32,
+            0,
+        )
+    };
+    u64::try_from(sum).ok()
 }

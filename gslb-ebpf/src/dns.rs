@@ -12,7 +12,10 @@ use gslb_common::{
     Counter,
 };
 
-use crate::maps::{Scratch, MASK, MAX_QUERY, SCRATCH_LEN};
+use crate::{
+    csum,
+    maps::{Scratch, MASK, MAX_QUERY, SCRATCH_LEN},
+};
 
 /// Most labels in a name: 127 one-byte labels and the root fit 255 bytes.
 const MAX_LABELS: usize = 128;
@@ -39,6 +42,9 @@ pub struct Query {
     pub opt_flags: u16,
     /// Header flags of the query.
     pub flags: u16,
+    /// Unfolded checksum sum of the question (QNAME, QTYPE, QCLASS) in
+    /// place at offset 12, so the response's checksum needs no pass over it.
+    pub qsum: u64,
 }
 
 #[inline(always)]
@@ -103,7 +109,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         // No root label within 255 bytes.
         return Err(Counter::PassMalformed);
     }
-    build_key(s, false, name_len);
+    let name_sum = build_key(s, false, name_len);
     let m = &s.msg;
     let first_label = usize::from(m[HEADER_LEN]) & MAX_LABEL_LEN;
     let mut pos = HEADER_LEN + name_len;
@@ -114,6 +120,8 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
     let qclass = rd16(m, pos + 2);
     pos += 4;
     let q_end = pos;
+    // QTYPE and QCLASS follow the name, at offset 12 + name_len.
+    let tc = csum::at(csum::be(qtype) + csum::be(qclass), name_len);
 
     let mut q = Query {
         q_end,
@@ -124,6 +132,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         udp_limit: usize::from(CLASSIC_UDP_LIMIT),
         opt_flags: 0,
         flags,
+        qsum: name_sum + tc,
     };
     if arcount == 1 {
         parse_opt(m, pos, len, &mut q)?;
@@ -153,15 +162,17 @@ fn lower8(w: u64) -> u64 {
 
 /// Writes the name map key: the `name_len` bytes of the QNAME (or, with
 /// `parent`, of the name in `s.parent`), lowercased, then zeros up to the
-/// size of its name class, by 64-bit words.
+/// size of its name class, by 64-bit words. Returns the checksum sum of
+/// the name bytes as read (not lowercased).
 #[inline(always)]
-pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) {
+pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) -> u64 {
     // The class size as a word count, through map memory: four distinct
     // constants would each get their own copy of the rest of the program.
     let class = match name_class(s.opaque(name_len)) {
         Some(c) => NAME_CLASSES[c & 3],
-        None => return,
+        None => return 0,
     };
+    let mut sum = 0;
     let class = s.opaque(class);
     for k in 0..32 {
         let src = if parent {
@@ -188,6 +199,7 @@ pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) {
             } else {
                 (1u64 << (left * 8)) - 1
             };
+            sum += csum::word(w & keep);
             lower8(w) & keep
         } else {
             0
@@ -195,6 +207,7 @@ pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) {
         // SAFETY: `key` is 256 bytes at offset 0 of the map value.
         unsafe { dst.add(k).write(w) };
     }
+    sum
 }
 
 /// Parses the OPT pseudo-record at `pos` (RFC 6891 §6.1.2), which must end
@@ -253,7 +266,8 @@ pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
 
 /// Turns the query in `s.msg` into the response: header, answers after the
 /// question, OPT last. The answers are the first `n` candidates of `addrs`
-/// (`N`-byte addresses) listed in `s.order`. Returns the response length.
+/// (`N`-byte addresses) listed in `s.order`. Returns the response length
+/// and its unfolded checksum sum, added up while it is written.
 #[inline(always)]
 pub fn build<const N: usize, const M: usize>(
     s: &mut Scratch,
@@ -262,13 +276,30 @@ pub fn build<const N: usize, const M: usize>(
     addrs: &[[u8; N]; M],
     n: usize,
     edns_udp_size: u16,
-) -> usize {
+) -> (usize, u64) {
     let m = &mut s.msg;
     // Header (RFC 1035 §4.1.1): QR, AA; RD and CD copied (RFC 4035 §3.1.6).
-    wr16(m, 2, FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)));
+    let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD));
+    wr16(m, 2, flags);
     wr16(m, 6, n as u16);
     wr16(m, 10, u16::from(q.has_opt));
+    // ID as it lies, flags, QDCOUNT 1, ANCOUNT, NSCOUNT 0, ARCOUNT.
+    let header = u64::from(u16::from_ne_bytes([m[0], m[1]]))
+        + csum::be(flags)
+        + csum::be(1)
+        + csum::be(n as u16)
+        + csum::be(u16::from(q.has_opt));
+    // Every record below has an even length: all start at the parity of
+    // `q_end`. The fixed part of a record: pointer, type, class, TTL,
+    // RDLENGTH.
     let ttl = sel.ttl.to_be_bytes();
+    let fixed = csum::be(0xc000 | HEADER_LEN as u16)
+        + csum::be(q.qtype)
+        + csum::be(CLASS_IN)
+        + csum::be(u16::from_be_bytes([ttl[0], ttl[1]]))
+        + csum::be(u16::from_be_bytes([ttl[2], ttl[3]]))
+        + csum::be(N as u16);
+    let mut tail = 0u64;
     // The write offset lives in map memory between iterations, for the
     // same reason as the label counter in `parse`.
     s.tmp = q.q_end as u64;
@@ -293,10 +324,27 @@ pub fn build<const N: usize, const M: usize>(
         for (j, b) in addr.iter().enumerate() {
             m[(o + 12 + j) & MASK] = *b;
         }
+        tail += fixed;
+        for j in 0..N / 2 {
+            tail += u64::from(u16::from_ne_bytes([addr[2 * j], addr[2 * j + 1]]));
+        }
         unsafe { core::ptr::write_volatile(&mut s.tmp, (o + 12 + N) as u64) };
     }
     let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
-    write_opt(&mut s.msg, o, q, edns_udp_size)
+    let end = write_opt(&mut s.msg, o, q, edns_udp_size);
+    if q.has_opt {
+        tail += opt_sum(q, edns_udp_size);
+    }
+    (end, header + q.qsum + csum::at(tail, q.q_end))
+}
+
+/// Checksum sum of the OPT record [`write_opt`] writes, at an even offset:
+/// its bytes are 00 | 00 29 | size | 00 00 | flags | 00 00, so the 16-bit
+/// words are 0000, 29 size_hi, size_lo 00, 00 flags_hi, flags_lo 00, 00:
+/// type, size and flags with their bytes in the other halves.
+#[inline(always)]
+fn opt_sum(q: &Query, edns_udp_size: u16) -> u64 {
+    u64::from(TYPE_OPT) + u64::from(edns_udp_size) + u64::from(q.opt_flags & EDNS_DO)
 }
 
 /// Appends our OPT record at `o` when the query had one; returns the end.

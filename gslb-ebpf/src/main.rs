@@ -17,8 +17,8 @@ use aya_ebpf::{
     bindings::xdp_action::XDP_DROP,
     bindings::xdp_action::{XDP_PASS, XDP_TX},
     helpers::generated::{
-        bpf_csum_diff, bpf_get_prandom_u32, bpf_xdp_adjust_head, bpf_xdp_adjust_tail,
-        bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+        bpf_get_prandom_u32, bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
+        bpf_xdp_store_bytes,
     },
     macros::xdp,
     programs::XdpContext,
@@ -28,7 +28,7 @@ use gslb_common::{
     maps::{
         name_class, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED,
         CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A, NAME_INLINE_AAAA,
-        NAME_NODATA, NO_ANSWER, NO_SERVER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
+        NAME_NODATA, NO_ANSWER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -108,8 +108,8 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         if parent.flags & NAME_CHILD_NX == 0 {
             return Err(Counter::PassNameNotFound);
         }
-        let len = negative(s, &q, RCODE_NXDOMAIN, parent.zone, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, dns_len, len)?;
+        let (len, sum) = negative(s, &q, RCODE_NXDOMAIN, parent.zone, cfg.edns_udp_size)?;
+        send(ctx, s, &l, dns_off, len, sum)?;
         count(Counter::AnsweredNxdomain);
         return Ok(());
     };
@@ -118,14 +118,13 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     } else {
         0
     };
-    let resp_len = if q.qtype == TYPE_A && entry.flags & NAME_INLINE_A != 0 {
+    let (resp_len, sum) = if q.qtype == TYPE_A && entry.flags & NAME_INLINE_A != 0 {
         // A fixed, ordered set stored in the name entry itself.
         let mut sel = Selection {
             ttl: entry.inline_ttl,
             mode: MODE_ORDERED,
             count: entry.inline_count(),
             max: entry.inline_max(),
-            ids: [NO_SERVER; MAX_ADDRS],
             ..Selection::default()
         };
         let addrs = if entry.flags & NAME_INLINE_AAAA != 0 {
@@ -133,18 +132,17 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         } else {
             &entry.inline_a
         };
-        respond(ctx, &l, s, &q, &mut sel, addrs, cfg.edns_udp_size)?
+        respond(ctx, &l, s, &q, &mut sel, addrs, cfg.edns_udp_size, false)?
     } else if q.qtype == TYPE_A && entry.a != NO_ANSWER {
         let a = lookup(&ANSWERS_V4, entry.a, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: a valid map value; only our own fields are touched.
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
-        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
+        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size, true)?
     } else if q.qtype == TYPE_AAAA && entry.flags & NAME_INLINE_AAAA != 0 {
         let mut sel = Selection {
             ttl: entry.inline_ttl,
             mode: MODE_ORDERED,
             count: 1,
-            ids: [NO_SERVER; MAX_ADDRS],
             ..Selection::default()
         };
         respond(
@@ -155,14 +153,15 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
             &mut sel,
             entry.inline_aaaa(),
             cfg.edns_udp_size,
+            false,
         )?
     } else if q.qtype == TYPE_AAAA && entry.aaaa != NO_ANSWER {
         let a = lookup(&ANSWERS_V6, entry.aaaa, group).ok_or(Counter::PassNoAnswer)?;
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
-        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size)?
+        respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size, true)?
     } else if entry.flags & NAME_NODATA != 0 {
-        let len = negative(s, &q, 0, entry.zone, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, dns_len, len)?;
+        let (len, sum) = negative(s, &q, 0, entry.zone, cfg.edns_udp_size)?;
+        send(ctx, s, &l, dns_off, len, sum)?;
         count(Counter::AnsweredNodata);
         return Ok(());
     } else if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
@@ -170,10 +169,11 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     } else {
         return Err(Counter::PassType);
     };
-    send(ctx, s, &l, dns_off, dns_len, resp_len)
+    send(ctx, s, &l, dns_off, resp_len, sum)
 }
 
-/// Builds a negative answer with the SOA of zone `zone`.
+/// Builds a negative answer with the SOA of zone `zone`; returns its
+/// length and checksum sum.
 #[inline(always)]
 fn negative(
     s: &mut Scratch,
@@ -181,13 +181,18 @@ fn negative(
     rcode: u16,
     zone: u16,
     edns_udp_size: u16,
-) -> Result<usize, Counter> {
+) -> Result<(usize, u64), Counter> {
     let z = ZONES.get(u32::from(zone)).ok_or(Counter::PassNoAnswer)?;
     if dns::negative_len(q, z) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
     let len = dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
-    Ok(s.opaque(len))
+    let len = s.opaque(len);
+    if len == 0 || len > 508 {
+        return Err(Counter::PassTooBig);
+    }
+    let sum = csum::of_msg(s, len).ok_or(Counter::PassInternal)?;
+    Ok((len, sum))
 }
 
 /// Looks up the QNAME without its first label (the root has no parent).
@@ -334,8 +339,13 @@ fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
 }
 
 /// Picks the answers (see `gslb_common::select`) and builds the response
-/// in the scratch buffer if it fits the client's limit.
+/// in the scratch buffer if it fits the client's limit; returns its length
+/// and checksum sum. `hits`: count the
+/// first answer's server in `SERVER_HITS` (inline sets have no server ids:
+/// their `sel.ids` are left zero rather than filled with `NO_SERVER`, which
+/// would cost a call to a memset subprogram per query).
 #[inline(always)]
+#[allow(clippy::too_many_arguments, reason = "one call site per answer source")]
 fn respond<const N: usize, const M: usize>(
     ctx: &XdpContext,
     l: &Layers,
@@ -344,7 +354,8 @@ fn respond<const N: usize, const M: usize>(
     sel: &mut Selection,
     addrs: &[[u8; N]; M],
     edns_udp_size: u16,
-) -> Result<usize, Counter> {
+    hits: bool,
+) -> Result<(usize, u64), Counter> {
     match sel.mode {
         MODE_DROP => return Err(Counter::Dropped),
         MODE_SLOW_PATH => return Err(Counter::PassSlowPath),
@@ -371,17 +382,19 @@ fn respond<const N: usize, const M: usize>(
     if dns::response_len(q, n, N) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
-    if let Some(hits) = SERVER_HITS.get_ptr_mut(u32::from(sel.ids[first])) {
-        // SAFETY: per-CPU slot.
-        unsafe { *hits += 1 };
+    if hits {
+        if let Some(h) = SERVER_HITS.get_ptr_mut(u32::from(sel.ids[first])) {
+            // SAFETY: per-CPU slot.
+            unsafe { *h += 1 };
+        }
     }
     // The answer order goes through map memory: the verifier then checks
     // `build` once rather than once per combination of `first` and `count`.
     for k in 0..MAX_ADDRS {
         s.order[k] = select::nth(sel, first, k) as u8;
     }
-    let len = dns::build(s, q, sel, addrs, n, edns_udp_size);
-    Ok(s.opaque(len))
+    let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size);
+    Ok((s.opaque(len), sum))
 }
 
 /// Static persist key of the query's source (the LDNS).
@@ -408,7 +421,8 @@ fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
     }
 }
 
-/// Resizes the packet, copies the response in, rewrites the headers. On a
+/// Resizes the packet, copies the response (whose checksum sum is
+/// `payload_sum`) in, rewrites the headers. On a
 /// helper failure the packet is restored to its original length and passed
 /// (its content below the DNS payload is untouched until the store).
 #[inline(always)]
@@ -417,30 +431,13 @@ fn send(
     s: &mut Scratch,
     l: &Layers,
     dns_off: usize,
-    dns_len: usize,
     resp_len: usize,
+    payload_sum: u64,
 ) -> Result<(), Counter> {
     // The response never exceeds 506 bytes; the bound also lets the verifier
     // prove the helper arguments.
     if resp_len == 0 || resp_len > 508 {
         return Err(Counter::PassTooBig);
-    }
-    // Zero padding so the checksum can read whole 32-bit words.
-    for i in 0..3 {
-        s.msg[(resp_len + i) & maps::MASK] = 0;
-    }
-    let csum_len = ((resp_len + 3) & !3) & 0x1fc;
-    let payload_sum = unsafe {
-        bpf_csum_diff(
-            core::ptr::null_mut(),
-            0,
-            s.msg.as_mut_ptr().cast(),
-            csum_len as u32,
-            0,
-        )
-    };
-    if payload_sum < 0 {
-        return Err(Counter::PassInternal);
     }
     let frame_len = (ctx.data_end() - ctx.data()) as i32;
     let delta = (dns_off + resp_len) as i32 - frame_len;
@@ -453,9 +450,8 @@ fn send(
             (resp_len & 0x1ff) as u32,
         )
     };
-    if stored != 0 || !headers::rewrite(ctx, l, resp_len, payload_sum as u64) {
+    if stored != 0 || !headers::rewrite(ctx, l, resp_len, payload_sum) {
         // Cannot happen after the checks above; undo the resize.
-        let _ = dns_len;
         unsafe {
             match grown {
                 Grown::Tail => bpf_xdp_adjust_tail(ctx.ctx, -delta),
