@@ -184,7 +184,7 @@ fn a_slot_rewritten_meanwhile_is_never_read_half_written() {
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 50_000_000 {
-                let a = if n % 2 == 0 { one } else { two };
+                let a = if n.is_multiple_of(2) { one } else { two };
                 g.set(
                     Decision::Answer(AnswerSet::ordered(30, vec![a.into()])),
                     Decision::NoSet,

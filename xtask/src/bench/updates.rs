@@ -137,9 +137,9 @@ fn measure(
     );
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("update-bench output")?;
-    let checked = String::from_utf8_lossy(&check_out.stdout);
-    fs::write(dir.join("updates-checker.txt"), checked.as_bytes())?;
-    let (wrong, unanswered) = judge(&checked);
+    let answers = String::from_utf8_lossy(&check_out.stdout);
+    fs::write(dir.join("updates-checker.txt"), answers.as_bytes())?;
+    let (wrong, unanswered) = judge(&answers);
     Ok(UpdateRun {
         target_rate: RATE,
         updates: v["updates"].as_u64().unwrap_or(0),
