@@ -145,20 +145,39 @@ fn udp_to_port(ctx: &XdpContext, l4: usize, port: u16) -> Result<usize, Counter>
     Ok(len)
 }
 
+/// Reads a `T` at byte offset `off` of `p` (packets are only 2-byte
+/// aligned; see `.cargo/config.toml` for why this is one load).
+#[inline(always)]
+unsafe fn rd<T>(p: *const u8, off: usize) -> T {
+    unsafe { p.add(off).cast::<T>().read_unaligned() }
+}
+
+/// Writes a `T` at byte offset `off` of `p`.
+#[inline(always)]
+unsafe fn wr<T>(p: *mut u8, off: usize, v: T) {
+    unsafe { p.add(off).cast::<T>().write_unaligned(v) }
+}
+
 /// Swaps addresses and ports, sets lengths, TTL and checksums for a reply
 /// whose DNS payload (`dns_len` bytes, summed into `payload_sum`) is
 /// already in place. Returns false if the packet is shorter than the
 /// layers (cannot happen after a successful parse; checked for the
-/// verifier).
+/// verifier). Fields move as whole words, in memory order.
 #[inline(always)]
 pub fn rewrite(ctx: &XdpContext, l: &Layers, dns_len: usize, payload_sum: u64) -> bool {
     let Some(eth) = bytes_at::<12>(ctx, 0) else {
         return false;
     };
-    // SAFETY: bounds checked by bytes_at; no other reference is live.
-    let eth = unsafe { &mut *eth };
-    for i in 0..6 {
-        eth.swap(i, i + 6);
+    let e = eth.cast::<u8>();
+    // SAFETY (all accesses below): within the bytes bounds checked by
+    // `bytes_at`; no reference to the packet is live.
+    unsafe {
+        let (d0, d1): (u32, u16) = (rd(e, 0), rd(e, 4));
+        let (s0, s1): (u32, u16) = (rd(e, 6), rd(e, 10));
+        wr(e, 0, s0);
+        wr(e, 4, s1);
+        wr(e, 6, d0);
+        wr(e, 10, d1);
     }
     let udp_len = (UDP_HLEN + dns_len) as u16;
     // Pseudo-header sum (RFC 768; RFC 8200 §8.1) in memory order.
@@ -167,66 +186,61 @@ pub fn rewrite(ctx: &XdpContext, l: &Layers, dns_len: usize, payload_sum: u64) -
         let Some(ip) = bytes_at::<IPV6_HLEN>(ctx, l.l3) else {
             return false;
         };
-        let ip = unsafe { &mut *ip };
-        for i in 0..16 {
-            ip.swap(8 + i, 24 + i);
-        }
-        ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
-        ip[7] = REPLY_TTL;
-        for i in 0..8 {
-            sum += u64::from(u32::from_ne_bytes([
-                ip[8 + 4 * i],
-                ip[9 + 4 * i],
-                ip[10 + 4 * i],
-                ip[11 + 4 * i],
-            ]));
+        let ip = ip.cast::<u8>();
+        unsafe {
+            let a: [u64; 4] = [rd(ip, 8), rd(ip, 16), rd(ip, 24), rd(ip, 32)];
+            wr(ip, 8, a[2]);
+            wr(ip, 16, a[3]);
+            wr(ip, 24, a[0]);
+            wr(ip, 32, a[1]);
+            wr(ip, 4, udp_len.to_be());
+            *ip.add(7) = REPLY_TTL;
+            for w in a {
+                sum += csum::word(w);
+            }
         }
     } else {
         let Some(ip) = bytes_at::<20>(ctx, l.l3) else {
             return false;
         };
-        let ip = unsafe { &mut *ip };
-        for i in 0..4 {
-            ip.swap(12 + i, 16 + i);
-        }
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let old_total = u16::from_ne_bytes([ip[2], ip[3]]);
-        let new_total = ((ihl + usize::from(udp_len)) as u16).to_be();
-        let old_ttl = u16::from_ne_bytes([ip[8], ip[9]]);
-        ip[8] = REPLY_TTL;
-        let new_ttl = u16::from_ne_bytes([ip[8], ip[9]]);
-        let mut check = u16::from_ne_bytes([ip[10], ip[11]]);
-        check = csum::update16(check, old_total, new_total);
-        check = csum::update16(check, old_ttl, new_ttl);
-        ip[2..4].copy_from_slice(&new_total.to_ne_bytes());
-        ip[10..12].copy_from_slice(&check.to_ne_bytes());
-        for i in 0..2 {
-            sum += u64::from(u32::from_ne_bytes([
-                ip[12 + 4 * i],
-                ip[13 + 4 * i],
-                ip[14 + 4 * i],
-                ip[15 + 4 * i],
-            ]));
+        let ip = ip.cast::<u8>();
+        unsafe {
+            let ihl = usize::from(*ip & 0x0f) * 4;
+            let (src, dst): (u32, u32) = (rd(ip, 12), rd(ip, 16));
+            wr(ip, 12, dst);
+            wr(ip, 16, src);
+            let old_total: u16 = rd(ip, 2);
+            let new_total = ((ihl + usize::from(udp_len)) as u16).to_be();
+            let old_ttl: u16 = rd(ip, 8);
+            // TTL is the first byte of its 16-bit word (TTL, protocol).
+            let new_ttl = u16::from_ne_bytes([REPLY_TTL, IPPROTO_UDP]);
+            let mut check: u16 = rd(ip, 10);
+            check = csum::update16(check, old_total, new_total);
+            check = csum::update16(check, old_ttl, new_ttl);
+            wr(ip, 2, new_total);
+            wr(ip, 8, new_ttl);
+            wr(ip, 10, check);
+            sum += u64::from(src) + u64::from(dst);
         }
     }
-    sum += u64::from(u16::from_ne_bytes(udp_len.to_be_bytes()));
-    sum += u64::from(u16::from_ne_bytes([0, IPPROTO_UDP]));
+    sum += csum::be(udp_len) + csum::be(u16::from(IPPROTO_UDP));
     let Some(udp) = bytes_at::<UDP_HLEN>(ctx, l.l4) else {
         return false;
     };
-    let udp = unsafe { &mut *udp };
-    for i in 0..2 {
-        udp.swap(i, i + 2);
+    let u = udp.cast::<u8>();
+    unsafe {
+        let ports: u32 = rd(u, 0);
+        let ports = ports.rotate_left(16);
+        wr(u, 0, ports);
+        wr(u, 4, udp_len.to_be());
+        // UDP header words: ports and length (checksum field counts as zero).
+        sum += u64::from(ports) + csum::be(udp_len);
+        let mut check = !csum::fold(sum);
+        if check == 0 {
+            // RFC 768: a computed zero is sent as all ones.
+            check = 0xffff;
+        }
+        wr(u, 6, check);
     }
-    udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
-    // UDP header words: ports and length (checksum field counts as zero).
-    sum += u64::from(u32::from_ne_bytes([udp[0], udp[1], udp[2], udp[3]]));
-    sum += u64::from(u16::from_ne_bytes([udp[4], udp[5]]));
-    let mut check = !csum::fold(sum);
-    if check == 0 {
-        // RFC 768: a computed zero is sent as all ones.
-        check = 0xffff;
-    }
-    udp[6..8].copy_from_slice(&check.to_ne_bytes());
     true
 }
