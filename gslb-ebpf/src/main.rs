@@ -187,10 +187,8 @@ fn negative(
         return Err(Counter::PassTooBig);
     }
     let len = dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
+    // `send` rejects a length over 508; `of_msg` bounds its own reads.
     let len = s.opaque(len);
-    if len == 0 || len > 508 {
-        return Err(Counter::PassTooBig);
-    }
     let sum = csum::of_msg(s, len).ok_or(Counter::PassInternal)?;
     Ok((len, sum))
 }
@@ -340,10 +338,10 @@ fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
 
 /// Picks the answers (see `gslb_common::select`) and builds the response
 /// in the scratch buffer if it fits the client's limit; returns its length
-/// and checksum sum. `hits`: count the
-/// first answer's server in `SERVER_HITS` (inline sets have no server ids:
-/// their `sel.ids` are left zero rather than filled with `NO_SERVER`, which
-/// would cost a call to a memset subprogram per query).
+/// and checksum sum. `hits`: count the first answer's server in
+/// `SERVER_HITS` (inline sets have no server ids: their `sel.ids` are left
+/// zero rather than filled with `NO_SERVER`, which would cost a call to a
+/// memset subprogram per query).
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "one call site per answer source")]
 fn respond<const N: usize, const M: usize>(
@@ -422,9 +420,9 @@ fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
 }
 
 /// Resizes the packet, copies the response (whose checksum sum is
-/// `payload_sum`) in, rewrites the headers. On a
-/// helper failure the packet is restored to its original length and passed
-/// (its content below the DNS payload is untouched until the store).
+/// `payload_sum`) in, rewrites the headers. On a helper failure the packet
+/// is restored to its original length and passed (its content below the
+/// DNS payload is untouched until the store).
 #[inline(always)]
 fn send(
     ctx: &XdpContext,
