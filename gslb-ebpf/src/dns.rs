@@ -45,6 +45,8 @@ pub struct Query {
     /// Unfolded checksum sum of the question (QNAME, QTYPE, QCLASS) in
     /// place at offset 12, so the response's checksum needs no pass over it.
     pub qsum: u64,
+    /// What `parse`'s `on_key` returned (the QNAME's home slot).
+    pub home: u32,
 }
 
 #[inline(always)]
@@ -60,9 +62,16 @@ fn wr16(m: &mut [u8; SCRATCH_LEN], i: usize, v: u16) {
 }
 
 /// Parses the query in `s.msg[..len]` and writes the lowercased QNAME into
-/// `s.key` (zero padded). `Err` carries the pass reason.
+/// `s.key` (zero padded). `on_key` is called as soon as the key is written,
+/// before the rest of the question is parsed (so that a lookup it starts
+/// overlaps that work); its result is kept in [`Query::home`]. `Err`
+/// carries the pass reason.
 #[inline(always)]
-pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
+pub fn parse(
+    s: &mut Scratch,
+    len: usize,
+    on_key: impl FnOnce(&Scratch, usize) -> u32,
+) -> Result<Query, Counter> {
     let m = &s.msg;
     let flags = rd16(m, 2);
     if flags & (FLAG_QR | OPCODE_MASK | FLAG_TC) != 0 {
@@ -110,6 +119,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         return Err(Counter::PassMalformed);
     }
     let name_sum = build_key(s, false, name_len);
+    let home = on_key(s, name_len);
     let m = &s.msg;
     let first_label = usize::from(m[HEADER_LEN]) & MAX_LABEL_LEN;
     let mut pos = HEADER_LEN + name_len;
@@ -133,6 +143,7 @@ pub fn parse(s: &mut Scratch, len: usize) -> Result<Query, Counter> {
         opt_flags: 0,
         flags,
         qsum: name_sum + tc,
+        home,
     };
     if arcount == 1 {
         parse_opt(m, pos, len, &mut q)?;

@@ -101,8 +101,8 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     if r != 0 {
         return Err(Counter::PassMalformed);
     }
-    let q = dns::parse(s, dns_len)?;
-    let Some(entry) = find_name(s, cfg, q.name_len)? else {
+    let q = dns::parse(s, dns_len, |s, name_len| prefetch_slot(s, cfg, name_len))?;
+    let Some(entry) = find_name(s, cfg, q.name_len, q.home)? else {
         // RFC 8020: the parent exists and lists every child that does.
         let parent = lookup_parent(ctx, s, cfg, &q, dns_off)?.ok_or(Counter::PassNameNotFound)?;
         if parent.flags & NAME_CHILD_NX == 0 {
@@ -218,16 +218,47 @@ fn lookup_parent(
         return Ok(None);
     }
     dns::build_key(s, true, len);
-    find_name(s, cfg, len)
+    find_name(s, cfg, len, slot_home(s))
 }
 
-/// The entry of the name whose key is in `s.key`: from `NAME_SLOTS` for a
-/// short name, else (or on overflow) from the hash map of its size class.
-/// `Err` when its slot is being rewritten (the query is passed).
+/// Home slot of the key in `s.key` in `NAME_SLOTS` (unmasked).
 #[inline(always)]
-fn find_name(s: &mut Scratch, cfg: &Config, name_len: usize) -> Result<Option<NameEntry>, Counter> {
+fn slot_home(s: &Scratch) -> u32 {
+    let k = s.key.as_ptr().cast::<u64>();
+    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
+    let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
+    slot_hash(w) as u32
+}
+
+/// Returns the home slot of a QNAME that fits `NAME_SLOTS`, and starts
+/// loading that slot: the load, a cache miss with many names, then runs
+/// while the rest of the query is parsed instead of after it.
+#[inline(always)]
+fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
+    if !(2..=SLOT_NAME_MAX).contains(&name_len) {
+        return 0;
+    }
+    let home = slot_home(s);
+    if let Some(slot) = NAME_SLOTS.get_ptr(home & cfg.slot_mask) {
+        // SAFETY: a valid map value; the value read is not used.
+        unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
+    }
+    home
+}
+
+/// The entry of the name whose key is in `s.key` (home slot `home`, see
+/// [`slot_home`]): from `NAME_SLOTS` for a short name, else (or on
+/// overflow) from the hash map of its size class. `Err` when its slot is
+/// being rewritten (the query is passed).
+#[inline(always)]
+fn find_name(
+    s: &mut Scratch,
+    cfg: &Config,
+    name_len: usize,
+    home: u32,
+) -> Result<Option<NameEntry>, Counter> {
     if (2..=SLOT_NAME_MAX).contains(&name_len) {
-        if let Some(e) = lookup_slot(s, cfg.slot_mask)? {
+        if let Some(e) = lookup_slot(s, cfg.slot_mask, home)? {
             return Ok(Some(e));
         }
         if cfg.flags & CONFIG_SLOT_OVERFLOW == 0 {
@@ -237,14 +268,13 @@ fn find_name(s: &mut Scratch, cfg: &Config, name_len: usize) -> Result<Option<Na
     Ok(lookup_name(s, name_len))
 }
 
-/// Probes `NAME_SLOTS` for the key in `s.key` (see
+/// Probes `NAME_SLOTS` from slot `home` for the key in `s.key` (see
 /// `gslb_common::maps::NAME_SLOTS` for the sequence-byte protocol).
 #[inline(always)]
-fn lookup_slot(s: &mut Scratch, mask: u32) -> Result<Option<NameEntry>, Counter> {
+fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Option<NameEntry>, Counter> {
     let k = s.key.as_ptr().cast::<u64>();
     // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
     let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
-    let home = slot_hash(w) as u32;
     for i in 0..SLOT_PROBES {
         let idx = home.wrapping_add(i) & mask;
         let Some(slot) = NAME_SLOTS.get_ptr(idx) else {
