@@ -47,7 +47,10 @@ pub const SLOT_NAME_MAX: usize = 31;
 pub const SLOT_SEQ: usize = 31;
 /// Slots probed from a name's home slot (linear probing). A name with no
 /// free slot among them goes to `NAMES_32` and [`CONFIG_SLOT_OVERFLOW`] is
-/// set.
+/// set. A slot once taken is never emptied again (removal leaves a
+/// [`SLOT_TOMBSTONE`]), so a probe that meets an empty slot proves the name
+/// is in no name map: only a probe through `SLOT_PROBES` taken slots looks
+/// in `NAMES_32` (an NXDOMAIN costs no hash map lookup).
 pub const SLOT_PROBES: u32 = 8;
 /// `key[0]` of a slot whose name was removed: probing goes on past it (a
 /// label length is at most 63). A slot whose first key word is 0 is empty
@@ -114,7 +117,8 @@ pub const CONFIG_ENABLED: u32 = 1;
 /// [`Config::flags`]: the client group trie is populated; look it up.
 pub const CONFIG_CLIENT_GROUPS: u32 = 2;
 /// [`Config::flags`]: some names that fit [`NAME_SLOTS`] are in `NAMES_32`
-/// instead (no free slot within [`SLOT_PROBES`]): a slot miss looks there.
+/// instead (no free slot within [`SLOT_PROBES`]): a probe that finds all
+/// its slots taken by other names looks there.
 pub const CONFIG_SLOT_OVERFLOW: u32 = 4;
 
 /// Global settings of the XDP program (`CONFIG[0]`).

@@ -247,9 +247,13 @@ fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
 }
 
 /// The entry of the name whose key is in `s.key` (home slot `home`, see
-/// [`slot_home`]): from `NAME_SLOTS` for a short name, else (or on
-/// overflow) from the hash map of its size class. `Err` when its slot is
-/// being rewritten (the query is passed).
+/// [`slot_home`]): from `NAME_SLOTS` for a short name, else from the hash
+/// map of its size class. A short name is looked for in `NAMES_32` only
+/// when it may have overflowed there: the daemon puts a name there only
+/// when all `SLOT_PROBES` slots from its home are taken, and a taken slot
+/// never becomes empty again (removal leaves a tombstone), so a probe that
+/// meets an empty slot has its answer. `Err` when the name's slot is being
+/// rewritten (the query is passed).
 #[inline(always)]
 fn find_name(
     s: &mut Scratch,
@@ -258,27 +262,38 @@ fn find_name(
     home: u32,
 ) -> Result<Option<NameEntry>, Counter> {
     if (2..=SLOT_NAME_MAX).contains(&name_len) {
-        if let Some(e) = lookup_slot(s, cfg.slot_mask, home)? {
-            return Ok(Some(e));
-        }
-        if cfg.flags & CONFIG_SLOT_OVERFLOW == 0 {
-            return Ok(None);
+        match lookup_slot(s, cfg.slot_mask, home)? {
+            Probe::Found(e) => return Ok(Some(e)),
+            Probe::Absent => return Ok(None),
+            Probe::Full if cfg.flags & CONFIG_SLOT_OVERFLOW == 0 => return Ok(None),
+            Probe::Full => {}
         }
     }
     Ok(lookup_name(s, name_len))
 }
 
+/// Outcome of a probe of `NAME_SLOTS`.
+enum Probe {
+    /// The name's entry.
+    Found(NameEntry),
+    /// An empty slot ended the probe: the name is in no name map.
+    Absent,
+    /// Every probed slot held another name (or a tombstone): the name may
+    /// be in `NAMES_32`.
+    Full,
+}
+
 /// Probes `NAME_SLOTS` from slot `home` for the key in `s.key` (see
 /// `gslb_common::maps::NAME_SLOTS` for the sequence-byte protocol).
 #[inline(always)]
-fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Option<NameEntry>, Counter> {
+fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Probe, Counter> {
     let k = s.key.as_ptr().cast::<u64>();
     // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
     let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
     for i in 0..SLOT_PROBES {
         let idx = home.wrapping_add(i) & mask;
         let Some(slot) = NAME_SLOTS.get_ptr(idx) else {
-            return Ok(None);
+            return Ok(Probe::Full);
         };
         let sk = slot.cast::<u64>();
         // SAFETY: a valid map value of 64 bytes; volatile keeps the reads
@@ -287,7 +302,7 @@ fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Option<NameEntry
             let w3 = core::ptr::read_volatile(sk.add(3));
             let w0 = core::ptr::read_volatile(sk);
             if w0 == 0 {
-                return Ok(None);
+                return Ok(Probe::Absent);
             }
             if w0 as u8 == SLOT_TOMBSTONE || w0 != w[0] {
                 continue;
@@ -306,10 +321,10 @@ fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Option<NameEntry
             if again != seq {
                 return Err(Counter::PassInternal);
             }
-            return Ok(Some(e));
+            return Ok(Probe::Found(e));
         }
     }
-    Ok(None)
+    Ok(Probe::Full)
 }
 
 /// Looks an answer set up for the client's group, falling back to the

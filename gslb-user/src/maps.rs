@@ -288,6 +288,11 @@ impl Maps {
         e
     }
 
+    /// Short names kept in `NAMES_32` because their slots were all taken.
+    pub fn slot_overflow(&self) -> usize {
+        self.overflow.len()
+    }
+
     /// Writes the current decisions of one gslb name (already known to the
     /// maps through [`Maps::sync`]): only the entries that changed, answer
     /// sets before the name entry, stale sets after it. Returns the number

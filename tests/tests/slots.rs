@@ -109,6 +109,25 @@ fn names_without_a_free_slot_are_answered_from_the_hash_map() {
 }
 
 #[test]
+fn overflowed_names_and_nxdomain_with_empty_slots_left() {
+    // 56 names in 64 slots: some find their 8 slots taken and go to
+    // NAMES_32 while empty slots remain. A probe that meets an empty slot
+    // ends the lookup (NXDOMAIN without a hash map lookup); one that finds
+    // its slots all taken goes on to NAMES_32.
+    let state = state(56);
+    let (ebpf, maps) = load(&state);
+    assert!(maps.slot_overflow() > 0, "no name overflowed");
+    for i in 0..56 {
+        let got = ask(&ebpf, &format!("g{i}.example.test."));
+        assert_eq!(got, Some((ResponseCode::NoError, vec![addr(i)])), "g{i}");
+    }
+    for i in 56..400 {
+        let got = ask(&ebpf, &format!("g{i}.example.test."));
+        assert_eq!(got, Some((ResponseCode::NXDomain, vec![])), "g{i}");
+    }
+}
+
+#[test]
 fn rewritten_and_removed_slots() {
     // 40 names in 64 slots: all placed, with probe chains.
     let full = state(40);
