@@ -38,7 +38,7 @@ use crate::{
     dns::Query,
     headers::Layers,
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MASK, MAX_QUERY, NAMES_128,
         NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, ZONES,
     },
 };
@@ -109,7 +109,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
             return Err(Counter::PassNameNotFound);
         }
         let (len, sum) = negative(s, &q, RCODE_NXDOMAIN, parent.zone, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, len, sum)?;
+        send(ctx, s, &l, dns_off, q.q_end, len, sum)?;
         count(Counter::AnsweredNxdomain);
         return Ok(());
     };
@@ -161,7 +161,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size, true)?
     } else if entry.flags & NAME_NODATA != 0 {
         let (len, sum) = negative(s, &q, 0, entry.zone, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, len, sum)?;
+        send(ctx, s, &l, dns_off, q.q_end, len, sum)?;
         count(Counter::AnsweredNodata);
         return Ok(());
     } else if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
@@ -169,7 +169,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     } else {
         return Err(Counter::PassType);
     };
-    send(ctx, s, &l, dns_off, resp_len, sum)
+    send(ctx, s, &l, dns_off, q.q_end, resp_len, sum)
 }
 
 /// Builds a negative answer with the SOA of zone `zone`; returns its
@@ -464,16 +464,18 @@ fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
     }
 }
 
-/// Resizes the packet, copies the response (whose checksum sum is
-/// `payload_sum`) in, rewrites the headers. On a helper failure the packet
-/// is restored to its original length and passed (its content below the
-/// DNS payload is untouched until the store).
+/// Resizes the packet, writes the response (whose checksum sum is
+/// `payload_sum`; its question, up to `q_end`, is the query's) in, rewrites
+/// the headers. On a helper failure the packet is restored to its original
+/// length and passed (its content below the DNS payload is untouched until
+/// the write).
 #[inline(always)]
 fn send(
     ctx: &XdpContext,
     s: &mut Scratch,
     l: &Layers,
     dns_off: usize,
+    q_end: usize,
     resp_len: usize,
     payload_sum: u64,
 ) -> Result<(), Counter> {
@@ -485,15 +487,20 @@ fn send(
     let frame_len = (ctx.data_end() - ctx.data()) as i32;
     let delta = (dns_off + resp_len) as i32 - frame_len;
     let grown = resize(ctx, s, dns_off, delta)?;
-    let stored = unsafe {
-        bpf_xdp_store_bytes(
-            ctx.ctx,
-            dns_off as u32,
-            s.msg.as_mut_ptr().cast(),
-            (resp_len & 0x1ff) as u32,
-        )
+    let written = match grown {
+        // The query is still in place: write what differs.
+        Grown::Tail => write_changes(ctx, s, dns_off, q_end, resp_len),
+        // The query moved with the front: write the whole response.
+        Grown::Head => unsafe {
+            bpf_xdp_store_bytes(
+                ctx.ctx,
+                dns_off as u32,
+                s.msg.as_mut_ptr().cast(),
+                (resp_len & 0x1ff) as u32,
+            ) == 0
+        },
     };
-    if stored != 0 || !headers::rewrite(ctx, l, resp_len, payload_sum) {
+    if !written || !headers::rewrite(ctx, l, resp_len, payload_sum) {
         // Cannot happen after the checks above; undo the resize.
         unsafe {
             match grown {
@@ -504,6 +511,62 @@ fn send(
         return Err(Counter::PassInternal);
     }
     Ok(())
+}
+
+/// Turns the query in the packet's DNS payload (at `dns_off`) into the
+/// response built in `s.msg`, writing only what differs: the header's
+/// flags and counts, and `s.msg[from..to]` (all that follows the
+/// question). Direct writes, no helper call: the part after the question
+/// goes by 8-byte words from its end backwards, the lowest word starting
+/// up to 7 bytes before `from` (question bytes rewritten with their own
+/// values). `false` if the packet is shorter than `dns_off + to` (cannot
+/// happen after the resize).
+#[inline(always)]
+fn write_changes(
+    ctx: &XdpContext,
+    s: &mut Scratch,
+    dns_off: usize,
+    from: usize,
+    to: usize,
+) -> bool {
+    let Some(h) = headers::bytes_at::<HEADER_LEN>(ctx, dns_off) else {
+        return false;
+    };
+    // SAFETY: 12 bytes checked above; `msg` holds at least 12 bytes, and
+    // `msg[4..]` is 8-byte aligned (asserted in `maps`).
+    unsafe {
+        let h = h.cast::<u8>();
+        let m = s.msg.as_ptr();
+        h.add(2)
+            .cast::<u16>()
+            .write_unaligned(m.add(2).cast::<u16>().read_unaligned());
+        h.add(4)
+            .cast::<u64>()
+            .write_unaligned(m.add(4).cast::<u64>().read());
+    }
+    // The write position lives in map memory between iterations (see
+    // `dns::parse`): one verifier state for every iteration.
+    s.tmp = to as u64;
+    for _ in 0..dns::MAX_ANSWER_WORDS {
+        // SAFETY: plain read of our own per-CPU field.
+        let end = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
+        if end <= from || end < 8 {
+            return true;
+        }
+        let start = (end - 8) & MASK;
+        let Some(p) = headers::bytes_at::<8>(ctx, dns_off + start) else {
+            return false;
+        };
+        // SAFETY: 8 packet bytes checked above; `start + 8` is within the
+        // 1024-byte `msg`.
+        unsafe {
+            let w = s.msg.as_ptr().add(start).cast::<u64>().read_unaligned();
+            p.cast::<u64>().write_unaligned(w);
+            core::ptr::write_volatile(&mut s.tmp, start as u64);
+        }
+    }
+    // More words than any response has.
+    false
 }
 
 /// Which end of the frame [`resize`] moved.
