@@ -3,11 +3,13 @@
 //! where the daemon's slow path answers it.
 //!
 //! Split by concern as in katran's `lib/bpf/`: [`headers`] (L2-L4),
-//! [`dns`] (query parsing, response building), [`csum`] (checksums),
-//! [`maps`] (map definitions and counters), this file (the decision).
+//! [`dns`] (query parsing, response building), [`copy`] (the DNS message
+//! between packet and scratch), [`csum`] (checksums), [`maps`] (map
+//! definitions and counters), this file (the decision).
 #![no_std]
 #![no_main]
 
+mod copy;
 mod csum;
 mod dns;
 mod headers;
@@ -90,15 +92,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     let s = SCRATCH.get_ptr_mut(0).ok_or(Counter::PassInternal)?;
     // SAFETY: per-CPU scratch, used by this invocation only.
     let s = unsafe { &mut *s };
-    let r = unsafe {
-        bpf_xdp_load_bytes(
-            ctx.ctx,
-            dns_off as u32,
-            s.msg.as_mut_ptr().cast(),
-            dns_len as u32,
-        )
-    };
-    if r != 0 {
+    if !copy::read_query(ctx, s, dns_off, dns_len) {
         return Err(Counter::PassMalformed);
     }
     let q = dns::parse(s, dns_len, |s, name_len| prefetch_slot(s, cfg, name_len))?;
@@ -489,7 +483,7 @@ fn send(
     let grown = resize(ctx, s, dns_off, delta)?;
     let written = match grown {
         // The query is still in place: write what differs.
-        Grown::Tail => write_changes(ctx, s, dns_off, q_end, resp_len),
+        Grown::Tail => copy::write_changes(ctx, s, dns_off, q_end, resp_len),
         // The query moved with the front: write the whole response.
         Grown::Head => unsafe {
             bpf_xdp_store_bytes(
@@ -511,62 +505,6 @@ fn send(
         return Err(Counter::PassInternal);
     }
     Ok(())
-}
-
-/// Turns the query in the packet's DNS payload (at `dns_off`) into the
-/// response built in `s.msg`, writing only what differs: the header's
-/// flags and counts, and `s.msg[from..to]` (all that follows the
-/// question). Direct writes, no helper call: the part after the question
-/// goes by 8-byte words from its end backwards, the lowest word starting
-/// up to 7 bytes before `from` (question bytes rewritten with their own
-/// values). `false` if the packet is shorter than `dns_off + to` (cannot
-/// happen after the resize).
-#[inline(always)]
-fn write_changes(
-    ctx: &XdpContext,
-    s: &mut Scratch,
-    dns_off: usize,
-    from: usize,
-    to: usize,
-) -> bool {
-    let Some(h) = headers::bytes_at::<HEADER_LEN>(ctx, dns_off) else {
-        return false;
-    };
-    // SAFETY: 12 bytes checked above; `msg` holds at least 12 bytes, and
-    // `msg[4..]` is 8-byte aligned (asserted in `maps`).
-    unsafe {
-        let h = h.cast::<u8>();
-        let m = s.msg.as_ptr();
-        h.add(2)
-            .cast::<u16>()
-            .write_unaligned(m.add(2).cast::<u16>().read_unaligned());
-        h.add(4)
-            .cast::<u64>()
-            .write_unaligned(m.add(4).cast::<u64>().read());
-    }
-    // The write position lives in map memory between iterations (see
-    // `dns::parse`): one verifier state for every iteration.
-    s.tmp = to as u64;
-    for _ in 0..dns::MAX_ANSWER_WORDS {
-        // SAFETY: plain read of our own per-CPU field.
-        let end = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
-        if end <= from || end < 8 {
-            return true;
-        }
-        let start = (end - 8) & MASK;
-        let Some(p) = headers::bytes_at::<8>(ctx, dns_off + start) else {
-            return false;
-        };
-        // SAFETY: 8 packet bytes checked above; `start + 8` is within the
-        // 1024-byte `msg`.
-        unsafe {
-            let w = s.msg.as_ptr().add(start).cast::<u64>().read_unaligned();
-            p.cast::<u64>().write_unaligned(w);
-            core::ptr::write_volatile(&mut s.tmp, start as u64);
-        }
-    }
-    // More words than any response has.
-    false
 }
 
 /// Which end of the frame [`resize`] moved.
