@@ -8,6 +8,7 @@ pub mod engine;
 pub mod health;
 pub mod lookup;
 pub mod maps;
+pub mod mmsg;
 pub mod model;
 pub mod negative;
 pub mod rdata;

@@ -10,15 +10,16 @@
 use std::{
     io,
     net::{IpAddr, SocketAddr},
+    os::fd::AsRawFd,
     sync::Arc,
     time::Duration,
 };
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncReadExt, AsyncWriteExt, Interest},
     net::{TcpListener, TcpStream, UdpSocket},
     sync::Semaphore,
     task::{JoinHandle, JoinSet},
@@ -27,6 +28,7 @@ use tokio::{
 use tracing::debug;
 
 use crate::{
+    mmsg::{self, RecvBatch},
     model::State,
     responder::{respond, Transport},
 };
@@ -39,8 +41,6 @@ pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_TCP_CONNECTIONS: usize = 1024;
 /// Accept backlog of the TCP listeners.
 const TCP_BACKLOG: i32 = 1024;
-/// Largest UDP datagram.
-const MAX_DATAGRAM: usize = 65_535;
 /// Pause after a socket error, so a persistent error cannot spin a core.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
 /// Tries at finding one ephemeral port free on every listen address.
@@ -163,24 +163,51 @@ impl Listeners {
     }
 }
 
+/// Receives queries in batches (`recvmmsg`), answers them, sends the
+/// answers in batches (`sendmmsg`). Several of these serve one socket.
 async fn serve_udp(socket: Arc<UdpSocket>, state: Arc<ArcSwap<State>>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let fd = socket.as_raw_fd();
+    let mut batch = RecvBatch::default();
+    let mut replies: Vec<(Vec<u8>, SockAddr)> = Vec::with_capacity(mmsg::BATCH);
     loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
-            Ok(received) => received,
-            Err(e) => {
-                debug!(error = %e, "UDP receive failed");
-                tokio::time::sleep(ERROR_PAUSE).await;
-                continue;
-            }
-        };
-        let response = respond(&state.load(), &buf[..len], Transport::Udp, Some(peer.ip()));
-        let Some(response) = response else {
-            debug!(%peer, len, "UDP datagram dropped");
+        if let Err(e) = socket.async_io(Interest::READABLE, || batch.recv(fd)).await {
+            debug!(error = %e, "UDP receive failed");
+            tokio::time::sleep(ERROR_PAUSE).await;
             continue;
-        };
-        if let Err(e) = socket.send_to(&response, peer).await {
-            debug!(%peer, error = %e, "UDP send failed");
+        }
+        replies.clear();
+        {
+            let state = state.load();
+            for (request, peer) in batch.datagrams() {
+                match respond(&state, request, Transport::Udp, Some(peer.ip())) {
+                    Some(response) => replies.push((response, SockAddr::from(peer))),
+                    None => debug!(%peer, len = request.len(), "UDP datagram dropped"),
+                }
+            }
+        }
+        send_replies(&socket, &replies).await;
+    }
+}
+
+/// Sends `replies` with as few `sendmmsg` calls as the socket allows,
+/// waiting for room in its send buffer when it is full. A reply the
+/// kernel refuses is logged and skipped.
+async fn send_replies(socket: &UdpSocket, replies: &[(Vec<u8>, SockAddr)]) {
+    let fd = socket.as_raw_fd();
+    let mut done = 0;
+    while done < replies.len() {
+        match socket.try_io(Interest::WRITABLE, || mmsg::send(fd, &replies[done..])) {
+            Ok(n) => done += n.max(1),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let peer = replies[done].1.as_socket();
+                debug!(?peer, error = %e, "UDP send failed");
+                done += 1;
+            }
         }
     }
 }
