@@ -2,7 +2,7 @@
 //! per line and answers one JSON line. `gslb status`, `gslb explain` and
 //! `gslb server enable|disable|drain` are its clients.
 
-use std::{net::IpAddr, path::Path};
+use std::{future::Future, net::IpAddr, path::Path, pin::Pin};
 
 use anyhow::{bail, Context as _};
 use hickory_proto::rr::Name;
@@ -90,75 +90,116 @@ pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinH
     }))
 }
 
+/// Requests of one connection handed to the engine whose responses are
+/// not written yet.
+const PIPELINE_DEPTH: usize = 1024;
+
+/// A response still to come from the engine.
+type Reply = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// Serves one connection. Requests are handed to the engine as they are
+/// read, in order, without waiting for the one before to be answered; a
+/// writer task writes the responses in request order. So a client that
+/// pipelines its requests (`gslb update-bench`) is limited by the engine,
+/// not by a round trip per request.
 async fn connection(stream: UnixStream, engine: mpsc::Sender<Command>) -> anyhow::Result<()> {
     let (r, mut w) = stream.into_split();
+    let (queue, mut replies) = mpsc::channel::<Reply>(PIPELINE_DEPTH);
+    let writer = tokio::spawn(async move {
+        while let Some(reply) = replies.recv().await {
+            let mut out = serde_json::to_string(&reply.await)?;
+            out.push('\n');
+            w.write_all(out.as_bytes()).await?;
+        }
+        anyhow::Ok(())
+    });
     let mut lines = BufReader::new(r).lines();
     while let Some(line) = lines.next_line().await? {
-        let response = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => handle(req, &engine).await,
-            Err(e) => Response::Error(format!("bad request: {e}")),
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => submit(req, &engine).await,
+            Err(e) => answered(Err(format!("bad request: {e}"))),
         };
-        let mut out = serde_json::to_string(&response)?;
-        out.push('\n');
-        w.write_all(out.as_bytes()).await?;
+        if queue.send(reply).await.is_err() {
+            break; // The writer failed: the client is gone.
+        }
     }
+    drop(queue);
+    writer.await??;
     Ok(())
 }
 
-async fn handle(req: Request, engine: &mpsc::Sender<Command>) -> Response {
-    let result: Result<serde_json::Value, String> = async {
-        match req {
-            Request::Status => {
-                let (reply, rx) = oneshot::channel();
-                engine
-                    .send(Command::Status { reply })
-                    .await
-                    .map_err(|_| "engine stopped")?;
-                let r = rx.await.map_err(|_| "engine stopped")?;
-                serde_json::to_value(r).map_err(|e| e.to_string())
-            }
-            Request::Explain { name, client } => {
-                let mut name =
-                    Name::from_ascii(&name).map_err(|e| format!("bad name {name:?}: {e}"))?;
-                // Names on the command line are absolute.
-                name.set_fqdn(true);
-                let (reply, rx) = oneshot::channel();
-                engine
-                    .send(Command::Explain {
-                        name,
-                        client,
-                        reply,
-                    })
-                    .await
-                    .map_err(|_| "engine stopped")?;
-                let r = rx.await.map_err(|_| "engine stopped")??;
-                serde_json::to_value(r).map_err(|e| e.to_string())
-            }
-            Request::Admin { server, state } => {
-                let state = match state.as_str() {
-                    "enabled" | "enable" => AdminState::Enabled,
-                    "disabled" | "disable" => AdminState::Disabled,
-                    "draining" | "drain" => AdminState::Draining,
-                    other => return Err(format!("unknown admin state {other:?}")),
-                };
-                let (reply, rx) = oneshot::channel();
-                engine
-                    .send(Command::SetAdmin {
-                        server,
-                        state,
-                        reply,
-                    })
-                    .await
-                    .map_err(|_| "engine stopped")?;
-                rx.await.map_err(|_| "engine stopped")??;
-                Ok(serde_json::Value::Null)
-            }
-        }
-    }
-    .await;
-    match result {
+/// A reply known without the engine.
+fn answered(result: Result<serde_json::Value, String>) -> Reply {
+    Box::pin(std::future::ready(match result {
         Ok(v) => Response::Ok(v),
         Err(e) => Response::Error(e),
+    }))
+}
+
+/// The reply to come through `rx`, turned into a response by `f`.
+fn reply_from<T: Send + 'static>(
+    rx: oneshot::Receiver<T>,
+    f: impl FnOnce(T) -> Result<serde_json::Value, String> + Send + 'static,
+) -> Reply {
+    Box::pin(async move {
+        match rx
+            .await
+            .map_err(|_| "engine stopped".to_owned())
+            .and_then(f)
+        {
+            Ok(v) => Response::Ok(v),
+            Err(e) => Response::Error(e),
+        }
+    })
+}
+
+/// Hands `req` to the engine; returns its reply to come.
+async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
+    let stopped = || answered(Err("engine stopped".into()));
+    match req {
+        Request::Status => {
+            let (reply, rx) = oneshot::channel();
+            if engine.send(Command::Status { reply }).await.is_err() {
+                return stopped();
+            }
+            reply_from(rx, |r| serde_json::to_value(r).map_err(|e| e.to_string()))
+        }
+        Request::Explain { name, client } => {
+            let mut name = match Name::from_ascii(&name) {
+                Ok(n) => n,
+                Err(e) => return answered(Err(format!("bad name {name:?}: {e}"))),
+            };
+            // Names on the command line are absolute.
+            name.set_fqdn(true);
+            let (reply, rx) = oneshot::channel();
+            let cmd = Command::Explain {
+                name,
+                client,
+                reply,
+            };
+            if engine.send(cmd).await.is_err() {
+                return stopped();
+            }
+            reply_from(rx, |r| serde_json::to_value(r?).map_err(|e| e.to_string()))
+        }
+        Request::Admin { server, state } => {
+            let state = match state.as_str() {
+                "enabled" | "enable" => AdminState::Enabled,
+                "disabled" | "disable" => AdminState::Disabled,
+                "draining" | "drain" => AdminState::Draining,
+                other => return answered(Err(format!("unknown admin state {other:?}"))),
+            };
+            let (reply, rx) = oneshot::channel();
+            let cmd = Command::SetAdmin {
+                server,
+                state,
+                reply,
+            };
+            if engine.send(cmd).await.is_err() {
+                return stopped();
+            }
+            reply_from(rx, |r| r.map(|()| serde_json::Value::Null))
+        }
     }
 }
 
@@ -235,4 +276,97 @@ impl Receiver {
 /// Sends one request to the daemon's socket; the JSON result.
 pub async fn request(path: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
     Client::connect(path).await?.request(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pipelined requests reach the engine in the order sent, before the
+    /// replies to earlier ones (the fake engine holds its first reply until
+    /// the second request is in), and their responses come back in that
+    /// order, errors included, also when the engine answers late.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pipelined_requests_keep_their_order() {
+        const N: usize = 300;
+        let path = std::env::temp_dir().join(format!("gslb-control-{}.sock", std::process::id()));
+        let (tx, mut commands) = mpsc::channel(16);
+        let server = serve(&path, tx).expect("serve");
+        // A fake engine: reports each server name in arrival order; "bad*"
+        // servers get an error; every 7th reply comes late; the first
+        // reply waits for the second request.
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        let engine = tokio::spawn(async move {
+            let mut n = 0;
+            let mut held = None;
+            while let Some(cmd) = commands.recv().await {
+                let Command::SetAdmin { server, reply, .. } = cmd else {
+                    continue;
+                };
+                let r = if server.starts_with("bad") {
+                    Err(format!("no server named {server:?}"))
+                } else {
+                    Ok(())
+                };
+                n += 1;
+                if n % 7 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                let _ = seen_tx.send(server);
+                if n == 1 {
+                    held = Some((reply, r));
+                    continue;
+                }
+                if let Some((first, r)) = held.take() {
+                    let _ = first.send(r);
+                }
+                let _ = reply.send(r);
+            }
+        });
+        let name = |i: usize| {
+            if i.is_multiple_of(5) {
+                format!("bad{i}")
+            } else {
+                format!("s{i}")
+            }
+        };
+        let (mut tx, mut rx) = Client::connect(&path).await.expect("connect").split();
+        for i in 0..N {
+            // Every 11th request has an unknown state: answered without
+            // the engine, yet in its place.
+            let state = if i.is_multiple_of(11) {
+                "sideways"
+            } else {
+                "disabled"
+            };
+            let req = Request::Admin {
+                server: name(i),
+                state: state.into(),
+            };
+            tx.send(&req).await.expect("send");
+        }
+        for i in 0..N {
+            let r = tokio::time::timeout(std::time::Duration::from_secs(10), rx.receive())
+                .await
+                .expect("no response in 10 s: requests are not pipelined");
+            if i.is_multiple_of(11) {
+                let e = r.expect_err("unknown state").to_string();
+                assert!(e.contains("sideways"), "{i}: {e}");
+            } else if i.is_multiple_of(5) {
+                let e = r.expect_err("unknown server").to_string();
+                assert!(e.contains(&name(i)), "{i}: {e}");
+            } else {
+                r.unwrap_or_else(|e| panic!("{i}: {e}"));
+            }
+        }
+        let want: Vec<String> = (0..N).filter(|i| !i.is_multiple_of(11)).map(name).collect();
+        let mut got = Vec::new();
+        while got.len() < want.len() {
+            got.push(seen.recv().await.expect("engine report"));
+        }
+        assert_eq!(got, want);
+        server.abort();
+        engine.abort();
+        let _ = std::fs::remove_file(&path);
+    }
 }
