@@ -34,7 +34,7 @@ pub fn read_query(ctx: &XdpContext, s: &mut Scratch, dns_off: usize, len: usize)
         // SAFETY: as above.
         unsafe { core::ptr::write_volatile(&mut s.tmp, (at + 8) as u64) };
     }
-    len % 8 == 0 || copy_in(ctx, s, dns_off, (len - 8) & MASK)
+    len.is_multiple_of(8) || copy_in(ctx, s, dns_off, (len - 8) & MASK)
 }
 
 /// One word of the packet's DNS message at `at` into `s.msg[at..]`.

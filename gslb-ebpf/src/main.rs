@@ -40,7 +40,7 @@ use crate::{
     dns::Query,
     headers::Layers,
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MASK, MAX_QUERY, NAMES_128,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
         NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, ZONES,
     },
 };
