@@ -159,10 +159,17 @@ mod tests {
 
     #[test]
     fn a_batch_goes_out_and_comes_back_with_its_senders() {
-        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let clients: Vec<UdpSocket> = (0..3)
-            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-            .collect();
+        round_trip("127.0.0.1:0");
+    }
+
+    #[test]
+    fn ipv6_senders_too() {
+        round_trip("[::1]:0");
+    }
+
+    fn round_trip(local: &str) {
+        let server = UdpSocket::bind(local).unwrap();
+        let clients: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind(local).unwrap()).collect();
         for (i, c) in clients.iter().enumerate() {
             c.send_to(&[i as u8; 5], server.local_addr().unwrap())
                 .unwrap();
