@@ -41,6 +41,12 @@ pub const NAME_SLOTS: &str = "NAME_SLOTS";
 /// Longest wire name kept in [`NAME_SLOTS`]: byte 31 of a slot's key is
 /// its sequence byte ([`SLOT_SEQ`]).
 pub const SLOT_NAME_MAX: usize = 31;
+/// Whether a name of wire length `len` belongs in [`NAME_SLOTS`].
+#[inline(always)]
+pub const fn slot_fits(len: usize) -> bool {
+    len >= 2 && len <= SLOT_NAME_MAX
+}
+
 /// Index of the sequence byte in [`NameSlot::key`]: even when the slot is
 /// stable, odd while the daemon rewrites it. A reader that sees it odd, or
 /// changed across its read, passes the query to the slow path.

@@ -7,10 +7,12 @@ use aya_ebpf::programs::XdpContext;
 use gslb_common::dns::HEADER_LEN;
 
 use crate::{
-    dns,
     headers::bytes_at,
     maps::{Scratch, MASK, MAX_QUERY},
 };
+
+/// 8-byte words after the question of the longest response (508 bytes).
+const MAX_ANSWER_WORDS: usize = 64;
 
 /// Copies the DNS message, `len` bytes (8..=`MAX_QUERY`) at `dns_off`,
 /// into `s.msg`: words at 0, 8, ... while they fit, then one ending at
@@ -86,7 +88,7 @@ pub fn write_changes(
     // The write position lives in map memory between iterations (see
     // `dns::parse`): one verifier state for every iteration.
     s.tmp = to as u64;
-    for _ in 0..dns::MAX_ANSWER_WORDS {
+    for _ in 0..MAX_ANSWER_WORDS {
         // SAFETY: plain read of our own per-CPU field.
         let end = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
         if end <= from || end < 8 {

@@ -23,8 +23,6 @@ const MAX_LABELS: usize = 128;
 const MAX_OPTIONS: usize = 16;
 /// Size of an OPT record without options.
 pub const OPT_LEN: usize = 11;
-/// 8-byte words after the question of the longest response (508 bytes).
-pub const MAX_ANSWER_WORDS: usize = 64;
 
 /// What the fast path needs to know about a parsed query.
 pub struct Query {

@@ -28,9 +28,9 @@ use aya_ebpf::{
 use gslb_common::{
     dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        name_class, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED,
-        CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A, NAME_INLINE_AAAA,
-        NAME_NODATA, NO_ANSWER, SLOT_NAME_MAX, SLOT_PROBES, SLOT_TOMBSTONE,
+        name_class, slot_fits, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS,
+        CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A,
+        NAME_INLINE_AAAA, NAME_NODATA, NO_ANSWER, SLOT_PROBES, SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -215,13 +215,18 @@ fn lookup_parent(
     find_name(s, cfg, len, slot_home(s))
 }
 
+/// The first four words of the key in `s.key`: a `NAME_SLOTS` key.
+#[inline(always)]
+fn key_words(s: &Scratch) -> [u64; 4] {
+    let k = s.key.as_ptr().cast::<u64>();
+    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
+    unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] }
+}
+
 /// Home slot of the key in `s.key` in `NAME_SLOTS` (unmasked).
 #[inline(always)]
 fn slot_home(s: &Scratch) -> u32 {
-    let k = s.key.as_ptr().cast::<u64>();
-    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
-    let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
-    slot_hash(w) as u32
+    slot_hash(key_words(s)) as u32
 }
 
 /// Returns the home slot of a QNAME that fits `NAME_SLOTS`, and starts
@@ -229,7 +234,7 @@ fn slot_home(s: &Scratch) -> u32 {
 /// while the rest of the query is parsed instead of after it.
 #[inline(always)]
 fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
-    if !(2..=SLOT_NAME_MAX).contains(&name_len) {
+    if !slot_fits(name_len) {
         return 0;
     }
     let home = slot_home(s);
@@ -255,7 +260,7 @@ fn find_name(
     name_len: usize,
     home: u32,
 ) -> Result<Option<NameEntry>, Counter> {
-    if (2..=SLOT_NAME_MAX).contains(&name_len) {
+    if slot_fits(name_len) {
         match lookup_slot(s, cfg.slot_mask, home)? {
             Probe::Found(e) => return Ok(Some(e)),
             Probe::Absent => return Ok(None),
@@ -281,9 +286,7 @@ enum Probe {
 /// `gslb_common::maps::NAME_SLOTS` for the sequence-byte protocol).
 #[inline(always)]
 fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Probe, Counter> {
-    let k = s.key.as_ptr().cast::<u64>();
-    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
-    let w = unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] };
+    let w = key_words(s);
     for i in 0..SLOT_PROBES {
         let idx = home.wrapping_add(i) & mask;
         let Some(slot) = NAME_SLOTS.get_ptr(idx) else {

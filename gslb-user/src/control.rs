@@ -136,11 +136,17 @@ fn answered(result: Result<serde_json::Value, String>) -> Reply {
     }))
 }
 
-/// The reply to come through `rx`, turned into a response by `f`.
-fn reply_from<T: Send + 'static>(
-    rx: oneshot::Receiver<T>,
+/// Sends the engine the command `make` builds around a reply channel;
+/// returns the reply to come, turned into a response by `f`.
+async fn ask<T: Send + 'static>(
+    engine: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Command,
     f: impl FnOnce(T) -> Result<serde_json::Value, String> + Send + 'static,
 ) -> Reply {
+    let (reply, rx) = oneshot::channel();
+    if engine.send(make(reply)).await.is_err() {
+        return answered(Err("engine stopped".into()));
+    }
     Box::pin(async move {
         match rx
             .await
@@ -155,14 +161,13 @@ fn reply_from<T: Send + 'static>(
 
 /// Hands `req` to the engine; returns its reply to come.
 async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
-    let stopped = || answered(Err("engine stopped".into()));
     match req {
         Request::Status => {
-            let (reply, rx) = oneshot::channel();
-            if engine.send(Command::Status { reply }).await.is_err() {
-                return stopped();
-            }
-            reply_from(rx, |r| serde_json::to_value(r).map_err(|e| e.to_string()))
+            let make = |reply| Command::Status { reply };
+            ask(engine, make, |r| {
+                serde_json::to_value(r).map_err(|e| e.to_string())
+            })
+            .await
         }
         Request::Explain { name, client } => {
             let mut name = match Name::from_ascii(&name) {
@@ -171,16 +176,15 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
             };
             // Names on the command line are absolute.
             name.set_fqdn(true);
-            let (reply, rx) = oneshot::channel();
-            let cmd = Command::Explain {
+            let make = |reply| Command::Explain {
                 name,
                 client,
                 reply,
             };
-            if engine.send(cmd).await.is_err() {
-                return stopped();
-            }
-            reply_from(rx, |r| serde_json::to_value(r?).map_err(|e| e.to_string()))
+            ask(engine, make, |r| {
+                serde_json::to_value(r?).map_err(|e| e.to_string())
+            })
+            .await
         }
         Request::Admin { server, state } => {
             let state = match state.as_str() {
@@ -189,16 +193,12 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
                 "draining" | "drain" => AdminState::Draining,
                 other => return answered(Err(format!("unknown admin state {other:?}"))),
             };
-            let (reply, rx) = oneshot::channel();
-            let cmd = Command::SetAdmin {
+            let make = |reply| Command::SetAdmin {
                 server,
                 state,
                 reply,
             };
-            if engine.send(cmd).await.is_err() {
-                return stopped();
-            }
-            reply_from(rx, |r| r.map(|()| serde_json::Value::Null))
+            ask(engine, make, |r| r.map(|()| serde_json::Value::Null)).await
         }
     }
 }

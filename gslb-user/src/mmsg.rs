@@ -47,12 +47,10 @@ impl RecvBatch {
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for (i, (v, h)) in iov.iter_mut().zip(hdrs.iter_mut()).enumerate() {
-            v.iov_base = self.bufs[i * SLOT..].as_mut_ptr().cast();
-            v.iov_len = SLOT;
-            h.msg_hdr.msg_name = ptr::from_mut(&mut self.addrs[i]).cast();
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            h.msg_hdr.msg_iov = v;
-            h.msg_hdr.msg_iovlen = 1;
+            let buf = self.bufs[i * SLOT..].as_mut_ptr().cast();
+            let name = ptr::from_mut(&mut self.addrs[i]).cast();
+            let namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            one_buffer(h, v, (buf, SLOT), (name, namelen));
         }
         // SAFETY: `hdrs` holds BATCH initialized headers (see above).
         let n = unsafe {
@@ -83,6 +81,21 @@ impl RecvBatch {
             Some((data, socket_addr(&self.addrs[i])?))
         })
     }
+}
+
+/// Points message header `h` at one buffer (through `v`) and an address.
+fn one_buffer(
+    h: &mut libc::mmsghdr,
+    v: &mut libc::iovec,
+    (buf, len): (*mut libc::c_void, usize),
+    (name, namelen): (*mut libc::c_void, libc::socklen_t),
+) {
+    v.iov_base = buf;
+    v.iov_len = len;
+    h.msg_hdr.msg_name = name;
+    h.msg_hdr.msg_namelen = namelen;
+    h.msg_hdr.msg_iov = v;
+    h.msg_hdr.msg_iovlen = 1;
 }
 
 /// The IPv4 or IPv6 address in `s`.
@@ -122,12 +135,9 @@ pub fn send(fd: RawFd, replies: &[(Vec<u8>, SockAddr)]) -> io::Result<usize> {
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for ((v, h), (payload, to)) in iov.iter_mut().zip(hdrs.iter_mut()).zip(chunk) {
-            v.iov_base = payload.as_ptr().cast_mut().cast();
-            v.iov_len = payload.len();
-            h.msg_hdr.msg_name = to.as_ptr().cast_mut().cast();
-            h.msg_hdr.msg_namelen = to.len();
-            h.msg_hdr.msg_iov = v;
-            h.msg_hdr.msg_iovlen = 1;
+            let buf = payload.as_ptr().cast_mut().cast();
+            let name = to.as_ptr().cast_mut().cast();
+            one_buffer(h, v, (buf, payload.len()), (name, to.len()));
         }
         // SAFETY: the first `chunk.len()` headers are initialized above.
         let n = unsafe {

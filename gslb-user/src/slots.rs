@@ -12,9 +12,7 @@ use std::{
 };
 
 use aya::maps::{Map, MapData};
-use gslb_common::maps::{
-    slot_hash, NameEntry, NameSlot, SLOT_NAME_MAX, SLOT_PROBES, SLOT_SEQ, SLOT_TOMBSTONE,
-};
+use gslb_common::maps::{slot_hash, NameEntry, NameSlot, SLOT_PROBES, SLOT_SEQ, SLOT_TOMBSTONE};
 
 /// Smallest table.
 pub const MIN_SLOTS: u32 = 64;
@@ -26,10 +24,7 @@ pub fn capacity(names: usize) -> u32 {
     (want.max(MIN_SLOTS as usize).next_power_of_two()).min(1 << 30) as u32
 }
 
-/// Whether a wire key of `len` bytes belongs in the table.
-pub fn fits(len: usize) -> bool {
-    (2..=SLOT_NAME_MAX).contains(&len)
-}
+pub use gslb_common::maps::slot_fits as fits;
 
 /// The mapped table.
 pub struct Slots {
