@@ -45,7 +45,7 @@ use self::{
     load::Kxdpgun,
     measure::Snapshot,
     netns::{Net, Proc},
-    report::{GslbLoad, MapMem, Meta, Results, Run, ServerResult, Status},
+    report::{GslbLoad, MapMem, Meta, Results, Run, ServerResult, Status, XdpProfile},
     servers::Kind,
 };
 use crate::{cmd, setup};
@@ -212,7 +212,7 @@ pub fn bench(opts: &Options) -> Result<()> {
         opts.sample,
     )?;
 
-    let stats = measure::BpfStatsGuard::enable();
+    let stats = measure::BpfStatsGuard::off();
     let mut net = Net::create()?;
     {
         let stats_before = stats.0.clone();
@@ -600,8 +600,63 @@ impl Ctx<'_> {
             thread::sleep(Duration::from_millis(200));
             r.kxdpgun = Some(self.kxdpgun_search(net, &mut srv, &progs, &dir, r)?);
         }
+        if !progs.is_empty() {
+            r.xdp_profile = self.xdp_profile(net, &mut srv, &progs, &dir, r)?;
+        }
         srv.proc.stop(Duration::from_secs(10));
         Ok(())
+    }
+
+    /// Times the server's XDP program per packet in a run of its own, with
+    /// `kernel.bpf_stats_enabled` on only for that run: kxdpgun at the
+    /// offered rate of the step with the most answers (the client end is
+    /// still set up for it), or dnsperf when kxdpgun was skipped. `None`
+    /// when neither generator ran.
+    fn xdp_profile(
+        &self,
+        net: &Net,
+        srv: &mut servers::Running,
+        progs: &[u32],
+        dir: &Path,
+        r: &ServerResult,
+    ) -> Result<Option<XdpProfile>> {
+        let best_step = r
+            .kxdpgun_steps
+            .iter()
+            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps));
+        if self.opts.no_kxdpgun && self.opts.no_dnsperf {
+            return Ok(None);
+        }
+        measure::set_bpf_stats(true);
+        let snap = Snapshot::start(srv.pids(), net, progs);
+        let profile = match best_step {
+            Some(step) => {
+                let secs = self.plan.kxdpgun_secs;
+                let k = load::kxdpgun(
+                    net,
+                    &self.ds.queries,
+                    secs,
+                    step.offered,
+                    &dir.join("kxdpgun-profile.txt"),
+                );
+                let cpu = snap.finish();
+                k.map(|k| XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu))
+            }
+            None => {
+                let secs = self.plan.dnsperf_secs;
+                let d = load::dnsperf(
+                    net,
+                    &self.ds.queries,
+                    secs,
+                    &dir.join("dnsperf-profile.txt"),
+                );
+                let cpu = snap.finish();
+                d.map(|d| XdpProfile::new("dnsperf", 0, secs as f64, d.qps, &cpu))
+            }
+        };
+        measure::set_bpf_stats(false);
+        srv.proc.check_alive()?;
+        profile.map(Some)
     }
 
     /// kxdpgun runs searching the offered rate that gets the most answers:

@@ -43,9 +43,7 @@ fn cells(sv: &ServerResult) -> Result<Vec<String>, String> {
             ),
         });
     }
-    let bpf = kx
-        .and_then(|r| r.bpf_ns_per_packet)
-        .or_else(|| dp.and_then(|r| r.bpf_ns_per_packet));
+    let bpf = sv.xdp_profile.as_ref().and_then(|p| p.ns_per_packet);
     Ok(vec![
         opt(kx, |r| fmt_qps(r.qps)),
         opt(kx.and_then(|r| r.ratio), |v| format!("{v:.2}")),
@@ -212,7 +210,9 @@ fn header(r: &Results, s: &mut String) {
         s,
         "\n× XDP: answered q/s divided by gslb XDP's with the same generator. CPU µs/q: server CPU \
          per answered query in the dnsperf (dp) and kxdpgun (kx) runs. XDP ns/pkt: BPF run time \
-         per packet of the server's XDP program (kernel.bpf_stats_enabled).\n\n{LIMIT_NOTE}\n"
+         per packet of the server's XDP program, from the kernel's BPF statistics in a run of its own \
+         (below); the other runs have them off, as they add two clock reads to every run of every \
+         XDP program, the servers' and kxdpgun's own.\n\n{LIMIT_NOTE}\n"
     );
 }
 
@@ -247,6 +247,40 @@ fn steps(r: &Results, s: &mut String) {
             sv.label,
             opt(lossless, fmt_qps),
             steps.join("; ")
+        );
+    }
+}
+
+fn profiles(r: &Results, s: &mut String) {
+    let runs: Vec<_> = r
+        .servers
+        .iter()
+        .filter_map(|sv| sv.xdp_profile.as_ref().map(|p| (sv, p)))
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    s.push_str(
+        "\n## XDP program run time\n\nA run of its own per XDP server with \
+         `kernel.bpf_stats_enabled` on (kxdpgun at the offered rate that got the most answers): \
+         the kernel's `run_time_ns / run_cnt` of the program.\n\n\
+         | server | generator | offered q/s | answered q/s | runs | ns per packet |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for (sv, p) in runs {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            sv.label,
+            p.generator,
+            if p.offered == 0 {
+                "as fast as it can".to_owned()
+            } else {
+                fmt_qps(p.offered as f64)
+            },
+            fmt_qps(p.answered_qps),
+            p.run_cnt,
+            opt(p.ns_per_packet, |v| format!("{v:.0}"))
         );
     }
 }
@@ -326,6 +360,7 @@ pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
     header(r, &mut s);
     steps(r, &mut s);
+    profiles(r, &mut s);
     s.push_str("\n## Targets (issue 3)\n\n| target | measured | verdict |\n|---|---|---|\n");
     for t in &r.targets {
         let _ = writeln!(s, "| {} | {} | {} |", t.what, t.measured, t.verdict);

@@ -67,8 +67,6 @@ pub struct Run<T> {
     /// Same without removing softirq (includes the client's receive work
     /// done in the server's context), µs.
     pub server_raw_us_per_q: f64,
-    /// Average run time of the server's XDP program per packet, ns.
-    pub bpf_ns_per_packet: Option<f64>,
     /// Fraction of answers written by gslb's XDP program.
     pub xdp_answered_fraction: Option<f64>,
     /// What limited the rate: `server`, `generator ...`.
@@ -87,7 +85,6 @@ impl<T> Run<T> {
                 0.0
             }
         };
-        let bpf_ns_per_packet = cpu.bpf.iter().find_map(super::measure::BpfUse::ns_per_run);
         Run {
             server_us_per_q: per_q(cpu.server_s),
             server_raw_us_per_q: per_q(cpu.server_procs_s + cpu.server_napi_s),
@@ -95,7 +92,6 @@ impl<T> Run<T> {
             cpu,
             qps,
             answered,
-            bpf_ns_per_packet,
             xdp_answered_fraction: None,
             limit: String::new(),
             ratio: None,
@@ -140,6 +136,43 @@ pub struct ServerResult {
     pub kxdpgun: Option<Run<Kxdpgun>>,
     /// Every kxdpgun step.
     pub kxdpgun_steps: Vec<Step>,
+    /// The run that timed the server's XDP program (XDP servers only).
+    pub xdp_profile: Option<XdpProfile>,
+}
+
+/// The run, apart from the throughput runs, that measures the XDP
+/// program's average run time per packet with `kernel.bpf_stats_enabled`
+/// on (see `measure::set_bpf_stats`): kxdpgun at the offered rate of the
+/// step that got the most answers, or dnsperf when kxdpgun is skipped.
+#[derive(Clone, Debug, Serialize)]
+pub struct XdpProfile {
+    /// `kxdpgun` or `dnsperf`.
+    pub generator: String,
+    /// kxdpgun's `-Q`; 0 for dnsperf (as fast as it can).
+    pub offered: u64,
+    /// Duration.
+    pub secs: f64,
+    /// Answers per second during this run.
+    pub answered_qps: f64,
+    /// Program runs counted.
+    pub run_cnt: u64,
+    /// Average run time per packet, ns.
+    pub ns_per_packet: Option<f64>,
+}
+
+impl XdpProfile {
+    /// Builds the profile from the run's CPU readings.
+    pub fn new(generator: &str, offered: u64, secs: f64, answered_qps: f64, cpu: &CpuUse) -> Self {
+        let run = cpu.bpf.iter().find(|b| b.run_cnt > 0);
+        XdpProfile {
+            generator: generator.to_owned(),
+            offered,
+            secs,
+            answered_qps,
+            run_cnt: run.map_or(0, |b| b.run_cnt),
+            ns_per_packet: run.and_then(super::measure::BpfUse::ns_per_run),
+        }
+    }
 }
 
 /// One kxdpgun step of the rate search.
@@ -172,6 +205,7 @@ impl ServerResult {
             latency: None,
             kxdpgun: None,
             kxdpgun_steps: Vec::new(),
+            xdp_profile: None,
         }
     }
 }

@@ -168,12 +168,9 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>) -> Vec<Target>
         either(Kind::Nsd),
         0.5,
     ));
-    let ns = find(servers, Kind::GslbXdp).and_then(|s| {
-        s.kxdpgun
-            .as_ref()
-            .and_then(|r| r.bpf_ns_per_packet)
-            .or_else(|| s.dnsperf.as_ref().and_then(|r| r.bpf_ns_per_packet))
-    });
+    let ns = find(servers, Kind::GslbXdp)
+        .and_then(|s| s.xdp_profile.as_ref())
+        .and_then(|p| p.ns_per_packet);
     out.push(target(
         "XDP program ≤ 250 ns per packet",
         ns.map_or("not measured".into(), |n| format!("{n:.0} ns")),
