@@ -629,30 +629,27 @@ impl Ctx<'_> {
         }
         measure::set_bpf_stats(true);
         let snap = Snapshot::start(srv.pids(), net, progs);
-        let profile = match best_step {
-            Some(step) => {
-                let secs = self.plan.kxdpgun_secs;
-                let k = load::kxdpgun(
-                    net,
-                    &self.ds.queries,
-                    secs,
-                    step.offered,
-                    &dir.join("kxdpgun-profile.txt"),
-                );
-                let cpu = snap.finish();
-                k.map(|k| XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu))
-            }
-            None => {
-                let secs = self.plan.dnsperf_secs;
-                let d = load::dnsperf(
-                    net,
-                    &self.ds.queries,
-                    secs,
-                    &dir.join("dnsperf-profile.txt"),
-                );
-                let cpu = snap.finish();
-                d.map(|d| XdpProfile::new("dnsperf", 0, secs as f64, d.qps, &cpu))
-            }
+        let profile = if let Some(step) = best_step {
+            let secs = self.plan.kxdpgun_secs;
+            let k = load::kxdpgun(
+                net,
+                &self.ds.queries,
+                secs,
+                step.offered,
+                &dir.join("kxdpgun-profile.txt"),
+            );
+            let cpu = snap.finish();
+            k.map(|k| XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu))
+        } else {
+            let secs = self.plan.dnsperf_secs;
+            let d = load::dnsperf(
+                net,
+                &self.ds.queries,
+                secs,
+                &dir.join("dnsperf-profile.txt"),
+            );
+            let cpu = snap.finish();
+            d.map(|d| XdpProfile::new("dnsperf", 0, secs as f64, d.qps, &cpu))
         };
         measure::set_bpf_stats(false);
         srv.proc.check_alive()?;
