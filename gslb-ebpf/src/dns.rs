@@ -310,6 +310,22 @@ pub fn build<const N: usize, const M: usize>(
         + csum::be(u16::from_be_bytes([ttl[0], ttl[1]]))
         + csum::be(u16::from_be_bytes([ttl[2], ttl[3]]))
         + csum::be(N as u16);
+    // The fixed part of every record, as it lies in the message: owner (a
+    // compression pointer to the question name at offset 12), type, class,
+    // TTL, RDLENGTH; written as one 8-byte and one 4-byte word.
+    let qt = q.qtype.to_be_bytes();
+    let rr = [
+        0xc0,
+        HEADER_LEN as u8,
+        qt[0],
+        qt[1],
+        0,
+        CLASS_IN as u8,
+        ttl[0],
+        ttl[1],
+    ];
+    let rr_lo = u64::from_ne_bytes(rr);
+    let rr_hi = u32::from_ne_bytes([ttl[2], ttl[3], 0, N as u8]);
     let mut tail = 0u64;
     // The write offset lives in map memory between iterations, for the
     // same reason as the label counter in `parse`.
@@ -322,22 +338,22 @@ pub fn build<const N: usize, const M: usize>(
         let addr = &addrs[usize::from(s.order[k]) & (M - 1)];
         // SAFETY: plain read of our own per-CPU field.
         let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
-        let m = &mut s.msg;
-        // Owner: compression pointer to the question name at offset 12.
-        m[o & MASK] = 0xc0;
-        m[(o + 1) & MASK] = HEADER_LEN as u8;
-        wr16(m, o + 2, q.qtype);
-        wr16(m, o + 4, CLASS_IN);
-        for (j, b) in ttl.iter().enumerate() {
-            m[(o + 6 + j) & MASK] = *b;
-        }
-        wr16(m, o + 10, N as u16);
-        for (j, b) in addr.iter().enumerate() {
-            m[(o + 12 + j) & MASK] = *b;
+        // SAFETY: `(o & MASK) + 12 + N` is at most 539, within the
+        // 1024-byte `msg` (a response over 508 bytes is never sent).
+        unsafe {
+            let p = s.msg.as_mut_ptr().add(o & MASK);
+            p.cast::<u64>().write_unaligned(rr_lo);
+            p.add(8).cast::<u32>().write_unaligned(rr_hi);
+            core::ptr::copy_nonoverlapping(addr.as_ptr(), p.add(12), N);
         }
         tail += fixed;
-        for j in 0..N / 2 {
-            tail += u64::from(u16::from_ne_bytes([addr[2 * j], addr[2 * j + 1]]));
+        for j in 0..N / 4 {
+            tail += u64::from(u32::from_ne_bytes([
+                addr[4 * j],
+                addr[4 * j + 1],
+                addr[4 * j + 2],
+                addr[4 * j + 3],
+            ]));
         }
         unsafe { core::ptr::write_volatile(&mut s.tmp, (o + 12 + N) as u64) };
     }

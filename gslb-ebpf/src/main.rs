@@ -242,6 +242,10 @@ fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
         // SAFETY: a valid map value; the value read is not used.
         unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
     }
+    if let Some(slot) = NAME_SLOTS.get_ptr(home.wrapping_add(1) & cfg.slot_mask) {
+        // SAFETY: as above.
+        unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
+    }
     home
 }
 
@@ -430,7 +434,12 @@ fn respond<const N: usize, const M: usize>(
     }
     // The answer order goes through map memory: the verifier then checks
     // `build` once rather than once per combination of `first` and `count`.
+    // Only the `n` entries `build` reads. The bound is compared laundered:
+    // comparing `n` itself would leave each exit with its own range of it.
     for k in 0..MAX_ADDRS {
+        if k >= s.opaque(n) {
+            break;
+        }
         s.order[k] = select::nth(sel, first, k) as u8;
     }
     let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size);
