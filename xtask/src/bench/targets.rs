@@ -185,8 +185,20 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>) -> Vec<Target>
     out.push(target(
         "No query lost or wrong while 10,000 answer updates/s are pushed",
         upd.map_or("not measured".into(), |u| {
+            let lost = if u.lost() == 0 {
+                String::new()
+            } else {
+                format!(
+                    " ({} lost: veth dropped {} queries at the client end and {} answers at the \
+                     server end, so {} lost by the server)",
+                    u.lost(),
+                    u.client_tx_dropped,
+                    u.server_tx_dropped,
+                    u.lost_by_server()
+                )
+            };
             format!(
-                "{:.0} updates/s for {} updates; dnsperf {} sent, {} answered, rcodes {:?}; \
+                "{:.0} updates/s for {} updates; dnsperf {} sent, {} answered{lost}, rcodes {:?}; \
                  {} answers checked: {} wrong, {} unanswered",
                 u.updates_per_second,
                 u.updates,
