@@ -246,7 +246,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     drop(net);
 
     report::judge(&mut results);
-    let targets = targets::targets(&results, gslb_load.as_ref());
+    let targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
@@ -618,7 +618,7 @@ impl Ctx<'_> {
         srv: &mut servers::Running,
         progs: &[u32],
         dir: &Path,
-        r: &ServerResult,
+        r: &mut ServerResult,
     ) -> Result<Option<XdpProfile>> {
         let best_step = r
             .kxdpgun_steps
@@ -631,14 +631,29 @@ impl Ctx<'_> {
         let snap = Snapshot::start(srv.pids(), net, progs);
         let profile = if let Some(step) = best_step {
             let secs = self.plan.kxdpgun_secs;
-            let k = load::kxdpgun(
-                net,
-                &self.ds.queries,
-                secs,
-                step.offered,
-                &dir.join("kxdpgun-profile.txt"),
-            );
+            // The sample is asked again while kxdpgun runs: its answers are
+            // captured and compared (kxdpgun itself counts only rcodes).
+            let load_end = std::time::Instant::now() + Duration::from_secs_f64(secs);
+            let (k, under_load) = thread::scope(|scope| {
+                let checker = scope.spawn(|| {
+                    thread::sleep(Duration::from_secs_f64(secs / 4.0));
+                    check::run_under_load(net, self.ds, dir, Some(load_end))
+                });
+                let k = load::kxdpgun(
+                    net,
+                    &self.ds.queries,
+                    secs,
+                    step.offered,
+                    &dir.join("kxdpgun-profile.txt"),
+                );
+                (k, checker.join())
+            });
             let cpu = snap.finish();
+            match under_load {
+                Ok(Ok(u)) => r.under_load = Some(u),
+                Ok(Err(e)) => println!("bench: {}: check under load: {e:#}", r.label),
+                Err(_) => println!("bench: {}: check under load panicked", r.label),
+            }
             k.map(|k| XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu))
         } else {
             let secs = self.plan.dnsperf_secs;

@@ -3,14 +3,21 @@
 //! answer (rcode, answer set, AA flag) is compared with what the data set
 //! says.
 
-use std::{collections::HashMap, fmt::Write as _, fs, path::Path};
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    fs,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::{
-    dataset::{normalise, Answer, Dataset},
-    netns::{Net, SERVER_V4},
+    dataset::{normalise, Answer, Dataset, Query},
+    netns::{Net, CLIENT_V4, SERVER_V4},
 };
 use crate::cmd;
 
@@ -96,27 +103,8 @@ fn parse_dig(out: &str) -> HashMap<(String, String), Got> {
 /// Asks the sample and compares.
 pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
     let batch = dir.join("check-queries.txt");
-    let mut text = String::new();
-    for q in &ds.sample {
-        let _ = writeln!(text, "{} {}", q.name, q.qtype);
-    }
-    fs::write(&batch, text).with_context(|| format!("writing {}", batch.display()))?;
-    let out = cmd::output(
-        net.client("dig")
-            .arg(format!("@{SERVER_V4}"))
-            .args([
-                "+norec",
-                "+noedns",
-                "+tries=2",
-                "+time=1",
-                "+noall",
-                "+comments",
-                "+question",
-                "+answer",
-                "-f",
-            ])
-            .arg(&batch),
-    )?;
+    write_batch(&batch, &ds.sample)?;
+    let out = cmd::output(&mut dig(net, &batch, None))?;
     let _ = fs::write(dir.join("check-answers.txt"), &out);
     let got = parse_dig(&out);
     let mut check = Check {
@@ -124,9 +112,127 @@ pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
         ..Check::default()
     };
     for q in &ds.sample {
+        check.judge(
+            ds,
+            q,
+            got.get(&(q.name.to_ascii_lowercase(), q.qtype.to_owned())),
+        );
+    }
+    Ok(check)
+}
+
+/// First source port of [`run_under_load`]'s clients: below kxdpgun's
+/// local ports (2000 and up), so that kxdpgun's XDP program on the client
+/// end passes their answers to the stack instead of taking them.
+pub const UNDER_LOAD_PORT: u16 = 1053;
+/// Parallel dig clients of [`run_under_load`] (ports `UNDER_LOAD_PORT..`).
+const UNDER_LOAD_CLIENTS: usize = 8;
+
+/// The sample asked while a load generator runs, by several dig clients
+/// at once from fixed source ports, their answers captured with tcpdump on
+/// the client end (`under-load.pcap`) and compared like [`run`]'s. Under
+/// a flood the server end's ring drops some queries: those count as
+/// unanswered (dig tries each three times), not as wrong.
+/// `load_end`: when the load generator is due to stop (`during_load` is
+/// judged against it).
+pub fn run_under_load(
+    net: &Net,
+    ds: &Dataset,
+    dir: &Path,
+    load_end: Option<Instant>,
+) -> Result<UnderLoad> {
+    let last = UNDER_LOAD_PORT + UNDER_LOAD_CLIENTS as u16 - 1;
+    let pcap = dir.join("under-load.pcap");
+    let mut tcpdump = net
+        .client("tcpdump")
+        .args(["-i", &net.client_if, "--immediate-mode", "-U", "-n", "-w"])
+        .arg(&pcap)
+        .arg(format!("udp and portrange {UNDER_LOAD_PORT}-{last}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting tcpdump")?;
+    // tcpdump writes the file's header once its capture is open.
+    for _ in 0..50 {
+        if fs::metadata(&pcap).is_ok_and(|m| m.len() >= 24) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let chunk = ds.sample.len().div_ceil(UNDER_LOAD_CLIENTS).max(1);
+    let mut digs = Vec::new();
+    for (i, part) in ds.sample.chunks(chunk).enumerate() {
+        let batch = dir.join(format!("under-load-queries-{i}.txt"));
+        write_batch(&batch, part)?;
+        let child = dig(net, &batch, Some(UNDER_LOAD_PORT + i as u16))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting dig")?;
+        digs.push(child);
+    }
+    let mut out = String::new();
+    for d in digs {
+        let o = d.wait_with_output().context("waiting for dig")?;
+        out.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    let answered_at = Instant::now();
+    // Let tcpdump write what it has read.
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = cmd::output(Command::new("kill").arg(tcpdump.id().to_string()));
+    let _ = tcpdump.wait();
+    let _ = fs::write(dir.join("under-load-answers.txt"), &out);
+    let answer_from = format!("{SERVER_V4}.53 >");
+    let captured = cmd::output(Command::new("tcpdump").args(["-n", "-r"]).arg(&pcap))
+        .map_or(0, |t| {
+            t.lines().filter(|l| l.contains(&answer_from)).count()
+        });
+    let got = parse_dig(&out);
+    let mut r = UnderLoad {
+        captured,
+        during_load: load_end.is_none_or(|end| answered_at <= end),
+        ..UnderLoad::default()
+    };
+    r.check.asked = ds.sample.len();
+    for q in &ds.sample {
+        match got.get(&(q.name.to_ascii_lowercase(), q.qtype.to_owned())) {
+            None => r.unanswered += 1,
+            g => r.check.judge(ds, q, g),
+        }
+    }
+    Ok(r)
+}
+
+/// Outcome of [`run_under_load`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UnderLoad {
+    /// The comparison: `agreed` of `asked`, the mismatches among the
+    /// answered.
+    pub check: Check,
+    /// Queries without an answer after three tries (lost in the flood).
+    pub unanswered: usize,
+    /// Answers in the capture (retries included).
+    pub captured: usize,
+    /// The last answer came while the load generator was still running.
+    pub during_load: bool,
+}
+
+impl UnderLoad {
+    /// Every answer that came was right, most came, and while the load
+    /// ran.
+    pub fn ok(&self) -> bool {
+        self.check.mismatch_count == 0
+            && self.check.agreed * 2 >= self.check.asked
+            && self.during_load
+    }
+}
+
+impl Check {
+    /// Compares one answer (`None`: none came) with the data set's.
+    fn judge(&mut self, ds: &Dataset, q: &Query, got: Option<&Got>) {
         let want = ds.expected(q);
-        let key = (q.name.to_ascii_lowercase(), q.qtype.to_owned());
-        let verdict = match got.get(&key) {
+        let verdict = match got {
             None => Some("no answer".to_owned()),
             Some(g) if g.rcode != want.rcode || g.rdata != want.rdata => {
                 Some(format!("got {} {:?}", g.rcode, g.rdata))
@@ -135,12 +241,12 @@ pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
             Some(_) => None,
         };
         match verdict {
-            None => check.agreed += 1,
+            None => self.agreed += 1,
             Some(v) => {
-                check.mismatch_count += 1;
-                if check.mismatches.len() < 10 {
+                self.mismatch_count += 1;
+                if self.mismatches.len() < 10 {
                     let Answer { rcode, rdata } = want;
-                    check.mismatches.push(format!(
+                    self.mismatches.push(format!(
                         "{} {}: {v}, want {rcode} {rdata:?}",
                         q.name, q.qtype
                     ));
@@ -148,7 +254,38 @@ pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
             }
         }
     }
-    Ok(check)
+}
+
+fn write_batch(path: &Path, queries: &[Query]) -> Result<()> {
+    let mut text = String::new();
+    for q in queries {
+        let _ = writeln!(text, "{} {}", q.name, q.qtype);
+    }
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// dig in batch mode on `batch` (no recursion, no EDNS, like the load
+/// generators' queries), from `port` when given.
+fn dig(net: &Net, batch: &Path, port: Option<u16>) -> Command {
+    let mut c = net.client("dig");
+    c.arg(format!("@{SERVER_V4}"));
+    if let Some(port) = port {
+        c.args(["-b", &format!("{CLIENT_V4}#{port}"), "+tries=3"]);
+    } else {
+        c.arg("+tries=2");
+    }
+    c.args([
+        "+norec",
+        "+noedns",
+        "+time=1",
+        "+noall",
+        "+comments",
+        "+question",
+        "+answer",
+        "-f",
+    ])
+    .arg(batch);
+    c
 }
 
 #[cfg(test)]

@@ -342,6 +342,25 @@ fn correctness(r: &Results, s: &mut String) {
                 );
             }
         }
+        if let Some(u) = &sv.under_load {
+            let eg = if u.check.mismatches.is_empty() {
+                String::new()
+            } else {
+                format!("; e.g. {}", u.check.mismatches.join("; "))
+            };
+            let _ = writeln!(
+                s,
+                "  - the sample again during the kxdpgun run of \"XDP program run time\", from \
+                 ports below kxdpgun's (answers captured: `logs/{}/under-load.pcap`, {} packets): \
+                 {} of {} right, {} wrong, {} unanswered{eg}",
+                sv.key,
+                u.captured,
+                u.check.agreed,
+                u.check.asked,
+                u.check.mismatch_count,
+                u.unanswered
+            );
+        }
         if let Some(f) = sv.dnsperf.as_ref().and_then(|d| d.xdp_answered_fraction) {
             let _ = writeln!(
                 s,

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::{
-    check::Check,
+    check::{Check, UnderLoad},
     dataset::Mix,
     load::{Dnsperf, Kxdpgun, Latency},
     measure::CpuUse,
@@ -138,6 +138,8 @@ pub struct ServerResult {
     pub kxdpgun_steps: Vec<Step>,
     /// The run that timed the server's XDP program (XDP servers only).
     pub xdp_profile: Option<XdpProfile>,
+    /// The sample asked again during that run (kxdpgun), answers captured.
+    pub under_load: Option<UnderLoad>,
 }
 
 /// The run, apart from the throughput runs, that measures the XDP
@@ -206,6 +208,7 @@ impl ServerResult {
             kxdpgun: None,
             kxdpgun_steps: Vec::new(),
             xdp_profile: None,
+            under_load: None,
         }
     }
 }

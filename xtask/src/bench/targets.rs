@@ -133,8 +133,56 @@ fn load_targets(load: Option<&GslbLoad>, out: &mut Vec<Target>) {
     ));
 }
 
-/// The targets of issue 3, judged on this run.
-pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>) -> Vec<Target> {
+/// "Every answer correct" under kxdpgun: its rcode counts are only NOERROR
+/// and NXDOMAIN, NXDOMAIN's share within a point of the mix's `nx`, and
+/// every sample answer asked and captured during gslb XDP's profiling run
+/// (see `check::run_under_load`) right.
+fn correct_under_load(servers: &[ServerResult], nx_pct: u32, out: &mut Vec<Target>) {
+    const WHAT: &str =
+        "kxdpgun: every answer of gslb XDP correct (rcodes; sample captured under the load)";
+    let Some(s) = find(servers, Kind::GslbXdp) else {
+        out.push(target(WHAT, "not measured".into(), "n/a"));
+        return;
+    };
+    let (Some(k), Some(u)) = (s.kxdpgun.as_ref(), s.under_load.as_ref()) else {
+        out.push(target(WHAT, "not measured".into(), "n/a"));
+        return;
+    };
+    let rcodes = &k.result.rcodes;
+    let total: u64 = rcodes.values().sum();
+    let nx = rcodes.get("NXDOMAIN").copied().unwrap_or(0);
+    let nx_share = if total > 0 {
+        nx as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    let only_expected = rcodes.keys().all(|c| c == "NOERROR" || c == "NXDOMAIN");
+    let rcodes_ok = total > 0 && only_expected && (nx_share - f64::from(nx_pct)).abs() <= 1.0;
+    let codes: Vec<String> = rcodes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    out.push(target(
+        WHAT,
+        format!(
+            "rcodes {} (NXDOMAIN {nx_share:.2}%, the mix {nx_pct}%); {} {} of {} sample answers \
+             right, {} wrong, {} unanswered, {} answers captured",
+            codes.join(", "),
+            if u.during_load {
+                "under the load"
+            } else {
+                "asked under the load but answered after it ended:"
+            },
+            u.check.agreed,
+            u.check.asked,
+            u.check.mismatch_count,
+            u.unanswered,
+            u.captured
+        ),
+        if rcodes_ok && u.ok() { "met" } else { "missed" },
+    ));
+}
+
+/// The targets of issue 3, judged on this run (`nx_pct`: the mix's share
+/// of NXDOMAIN queries).
+pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -> Vec<Target> {
     let kx = |k| {
         find(servers, k)
             .and_then(|s| s.kxdpgun.as_ref())
@@ -154,6 +202,7 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>) -> Vec<Target>
             4.0,
         ),
     ];
+    correct_under_load(servers, nx_pct, &mut out);
     dnsperf_targets(servers, &mut out);
     let either = |k| {
         kx(k).or_else(|| {
