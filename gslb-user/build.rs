@@ -12,10 +12,9 @@ fn main() -> Result<()> {
     for dir in ["gslb-ebpf/src", "gslb-common/src"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("gslb-ebpf/Cargo.toml").display()
-    );
+    for file in ["gslb-ebpf/Cargo.toml", "gslb-ebpf/.cargo/config.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
+    }
     // A separate target dir: the outer cargo holds the lock on `target/`.
     let target_dir = root.join("target/bpf");
     let mut cmd = Command::new("cargo");
