@@ -633,7 +633,7 @@ impl Ctx<'_> {
             let secs = self.plan.kxdpgun_secs;
             // The sample is asked again while kxdpgun runs: its answers are
             // captured and compared (kxdpgun itself counts only rcodes).
-            let load_end = std::time::Instant::now() + Duration::from_secs_f64(secs);
+            let load_end = std::time::SystemTime::now() + Duration::from_secs_f64(secs);
             let (k, under_load) = thread::scope(|scope| {
                 let checker = scope.spawn(|| {
                     thread::sleep(Duration::from_secs_f64(secs / 4.0));

@@ -351,10 +351,11 @@ fn correctness(r: &Results, s: &mut String) {
             let _ = writeln!(
                 s,
                 "  - the sample again during the kxdpgun run of \"XDP program run time\", from \
-                 ports below kxdpgun's (answers captured: `logs/{}/under-load.pcap`, {} packets): \
-                 {} of {} right, {} wrong, {} unanswered{eg}",
+                 ports below kxdpgun's (answers captured: `logs/{}/under-load.pcap`, {} packets, {} \
+                 before kxdpgun stopped): {} of {} right, {} wrong, {} unanswered{eg}",
                 sv.key,
                 u.captured,
+                u.captured_during_load,
                 u.check.agreed,
                 u.check.asked,
                 u.check.mismatch_count,

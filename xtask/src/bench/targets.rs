@@ -162,19 +162,16 @@ fn correct_under_load(servers: &[ServerResult], nx_pct: u32, out: &mut Vec<Targe
     out.push(target(
         WHAT,
         format!(
-            "rcodes {} (NXDOMAIN {nx_share:.2}%, the mix {nx_pct}%); {} {} of {} sample answers \
-             right, {} wrong, {} unanswered, {} answers captured",
+            "rcodes {} (NXDOMAIN {nx_share:.2}%, the mix {nx_pct}%); under the load {} of {} \
+             sample answers right, {} wrong, {} unanswered, {} answers captured, {} of them \
+             before the load ended",
             codes.join(", "),
-            if u.during_load {
-                "under the load"
-            } else {
-                "asked under the load but answered after it ended:"
-            },
             u.check.agreed,
             u.check.asked,
             u.check.mismatch_count,
             u.unanswered,
-            u.captured
+            u.captured,
+            u.captured_during_load
         ),
         if rcodes_ok && u.ok() { "met" } else { "missed" },
     ));
