@@ -118,7 +118,7 @@ pub fn parse(
         // No root label within 255 bytes.
         return Err(Counter::PassMalformed);
     }
-    let name_sum = build_key(s, false, name_len);
+    let name_sum = build_key(s, 0, name_len);
     let home = on_key(s, name_len);
     let m = &s.msg;
     let first_label = usize::from(m[HEADER_LEN]) & MAX_LABEL_LEN;
@@ -171,12 +171,13 @@ fn lower8(w: u64) -> u64 {
     w | (upper >> 2)
 }
 
-/// Writes the name map key: the `name_len` bytes of the QNAME (or, with
-/// `parent`, of the name in `s.parent`), lowercased, then zeros up to the
+/// Writes the name map key: the `name_len` bytes of the name at
+/// `HEADER_LEN + skip` in `s.msg` (the QNAME, or with `skip` its first
+/// label's length plus one, its parent), lowercased, then zeros up to the
 /// size of its name class, by 64-bit words. Returns the checksum sum of
 /// the name bytes as read (not lowercased).
 #[inline(always)]
-pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) -> u64 {
+pub fn build_key(s: &mut Scratch, skip: usize, name_len: usize) -> u64 {
     // The class size as a word count, through map memory: four distinct
     // constants would each get their own copy of the rest of the program.
     let class = match name_class(s.opaque(name_len)) {
@@ -185,12 +186,12 @@ pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) -> u64 {
     };
     let mut sum = 0;
     let class = s.opaque(class);
+    // A label is at most 63 bytes: the mask keeps the reads below within
+    // `msg` for the verifier (`skip` is checked by the caller).
+    let skip = skip & 127;
     for k in 0..32 {
-        let src = if parent {
-            s.parent.as_ptr().cast::<u64>()
-        } else {
-            s.msg[HEADER_LEN..].as_ptr().cast::<u64>()
-        };
+        // SAFETY: at most 12 + 127 + 256 bytes into the 1024-byte `msg`.
+        let src = unsafe { s.msg.as_ptr().add(HEADER_LEN + skip).cast::<u64>() };
         let dst = s.key.as_mut_ptr().cast::<u64>();
         let at = k * 8;
         if at >= class {
@@ -200,10 +201,10 @@ pub fn build_key(s: &mut Scratch, parent: bool, name_len: usize) -> u64 {
         // iteration its own range of it, multiplying the verifier's states.
         let name_len = s.opaque(name_len);
         let w = if at < name_len {
-            // SAFETY: `msg[12..]` and `parent` are 8-byte aligned (asserted
-            // in `maps`) and at least 256 bytes long; bytes past the name
-            // are masked off.
-            let w = unsafe { src.add(k).read() };
+            // SAFETY: within `msg` (above); bytes past the name are masked
+            // off. `msg[12..]` is 8-byte aligned (asserted in `maps`); the
+            // parent's words are not (see `.cargo/config.toml`).
+            let w = unsafe { src.add(k).read_unaligned() };
             let left = name_len - at;
             let keep = if left >= 8 {
                 u64::MAX

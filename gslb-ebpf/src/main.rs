@@ -86,7 +86,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     if dns_len > MAX_QUERY {
         return Err(Counter::PassTooBig);
     }
-    if dns_len < gslb_common::dns::HEADER_LEN + 5 {
+    if dns_len < HEADER_LEN + 5 {
         return Err(Counter::PassMalformed);
     }
     let s = SCRATCH.get_ptr_mut(0).ok_or(Counter::PassInternal)?;
@@ -98,7 +98,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     let q = dns::parse(s, dns_len, |s, name_len| prefetch_slot(s, cfg, name_len))?;
     let Some(entry) = find_name(s, cfg, q.name_len, q.home)? else {
         // RFC 8020: the parent exists and lists every child that does.
-        let parent = lookup_parent(ctx, s, cfg, &q, dns_off)?.ok_or(Counter::PassNameNotFound)?;
+        let parent = lookup_parent(s, cfg, &q)?.ok_or(Counter::PassNameNotFound)?;
         if parent.flags & NAME_CHILD_NX == 0 {
             return Err(Counter::PassNameNotFound);
         }
@@ -187,16 +187,10 @@ fn negative(
     Ok((len, sum))
 }
 
-/// Looks up the QNAME without its first label (the root has no parent).
-/// The parent is copied from the packet into the aligned `s.parent`.
+/// Looks up the QNAME without its first label (the root has no parent),
+/// its key built from the query in `s.msg`.
 #[inline(always)]
-fn lookup_parent(
-    ctx: &XdpContext,
-    s: &mut Scratch,
-    cfg: &Config,
-    q: &Query,
-    dns_off: usize,
-) -> Result<Option<NameEntry>, Counter> {
+fn lookup_parent(s: &mut Scratch, cfg: &Config, q: &Query) -> Result<Option<NameEntry>, Counter> {
     let skip = q.first_label + 1;
     if q.first_label == 0 || skip >= q.name_len {
         return Ok(None);
@@ -205,13 +199,7 @@ fn lookup_parent(
     if len == 0 || len > 255 {
         return Ok(None);
     }
-    let off = (dns_off + HEADER_LEN + skip) as u32;
-    // SAFETY: `parent` holds 264 bytes; `len` is at most 255.
-    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, s.parent.as_mut_ptr().cast(), len as u32) };
-    if r != 0 {
-        return Ok(None);
-    }
-    dns::build_key(s, true, len);
+    dns::build_key(s, skip, len);
     find_name(s, cfg, len, slot_home(s))
 }
 

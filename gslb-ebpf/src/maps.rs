@@ -103,12 +103,8 @@ pub struct Scratch {
     pub order: [u8; 8],
     /// The L2-L4 headers while the frame grows at the front.
     pub hdr: [u8; HDR_LEN * 2],
-    /// The QNAME's parent (the name without its first label), copied here
-    /// so that its words are aligned for the key build (asserted below).
-    pub parent: [u8; 256 + 8],
 }
 
-const _: () = assert!(core::mem::offset_of!(Scratch, parent) % 8 == 0);
 const _: () = assert!((core::mem::offset_of!(Scratch, msg) + 12) % 8 == 0);
 
 impl Scratch {
