@@ -4,10 +4,6 @@
 //! swapping: the one's complement sum is byte-order independent (RFC 1071
 //! §2(B)).
 
-use aya_ebpf::helpers::generated::bpf_csum_diff;
-
-use crate::maps::{Scratch, MASK};
-
 /// Folds a 64-bit accumulator into 16 bits.
 #[inline(always)]
 pub fn fold(mut s: u64) -> u16 {
@@ -49,27 +45,4 @@ pub fn at(sum: u64, offset: usize) -> u64 {
 #[inline(always)]
 pub fn word(w: u64) -> u64 {
     (w & 0xffff_ffff) + (w >> 32)
-}
-
-/// Unfolded sum of `s.msg[..len]` by `bpf_csum_diff`, for responses whose
-/// sum is not added up while they are built (negative answers, whose SOA
-/// is copied in whole).
-#[inline(always)]
-pub fn of_msg(s: &mut Scratch, len: usize) -> Option<u64> {
-    // Zero padding so the helper can read whole 32-bit words.
-    for i in 0..3 {
-        s.msg[(len + i) & MASK] = 0;
-    }
-    let n = ((len + 3) & !3) & 0x1fc;
-    // SAFETY: `n` ≤ 508 bytes of the 1024-byte `msg`.
-    let sum = unsafe {
-        bpf_csum_diff(
-            core::ptr::null_mut(),
-            0,
-            s.msg.as_mut_ptr().cast(),
-            n as u32,
-            0,
-        )
-    };
-    u64::try_from(sum).ok()
 }

@@ -402,8 +402,11 @@ pub fn negative_len(q: &Query, z: &ZoneEntry) -> usize {
 /// Turns the query in `s.msg` into a negative response (RFC 2308): `rcode`
 /// (NXDOMAIN, or 0 for NODATA), no answers, the zone's SOA in the
 /// authority section, OPT last. The SOA owner is a pointer to the apex
-/// inside the question (the apex is a suffix of QNAME). `None` when the
-/// zone entry does not fit this query (the query is then passed).
+/// inside the question (the apex is a suffix of QNAME). Returns the
+/// response length and its unfolded checksum sum, added up while it is
+/// written (the SOA tail is copied and summed by 8-byte words). `None`
+/// when the zone entry does not fit this query (the query is then
+/// passed).
 #[inline(always)]
 pub fn build_negative(
     s: &mut Scratch,
@@ -411,38 +414,76 @@ pub fn build_negative(
     rcode: u16,
     z: &ZoneEntry,
     edns_udp_size: u16,
-) -> Option<usize> {
+) -> Option<(usize, u64)> {
     let apex = usize::from(z.apex_len);
     let tail = usize::from(z.soa_len);
-    if z.valid == 0 || apex == 0 || apex > q.name_len || tail == 0 || tail > SOA_TAIL_MAX {
+    if z.valid == 0 || apex == 0 || apex > q.name_len || !(8..=SOA_TAIL_MAX).contains(&tail) {
         return None;
     }
-    // Opaque, then masked: LLVM would drop a mask it can prove redundant,
-    // and the verifier needs it on the register passed as the size.
-    let n = s.opaque(tail) & 0xff;
+    // Laundered, then bounded again for the verifier: the reads below stay
+    // within `soa_tail`.
+    let n = s.opaque(tail);
+    if !(8..=SOA_TAIL_MAX).contains(&n) {
+        return None;
+    }
+    let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode;
     let m = &mut s.msg;
-    wr16(
-        m,
-        2,
-        FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode,
-    );
+    wr16(m, 2, flags);
     wr16(m, 6, 0);
     wr16(m, 8, 1);
     wr16(m, 10, u16::from(q.has_opt));
+    // ID as it lies, flags, QDCOUNT 1, ANCOUNT 0, NSCOUNT 1, ARCOUNT.
+    let header = u64::from(u16::from_ne_bytes([m[0], m[1]]))
+        + csum::be(flags)
+        + csum::be(1)
+        + csum::be(1)
+        + csum::be(u16::from(q.has_opt));
     let o = q.q_end;
-    wr16(m, o, 0xc000 | (HEADER_LEN + q.name_len - apex) as u16);
-    let dst = m[(o + 2) & MASK..].as_mut_ptr();
-    // One copy of the whole tail; its length is bounded for the verifier.
-    // SAFETY: `dst` has at least SCRATCH_LEN - MASK > 255 bytes after it.
-    let r = unsafe {
-        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
-            dst.cast(),
-            n as u32,
-            z.soa_tail.as_ptr().cast(),
-        )
-    };
-    if r != 0 {
-        return None;
+    let owner = 0xc000 | (HEADER_LEN + q.name_len - apex) as u16;
+    wr16(m, o, owner);
+    let start = (o + 2) & MASK;
+    let src = z.soa_tail.as_ptr();
+    // The tail's sum as it lies from its start: whole words from there,
+    // then one word ending at `n` (overlapping the word before it), of
+    // which only the bytes past the whole words count.
+    let mut tail_sum = 0u64;
+    for k in 0..SOA_TAIL_MAX / 8 {
+        let at = k * 8;
+        // Laundered (see `build_key`): `n` keeps one range for the rest.
+        if at + 8 > s.opaque(n) {
+            break;
+        }
+        // SAFETY: `at + 8 <= n <= SOA_TAIL_MAX`; `start + at + 8` is
+        // within the 1024-byte `msg`.
+        unsafe {
+            let w = src.add(at).cast::<u64>().read_unaligned();
+            s.msg
+                .as_mut_ptr()
+                .add(start + at)
+                .cast::<u64>()
+                .write_unaligned(w);
+            tail_sum += csum::word(w);
+        }
     }
-    Some(write_opt(m, o + 2 + tail, q, edns_udp_size))
+    let rest = n % 8;
+    if rest != 0 {
+        let at = n - 8;
+        // SAFETY: as above, with `8 <= n`.
+        let w = unsafe { src.add(at).cast::<u64>().read_unaligned() };
+        unsafe {
+            s.msg
+                .as_mut_ptr()
+                .add(start + at)
+                .cast::<u64>()
+                .write_unaligned(w)
+        };
+        // Bytes `at + 8 - rest..` of the tail, at the parity of `at`.
+        tail_sum += csum::at(csum::word(w & (u64::MAX << ((8 - rest) * 8))), at);
+    }
+    let end = write_opt(&mut s.msg, o + 2 + tail, q, edns_udp_size);
+    let mut sum = header + q.qsum + csum::at(csum::be(owner), o) + csum::at(tail_sum, o + 2);
+    if q.has_opt {
+        sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + tail);
+    }
+    Some((end, sum))
 }

@@ -180,11 +180,10 @@ fn negative(
     if dns::negative_len(q, z) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
-    let len = dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
-    // `send` rejects a length over 508; `of_msg` bounds its own reads.
-    let len = s.opaque(len);
-    let sum = csum::of_msg(s, len).ok_or(Counter::PassInternal)?;
-    Ok((len, sum))
+    let (len, sum) =
+        dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
+    // `send` rejects a length over 508.
+    Ok((s.opaque(len), sum))
 }
 
 /// Looks up the QNAME without its first label (the root has no parent),
