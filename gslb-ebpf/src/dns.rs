@@ -276,6 +276,32 @@ pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
     q.q_end + n * (12 + rdlen) + if q.has_opt { OPT_LEN } else { 0 }
 }
 
+/// Writes the response header's flags and counts over the query's
+/// (RFC 1035 §4.1.1): QR, AA and `rcode`, RD and CD copied (RFC 4035
+/// §3.1.6); QDCOUNT stays 1; ARCOUNT 1 when the query had an OPT record.
+/// Returns the header's checksum sum, the ID as it lies.
+#[inline(always)]
+fn write_header(
+    m: &mut [u8; SCRATCH_LEN],
+    q: &Query,
+    rcode: u16,
+    ancount: u16,
+    nscount: u16,
+) -> u64 {
+    let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode;
+    let arcount = u16::from(q.has_opt);
+    wr16(m, 2, flags);
+    wr16(m, 6, ancount);
+    wr16(m, 8, nscount);
+    wr16(m, 10, arcount);
+    u64::from(u16::from_ne_bytes([m[0], m[1]]))
+        + csum::be(flags)
+        + csum::be(1)
+        + csum::be(ancount)
+        + csum::be(nscount)
+        + csum::be(arcount)
+}
+
 /// Turns the query in `s.msg` into the response: header, answers after the
 /// question, OPT last. The answers are the first `n` candidates of `addrs`
 /// (`N`-byte addresses) listed in `s.order`. Returns the response length
@@ -289,18 +315,7 @@ pub fn build<const N: usize, const M: usize>(
     n: usize,
     edns_udp_size: u16,
 ) -> (usize, u64) {
-    let m = &mut s.msg;
-    // Header (RFC 1035 §4.1.1): QR, AA; RD and CD copied (RFC 4035 §3.1.6).
-    let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD));
-    wr16(m, 2, flags);
-    wr16(m, 6, n as u16);
-    wr16(m, 10, u16::from(q.has_opt));
-    // ID as it lies, flags, QDCOUNT 1, ANCOUNT, NSCOUNT 0, ARCOUNT.
-    let header = u64::from(u16::from_ne_bytes([m[0], m[1]]))
-        + csum::be(flags)
-        + csum::be(1)
-        + csum::be(n as u16)
-        + csum::be(u16::from(q.has_opt));
+    let header = write_header(&mut s.msg, q, 0, n as u16, 0);
     // Every record below has an even length: all start at the parity of
     // `q_end`. The fixed part of a record: pointer, type, class, TTL,
     // RDLENGTH.
@@ -416,31 +431,19 @@ pub fn build_negative(
     edns_udp_size: u16,
 ) -> Option<(usize, u64)> {
     let apex = usize::from(z.apex_len);
-    let tail = usize::from(z.soa_len);
-    if z.valid == 0 || apex == 0 || apex > q.name_len || !(8..=SOA_TAIL_MAX).contains(&tail) {
+    if z.valid == 0 || apex == 0 || apex > q.name_len {
         return None;
     }
-    // Laundered, then bounded again for the verifier: the reads below stay
-    // within `soa_tail`.
-    let n = s.opaque(tail);
+    // The tail's length, laundered and bounded after: the verifier then
+    // knows the reads below stay within `soa_tail`.
+    let n = s.opaque(usize::from(z.soa_len));
     if !(8..=SOA_TAIL_MAX).contains(&n) {
         return None;
     }
-    let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode;
-    let m = &mut s.msg;
-    wr16(m, 2, flags);
-    wr16(m, 6, 0);
-    wr16(m, 8, 1);
-    wr16(m, 10, u16::from(q.has_opt));
-    // ID as it lies, flags, QDCOUNT 1, ANCOUNT 0, NSCOUNT 1, ARCOUNT.
-    let header = u64::from(u16::from_ne_bytes([m[0], m[1]]))
-        + csum::be(flags)
-        + csum::be(1)
-        + csum::be(1)
-        + csum::be(u16::from(q.has_opt));
+    let header = write_header(&mut s.msg, q, rcode, 0, 1);
     let o = q.q_end;
     let owner = 0xc000 | (HEADER_LEN + q.name_len - apex) as u16;
-    wr16(m, o, owner);
+    wr16(&mut s.msg, o, owner);
     let start = (o + 2) & MASK;
     let src = z.soa_tail.as_ptr();
     // The tail's sum as it lies from its start: whole words from there,
@@ -480,10 +483,10 @@ pub fn build_negative(
         // Bytes `at + 8 - rest..` of the tail, at the parity of `at`.
         tail_sum += csum::at(csum::word(w & (u64::MAX << ((8 - rest) * 8))), at);
     }
-    let end = write_opt(&mut s.msg, o + 2 + tail, q, edns_udp_size);
+    let end = write_opt(&mut s.msg, o + 2 + n, q, edns_udp_size);
     let mut sum = header + q.qsum + csum::at(csum::be(owner), o) + csum::at(tail_sum, o + 2);
     if q.has_opt {
-        sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + tail);
+        sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + n);
     }
     Some((end, sum))
 }

@@ -225,13 +225,12 @@ fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
         return 0;
     }
     let home = slot_home(s);
-    if let Some(slot) = NAME_SLOTS.get_ptr(home & cfg.slot_mask) {
-        // SAFETY: a valid map value; the value read is not used.
-        unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
-    }
-    if let Some(slot) = NAME_SLOTS.get_ptr(home.wrapping_add(1) & cfg.slot_mask) {
-        // SAFETY: as above.
-        unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
+    // The home slot and the next one, where a probe most often goes on.
+    for i in 0..2 {
+        if let Some(slot) = NAME_SLOTS.get_ptr(home.wrapping_add(i) & cfg.slot_mask) {
+            // SAFETY: a valid map value; the value read is not used.
+            unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
+        }
     }
     home
 }
