@@ -620,13 +620,13 @@ impl Ctx<'_> {
         dir: &Path,
         r: &mut ServerResult,
     ) -> Result<Option<XdpProfile>> {
+        if self.opts.no_kxdpgun && self.opts.no_dnsperf {
+            return Ok(None);
+        }
         let best_step = r
             .kxdpgun_steps
             .iter()
             .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps));
-        if self.opts.no_kxdpgun && self.opts.no_dnsperf {
-            return Ok(None);
-        }
         measure::set_bpf_stats(true);
         let snap = Snapshot::start(srv.pids(), net, progs);
         let profile = if let Some(step) = best_step {
@@ -637,7 +637,7 @@ impl Ctx<'_> {
             let (k, under_load) = thread::scope(|scope| {
                 let checker = scope.spawn(|| {
                     thread::sleep(Duration::from_secs_f64(secs / 4.0));
-                    check::run_under_load(net, self.ds, dir, Some(load_end))
+                    check::run_under_load(net, self.ds, dir, load_end)
                 });
                 let k = load::kxdpgun(
                     net,

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{
     dataset::{normalise, Answer, Dataset, Query},
-    netns::{Net, CLIENT_V4, SERVER_V4},
+    netns::{Net, Proc, CLIENT_V4, SERVER_V4},
 };
 use crate::cmd;
 
@@ -124,7 +124,7 @@ pub fn run(net: &Net, ds: &Dataset, dir: &Path) -> Result<Check> {
 /// First source port of [`run_under_load`]'s clients: below kxdpgun's
 /// local ports (2000 and up), so that kxdpgun's XDP program on the client
 /// end passes their answers to the stack instead of taking them.
-pub const UNDER_LOAD_PORT: u16 = 1053;
+const UNDER_LOAD_PORT: u16 = 1053;
 /// Parallel dig clients of [`run_under_load`] (ports `UNDER_LOAD_PORT..`).
 const UNDER_LOAD_CLIENTS: usize = 8;
 
@@ -132,34 +132,25 @@ const UNDER_LOAD_CLIENTS: usize = 8;
 /// at once from fixed source ports, their answers captured with tcpdump on
 /// the client end (`under-load.pcap`) and compared like [`run`]'s. Under
 /// a flood the server end's ring drops some queries: those count as
-/// unanswered (dig tries each three times), not as wrong.
-/// `load_end`: when the load generator is due to stop (the answers
-/// captured before it are counted apart).
+/// unanswered (dig tries each three times), not as wrong. `load_end`:
+/// when the load generator is due to stop (the answers captured before it
+/// are counted apart).
 pub fn run_under_load(
     net: &Net,
     ds: &Dataset,
     dir: &Path,
-    load_end: Option<SystemTime>,
+    load_end: SystemTime,
 ) -> Result<UnderLoad> {
     let last = UNDER_LOAD_PORT + UNDER_LOAD_CLIENTS as u16 - 1;
     let pcap = dir.join("under-load.pcap");
-    let mut tcpdump = net
-        .client("tcpdump")
-        .args(["-i", &net.client_if, "--immediate-mode", "-U", "-n", "-w"])
-        .arg(&pcap)
-        .arg(format!("udp and portrange {UNDER_LOAD_PORT}-{last}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting tcpdump")?;
-    // tcpdump writes the file's header once its capture is open.
-    for _ in 0..50 {
-        if fs::metadata(&pcap).is_ok_and(|m| m.len() >= 24) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    let mut tcpdump = {
+        let mut c = net.client("tcpdump");
+        c.args(["-i", &net.client_if, "--immediate-mode", "-U", "-n", "-w"])
+            .arg(&pcap)
+            .arg(format!("udp and portrange {UNDER_LOAD_PORT}-{last}"));
+        Proc::spawn("tcpdump", c, &dir.join("under-load-tcpdump.log"))?
+    };
+    tcpdump.wait_log("listening on", Duration::from_secs(5))?;
     let chunk = ds.sample.len().div_ceil(UNDER_LOAD_CLIENTS).max(1);
     let mut digs = Vec::new();
     for (i, part) in ds.sample.chunks(chunk).enumerate() {
@@ -179,16 +170,14 @@ pub fn run_under_load(
     }
     // Let tcpdump write what it has read.
     std::thread::sleep(Duration::from_millis(500));
-    let _ = cmd::output(Command::new("kill").arg(tcpdump.id().to_string()));
-    let _ = tcpdump.wait();
+    tcpdump.stop(Duration::from_secs(2));
     let _ = fs::write(dir.join("under-load-answers.txt"), &out);
     // Answers in the capture, and how many came before the load's end.
     let answer_from = format!("{SERVER_V4}.53 >");
-    let end = load_end.map(|t| {
-        t.duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64()
-    });
+    let end = load_end
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
     let text = cmd::output(Command::new("tcpdump").args(["-tt", "-n", "-r"]).arg(&pcap))
         .unwrap_or_default();
     let answers: Vec<f64> = text
@@ -197,10 +186,7 @@ pub fn run_under_load(
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect();
     let captured = answers.len();
-    let captured_during_load = answers
-        .iter()
-        .filter(|t| end.is_none_or(|end| **t <= end))
-        .count();
+    let captured_during_load = answers.iter().filter(|t| **t <= end).count();
     let got = parse_dig(&out);
     let mut r = UnderLoad {
         captured,
