@@ -113,6 +113,12 @@ pub struct Options {
     /// Keep the generated data set and server configs (under /tmp).
     #[arg(long)]
     keep_work: bool,
+    /// Interrupt moderation of both veth ends, microseconds (0: off): a
+    /// NIC's `rx-usecs`, in the kernel's software form for NAPI
+    /// (`gro_flush_timeout`, with `napi_defer_hard_irqs` 2). veth has none
+    /// of its own, so without it every packet can wake a NAPI thread.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    coalesce_us: u32,
 }
 
 /// Durations and switches in force.
@@ -213,7 +219,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     )?;
 
     let stats = measure::BpfStatsGuard::off();
-    let mut net = Net::create()?;
+    let mut net = Net::create(opts.coalesce_us)?;
     {
         let stats_before = stats.0.clone();
         let (work, keep) = (work.clone(), opts.keep_work);
@@ -392,6 +398,7 @@ fn meta(opts: &Options, plan: &Plan, ds: &Dataset, timestamp: String) -> Meta {
         kxdpgun_secs: plan.kxdpgun_secs,
         kxdpgun_steps: plan.kxdpgun_steps,
         kxdpgun_rate: opts.kxdpgun_qps,
+        coalesce_us: opts.coalesce_us,
         versions,
     }
 }

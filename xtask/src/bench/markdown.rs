@@ -189,7 +189,7 @@ fn header(r: &Results, s: &mut String) {
          Latency: dnsperf -v at {} q/s for {} s (one socket; p50/p99 of every answer). kxdpgun: \
          a {} s flood probe at -Q {}, then up to {} steps of {} s searching the offered rate with \
          the most answers (the best step is shown). Every server was checked on {} sample \
-         queries before timing.\n",
+         queries before timing. Interrupt moderation on both veth ends: {}.\n",
         m.command,
         m.kernel,
         m.cpus,
@@ -203,7 +203,15 @@ fn header(r: &Results, s: &mut String) {
         m.kxdpgun_rate,
         m.kxdpgun_steps,
         m.kxdpgun_secs,
-        m.sample
+        m.sample,
+        if m.coalesce_us == 0 {
+            "none (`--coalesce-us 0`)".to_owned()
+        } else {
+            format!(
+                "{} µs (`gro_flush_timeout`, `napi_defer_hard_irqs` 2; a NIC's `rx-usecs`)",
+                m.coalesce_us
+            )
+        }
     );
     s.push_str(&table(r));
     let _ = writeln!(

@@ -66,8 +66,9 @@ impl Net {
     /// every reply lands on the client's queue 0 where kxdpgun listens;
     /// threaded NAPI on the server end, so the kernel's receive work for the
     /// server (and the whole XDP fast path) runs in a kthread whose CPU time
-    /// is the server's.
-    pub fn create() -> Result<Self> {
+    /// is the server's; interrupt moderation of `coalesce_us` on both ends
+    /// (see [`Net::coalesce`]).
+    pub fn create(coalesce_us: u32) -> Result<Self> {
         cleanup_stale();
         let pid = std::process::id();
         let mut net = Net {
@@ -167,7 +168,41 @@ impl Net {
         }
         net.set_threaded(true, true)?;
         net.set_threaded(false, false)?;
+        net.coalesce(coalesce_us)?;
         Ok(net)
+    }
+
+    /// Interrupt moderation on both ends, as a NIC does it (`ethtool -C
+    /// rx-usecs`): a NAPI poll that found work does not complete but polls
+    /// again after `us` (`gro_flush_timeout`), twice over
+    /// (`napi_defer_hard_irqs`), and while it is pending the sender does
+    /// not wake it. veth has no moderation of its own: without it, a
+    /// packet that finds NAPI idle wakes it (a thread wake-up, as costly as
+    /// the packet's whole XDP path), and at dnsperf's rates most do. The
+    /// first packet after a quiet spell still wakes NAPI at once, so a
+    /// lone query waits for nothing. `0` leaves veth as it is.
+    fn coalesce(&self, us: u32) -> Result<()> {
+        if us == 0 {
+            return Ok(());
+        }
+        let ns_timeout = u64::from(us) * 1_000;
+        for (ns, dev) in [
+            (&self.server_ns, &self.server_if),
+            (&self.client_ns, &self.client_if),
+        ] {
+            cmd::output(Command::new("ip").args([
+                "netns",
+                "exec",
+                ns,
+                "sh",
+                "-c",
+                &format!(
+                    "echo 2 > /sys/class/net/{dev}/napi_defer_hard_irqs && \
+                     echo {ns_timeout} > /sys/class/net/{dev}/gro_flush_timeout"
+                ),
+            ]))?;
+        }
+        Ok(())
     }
 
     /// Threaded NAPI on the server (`server = true`) or client end.

@@ -47,6 +47,8 @@ pub struct Meta {
     pub kxdpgun_steps: u32,
     /// kxdpgun's `-Q` in the probe.
     pub kxdpgun_rate: u64,
+    /// Interrupt moderation of both veth ends, µs (0: none).
+    pub coalesce_us: u32,
     /// Debian package versions of the tools and servers.
     pub versions: Vec<(String, String)>,
 }
