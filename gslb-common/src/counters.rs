@@ -6,7 +6,8 @@
 /// counter: [`Counter::Answered`], [`Counter::Dropped`] or one `Pass*`
 /// reason. Packets that are UDP
 /// to the DNS port also increment [`Counter::DnsQueries`]. Negative answers
-/// also count in [`Counter::AnsweredNxdomain`] or [`Counter::AnsweredNodata`].
+/// also count in [`Counter::AnsweredNxdomain`] or [`Counter::AnsweredNodata`],
+/// answers from static zone data in [`Counter::AnsweredStatic`].
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
@@ -42,7 +43,7 @@ pub enum Counter {
     /// QCLASS other than IN.
     PassClass,
     /// QTYPE a meta type (OPT, 128..=255: ANY, AXFR, ...) or 0, or a data
-    /// type other than A/AAAA at a name with data in the slow path.
+    /// type the name has no fast answer for (its data is in the slow path).
     PassType,
     /// The name is not in the maps, and no NXDOMAIN can be given for it.
     PassNameNotFound,
@@ -62,11 +63,14 @@ pub enum Counter {
     AnsweredNxdomain,
     /// Of [`Counter::Answered`]: NODATA (NOERROR, no answers) with the SOA.
     AnsweredNodata,
+    /// Of [`Counter::Answered`]: a static RRset (SOA, NS, MX, TXT, ... from
+    /// the zone data).
+    AnsweredStatic,
 }
 
 impl Counter {
     /// Number of counters (the `COUNTERS` array length).
-    pub const COUNT: u32 = Counter::AnsweredNodata as u32 + 1;
+    pub const COUNT: u32 = Counter::AnsweredStatic as u32 + 1;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT as usize] = [
@@ -94,6 +98,7 @@ impl Counter {
         Counter::PassInternal,
         Counter::AnsweredNxdomain,
         Counter::AnsweredNodata,
+        Counter::AnsweredStatic,
     ];
 
     /// The stable name used by `gslb stats` and Prometheus.
@@ -123,6 +128,7 @@ impl Counter {
             Counter::PassInternal => "xdp_passed_internal",
             Counter::AnsweredNxdomain => "xdp_answered_nxdomain",
             Counter::AnsweredNodata => "xdp_answered_nodata",
+            Counter::AnsweredStatic => "xdp_answered_static",
         }
     }
 }

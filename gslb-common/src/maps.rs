@@ -95,15 +95,16 @@ pub const fn slot_hash(w: [u64; 4]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Array: zone id → [`ZoneEntry`] (negative answers).
+/// Array: zone id → [`Canned`] negative answer (the zone's SOA).
 pub const ZONES: &str = "ZONES";
+/// Hash map: [`StaticKey`] → [`Canned`] answer from static zone data.
+pub const STATIC: &str = "STATIC";
 /// Most zones with negative answers in the fast path (zone ids
 /// `0..MAX_ZONES`); the slow path answers for the others.
 pub const MAX_ZONES: u32 = 1024;
-/// Longest SOA record tail (type, class, TTL, RDLENGTH, RDATA) a
-/// [`ZoneEntry`] holds; zones with a longer SOA answer negatives in the
-/// slow path.
-pub const SOA_TAIL_MAX: usize = 252;
+/// Longest tail a [`Canned`] answer holds (its sections after the first
+/// owner name); longer answers come from the slow path.
+pub const CANNED_MAX: usize = 252;
 
 /// Capacity of each name map and answer map in the object. The daemon
 /// sizes them for its config at load time (a hash map's bucket array has
@@ -149,13 +150,17 @@ pub const NAME_INLINE_A: u8 = 1;
 /// [`NameEntry::flags`]: one fixed AAAA address is stored inline (same TTL
 /// as the inline A, if any; `aaaa` unused as a set id).
 pub const NAME_INLINE_AAAA: u8 = 8;
-/// [`NameEntry::flags`]: the name has no data but its gslb sets: a query
-/// of a data type it has no set for gets NODATA with the SOA of `zone`.
+/// [`NameEntry::flags`]: the name has no data but its gslb sets and its
+/// [`STATIC`] answers: a query of a data type it has no answer for there
+/// gets NODATA with the SOA of `zone`.
 pub const NAME_NODATA: u8 = 2;
 /// [`NameEntry::flags`]: every existing child of the name is in the name
 /// maps (no wildcard, no zone cut at or above it): a child that is not
 /// gets NXDOMAIN with the SOA of `zone`.
 pub const NAME_CHILD_NX: u8 = 4;
+/// [`NameEntry::flags`]: the name has static RRsets in [`STATIC`], under
+/// the id [`NameEntry::static_id`] (a name without gslb sets).
+pub const NAME_STATIC: u8 = 16;
 /// [`NameEntry::zone`] of a name without fast negative answers.
 pub const NO_ZONE: u16 = u16::MAX;
 /// Server id meaning "no server" (fixed addresses): not counted in
@@ -225,6 +230,12 @@ impl NameEntry {
         unsafe { &*self.inline_a.as_ptr().cast() }
     }
 
+    /// Id of the name's answers in [`STATIC`] (with [`NAME_STATIC`]; such
+    /// a name has no inline answers, whose TTL the field otherwise holds).
+    pub const fn static_id(&self) -> u32 {
+        self.inline_ttl
+    }
+
     /// Number of inline A addresses.
     pub const fn inline_count(&self) -> u8 {
         self.inline_n & 0x0f
@@ -242,32 +253,63 @@ impl NameEntry {
     }
 }
 
-/// Value of [`ZONES`]: what a negative answer from the zone needs.
+/// A response's sections, ready to copy after the question: the value of
+/// [`ZONES`] (a negative answer: the zone's SOA in the authority section)
+/// and of [`STATIC`] (a static RRset, with what the slow path adds to it).
+/// The first record's owner is a compression pointer to a suffix of QNAME
+/// (the zone's apex, or all of it), written per query; everything after it
+/// is `tail`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ZoneEntry {
-    /// Wire length of the apex (root label included); the SOA owner is a
-    /// compression pointer to the apex's place in the question.
-    pub apex_len: u8,
+pub struct Canned {
+    /// Wire length of the first owner (root label included), a suffix of
+    /// QNAME.
+    pub owner_len: u8,
     /// Non-zero when the entry is in use.
     pub valid: u8,
-    /// Bytes used in `soa_tail`.
-    pub soa_len: u16,
-    /// The SOA record after its owner: type, class, TTL (already the
-    /// negative TTL of RFC 2308 §3), RDLENGTH, RDATA with uncompressed
-    /// names.
-    pub soa_tail: [u8; SOA_TAIL_MAX],
+    /// Bytes used in `tail`.
+    pub len: u16,
+    /// Records in the answer section.
+    pub ancount: u8,
+    /// Records in the authority section.
+    pub nscount: u8,
+    /// Records in the additional section (OPT not included).
+    pub arcount: u8,
+    /// Padding (zero).
+    pub _pad: u8,
+    /// The sections after the first owner: for a negative answer, the
+    /// SOA's type, class, TTL (already the negative TTL of RFC 2308 §3),
+    /// RDLENGTH and RDATA with uncompressed names; for a static answer,
+    /// the slow path's own encoding, whose compression pointers hold for
+    /// any query of this exact name (the question's length is fixed).
+    pub tail: [u8; CANNED_MAX],
 }
 
-impl Default for ZoneEntry {
+impl Default for Canned {
     fn default() -> Self {
-        ZoneEntry {
-            apex_len: 0,
+        Canned {
+            owner_len: 0,
             valid: 0,
-            soa_len: 0,
-            soa_tail: [0; SOA_TAIL_MAX],
+            len: 0,
+            ancount: 0,
+            nscount: 0,
+            arcount: 0,
+            _pad: 0,
+            tail: [0; CANNED_MAX],
         }
     }
+}
+
+/// Key of [`STATIC`]: a name's static id and a query type.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StaticKey {
+    /// [`NameEntry::static_id`].
+    pub id: u32,
+    /// QTYPE.
+    pub qtype: u16,
+    /// Padding (zero).
+    pub _pad: u16,
 }
 
 /// Key of the answer maps: an answer set as seen by one client group.
@@ -323,7 +365,8 @@ const _: () = assert!(core::mem::size_of::<NameSlot>() == 64);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
-const _: () = assert!(core::mem::size_of::<ZoneEntry>() == 256);
+const _: () = assert!(core::mem::size_of::<Canned>() == 260);
+const _: () = assert!(core::mem::size_of::<StaticKey>() == 8);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -334,5 +377,6 @@ mod pod {
     unsafe impl aya::Pod for super::AnswerKey {}
     unsafe impl aya::Pod for super::AnswerV4 {}
     unsafe impl aya::Pod for super::AnswerV6 {}
-    unsafe impl aya::Pod for super::ZoneEntry {}
+    unsafe impl aya::Pod for super::Canned {}
+    unsafe impl aya::Pod for super::StaticKey {}
 }

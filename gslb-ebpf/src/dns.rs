@@ -7,7 +7,7 @@ use gslb_common::{
         is_data_type, CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD,
         FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, TYPE_OPT,
     },
-    maps::{name_class, ZoneEntry, MAX_ADDRS, NAME_CLASSES, SOA_TAIL_MAX},
+    maps::{name_class, Canned, CANNED_MAX, MAX_ADDRS, NAME_CLASSES},
     select::Selection,
     Counter,
 };
@@ -278,8 +278,8 @@ pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
 
 /// Writes the response header's flags and counts over the query's
 /// (RFC 1035 §4.1.1): QR, AA and `rcode`, RD and CD copied (RFC 4035
-/// §3.1.6); QDCOUNT stays 1; ARCOUNT 1 when the query had an OPT record.
-/// Returns the header's checksum sum, the ID as it lies.
+/// §3.1.6); QDCOUNT stays 1; ARCOUNT `additional` plus 1 when the query
+/// had an OPT record. Returns the header's checksum sum, the ID as it lies.
 #[inline(always)]
 fn write_header(
     m: &mut [u8; SCRATCH_LEN],
@@ -287,9 +287,10 @@ fn write_header(
     rcode: u16,
     ancount: u16,
     nscount: u16,
+    additional: u16,
 ) -> u64 {
     let flags = FLAG_QR | FLAG_AA | (q.flags & (FLAG_RD | FLAG_CD)) | rcode;
-    let arcount = u16::from(q.has_opt);
+    let arcount = additional + u16::from(q.has_opt);
     wr16(m, 2, flags);
     wr16(m, 6, ancount);
     wr16(m, 8, nscount);
@@ -315,7 +316,7 @@ pub fn build<const N: usize, const M: usize>(
     n: usize,
     edns_udp_size: u16,
 ) -> (usize, u64) {
-    let header = write_header(&mut s.msg, q, 0, n as u16, 0);
+    let header = write_header(&mut s.msg, q, 0, n as u16, 0, 0);
     // Every record below has an even length: all start at the parity of
     // `q_end`. The fixed part of a record: pointer, type, class, TTL,
     // RDLENGTH.
@@ -408,55 +409,62 @@ fn write_opt(m: &mut [u8; SCRATCH_LEN], o: usize, q: &Query, edns_udp_size: u16)
     o + OPT_LEN
 }
 
-/// Length of a negative response with the SOA tail of `z`.
+/// Length of the response with the canned sections `c`.
 #[inline(always)]
-pub fn negative_len(q: &Query, z: &ZoneEntry) -> usize {
-    q.q_end + 2 + usize::from(z.soa_len) + if q.has_opt { OPT_LEN } else { 0 }
+pub fn canned_len(q: &Query, c: &Canned) -> usize {
+    q.q_end + 2 + usize::from(c.len) + if q.has_opt { OPT_LEN } else { 0 }
 }
 
-/// Turns the query in `s.msg` into a negative response (RFC 2308): `rcode`
-/// (NXDOMAIN, or 0 for NODATA), no answers, the zone's SOA in the
-/// authority section, OPT last. The SOA owner is a pointer to the apex
-/// inside the question (the apex is a suffix of QNAME). Returns the
-/// response length and its unfolded checksum sum, added up while it is
-/// written (the SOA tail is copied and summed by 8-byte words). `None`
-/// when the zone entry does not fit this query (the query is then
-/// passed).
+/// Turns the query in `s.msg` into a response with the canned sections
+/// `c`: a negative answer (RFC 2308; `rcode` NXDOMAIN, or 0 for NODATA;
+/// the zone's SOA in the authority section) or a static one (`rcode` 0),
+/// OPT last. The first owner is a pointer to its place in the question
+/// (a suffix of QNAME). Returns the response length and its unfolded
+/// checksum sum, added up while it is written (the tail is copied and
+/// summed by 8-byte words). `None` when `c` does not fit this query (the
+/// query is then passed).
 #[inline(always)]
-pub fn build_negative(
+pub fn build_canned(
     s: &mut Scratch,
     q: &Query,
     rcode: u16,
-    z: &ZoneEntry,
+    c: &Canned,
     edns_udp_size: u16,
 ) -> Option<(usize, u64)> {
-    let apex = usize::from(z.apex_len);
-    if z.valid == 0 || apex == 0 || apex > q.name_len {
+    let owner_len = usize::from(c.owner_len);
+    if c.valid == 0 || owner_len == 0 || owner_len > q.name_len {
         return None;
     }
     // The tail's length, laundered and bounded after: the verifier then
-    // knows the reads below stay within `soa_tail`.
-    let n = s.opaque(usize::from(z.soa_len));
-    if !(8..=SOA_TAIL_MAX).contains(&n) {
+    // knows the reads below stay within `tail`.
+    let n = s.opaque(usize::from(c.len));
+    if !(8..=CANNED_MAX).contains(&n) {
         return None;
     }
-    let header = write_header(&mut s.msg, q, rcode, 0, 1);
+    let header = write_header(
+        &mut s.msg,
+        q,
+        rcode,
+        u16::from(c.ancount),
+        u16::from(c.nscount),
+        u16::from(c.arcount),
+    );
     let o = q.q_end;
-    let owner = 0xc000 | (HEADER_LEN + q.name_len - apex) as u16;
+    let owner = 0xc000 | (HEADER_LEN + q.name_len - owner_len) as u16;
     wr16(&mut s.msg, o, owner);
     let start = (o + 2) & MASK;
-    let src = z.soa_tail.as_ptr();
+    let src = c.tail.as_ptr();
     // The tail's sum as it lies from its start: whole words from there,
     // then one word ending at `n` (overlapping the word before it), of
     // which only the bytes past the whole words count.
     let mut tail_sum = 0u64;
-    for k in 0..SOA_TAIL_MAX / 8 {
+    for k in 0..CANNED_MAX / 8 {
         let at = k * 8;
         // Laundered (see `build_key`): `n` keeps one range for the rest.
         if at + 8 > s.opaque(n) {
             break;
         }
-        // SAFETY: `at + 8 <= n <= SOA_TAIL_MAX`; `start + at + 8` is
+        // SAFETY: `at + 8 <= n <= CANNED_MAX`; `start + at + 8` is
         // within the 1024-byte `msg`.
         unsafe {
             let w = src.add(at).cast::<u64>().read_unaligned();

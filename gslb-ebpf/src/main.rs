@@ -28,9 +28,10 @@ use aya_ebpf::{
 use gslb_common::{
     dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        name_class, slot_fits, slot_hash, AnswerKey, Config, NameEntry, CONFIG_CLIENT_GROUPS,
-        CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX, NAME_INLINE_A,
-        NAME_INLINE_AAAA, NAME_NODATA, NO_ANSWER, SLOT_PROBES, SLOT_TOMBSTONE,
+        name_class, slot_fits, slot_hash, AnswerKey, Canned, Config, NameEntry, StaticKey,
+        CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX,
+        NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NODATA, NAME_STATIC, NO_ANSWER, SLOT_PROBES,
+        SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -41,7 +42,7 @@ use crate::{
     headers::Layers,
     maps::{
         count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
-        NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, ZONES,
+        NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, STATIC, ZONES,
     },
 };
 
@@ -102,7 +103,10 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         if parent.flags & NAME_CHILD_NX == 0 {
             return Err(Counter::PassNameNotFound);
         }
-        let (len, sum) = negative(s, &q, RCODE_NXDOMAIN, parent.zone, cfg.edns_udp_size)?;
+        let z = ZONES
+            .get(u32::from(parent.zone))
+            .ok_or(Counter::PassNoAnswer)?;
+        let (len, sum) = canned(s, &q, RCODE_NXDOMAIN, z, cfg.edns_udp_size)?;
         send(ctx, s, &l, dns_off, q.q_end, len, sum)?;
         count(Counter::AnsweredNxdomain);
         return Ok(());
@@ -153,35 +157,70 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         let a = lookup(&ANSWERS_V6, entry.aaaa, group).ok_or(Counter::PassNoAnswer)?;
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
         respond(ctx, &l, s, &q, sel, addrs, cfg.edns_udp_size, true)?
-    } else if entry.flags & NAME_NODATA != 0 {
-        let (len, sum) = negative(s, &q, 0, entry.zone, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, q.q_end, len, sum)?;
-        count(Counter::AnsweredNodata);
-        return Ok(());
-    } else if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
-        return Err(Counter::PassNoAnswer);
     } else {
-        return Err(Counter::PassType);
+        return static_or_nodata(ctx, s, &l, dns_off, &q, &entry, cfg.edns_udp_size);
     };
     send(ctx, s, &l, dns_off, q.q_end, resp_len, sum)
 }
 
-/// Builds a negative answer with the SOA of zone `zone`; returns its
-/// length and checksum sum.
+/// Answers a question no gslb set answers: from the name's static RRsets,
+/// else NODATA when the name has no other data, else passes.
 #[inline(always)]
-fn negative(
+fn static_or_nodata(
+    ctx: &XdpContext,
+    s: &mut Scratch,
+    l: &Layers,
+    dns_off: usize,
+    q: &Query,
+    entry: &NameEntry,
+    edns_udp_size: u16,
+) -> Result<(), Counter> {
+    if entry.flags & NAME_STATIC != 0 {
+        let key = StaticKey {
+            id: entry.static_id(),
+            qtype: q.qtype,
+            _pad: 0,
+        };
+        // SAFETY: a map value, only read.
+        if let Some(c) = unsafe { STATIC.get(key) } {
+            let (len, sum) = canned(s, q, 0, c, edns_udp_size)?;
+            send(ctx, s, l, dns_off, q.q_end, len, sum)?;
+            count(Counter::AnsweredStatic);
+            return Ok(());
+        }
+    }
+    if entry.flags & NAME_NODATA != 0 {
+        let z = ZONES
+            .get(u32::from(entry.zone))
+            .ok_or(Counter::PassNoAnswer)?;
+        let (len, sum) = canned(s, q, 0, z, edns_udp_size)?;
+        send(ctx, s, l, dns_off, q.q_end, len, sum)?;
+        count(Counter::AnsweredNodata);
+        return Ok(());
+    }
+    Err(if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
+        Counter::PassNoAnswer
+    } else {
+        Counter::PassType
+    })
+}
+
+/// Builds the answer with canned sections `c` (a negative answer from
+/// [`ZONES`], a static one from [`STATIC`]); returns its length and
+/// checksum sum.
+#[inline(always)]
+fn canned(
     s: &mut Scratch,
     q: &Query,
     rcode: u16,
-    zone: u16,
+    c: &Canned,
     edns_udp_size: u16,
 ) -> Result<(usize, u64), Counter> {
-    let z = ZONES.get(u32::from(zone)).ok_or(Counter::PassNoAnswer)?;
-    if dns::negative_len(q, z) > q.udp_limit {
+    if dns::canned_len(q, c) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
     let (len, sum) =
-        dns::build_negative(s, q, rcode, z, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
+        dns::build_canned(s, q, rcode, c, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
     // `send` rejects a length over 508.
     Ok((s.opaque(len), sum))
 }

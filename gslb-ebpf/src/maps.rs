@@ -8,8 +8,8 @@ use aya_ebpf::{
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, ClientPrefix, Config, NameEntry, NameSlot, ZoneEntry,
-        DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
+        AnswerKey, AnswerV4, AnswerV6, Canned, ClientPrefix, Config, NameEntry, NameSlot,
+        StaticKey, DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -67,7 +67,13 @@ pub static ANSWERS_V6: HashMap<AnswerKey, AnswerV6> =
 
 /// Zone id → negative answer data (SOA).
 #[map]
-pub static ZONES: Array<ZoneEntry> = Array::with_max_entries(MAX_ZONES, 0);
+pub static ZONES: Array<Canned> = Array::with_max_entries(MAX_ZONES, 0);
+
+/// (static id, QTYPE) → answer from static zone data. A hash map, so that
+/// an update replaces a whole answer at once; sized by the daemon.
+#[map]
+pub static STATIC: HashMap<StaticKey, Canned> =
+    HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
 
 /// Size of the DNS message scratch buffer. Queries larger than
 /// [`MAX_QUERY`] are passed; the response is built in place and never

@@ -16,5 +16,6 @@ pub mod report;
 pub mod responder;
 pub mod server;
 pub mod slots;
+pub mod statics;
 pub mod stats;
 pub mod xdp;

@@ -17,9 +17,10 @@ use aya::{
     Ebpf,
 };
 use gslb_common::maps::{
-    name_class, AnswerKey, AnswerV4, AnswerV6, Config, NameEntry, ZoneEntry, ANSWERS_V4,
+    name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, NameEntry, StaticKey, ANSWERS_V4,
     ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, MAX_INLINE_A, MAX_ZONES,
-    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_SLOTS, NO_SERVER, ZONES,
+    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_NODATA, NAME_SLOTS, NAME_STATIC, NO_SERVER,
+    STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -29,6 +30,7 @@ use crate::{
     model::{GslbName, State},
     negative::Negatives,
     slots::{self, Slots},
+    statics,
 };
 
 /// Lowercased wire format of `name` (the name map key before padding).
@@ -52,7 +54,14 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
     let mut names = [0u32; 4];
     let mut short = 0usize;
     let (mut sets_v4, mut sets_v6) = (0u32, 0u32);
+    let mut static_answers = 0u32;
     if let Some(state) = state {
+        // Room for every static RRset (most names have one or two).
+        static_answers = state
+            .zones
+            .iter()
+            .map(|z| z.names().map(|n| z.rrsets(n).count() as u32).sum::<u32>())
+            .sum();
         for zone in &state.zones {
             for name in zone.names() {
                 let wire = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
@@ -83,6 +92,7 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
     out.push((NAME_SLOTS, slots::capacity(short)));
     out.push((ANSWERS_V4, cap(sets_v4)));
     out.push((ANSWERS_V6, cap(sets_v6)));
+    out.push((STATIC, cap(static_answers)));
     out
 }
 
@@ -97,6 +107,8 @@ pub struct Entries {
     pub v4: BTreeMap<AnswerKey, AnswerV4>,
     /// AAAA sets.
     pub v6: BTreeMap<AnswerKey, AnswerV6>,
+    /// Static answers.
+    pub statics: BTreeMap<StaticKey, Canned>,
 }
 
 /// The map value of a decision: candidates and selection for an answer
@@ -207,7 +219,7 @@ pub struct Maps {
     config: Array<MapData, Config>,
     /// The config last written (its overflow flag is set on its own).
     config_value: Config,
-    zones: Array<MapData, ZoneEntry>,
+    zones: Array<MapData, Canned>,
     slots: Slots,
     /// Short names that found no free slot: they live in `NAMES_32`.
     overflow: std::collections::HashSet<Vec<u8>>,
@@ -217,6 +229,9 @@ pub struct Maps {
     n256: HashMap<MapData, [u8; 256], NameEntry>,
     v4: HashMap<MapData, AnswerKey, AnswerV4>,
     v6: HashMap<MapData, AnswerKey, AnswerV6>,
+    statics: HashMap<MapData, StaticKey, Canned>,
+    /// Answer-set and static ids by wire key, never reused: an id never
+    /// points at another name's answers, not even while a sync runs.
     ids: StdHashMap<Vec<u8>, u32>,
     next_id: u32,
     current: Entries,
@@ -243,6 +258,7 @@ impl Maps {
             n256: take(ebpf, d)?.try_into()?,
             v4: take(ebpf, ANSWERS_V4)?.try_into()?,
             v6: take(ebpf, ANSWERS_V6)?.try_into()?,
+            statics: take(ebpf, STATIC)?.try_into()?,
             ids: StdHashMap::new(),
             next_id: 0,
             current: Entries::default(),
@@ -265,12 +281,22 @@ impl Maps {
             };
             e.names.insert(key.clone(), entry);
         }
+        // Static answers (never of a gslb name): the id rides in the entry.
+        for (key, answers) in statics::of(state, &e.negatives) {
+            let id = self.id_of(&key);
+            for (qtype, c) in answers.answers {
+                e.statics.insert(StaticKey { id, qtype, _pad: 0 }, c);
+            }
+            let entry = e.names.entry(key).or_insert(NameEntry::EMPTY);
+            entry.flags |= NAME_STATIC;
+            if answers.complete {
+                entry.flags |= NAME_NODATA;
+            }
+            entry.inline_ttl = id;
+        }
         for g in &state.gslb {
             let key = wire_key(&g.name);
-            let id = *self.ids.entry(key.clone()).or_insert_with(|| {
-                self.next_id += 1;
-                self.next_id - 1
-            });
+            let id = self.id_of(&key);
             let set = AnswerKey { set: id, group: 0 };
             let (mut entry, v4, v6) = name_values(g, id);
             (entry.flags, entry.zone) = {
@@ -288,6 +314,17 @@ impl Maps {
         e
     }
 
+    /// The id of the name with wire key `key` (a new one the first time).
+    fn id_of(&mut self, key: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(key) {
+            return id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ids.insert(key.to_vec(), id);
+        id
+    }
+
     /// Short names kept in `NAMES_32` because their slots were all taken.
     pub fn slot_overflow(&self) -> usize {
         self.overflow.len()
@@ -299,10 +336,7 @@ impl Maps {
     /// of entries written or removed.
     pub fn update(&mut self, g: &GslbName) -> anyhow::Result<usize> {
         let key = wire_key(&g.name);
-        let id = *self.ids.entry(key.clone()).or_insert_with(|| {
-            self.next_id += 1;
-            self.next_id - 1
-        });
+        let id = self.id_of(&key);
         let set = AnswerKey { set: id, group: 0 };
         let mut changes = 0;
         let (mut entry, v4, v6) = name_values(g, id);
@@ -372,6 +406,12 @@ impl Maps {
                 changes += 1;
             }
         }
+        for (k, v) in &new.statics {
+            if self.current.statics.get(k) != Some(v) {
+                self.statics.insert(k, v, 0)?;
+                changes += 1;
+            }
+        }
         for (k, v) in &new.names {
             if self.current.names.get(k) != Some(v) {
                 self.name_op(k, Some(*v))?;
@@ -396,6 +436,15 @@ impl Maps {
         }
         for k in self.current.v6.keys().filter(|k| !new.v6.contains_key(k)) {
             self.v6.remove(k)?;
+            changes += 1;
+        }
+        for k in self
+            .current
+            .statics
+            .keys()
+            .filter(|k| !new.statics.contains_key(k))
+        {
+            self.statics.remove(k)?;
             changes += 1;
         }
         self.current = new;

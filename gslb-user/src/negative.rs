@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use gslb_common::maps::{ZoneEntry, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE, SOA_TAIL_MAX};
+use gslb_common::maps::{Canned, CANNED_MAX, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::{maps::wire_key, model::State, model::Zone};
@@ -25,7 +25,7 @@ use crate::{maps::wire_key, model::State, model::Zone};
 pub struct Negatives {
     /// [`ZONES`](gslb_common::maps::ZONES) entries by zone id (the zone's
     /// index in [`State::zones`]); `None` for a zone without fast negatives.
-    pub zones: Vec<Option<ZoneEntry>>,
+    pub zones: Vec<Option<Canned>>,
     /// Wire key of every existing name → (`NAME_*` negative flags, zone id).
     pub names: BTreeMap<Vec<u8>, (u8, u16)>,
 }
@@ -33,7 +33,7 @@ pub struct Negatives {
 impl Negatives {
     /// Computes the negative-answer data of `state`.
     pub fn of(state: &State) -> Negatives {
-        let zones: Vec<Option<ZoneEntry>> = state
+        let zones: Vec<Option<Canned>> = state
             .zones
             .iter()
             .enumerate()
@@ -60,7 +60,7 @@ impl Negatives {
 }
 
 /// Negative flags and zone id of an existing name.
-fn flags(state: &State, zones: &[Option<ZoneEntry>], name: &Name) -> (u8, u16) {
+fn flags(state: &State, zones: &[Option<Canned>], name: &Name) -> (u8, u16) {
     let Some(index) = state.zone_index_for(name) else {
         return (0, NO_ZONE);
     };
@@ -76,13 +76,13 @@ fn flags(state: &State, zones: &[Option<ZoneEntry>], name: &Name) -> (u8, u16) {
     (flags, index as u16)
 }
 
-/// The zone's [`ZoneEntry`], or `None` when its SOA does not fit.
-fn zone_entry(zone: &Zone) -> Option<ZoneEntry> {
+/// The zone's [`Canned`], or `None` when its SOA does not fit.
+fn zone_entry(zone: &Zone) -> Option<Canned> {
     let soa = zone.negative_soa();
     let RData::SOA(data) = &soa.data else {
         return None;
     };
-    let mut tail = Vec::with_capacity(SOA_TAIL_MAX);
+    let mut tail = Vec::with_capacity(CANNED_MAX);
     tail.extend(u16::from(RecordType::SOA).to_be_bytes());
     tail.extend(u16::from(soa.dns_class).to_be_bytes());
     tail.extend(soa.ttl.to_be_bytes());
@@ -106,17 +106,18 @@ fn zone_entry(zone: &Zone) -> Option<ZoneEntry> {
     }
     tail.extend((rdata.len() as u16).to_be_bytes());
     tail.extend(rdata);
-    if tail.len() > SOA_TAIL_MAX {
+    if tail.len() > CANNED_MAX {
         return None;
     }
     let apex_len = wire_key(zone.origin()).len();
-    let mut entry = ZoneEntry {
-        apex_len: u8::try_from(apex_len).ok()?,
+    let mut entry = Canned {
+        owner_len: u8::try_from(apex_len).ok()?,
         valid: 1,
-        soa_len: tail.len() as u16,
-        ..ZoneEntry::default()
+        len: tail.len() as u16,
+        nscount: 1,
+        ..Canned::default()
     };
-    entry.soa_tail[..tail.len()].copy_from_slice(&tail);
+    entry.tail[..tail.len()].copy_from_slice(&tail);
     Some(entry)
 }
 
@@ -197,12 +198,13 @@ a = ["198.18.0.10"]
         let state = state();
         let z = Negatives::of(&state).zones[0].unwrap();
         assert_eq!(
-            usize::from(z.apex_len),
+            usize::from(z.owner_len),
             wire_key(state.zones[0].origin()).len()
         );
         // Owner (root) + tail decodes as the zone's negative SOA.
         let mut wire = vec![0u8];
-        wire.extend(&z.soa_tail[..usize::from(z.soa_len)]);
+        wire.extend(&z.tail[..usize::from(z.len)]);
+        assert_eq!((z.ancount, z.nscount, z.arcount), (0, 1, 0));
         let r = Record::read(&mut BinDecoder::new(&wire)).unwrap();
         let want = state.zones[0].negative_soa();
         assert_eq!(r.ttl, want.ttl);

@@ -941,11 +941,13 @@ pub struct Response {
     pub raw: String,
 }
 
-/// What parity compares: status, flags, EDNS size, answer, authority.
+/// What parity compares: status, flags, EDNS size, answer, authority,
+/// additional.
 pub type Summary = (
     String,
     Vec<String>,
     Option<u16>,
+    Vec<(String, u32, String, String, String)>,
     Vec<(String, u32, String, String, String)>,
     Vec<(String, u32, String, String, String)>,
 );
@@ -1044,12 +1046,17 @@ impl Response {
         self.authority.iter().map(Rr::key).collect()
     }
 
+    /// Normalized additional tuples (OPT not included).
+    pub fn additional_keys(&self) -> Vec<(String, u32, String, String, String)> {
+        self.additional.iter().map(Rr::key).collect()
+    }
+
     /// Has header flag `f`.
     pub fn has_flag(&self, f: &str) -> bool {
         self.flags.iter().any(|x| x == f)
     }
 
-    /// Status, flags (sorted), EDNS size, answer, authority.
+    /// Status, flags (sorted), EDNS size, answer, authority, additional.
     pub fn summary(&self) -> Summary {
         let mut flags = self.flags.clone();
         flags.sort();
@@ -1059,6 +1066,7 @@ impl Response {
             self.edns_udp,
             self.answer_keys(),
             self.authority_keys(),
+            self.additional_keys(),
         )
     }
 }

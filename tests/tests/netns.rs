@@ -227,6 +227,8 @@ struct Case {
     answer: Vec<&'static str>,
     /// Expected authority section; `None`: not checked.
     authority: Option<Vec<&'static str>>,
+    /// Expected additional section (OPT aside); `None`: not checked.
+    additional: Option<Vec<&'static str>>,
     /// The counter a UDP query moves in the XDP program: `xdp_answered*`
     /// or the pass reason.
     xdp: &'static str,
@@ -248,6 +250,7 @@ fn case(
         status,
         answer: answer.to_vec(),
         authority: authority.map(<[_]>::to_vec),
+        additional: None,
         xdp,
     }
 }
@@ -257,66 +260,87 @@ impl Case {
         self.opts.push(opt);
         self
     }
+
+    fn additional(mut self, records: &[&'static str]) -> Case {
+        self.additional = Some(records.to_vec());
+        self
+    }
+}
+
+const SOA: &str = "example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300";
+const NS1: [&str; 2] = [
+    "ns1.example.test. 3600 IN A 198.18.0.53",
+    "ns1.example.test. 3600 IN AAAA 2001:db8::53",
+];
+
+/// Static RRsets XDP answers itself from canned bytes (the slow path's own
+/// encoding), with the addresses of NS, MX and SRV targets in the
+/// additional section.
+fn static_cases() -> Vec<Case> {
+    let answered = |name, qtype, answer: &[&'static str]| {
+        case(
+            name,
+            qtype,
+            "NOERROR",
+            answer,
+            Some(&[]),
+            "xdp_answered_static",
+        )
+        .additional(&[])
+    };
+    vec![
+        answered("example.test", "SOA", &[SOA]),
+        answered("ExAmPlE.TeSt", "SOA", &[SOA]).with("+dnssec"),
+        answered(
+            "example.test",
+            "NS",
+            &["example.test. 3600 IN NS ns1.example.test."],
+        )
+        .additional(&NS1),
+        answered(
+            "example.test",
+            "MX",
+            &["example.test. 3600 IN MX 10 mail.example.test."],
+        )
+        .additional(&["mail.example.test. 3600 IN A 198.18.0.25"])
+        .with("+noedns"),
+        answered(
+            "example.test",
+            "TXT",
+            &["example.test. 3600 IN TXT \"v=spf1 mx -all\""],
+        ),
+        answered(
+            "_sip._udp.example.test",
+            "SRV",
+            &["_sip._udp.example.test. 3600 IN SRV 10 60 5060 sip.example.test."],
+        )
+        .additional(&["sip.example.test. 3600 IN A 198.18.0.60"]),
+        answered(
+            "example.test",
+            "CAA",
+            &["example.test. 3600 IN CAA 0 issue \"ca.example.net\""],
+        ),
+        answered("ns1.example.test", "A", &NS1[..1]),
+        answered("NS1.example.TEST", "AAAA", &NS1[1..]),
+    ]
 }
 
 /// Queries XDP passes to the slow path, and why.
 fn slow_path_cases() -> Vec<Case> {
-    let soa = "example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300";
     let mut www_tcp = case("www.example.test", "A", "NOERROR", &WWW_A, None, "");
     www_tcp.tcp = true;
     let mut cname_chain = vec!["app.example.test. 3600 IN CNAME www.example.test."];
     cname_chain.extend(WWW_A);
-    // XDP knows these names have static data, not which types.
-    let data = "xdp_passed_unsupported_type";
     vec![
-        case("example.test", "SOA", "NOERROR", &[soa], None, data),
-        case(
-            "example.test",
-            "NS",
-            "NOERROR",
-            &["example.test. 3600 IN NS ns1.example.test."],
-            None,
-            data,
-        ),
-        case(
-            "example.test",
-            "MX",
-            "NOERROR",
-            &["example.test. 3600 IN MX 10 mail.example.test."],
-            None,
-            data,
-        ),
-        case(
-            "example.test",
-            "TXT",
-            "NOERROR",
-            &["example.test. 3600 IN TXT \"v=spf1 mx -all\""],
-            None,
-            data,
-        ),
-        case(
-            "_sip._udp.example.test",
-            "SRV",
-            "NOERROR",
-            &["_sip._udp.example.test. 3600 IN SRV 10 60 5060 sip.example.test."],
-            None,
-            data,
-        ),
-        case(
-            "example.test",
-            "CAA",
-            "NOERROR",
-            &["example.test. 3600 IN CAA 0 issue \"ca.example.net\""],
-            None,
-            data,
-        ),
+        // A CNAME owner: its answers follow the chain (here into a gslb
+        // name), which the slow path does.
         case(
             "app.example.test",
             "CNAME",
             "NOERROR",
             &["app.example.test. 3600 IN CNAME www.example.test."],
             None,
-            data,
+            "xdp_passed_unsupported_type",
         ),
         case(
             "app.example.test",
@@ -326,24 +350,7 @@ fn slow_path_cases() -> Vec<Case> {
             None,
             "xdp_passed_no_answer_set",
         ),
-        // Negative answers XDP cannot give: NODATA at names with static
-        // data, NXDOMAIN two labels below an existing name.
-        case(
-            "ns1.example.test",
-            "MX",
-            "NOERROR",
-            &[],
-            Some(&[NEG_SOA]),
-            data,
-        ),
-        case(
-            "mail.example.test",
-            "AAAA",
-            "NOERROR",
-            &[],
-            Some(&[NEG_SOA]),
-            "xdp_passed_no_answer_set",
-        ),
+        // NXDOMAIN two labels below an existing name.
         case(
             "a.nx.example.test",
             "A",
@@ -405,6 +412,11 @@ fn negative_cases() -> Vec<Case> {
         nodata("WwW.ExAmPlE.TeSt", "CAA"),
         nodata("_udp.example.test", "TXT"),
         nodata("_udp.example.test", "A"),
+        // Types a name with static data lacks, when all of its data is in
+        // XDP's static answers.
+        nodata("ns1.example.test", "MX"),
+        nodata("mail.example.test", "AAAA").with("+noedns"),
+        nodata("example.test", "A"),
     ]
 }
 
@@ -519,6 +531,87 @@ fn xdp_answers_nxdomain_and_nodata() {
         start.delta_of(&end, "xdp_answered_nxdomain") + start.delta_of(&end, "xdp_answered_nodata");
     f.check(total == sent, || {
         format!("xdp_answered_nxdomain + xdp_answered_nodata +{total} over the test, want +{sent}")
+    });
+    f.assert_none();
+}
+
+/// 2c. Static RRsets answered by XDP over IPv4 and IPv6: the zone's
+///     records with the addresses of NS, MX and SRV targets as additional
+///     records, owners in the question's case, DO copied, OPT only when
+///     asked, counted in `xdp_answered_static`.
+#[test]
+fn xdp_answers_static_rrsets() {
+    let net = Net::new("xdp_static");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let start = d.stats();
+    let mut sent = 0;
+    for server in [net.srv_v4(), net.srv_v6()] {
+        for c in &static_cases() {
+            let q = describe(c, server);
+            let before = d.stats();
+            let r = run_case(&net, server, c);
+            sent += 1;
+            let after = d.stats();
+            f.check(r.status == c.status, || {
+                format!("{q}: status {} (want {})\n{}", r.status, c.status, r.raw)
+            });
+            f.check(sorted_flags(&r) == ["aa", "qr"], || {
+                format!("{q}: flags {:?} (want qr aa)\n{}", r.flags, r.raw)
+            });
+            f.check(r.answer_keys() == keys(&c.answer), || {
+                format!(
+                    "{q}: answer {:?}\nwant {:?}\n{}",
+                    r.answer_keys(),
+                    c.answer,
+                    r.raw
+                )
+            });
+            f.check(r.authority.is_empty(), || {
+                format!("{q}: unexpected authority\n{}", r.raw)
+            });
+            let additional = c.additional.as_deref().unwrap_or_default();
+            f.check(r.additional_keys() == keys(additional), || {
+                format!(
+                    "{q}: additional {:?}\nwant {additional:?}\n{}",
+                    r.additional_keys(),
+                    r.raw
+                )
+            });
+            // The first owner points into the question: the name as asked.
+            f.check(
+                r.answer
+                    .first()
+                    .is_some_and(|a| a.owner_raw == format!("{}.", c.name)),
+                || {
+                    format!(
+                        "{q}: answer owner is not {}. (the question's case)\n{}",
+                        c.name, r.raw
+                    )
+                },
+            );
+            f.check(edns_line(&r).as_deref() == want_edns(c), || {
+                format!(
+                    "{q}: EDNS {:?} (want {:?})\n{}",
+                    edns_line(&r),
+                    want_edns(c),
+                    r.raw
+                )
+            });
+            for counter in ["xdp_answered", c.xdp] {
+                let got = before.delta_of(&after, counter);
+                f.check(got == 1, || {
+                    format!(
+                        "{q}: not answered by XDP: {counter} +{got} (want +1); changes: {:?}",
+                        before.delta(&after)
+                    )
+                });
+            }
+        }
+    }
+    let total = start.delta_of(&d.stats(), "xdp_answered_static");
+    f.check(total == sent, || {
+        format!("xdp_answered_static +{total} over the test, want +{sent}")
     });
     f.assert_none();
 }
@@ -663,6 +756,7 @@ fn fast_and_slow_path_give_identical_answers() {
         .with("+dnssec"),
     ];
     cases.extend(negative_cases());
+    cases.extend(static_cases());
     cases.extend(slow_path_cases());
     let before = dx.stats();
     for v6 in [false, true] {
@@ -729,17 +823,17 @@ fn fast_and_slow_path_give_identical_answers() {
     }
     let after = dx.stats();
     let answered = before.delta_of(&after, "xdp_answered");
-    let negatives = 2 * negative_cases().len() as u64;
+    let negatives = 2 * (negative_cases().len() + static_cases().len()) as u64;
     f.check(answered >= negatives, || {
         format!(
-            "the XDP daemon answered {answered} queries in XDP (want at least the {negatives} negative ones); changes: {:?}",
+            "the XDP daemon answered {answered} queries in XDP (want at least the {negatives} negative and static ones); changes: {:?}",
             before.delta(&after)
         )
     });
     f.assert_none();
 }
 
-/// 5. XDP answers (positive, NXDOMAIN, NODATA) carry correct IPv4 header
+/// 5. XDP answers (positive, NXDOMAIN, NODATA, static) carry correct IPv4 header
 ///    and UDP checksums, as seen by tcpdump on the client end of the veth
 ///    (veth verifies checksums, unlike lo; dig getting answers at all in
 ///    test 1 already depends on it).
@@ -753,6 +847,8 @@ fn xdp_answers_have_valid_checksums() {
         (net.srv_v6(), "www.example.test", "A", keys(&WWW_A)),
         (net.srv_v4(), "nx.example.test", "A", vec![]),
         (net.srv_v6(), "www.example.test", "MX", vec![]),
+        (net.srv_v4(), "example.test", "SOA", keys(&[SOA])),
+        (net.srv_v6(), "ns1.example.test", "A", keys(&NS1[..1])),
     ] {
         let q = format!("{name} {qtype} over {} (@{server})", transport(server));
         let mut cmd = net.in_cli("tcpdump");

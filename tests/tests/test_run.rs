@@ -138,6 +138,16 @@ type = "NS"
 data = "ns.sub.example.test."
 
 [[zone.record]]
+name = "tall"
+type = "TXT"
+data = "\"{s230}\""
+
+[[zone.record]]
+name = "huge"
+type = "TXT"
+data = "\"{s250}\""
+
+[[zone.record]]
 name = "ns.sub"
 type = "A"
 data = "198.18.0.54"
@@ -262,6 +272,8 @@ a = ["198.18.8.1"]
         p253 = p253(),
         p191 = p191(),
         q236 = q236(),
+        s230 = "t".repeat(230),
+        s250 = "h".repeat(250),
     )
 }
 
@@ -323,16 +335,22 @@ fn answered(frame: &[u8]) -> Vec<u8> {
     answered_as(frame, None)
 }
 
+/// The counters that sort [`Counter::Answered`] by kind.
+const ANSWER_KINDS: [Counter; 3] = [
+    Counter::AnsweredNxdomain,
+    Counter::AnsweredNodata,
+    Counter::AnsweredStatic,
+];
+
 /// Asserts the frame is answered, and counted in `negative` too when given
-/// ([`Counter::AnsweredNxdomain`] or [`Counter::AnsweredNodata`]; neither
-/// moves otherwise); returns the output.
+/// (one of [`ANSWER_KINDS`]; none moves otherwise); returns the output.
 fn answered_as(frame: &[u8], negative: Option<Counter>) -> Vec<u8> {
     let (verdict, out, delta) = run(frame);
     assert_eq!(verdict, XDP_TX, "expected XDP_TX; counters {delta:?}");
     assert_eq!(delta[Counter::Answered as usize], 1);
     assert_eq!(delta[Counter::Packets as usize], 1);
     assert_eq!(delta[Counter::DnsQueries as usize], 1);
-    for c in [Counter::AnsweredNxdomain, Counter::AnsweredNodata] {
+    for c in ANSWER_KINDS {
         assert_eq!(
             delta[c as usize],
             u64::from(negative == Some(c)),
@@ -344,7 +362,7 @@ fn answered_as(frame: &[u8], negative: Option<Counter>) -> Vec<u8> {
     let verdicts: u64 = Counter::ALL
         .iter()
         .filter(|c| !matches!(c, Counter::Packets | Counter::DnsQueries))
-        .filter(|c| !matches!(c, Counter::AnsweredNxdomain | Counter::AnsweredNodata))
+        .filter(|c| !ANSWER_KINDS.contains(c))
         .map(|&c| delta[c as usize])
         .sum();
     assert_eq!(verdicts, 1, "one verdict counter; deltas {delta:?}");
@@ -361,8 +379,9 @@ fn passed(frame: &[u8], reason: Counter) {
         "{reason:?} counted; deltas {delta:?}"
     );
     assert_eq!(delta[Counter::Answered as usize], 0);
-    assert_eq!(delta[Counter::AnsweredNxdomain as usize], 0);
-    assert_eq!(delta[Counter::AnsweredNodata as usize], 0);
+    for c in ANSWER_KINDS {
+        assert_eq!(delta[c as usize], 0, "{c:?}");
+    }
 }
 
 /// The slow path's response to `query_dns` arriving in `frame` (from the
@@ -924,22 +943,17 @@ fn pass_class_and_type() {
             passed(&Frame::default().build(&d), Counter::PassType);
         }
     }
-    // Data types a name with static data does not have: the fast path
-    // only knows that the name has data, not which.
+    // Names whose static data the fast path does not answer (a CNAME
+    // owner, a zone cut, glue, a zone without fast negatives): every type
+    // but A and AAAA.
     for (name, rtype) in [
-        ("example.test.", RecordType::TXT),
-        ("example.test.", RecordType::CAA),
-        ("example.test.", RecordType::MX),
-        ("mail.example.test.", RecordType::MX),
-        ("mail.example.test.", RecordType::TXT),
         ("app.example.test.", RecordType::TXT),
         ("app.example.test.", RecordType::CNAME),
-        ("host.ent.example.test.", RecordType::MX),
-        ("inner.example.test.", RecordType::TXT),
         ("sub.example.test.", RecordType::MX),
         ("sub.example.test.", RecordType::DS),
         ("ns.sub.example.test.", RecordType::TXT),
         ("www.bigsoa.test.", RecordType::TXT),
+        ("bigsoa.test.", RecordType::SOA),
     ] {
         passed(
             &Frame::default().build(&dns_bytes(name, rtype, None)),
@@ -980,17 +994,11 @@ fn pass_unknown_name_and_missing_set() {
             );
         }
     }
-    // In the maps without an A/AAAA set and with static data (static
-    // A/AAAA, CNAME, apex, zone cut, glue), or in a zone without fast
+    // In the maps without an A/AAAA set and with static data the fast path
+    // does not answer (CNAME, zone cut, glue), or in a zone without fast
     // negatives.
     for (name, rtype) in [
-        ("example.test.", RecordType::A),
-        ("example.test.", RecordType::AAAA),
-        ("mail.example.test.", RecordType::A),
-        ("mail.example.test.", RecordType::AAAA),
         ("app.example.test.", RecordType::A),
-        ("host.ent.example.test.", RecordType::A),
-        ("inner.example.test.", RecordType::AAAA),
         ("sub.example.test.", RecordType::A),
         ("ns.sub.example.test.", RecordType::A),
         ("ns.sub.example.test.", RecordType::AAAA),
@@ -1716,18 +1724,133 @@ fn negatives_fold_only_ascii_letters() {
         &soa,
         None,
     );
+    // Names with static data the fast path answers: NODATA for the
+    // types they lack.
+    for (name, rtype) in [
+        ("_SIP._UDP.example.test.", RecordType::TXT),
+        ("WEB-01.ZONE-9.example.test.", RecordType::A),
+    ] {
+        check_negative(&f, &dns_bytes(name, rtype, None), NODATA, &soa, None);
+    }
+}
+
+/// Asserts that XDP answers `dns` (sent in `frame`) from its static
+/// answers: counted in [`Counter::AnsweredStatic`], from the server to the
+/// client, the same as the slow path's response record by record, and with
+/// names spelled exactly as the slow path spells them (owners as asked,
+/// names in RDATA as in the zone).
+fn check_static(frame: &Frame, dns: &[u8]) -> Message {
+    let out = answered_as(&frame.build(dns), Some(Counter::AnsweredStatic));
+    let r = parse_reply(frame, &out);
+    assert_eq!((r.sport, r.dport), (53, CLIENT_PORT));
+    if frame.v6 {
+        assert_eq!((r.src, r.dst), (SERVER_V6.into(), CLIENT_V6.into()));
+    } else {
+        assert_eq!((r.src, r.dst), (SERVER_V4.into(), CLIENT_V4.into()));
+    }
+    let m = r.msg;
+    assert_eq!(m.metadata.id, 0x4242);
+    assert!(m.metadata.authoritative);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert!(!m.answers.is_empty());
+    same_as_slow_path(frame, dns, &m);
+    let slow = slow_path(frame, dns);
+    let text = |rs: &[Record]| rs.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(text(&m.answers), text(&slow.answers), "spelling");
+    assert_eq!(text(&m.additionals), text(&slow.additionals), "spelling");
+    let qname = m.queries[0].name();
+    for a in &m.answers {
+        assert!(a.name.eq_case(qname), "owner {} spelled as asked", a.name);
+    }
+    m
+}
+
+#[test]
+fn static_rrsets_answered_as_the_slow_path_does() {
+    let v4 = Frame::default();
+    let v6 = v6_frame();
+    for (name, rtype, answers, additionals) in [
+        ("example.test.", RecordType::SOA, 1, 0),
+        ("example.test.", RecordType::NS, 1, 0),
+        // The MX target's address in the additional section.
+        ("example.test.", RecordType::MX, 1, 1),
+        ("_sip._udp.example.test.", RecordType::SRV, 1, 1),
+        ("mail.example.test.", RecordType::A, 1, 0),
+        ("host.ent.example.test.", RecordType::TXT, 1, 0),
+        ("web-01.zone-9.example.test.", RecordType::TXT, 1, 0),
+        ("inner.example.test.", RecordType::SOA, 1, 0),
+        ("other.test.", RecordType::NS, 1, 0),
+        ("tall.example.test.", RecordType::TXT, 1, 0),
+    ] {
+        for frame in [&v4, &v6] {
+            let plain = dns_bytes(name, rtype, None);
+            let m = check_static(frame, &plain);
+            assert_eq!(
+                (m.answers.len(), m.additionals.len()),
+                (answers, additionals)
+            );
+            assert!(m.edns.is_none(), "no OPT unless asked");
+            for dnssec_ok in [false, true] {
+                let m = check_static(frame, &edns(plain.clone(), dnssec_ok));
+                assert_eq!(m.edns.map(|e| e.flags().dnssec_ok), Some(dnssec_ok));
+            }
+            check_static(frame, &dns_bytes(&name.to_uppercase(), rtype, None));
+        }
+    }
+}
+
+#[test]
+fn nodata_at_names_with_static_data() {
+    let f = Frame::default();
+    for (name, rtype) in [
+        ("example.test.", RecordType::A),
+        ("example.test.", RecordType::AAAA),
+        ("example.test.", RecordType::TXT),
+        ("example.test.", RecordType::CAA),
+        ("mail.example.test.", RecordType::AAAA),
+        ("mail.example.test.", RecordType::MX),
+        ("Host.Ent.example.test.", RecordType::A),
+    ] {
+        check_negative(
+            &f,
+            &dns_bytes(name, rtype, None),
+            NODATA,
+            &example_soa(),
+            None,
+        );
+    }
+    check_negative(
+        &v6_frame(),
+        &edns(
+            dns_bytes("inner.example.test.", RecordType::TXT, None),
+            true,
+        ),
+        NODATA,
+        &inner_soa(),
+        Some(true),
+    );
+}
+
+#[test]
+fn static_rrsets_too_long_for_the_maps_are_passed() {
+    // `huge` has a TXT record longer than a canned answer holds: the slow
+    // path answers it, and, as XDP cannot know the name has no other data,
+    // every other type too.
+    let f = Frame::default();
     passed(
-        &f.build(&dns_bytes("_SIP._UDP.example.test.", RecordType::TXT, None)),
+        &f.build(&dns_bytes("huge.example.test.", RecordType::TXT, None)),
         Counter::PassType,
     );
     passed(
-        &f.build(&dns_bytes(
-            "WEB-01.ZONE-9.example.test.",
-            RecordType::A,
-            None,
-        )),
+        &f.build(&dns_bytes("huge.example.test.", RecordType::MX, None)),
+        Counter::PassType,
+    );
+    passed(
+        &f.build(&dns_bytes("huge.example.test.", RecordType::A, None)),
         Counter::PassNoAnswer,
     );
+    let slow = slow_path(&f, &dns_bytes("huge.example.test.", RecordType::TXT, None));
+    assert_eq!(slow.answers.len(), 1, "{slow}");
 }
 
 // ---- malformed ----------------------------------------------------------
