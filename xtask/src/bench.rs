@@ -113,10 +113,12 @@ pub struct Options {
     /// Keep the generated data set and server configs (under /tmp).
     #[arg(long)]
     keep_work: bool,
-    /// Interrupt moderation of both veth ends, microseconds (0: off): a
-    /// NIC's `rx-usecs`, in the kernel's software form for NAPI
-    /// (`gro_flush_timeout`, with `napi_defer_hard_irqs` 2). veth has none
-    /// of its own, so without it every packet can wake a NAPI thread.
+    /// Interrupt moderation of both veth ends in the load runs,
+    /// microseconds (0: off): a NIC's `rx-usecs`, in the kernel's software
+    /// form for NAPI (`gro_flush_timeout`, with `napi_defer_hard_irqs` 2).
+    /// veth has none of its own, so without it every packet can wake a
+    /// NAPI thread. Off for the latency runs, as adaptive moderation is at
+    /// low rates.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000))]
     coalesce_us: u32,
 }
@@ -591,13 +593,15 @@ impl Ctx<'_> {
                 srv.proc.check_alive()?;
             }
 
-            r.latency = Some(load::latency(
-                net,
-                &self.ds.queries,
-                self.plan.latency_secs,
-                self.opts.latency_rate,
-                &dir.join("latency.txt"),
-            )?);
+            r.latency = Some(net.without_moderation(|| {
+                load::latency(
+                    net,
+                    &self.ds.queries,
+                    self.plan.latency_secs,
+                    self.opts.latency_rate,
+                    &dir.join("latency.txt"),
+                )
+            })?);
             srv.proc.check_alive()?;
         }
 

@@ -208,7 +208,8 @@ fn header(r: &Results, s: &mut String) {
             "none (`--coalesce-us 0`)".to_owned()
         } else {
             format!(
-                "{} µs (`gro_flush_timeout`, `napi_defer_hard_irqs` 2; a NIC's `rx-usecs`)",
+                "{} µs in the load runs, off in the latency runs (`gro_flush_timeout`, \
+                 `napi_defer_hard_irqs` 2; a NIC's `rx-usecs`, adaptive)",
                 m.coalesce_us
             )
         }

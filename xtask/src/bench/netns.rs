@@ -59,6 +59,8 @@ pub struct Net {
     /// Pin directory prefix for gslb daemons started by this run.
     pub pin_prefix: PathBuf,
     pin_seq: u32,
+    /// Interrupt moderation of the load runs, µs (see [`Net::coalesce`]).
+    coalesce_us: u32,
 }
 
 impl Net {
@@ -80,6 +82,7 @@ impl Net {
             client_mac: String::new(),
             pin_prefix: PathBuf::from(format!("/sys/fs/bpf/{PREFIX}{pid}")),
             pin_seq: 0,
+            coalesce_us,
         };
         ip(&["netns", "add", &net.server_ns])?;
         // From here on, drop removes what exists.
@@ -180,12 +183,13 @@ impl Net {
     /// packet that finds NAPI idle wakes it (a thread wake-up, as costly as
     /// the packet's whole XDP path), and at dnsperf's rates most do. The
     /// first packet after a quiet spell still wakes NAPI at once, so a
-    /// lone query waits for nothing. `0` leaves veth as it is.
+    /// lone query waits for nothing. `0` turns it off (veth's own way).
     fn coalesce(&self, us: u32) -> Result<()> {
-        if us == 0 {
-            return Ok(());
-        }
-        let ns_timeout = u64::from(us) * 1_000;
+        let (defer, ns_timeout) = if us == 0 {
+            (0, 0)
+        } else {
+            (2, u64::from(us) * 1_000)
+        };
         for (ns, dev) in [
             (&self.server_ns, &self.server_if),
             (&self.client_ns, &self.client_if),
@@ -197,12 +201,26 @@ impl Net {
                 "sh",
                 "-c",
                 &format!(
-                    "echo 2 > /sys/class/net/{dev}/napi_defer_hard_irqs && \
+                    "echo {defer} > /sys/class/net/{dev}/napi_defer_hard_irqs && \
                      echo {ns_timeout} > /sys/class/net/{dev}/gro_flush_timeout"
                 ),
             ]))?;
         }
         Ok(())
+    }
+
+    /// Runs `f` with interrupt moderation off, as a NIC's adaptive
+    /// moderation (net_dim) turns it down at low packet rates: for the
+    /// latency runs, whose lone queries would otherwise wait for a
+    /// moderation timer left armed by the one before.
+    pub fn without_moderation<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.coalesce_us == 0 {
+            return f();
+        }
+        self.coalesce(0)?;
+        let out = f();
+        self.coalesce(self.coalesce_us)?;
+        out
     }
 
     /// Threaded NAPI on the server (`server = true`) or client end.
