@@ -210,7 +210,7 @@ impl Net {
     }
 
     /// Runs `f` with interrupt moderation off, as a NIC's adaptive
-    /// moderation (net_dim) turns it down at low packet rates: for the
+    /// moderation (`net_dim`) turns it down at low packet rates: for the
     /// latency runs, whose lone queries would otherwise wait for a
     /// moderation timer left armed by the one before.
     pub fn without_moderation<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
