@@ -459,22 +459,23 @@ fn want_edns(c: &Case) -> Option<&'static str> {
     }
 }
 
-/// 2b. NXDOMAIN and NODATA answered by XDP over IPv4 and IPv6: the SOA of
-///     the zone in the authority section, the question's case kept in its
-///     owner, DO copied, counted in `xdp_answered_nxdomain` /
-///     `xdp_answered_nodata`.
-#[test]
-fn xdp_answers_nxdomain_and_nodata() {
-    let net = Net::new("xdp_negative");
-    let d = Daemon::start(&net, DaemonOpts::default());
-    let mut f = Failures::default();
-    let start = d.stats();
+/// Asks every case over IPv4 and IPv6 and checks what all XDP answers
+/// share: the status, QR and AA, the EDNS line (DO copied, OPT only when
+/// asked), `xdp_answered` and the case's own counter +1 each; `sections`
+/// checks the rest. Returns how many queries were sent.
+fn check_xdp_answers(
+    f: &mut Failures,
+    net: &Net,
+    d: &Daemon,
+    cases: &[Case],
+    sections: impl Fn(&mut Failures, &str, &Case, &Response),
+) -> u64 {
     let mut sent = 0;
     for server in [net.srv_v4(), net.srv_v6()] {
-        for c in &negative_cases() {
+        for c in cases {
             let q = describe(c, server);
             let before = d.stats();
-            let r = run_case(&net, server, c);
+            let r = run_case(net, server, c);
             sent += 1;
             let after = d.stats();
             f.check(r.status == c.status, || {
@@ -483,30 +484,7 @@ fn xdp_answers_nxdomain_and_nodata() {
             f.check(sorted_flags(&r) == ["aa", "qr"], || {
                 format!("{q}: flags {:?} (want qr aa)\n{}", r.flags, r.raw)
             });
-            f.check(r.answer.is_empty() && r.additional.is_empty(), || {
-                format!("{q}: unexpected answer or additional records\n{}", r.raw)
-            });
-            f.check(r.authority_keys() == keys(&[NEG_SOA]), || {
-                format!(
-                    "{q}: authority {:?}\nwant {NEG_SOA}\n{}",
-                    r.authority_keys(),
-                    r.raw
-                )
-            });
-            // The SOA owner points into the question: example.test as asked.
-            let labels: Vec<&str> = c.name.split('.').collect();
-            let apex_as_asked = format!("{}.", labels[labels.len() - 2..].join("."));
-            f.check(
-                r.authority
-                    .first()
-                    .is_some_and(|a| a.owner_raw == apex_as_asked),
-                || {
-                    format!(
-                        "{q}: SOA owner is not {apex_as_asked} (the question's case)\n{}",
-                        r.raw
-                    )
-                },
-            );
+            sections(f, &q, c, &r);
             f.check(edns_line(&r).as_deref() == want_edns(c), || {
                 format!(
                     "{q}: EDNS {:?} (want {:?})\n{}",
@@ -526,6 +504,45 @@ fn xdp_answers_nxdomain_and_nodata() {
             }
         }
     }
+    sent
+}
+
+/// 2b. NXDOMAIN and NODATA answered by XDP over IPv4 and IPv6: the SOA of
+///     the zone in the authority section, the question's case kept in its
+///     owner, DO copied, counted in `xdp_answered_nxdomain` /
+///     `xdp_answered_nodata`.
+#[test]
+fn xdp_answers_nxdomain_and_nodata() {
+    let net = Net::new("xdp_negative");
+    let d = Daemon::start(&net, DaemonOpts::default());
+    let mut f = Failures::default();
+    let start = d.stats();
+    let sent = check_xdp_answers(&mut f, &net, &d, &negative_cases(), |f, q, c, r| {
+        f.check(r.answer.is_empty() && r.additional.is_empty(), || {
+            format!("{q}: unexpected answer or additional records\n{}", r.raw)
+        });
+        f.check(r.authority_keys() == keys(&[NEG_SOA]), || {
+            format!(
+                "{q}: authority {:?}\nwant {NEG_SOA}\n{}",
+                r.authority_keys(),
+                r.raw
+            )
+        });
+        // The SOA owner points into the question: example.test as asked.
+        let labels: Vec<&str> = c.name.split('.').collect();
+        let apex_as_asked = format!("{}.", labels[labels.len() - 2..].join("."));
+        f.check(
+            r.authority
+                .first()
+                .is_some_and(|a| a.owner_raw == apex_as_asked),
+            || {
+                format!(
+                    "{q}: SOA owner is not {apex_as_asked} (the question's case)\n{}",
+                    r.raw
+                )
+            },
+        );
+    });
     let end = d.stats();
     let total =
         start.delta_of(&end, "xdp_answered_nxdomain") + start.delta_of(&end, "xdp_answered_nodata");
@@ -545,70 +562,39 @@ fn xdp_answers_static_rrsets() {
     let d = Daemon::start(&net, DaemonOpts::default());
     let mut f = Failures::default();
     let start = d.stats();
-    let mut sent = 0;
-    for server in [net.srv_v4(), net.srv_v6()] {
-        for c in &static_cases() {
-            let q = describe(c, server);
-            let before = d.stats();
-            let r = run_case(&net, server, c);
-            sent += 1;
-            let after = d.stats();
-            f.check(r.status == c.status, || {
-                format!("{q}: status {} (want {})\n{}", r.status, c.status, r.raw)
-            });
-            f.check(sorted_flags(&r) == ["aa", "qr"], || {
-                format!("{q}: flags {:?} (want qr aa)\n{}", r.flags, r.raw)
-            });
-            f.check(r.answer_keys() == keys(&c.answer), || {
+    let sent = check_xdp_answers(&mut f, &net, &d, &static_cases(), |f, q, c, r| {
+        f.check(r.answer_keys() == keys(&c.answer), || {
+            format!(
+                "{q}: answer {:?}\nwant {:?}\n{}",
+                r.answer_keys(),
+                c.answer,
+                r.raw
+            )
+        });
+        f.check(r.authority.is_empty(), || {
+            format!("{q}: unexpected authority\n{}", r.raw)
+        });
+        let additional = c.additional.as_deref().unwrap_or_default();
+        f.check(r.additional_keys() == keys(additional), || {
+            format!(
+                "{q}: additional {:?}\nwant {additional:?}\n{}",
+                r.additional_keys(),
+                r.raw
+            )
+        });
+        // The first owner points into the question: the name as asked.
+        f.check(
+            r.answer
+                .first()
+                .is_some_and(|a| a.owner_raw == format!("{}.", c.name)),
+            || {
                 format!(
-                    "{q}: answer {:?}\nwant {:?}\n{}",
-                    r.answer_keys(),
-                    c.answer,
-                    r.raw
+                    "{q}: answer owner is not {}. (the question's case)\n{}",
+                    c.name, r.raw
                 )
-            });
-            f.check(r.authority.is_empty(), || {
-                format!("{q}: unexpected authority\n{}", r.raw)
-            });
-            let additional = c.additional.as_deref().unwrap_or_default();
-            f.check(r.additional_keys() == keys(additional), || {
-                format!(
-                    "{q}: additional {:?}\nwant {additional:?}\n{}",
-                    r.additional_keys(),
-                    r.raw
-                )
-            });
-            // The first owner points into the question: the name as asked.
-            f.check(
-                r.answer
-                    .first()
-                    .is_some_and(|a| a.owner_raw == format!("{}.", c.name)),
-                || {
-                    format!(
-                        "{q}: answer owner is not {}. (the question's case)\n{}",
-                        c.name, r.raw
-                    )
-                },
-            );
-            f.check(edns_line(&r).as_deref() == want_edns(c), || {
-                format!(
-                    "{q}: EDNS {:?} (want {:?})\n{}",
-                    edns_line(&r),
-                    want_edns(c),
-                    r.raw
-                )
-            });
-            for counter in ["xdp_answered", c.xdp] {
-                let got = before.delta_of(&after, counter);
-                f.check(got == 1, || {
-                    format!(
-                        "{q}: not answered by XDP: {counter} +{got} (want +1); changes: {:?}",
-                        before.delta(&after)
-                    )
-                });
-            }
-        }
-    }
+            },
+        );
+    });
     let total = start.delta_of(&d.stats(), "xdp_answered_static");
     f.check(total == sent, || {
         format!("xdp_answered_static +{total} over the test, want +{sent}")

@@ -37,6 +37,13 @@ pub fn in_ns(ns: &str, program: impl AsRef<OsStr>) -> Command {
     c
 }
 
+/// Runs shell `script` in namespace `ns` through `ip netns exec` (not
+/// nsenter): /sys/class/net must be remounted to show the namespace's
+/// devices.
+fn sysfs_sh(ns: &str, script: &str) -> Result<()> {
+    cmd::output(Command::new("ip").args(["netns", "exec", ns, "sh", "-c", script])).map(drop)
+}
+
 /// Runs `ip ARGS`, failing with its stderr.
 fn ip(args: &[&str]) -> Result<()> {
     cmd::output(Command::new("ip").args(args)).map(drop)
@@ -194,17 +201,13 @@ impl Net {
             (&self.server_ns, &self.server_if),
             (&self.client_ns, &self.client_if),
         ] {
-            cmd::output(Command::new("ip").args([
-                "netns",
-                "exec",
+            sysfs_sh(
                 ns,
-                "sh",
-                "-c",
                 &format!(
                     "echo {defer} > /sys/class/net/{dev}/napi_defer_hard_irqs && \
                      echo {ns_timeout} > /sys/class/net/{dev}/gro_flush_timeout"
                 ),
-            ]))?;
+            )?;
         }
         Ok(())
     }
@@ -231,17 +234,7 @@ impl Net {
             (&self.client_ns, &self.client_if)
         };
         let v = if on { "1" } else { "0" };
-        // `ip netns exec` (not nsenter): /sys/class/net must be remounted
-        // to show the namespace's devices.
-        cmd::output(Command::new("ip").args([
-            "netns",
-            "exec",
-            ns,
-            "sh",
-            "-c",
-            &format!("echo {v} > /sys/class/net/{dev}/threaded"),
-        ]))
-        .map(drop)
+        sysfs_sh(ns, &format!("echo {v} > /sys/class/net/{dev}/threaded"))
     }
 
     /// Gives both ends' receive paths real-time priority (`rt`), or puts
