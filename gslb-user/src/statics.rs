@@ -44,7 +44,7 @@ pub struct NameAnswers {
 /// Every static answer the fast path gives, by wire key of the name.
 pub fn of(state: &State, negatives: &Negatives) -> BTreeMap<Vec<u8>, NameAnswers> {
     let mut out = BTreeMap::new();
-    for zone in &state.zones {
+    for (index, zone) in state.zones.iter().enumerate() {
         // Names with static data (a million gslb names have none), not
         // gslb names, without a CNAME.
         let owners = zone.names().filter(|n| {
@@ -54,6 +54,12 @@ pub fn of(state: &State, negatives: &Negatives) -> BTreeMap<Vec<u8>, NameAnswers
         });
         for lower in owners {
             let name = Name::from(lower);
+            // Only in the zone that answers for the name, whose types
+            // decide `complete` (config validation already keeps a name's
+            // records out of a parent zone that is served separately).
+            if state.zone_index_for(&name) != Some(index) {
+                continue;
+            }
             let key = wire_key(&name);
             // In a zone with fast negatives, not at or under a zone cut
             // (see `negative`).
@@ -71,7 +77,7 @@ pub fn of(state: &State, negatives: &Negatives) -> BTreeMap<Vec<u8>, NameAnswers
                 .collect();
             if !answers.is_empty() {
                 let complete = answers.len() == types.len();
-                out.entry(key).or_insert(NameAnswers { answers, complete });
+                out.insert(key, NameAnswers { answers, complete });
             }
         }
     }
