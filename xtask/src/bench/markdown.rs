@@ -390,7 +390,12 @@ pub fn markdown(r: &Results) -> String {
     header(r, &mut s);
     steps(r, &mut s);
     profiles(r, &mut s);
-    s.push_str("\n## Targets (issue 3)\n\n| target | measured | verdict |\n|---|---|---|\n");
+    s.push_str(
+        "\n## Targets (issue 3)\n\nA rate marked `or more` is a lower bound: the server's best \
+         kxdpgun step answered all that the search offered. A ratio such a bound could overturn \
+         is `inconclusive` (quick runs stop the slower servers' search early).\n\n\
+         | target | measured | verdict |\n|---|---|---|\n",
+    );
     for t in &r.targets {
         let _ = writeln!(s, "| {} | {} | {} |", t.what, t.measured, t.verdict);
     }

@@ -17,15 +17,40 @@ fn find(servers: &[ServerResult], kind: Kind) -> Option<&ServerResult> {
     servers.iter().find(|s| s.kind == kind)
 }
 
-/// `a / b ≥ want`.
-fn ratio(what: &str, a: Option<f64>, b: Option<f64>, want: f64) -> Target {
+/// A server's answered queries/s in one run, and whether it is only a
+/// lower bound on what the server can answer: its best kxdpgun step
+/// answered all that the rate search offered (limit `search`), so the
+/// search stopped short of the server's capacity (a quick run's one step
+/// does that to the slower servers).
+#[derive(Clone, Copy, Debug)]
+struct Rate {
+    qps: f64,
+    at_least: bool,
+}
+
+/// `a / b ≥ want`. A lower bound on top can only have understated the
+/// ratio, one below only overstated it: a verdict they could overturn is
+/// `inconclusive`, never `met` or `missed`.
+fn ratio(what: &str, a: Option<Rate>, b: Option<Rate>, want: f64) -> Target {
     match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => {
-            let r = a / b;
+        (Some(a), Some(b)) if b.qps > 0.0 => {
+            let r = a.qps / b.qps;
+            let verdict = match (r >= want, a.at_least, b.at_least) {
+                (true, _, false) => "met",
+                (false, false, _) => "missed",
+                _ => "inconclusive",
+            };
+            let bound = |x: Rate| if x.at_least { " or more" } else { "" };
             target(
                 what,
-                format!("{r:.2}× ({a:.0} / {b:.0} q/s)"),
-                if r >= want { "met" } else { "missed" },
+                format!(
+                    "{r:.2}× ({:.0}{} / {:.0}{} q/s)",
+                    a.qps,
+                    bound(a),
+                    b.qps,
+                    bound(b)
+                ),
+                verdict,
             )
         }
         _ => target(what, "not measured".into(), "n/a"),
@@ -183,7 +208,10 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
     let kx = |k| {
         find(servers, k)
             .and_then(|s| s.kxdpgun.as_ref())
-            .map(|r| r.qps)
+            .map(|r| Rate {
+                qps: r.qps,
+                at_least: r.limit.starts_with("search"),
+            })
     };
     let mut out = vec![
         ratio(
@@ -205,7 +233,10 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
         kx(k).or_else(|| {
             find(servers, k)
                 .and_then(|s| s.dnsperf.as_ref())
-                .map(|r| r.qps)
+                .map(|r| Rate {
+                    qps: r.qps,
+                    at_least: false,
+                })
         })
     };
     out.push(ratio(
@@ -263,4 +294,30 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
         },
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(clippy::unnecessary_wraps, reason = "`ratio` takes options")]
+    fn rate(qps: f64, at_least: bool) -> Option<Rate> {
+        Some(Rate { qps, at_least })
+    }
+
+    #[test]
+    fn a_lower_bound_never_decides_a_ratio_it_could_overturn() {
+        let v = |a, b| ratio("x", a, b, 4.0).verdict;
+        assert_eq!(v(rate(500.0, false), rate(100.0, false)), "met");
+        assert_eq!(v(rate(300.0, false), rate(100.0, false)), "missed");
+        // The other server's capacity was not reached: 5× may be less.
+        assert_eq!(v(rate(500.0, false), rate(100.0, true)), "inconclusive");
+        // ... but 3× can only be less still.
+        assert_eq!(v(rate(300.0, false), rate(100.0, true)), "missed");
+        // gslb's own capacity not reached: 5× can only be more.
+        assert_eq!(v(rate(500.0, true), rate(100.0, false)), "met");
+        assert_eq!(v(rate(300.0, true), rate(100.0, false)), "inconclusive");
+        let t = ratio("x", rate(300.0, true), rate(100.0, false), 4.0);
+        assert_eq!(t.measured, "3.00× (300 or more / 100 q/s)");
+    }
 }
