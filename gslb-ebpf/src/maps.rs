@@ -76,8 +76,9 @@ pub static STATIC: HashMap<StaticKey, Canned> =
     HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
 
 /// Size of the DNS message scratch buffer. Queries larger than
-/// [`MAX_QUERY`] are passed; the response is built in place and never
-/// exceeds 12 + 259 + 8 × 28 + 11 = 506 bytes.
+/// [`MAX_QUERY`] are passed; the response is built in place: up to 12 +
+/// 259 + 8 × 28 + 11 = 506 bytes with answer records, 12 + 259 + 2 + 252
+/// + 11 = 536 with a canned tail (`send` passes anything over 508).
 pub const SCRATCH_LEN: usize = 1024;
 /// Largest DNS query payload the fast path reads.
 pub const MAX_QUERY: usize = 512;
