@@ -30,6 +30,9 @@ pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_SOA: u16 = 6;
 /// Record type OPT.
 pub const TYPE_OPT: u16 = 41;
+/// Size of an OPT record without options (root owner, type, payload size,
+/// extended RCODE and flags, RDLENGTH 0).
+pub const OPT_LEN: usize = 11;
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
 /// EDNS option code of EDNS Client Subnet (RFC 7871).

@@ -236,6 +236,12 @@ impl NameEntry {
         self.inline_ttl
     }
 
+    /// Marks the entry [`NAME_STATIC`] with static id `id`.
+    pub fn set_static(&mut self, id: u32) {
+        self.flags |= NAME_STATIC;
+        self.inline_ttl = id;
+    }
+
     /// Number of inline A addresses.
     pub const fn inline_count(&self) -> u8 {
         self.inline_n & 0x0f

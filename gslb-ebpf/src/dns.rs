@@ -5,7 +5,8 @@
 use gslb_common::{
     dns::{
         is_data_type, CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD,
-        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, TYPE_OPT,
+        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, OPT_LEN,
+        TYPE_OPT,
     },
     maps::{name_class, Canned, CANNED_MAX, MAX_ADDRS, NAME_CLASSES},
     select::Selection,
@@ -21,8 +22,6 @@ use crate::{
 const MAX_LABELS: usize = 128;
 /// Most EDNS options we walk before giving up (passing the query).
 const MAX_OPTIONS: usize = 16;
-/// Size of an OPT record without options.
-pub const OPT_LEN: usize = 11;
 
 /// What the fast path needs to know about a parsed query.
 pub struct Query {

@@ -106,10 +106,17 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
         let z = ZONES
             .get(u32::from(parent.zone))
             .ok_or(Counter::PassNoAnswer)?;
-        let (len, sum) = canned(s, &q, RCODE_NXDOMAIN, z, cfg.edns_udp_size)?;
-        send(ctx, s, &l, dns_off, q.q_end, len, sum)?;
-        count(Counter::AnsweredNxdomain);
-        return Ok(());
+        return send_canned(
+            ctx,
+            s,
+            &l,
+            dns_off,
+            &q,
+            RCODE_NXDOMAIN,
+            z,
+            cfg.edns_udp_size,
+            Counter::AnsweredNxdomain,
+        );
     };
     let group = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
         client_group(ctx, &l)
@@ -183,20 +190,16 @@ fn static_or_nodata(
         };
         // SAFETY: a map value, only read.
         if let Some(c) = unsafe { STATIC.get(key) } {
-            let (len, sum) = canned(s, q, 0, c, edns_udp_size)?;
-            send(ctx, s, l, dns_off, q.q_end, len, sum)?;
-            count(Counter::AnsweredStatic);
-            return Ok(());
+            let kind = Counter::AnsweredStatic;
+            return send_canned(ctx, s, l, dns_off, q, 0, c, edns_udp_size, kind);
         }
     }
     if entry.flags & NAME_NODATA != 0 {
         let z = ZONES
             .get(u32::from(entry.zone))
             .ok_or(Counter::PassNoAnswer)?;
-        let (len, sum) = canned(s, q, 0, z, edns_udp_size)?;
-        send(ctx, s, l, dns_off, q.q_end, len, sum)?;
-        count(Counter::AnsweredNodata);
-        return Ok(());
+        let kind = Counter::AnsweredNodata;
+        return send_canned(ctx, s, l, dns_off, q, 0, z, edns_udp_size, kind);
     }
     Err(if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
         Counter::PassNoAnswer
@@ -205,24 +208,31 @@ fn static_or_nodata(
     })
 }
 
-/// Builds the answer with canned sections `c` (a negative answer from
-/// [`ZONES`], a static one from [`STATIC`]); returns its length and
-/// checksum sum.
+/// Sends the answer with canned sections `c` (a negative answer from
+/// [`ZONES`], a static one from [`STATIC`]) and counts it in `kind`.
 #[inline(always)]
-fn canned(
+#[allow(clippy::too_many_arguments, reason = "one call site per answer kind")]
+fn send_canned(
+    ctx: &XdpContext,
     s: &mut Scratch,
+    l: &Layers,
+    dns_off: usize,
     q: &Query,
     rcode: u16,
     c: &Canned,
     edns_udp_size: u16,
-) -> Result<(usize, u64), Counter> {
+    kind: Counter,
+) -> Result<(), Counter> {
     if dns::canned_len(q, c) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
     let (len, sum) =
         dns::build_canned(s, q, rcode, c, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
     // `send` rejects a length over 508.
-    Ok((s.opaque(len), sum))
+    let len = s.opaque(len);
+    send(ctx, s, l, dns_off, q.q_end, len, sum)?;
+    count(kind);
+    Ok(())
 }
 
 /// Looks up the QNAME without its first label (the root has no parent),

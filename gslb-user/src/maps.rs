@@ -19,8 +19,7 @@ use aya::{
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, NameEntry, StaticKey, ANSWERS_V4,
     ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, MAX_INLINE_A, MAX_ZONES,
-    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_NODATA, NAME_SLOTS, NAME_STATIC, NO_SERVER,
-    STATIC, ZONES,
+    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -54,16 +53,12 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
     let mut names = [0u32; 4];
     let mut short = 0usize;
     let (mut sets_v4, mut sets_v6) = (0u32, 0u32);
+    // Room for every static RRset (most names have one or two).
     let mut static_answers = 0u32;
     if let Some(state) = state {
-        // Room for every static RRset (most names have one or two).
-        static_answers = state
-            .zones
-            .iter()
-            .map(|z| z.names().map(|n| z.rrsets(n).count() as u32).sum::<u32>())
-            .sum();
         for zone in &state.zones {
             for name in zone.names() {
+                static_answers += zone.rrsets(name).count() as u32;
                 let wire = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
                 if slots::fits(wire) {
                     short += 1;
@@ -288,11 +283,10 @@ impl Maps {
                 e.statics.insert(StaticKey { id, qtype, _pad: 0 }, c);
             }
             let entry = e.names.entry(key).or_insert(NameEntry::EMPTY);
-            entry.flags |= NAME_STATIC;
+            entry.set_static(id);
             if answers.complete {
                 entry.flags |= NAME_NODATA;
             }
-            entry.inline_ttl = id;
         }
         for g in &state.gslb {
             let key = wire_key(&g.name);

@@ -8,14 +8,19 @@
 //! the same answer by construction. Compression pointers in those bytes
 //! point at the question (owners, which take the query's spelling in both
 //! paths) or at earlier records, at offsets that depend only on the
-//! question's length, which is the same for every query of the name. An answer is made static only when nothing in it can change
-//! without a new config: no gslb name owns or is named by any of its
-//! records (a gslb name's addresses change with health and load), and no
-//! CNAME is followed.
+//! question's length, which is the same for every query of the name.
+//!
+//! An answer is made static only when nothing in it can change without a
+//! new config: no gslb name owns or is named by any of its records (a gslb
+//! name's addresses change with health and load), and no CNAME is
+//! followed.
 
 use std::collections::BTreeMap;
 
-use gslb_common::maps::{Canned, CANNED_MAX, NAME_CHILD_NX};
+use gslb_common::{
+    dns::{is_data_type, HEADER_LEN, OPT_LEN, TYPE_OPT},
+    maps::{Canned, CANNED_MAX, NAME_CHILD_NX},
+};
 use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{LowerName, Name, RData, Record, RecordType},
@@ -27,9 +32,6 @@ use crate::{
     negative::Negatives,
     responder::{self, Transport},
 };
-
-/// Length of the OPT record the responder appends (root owner, no options).
-const OPT_LEN: usize = 11;
 
 /// The static answers of one name.
 #[derive(Debug, Default, PartialEq)]
@@ -87,8 +89,7 @@ pub fn of(state: &State, negatives: &Negatives) -> BTreeMap<Vec<u8>, NameAnswers
 /// The fast path's form of the slow path's answer to `name`/`rtype`, or
 /// `None` when it is not static or does not fit.
 pub fn canned(state: &State, name: &Name, rtype: RecordType) -> Option<Canned> {
-    let code = u16::from(rtype);
-    if rtype == RecordType::OPT || code == 0 || (128..=255).contains(&code) {
+    if !is_data_type(u16::from(rtype)) {
         return None;
     }
     // Asked in capitals: the records' owners, which the responder spells
@@ -122,13 +123,15 @@ pub fn canned(state: &State, name: &Name, rtype: RecordType) -> Option<Canned> {
         return None;
     }
     // Header, question, the first owner as a pointer to QNAME (offset 12),
-    // ..., OPT last.
-    let q_end = 12 + wire_key(name).len() + 4;
-    if bytes.get(q_end..q_end + 2) != Some(&[0xc0, 0x0c][..]) || bytes.len() < q_end + 2 + OPT_LEN {
+    // ..., OPT last (the root name, then its type).
+    let name_len = wire_key(name).len();
+    let q_end = HEADER_LEN + name_len + 4;
+    let pointer = (0xc000 | HEADER_LEN as u16).to_be_bytes();
+    if bytes.get(q_end..q_end + 2) != Some(&pointer[..]) || bytes.len() < q_end + 2 + OPT_LEN {
         return None;
     }
     let opt = &bytes[bytes.len() - OPT_LEN..];
-    if opt[..3] != [0, 0, 41] {
+    if opt[0] != 0 || opt[1..3] != TYPE_OPT.to_be_bytes() {
         return None;
     }
     let tail = &bytes[q_end + 2..bytes.len() - OPT_LEN];
@@ -136,7 +139,7 @@ pub fn canned(state: &State, name: &Name, rtype: RecordType) -> Option<Canned> {
         return None;
     }
     let mut c = Canned {
-        owner_len: u8::try_from(wire_key(name).len()).ok()?,
+        owner_len: u8::try_from(name_len).ok()?,
         valid: 1,
         len: tail.len() as u16,
         ancount: u8::try_from(response.answers.len()).ok()?,
