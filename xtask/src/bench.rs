@@ -121,6 +121,16 @@ pub struct Options {
     /// low rates.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000))]
     coalesce_us: u32,
+    /// Rounds of timed runs (default 3, --quick 1): every later round times
+    /// each server again (dnsperf, kxdpgun at its best step's rate, the XDP
+    /// program), servers in turn, and the best round of each counts. The
+    /// machine is shared: other work only ever slows a server down.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
+    rounds: Option<u32>,
+    /// Benchmark this `gslb` binary instead of building the workspace's
+    /// (to compare two builds of the daemon and its XDP program).
+    #[arg(long, value_name = "PATH")]
+    daemon: Option<PathBuf>,
 }
 
 /// Durations and switches in force.
@@ -130,6 +140,7 @@ struct Plan {
     kxdpgun_secs: f64,
     kxdpgun_steps: u32,
     latency_secs: u64,
+    rounds: u32,
     servers: Vec<Kind>,
     quiet_wait: Duration,
     /// Server start timeout.
@@ -162,6 +173,7 @@ impl Plan {
             kxdpgun_secs: o.kxdpgun_secs.unwrap_or(kx),
             kxdpgun_steps: o.kxdpgun_steps.unwrap_or(steps),
             latency_secs: o.latency_secs.unwrap_or(lat),
+            rounds: o.rounds.unwrap_or(if o.quick { 1 } else { 3 }),
             servers,
             quiet_wait: Duration::from_secs(o.quiet_wait.unwrap_or(if o.quick { 0 } else { 30 })),
             // Big data sets take a while to parse (gdnsd, PowerDNS).
@@ -192,9 +204,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     let mut packages = servers::PACKAGES.to_vec();
     packages.push("fonts-dejavu-core");
     setup::ensure(&packages, false)?;
-    // Only the daemon (the other binaries are not needed here).
-    cmd::run(cmd::cargo().args(["build", "--release", "-p", "gslb-user", "--bin", "gslb"]))?;
-    let gslb = cmd::target_dir().join("release/gslb");
+    let gslb = daemon(opts)?;
 
     let timestamp = cmd::output(Command::new("date").args(["-u", "+%Y%m%d-%H%M%S"]))?
         .trim()
@@ -278,6 +288,17 @@ pub fn bench(opts: &Options) -> Result<()> {
             .display()
     );
     Ok(())
+}
+
+/// The daemon binary to benchmark: `--daemon`, else the workspace's,
+/// built now.
+fn daemon(opts: &Options) -> Result<PathBuf> {
+    if let Some(path) = &opts.daemon {
+        return fs::canonicalize(path).with_context(|| format!("--daemon {}", path.display()));
+    }
+    // Only the daemon (the other binaries are not needed here).
+    cmd::run(cmd::cargo().args(["build", "--release", "-p", "gslb-user", "--bin", "gslb"]))?;
+    Ok(cmd::target_dir().join("release/gslb"))
 }
 
 /// Waits (at most `max`) until the machine's busy time over one second is
@@ -401,6 +422,7 @@ fn meta(opts: &Options, plan: &Plan, ds: &Dataset, timestamp: String) -> Meta {
         kxdpgun_steps: plan.kxdpgun_steps,
         kxdpgun_rate: opts.kxdpgun_qps,
         coalesce_us: opts.coalesce_us,
+        rounds: plan.rounds,
         versions,
     }
 }
@@ -464,7 +486,7 @@ impl Ctx<'_> {
         for &kind in &self.plan.servers {
             wait_quiet(self.plan.quiet_wait);
             println!("bench: {} ...", kind.label());
-            let (r, load) = self.measure(net, kind);
+            let (mut r, load) = self.measure(net, kind);
             if let Some(e) = &r.error {
                 println!("bench: {}: {e}", kind.label());
             }
@@ -480,11 +502,34 @@ impl Ctx<'_> {
             if load.is_some() {
                 gslb_load = load;
             }
+            r.first_round();
             copy_logs(
                 &self.work.join(kind.key()),
                 &out_dir.join("logs").join(kind.key()),
             );
             results.push(r);
+        }
+        for n in 2..=self.plan.rounds {
+            for r in results
+                .iter_mut()
+                .filter(|r| matches!(r.status, Status::Ok) && !r.rounds.is_empty())
+            {
+                wait_quiet(self.plan.quiet_wait);
+                println!("bench: {} (round {n} of {}) ...", r.label, self.plan.rounds);
+                let round = self.repeat(net, r, n).map_err(|e| format!("{e:#}"));
+                if let Err(e) = &round {
+                    println!("bench: {} round {n}: {e}", r.label);
+                }
+                let _ = net.xdp_off(true);
+                if let Err(e) = self.client_for_sockets(net) {
+                    println!("bench: restoring the client end: {e:#}");
+                }
+                r.take_round(n, round);
+                copy_logs(
+                    &self.work.join(r.kind.key()),
+                    &out_dir.join("logs").join(r.kind.key()),
+                );
+            }
         }
         if let Some(load) = gslb_load.as_mut() {
             // What does not grow with N: the same daemon with one name.
@@ -616,6 +661,94 @@ impl Ctx<'_> {
         }
         srv.proc.stop(Duration::from_secs(10));
         Ok(())
+    }
+
+    /// Times a server again in round `n`: dnsperf throughput, kxdpgun at
+    /// the offered rate of its best step in round 1, and its XDP program's
+    /// run time at that rate (the correctness check, latency and update
+    /// runs are round 1's).
+    fn repeat(&mut self, net: &mut Net, r: &ServerResult, n: u32) -> Result<report::Round> {
+        let kind = r.kind;
+        let dir = self.work.join(kind.key()).join(format!("round-{n}"));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        self.client_for_sockets(net)?;
+        net.xdp_off(true)?;
+        let mut srv = servers::start(
+            kind,
+            net,
+            self.ds,
+            self.work,
+            self.gslb,
+            self.plan.start_timeout,
+        )?;
+        let progs = if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
+            measure::bpf_fds(&srv.pids()).xdp_progs
+        } else {
+            Vec::new()
+        };
+        let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
+        let mut round = report::Round::default();
+        if r.dnsperf.is_some() {
+            let before = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
+            let snap = Snapshot::start(srv.pids(), net, &progs);
+            let d = load::dnsperf(
+                net,
+                &self.ds.queries,
+                self.plan.dnsperf_secs,
+                &dir.join("dnsperf.txt"),
+            )?;
+            let cpu = snap.finish();
+            let after = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
+            let (qps, answered) = (d.qps, d.completed);
+            let mut run = Run::new(d, cpu, qps, answered);
+            if let (Some(b), Some(a)) = (before, after) {
+                if answered > 0 {
+                    run.xdp_answered_fraction = Some(a.saturating_sub(b) as f64 / answered as f64);
+                }
+            }
+            round.dnsperf = Some(run);
+            srv.proc.check_alive()?;
+        }
+        let best_step = r
+            .kxdpgun_steps
+            .iter()
+            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps));
+        if let Some(step) = best_step {
+            self.client_for_kxdpgun(net)?;
+            thread::sleep(Duration::from_millis(200));
+            let secs = self.plan.kxdpgun_secs;
+            let snap = Snapshot::start(srv.pids(), net, &progs);
+            let k = load::kxdpgun(
+                net,
+                &self.ds.queries,
+                secs,
+                step.offered,
+                &dir.join("kxdpgun.txt"),
+            )?;
+            let cpu = snap.finish();
+            srv.proc.check_alive()?;
+            let (qps, answered) = (k.qps, k.replies);
+            round.kxdpgun = Some(Run::new(k, cpu, qps, answered));
+            if !progs.is_empty() {
+                measure::set_bpf_stats(true);
+                let snap = Snapshot::start(srv.pids(), net, &progs);
+                let k = load::kxdpgun(
+                    net,
+                    &self.ds.queries,
+                    secs,
+                    step.offered,
+                    &dir.join("kxdpgun-profile.txt"),
+                );
+                let cpu = snap.finish();
+                measure::set_bpf_stats(false);
+                let k = k?;
+                round.xdp_profile =
+                    Some(XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu));
+                srv.proc.check_alive()?;
+            }
+        }
+        srv.proc.stop(Duration::from_secs(10));
+        Ok(round)
     }
 
     /// Times the server's XDP program per packet in a run of its own, with

@@ -189,7 +189,7 @@ fn header(r: &Results, s: &mut String) {
          Latency: dnsperf -v at {} q/s for {} s (one socket; p50/p99 of every answer). kxdpgun: \
          a {} s flood probe at -Q {}, then up to {} steps of {} s searching the offered rate with \
          the most answers (the best step is shown). Every server was checked on {} sample \
-         queries before timing. Interrupt moderation on both veth ends: {}.\n",
+         queries before timing. Interrupt moderation on both veth ends: {}. {}\n",
         m.command,
         m.kernel,
         m.cpus,
@@ -212,6 +212,18 @@ fn header(r: &Results, s: &mut String) {
                  `napi_defer_hard_irqs` 2; a NIC's `rx-usecs`, adaptive)",
                 m.coalesce_us
             )
+        },
+        if m.rounds > 1 {
+            format!(
+                "Rounds: {} (every server timed again in each round, servers in turn; the table \
+                 shows each server's best: the kxdpgun run with the most answers/s, the dnsperf \
+                 run with the least server CPU per query, the XDP run with the least time per \
+                 packet; the machine is shared, and other work only slows a server down. Every \
+                 round is listed under Rounds).",
+                m.rounds
+            )
+        } else {
+            "One round.".to_owned()
         }
     );
     s.push_str(&table(r));
@@ -270,9 +282,9 @@ fn profiles(r: &Results, s: &mut String) {
         return;
     }
     s.push_str(
-        "\n## XDP program run time\n\nA run of its own per XDP server with \
+        "\n## XDP program run time\n\nA run of its own per XDP server (and round) with \
          `kernel.bpf_stats_enabled` on (kxdpgun at the offered rate that got the most answers): \
-         the kernel's `run_time_ns / run_cnt` of the program.\n\n\
+         the kernel's `run_time_ns / run_cnt` of the program (the best round's).\n\n\
          | server | generator | offered q/s | answered q/s | runs | ns per packet |\n\
          |---|---|---:|---:|---:|---:|\n",
     );
@@ -291,6 +303,37 @@ fn profiles(r: &Results, s: &mut String) {
             p.run_cnt,
             opt(p.ns_per_packet, |v| format!("{v:.0}"))
         );
+    }
+}
+
+fn rounds(r: &Results, s: &mut String) {
+    if r.meta.rounds < 2 {
+        return;
+    }
+    s.push_str(
+        "\n## Rounds\n\nEach server's runs in every round: kxdpgun answered q/s at its best \
+         step's offered rate; dnsperf answered q/s and server CPU µs per query; XDP program ns \
+         per packet.\n\n| server | round | kxdpgun q/s | dnsperf q/s | CPU µs/q dp | XDP ns/pkt |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for sv in &r.servers {
+        for f in &sv.rounds {
+            if let Some(e) = &f.error {
+                let e = e.lines().next().unwrap_or("?");
+                let _ = writeln!(s, "| {} | {} | failed: {e} | | | |", sv.label, f.round);
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                sv.label,
+                f.round,
+                opt(f.kxdpgun_qps, fmt_qps),
+                opt(f.dnsperf_qps, fmt_qps),
+                opt(f.dnsperf_us_per_q, |v| format!("{v:.2}")),
+                opt(f.ns_per_packet, |v| format!("{v:.0}")),
+            );
+        }
     }
 }
 
@@ -390,6 +433,7 @@ pub fn markdown(r: &Results) -> String {
     header(r, &mut s);
     steps(r, &mut s);
     profiles(r, &mut s);
+    rounds(r, &mut s);
     s.push_str(
         "\n## Targets (issue 3)\n\nA rate marked `or more` is a lower bound: the server's best \
          kxdpgun step answered all that the search offered. A ratio such a bound could overturn \

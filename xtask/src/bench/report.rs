@@ -49,6 +49,8 @@ pub struct Meta {
     pub kxdpgun_rate: u64,
     /// Interrupt moderation of both veth ends, µs (0: none).
     pub coalesce_us: u32,
+    /// Rounds of timed runs (the best of each server's counts).
+    pub rounds: u32,
     /// Debian package versions of the tools and servers.
     pub versions: Vec<(String, String)>,
 }
@@ -142,6 +144,55 @@ pub struct ServerResult {
     pub xdp_profile: Option<XdpProfile>,
     /// The sample asked again during that run (kxdpgun), answers captured.
     pub under_load: Option<UnderLoad>,
+    /// Each round's figures (round 1 first); the fields above hold the
+    /// best of them (see [`ServerResult::take_round`]).
+    pub rounds: Vec<RoundFigures>,
+}
+
+/// The timed runs of one later round (see `--rounds`).
+#[derive(Clone, Debug, Default)]
+pub struct Round {
+    /// dnsperf throughput.
+    pub dnsperf: Option<Run<Dnsperf>>,
+    /// kxdpgun at the offered rate of the server's best step.
+    pub kxdpgun: Option<Run<Kxdpgun>>,
+    /// The XDP program's run time (XDP servers).
+    pub xdp_profile: Option<XdpProfile>,
+}
+
+/// The figures of one round of a server.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct RoundFigures {
+    /// 1, 2, ...
+    pub round: u32,
+    /// kxdpgun answered q/s.
+    pub kxdpgun_qps: Option<f64>,
+    /// dnsperf answered q/s.
+    pub dnsperf_qps: Option<f64>,
+    /// Server CPU per answered query in the dnsperf run, µs.
+    pub dnsperf_us_per_q: Option<f64>,
+    /// XDP program run time per packet, ns.
+    pub ns_per_packet: Option<f64>,
+    /// Why the round has no figures.
+    pub error: Option<String>,
+}
+
+impl RoundFigures {
+    fn of(
+        round: u32,
+        dnsperf: Option<&Run<Dnsperf>>,
+        kxdpgun: Option<&Run<Kxdpgun>>,
+        profile: Option<&XdpProfile>,
+    ) -> Self {
+        RoundFigures {
+            round,
+            kxdpgun_qps: kxdpgun.map(|r| r.qps),
+            dnsperf_qps: dnsperf.map(|r| r.qps),
+            dnsperf_us_per_q: dnsperf.map(|r| r.server_us_per_q),
+            ns_per_packet: profile.and_then(|p| p.ns_per_packet),
+            error: None,
+        }
+    }
 }
 
 /// The run, apart from the throughput runs, that measures the XDP
@@ -211,6 +262,67 @@ impl ServerResult {
             kxdpgun_steps: Vec::new(),
             xdp_profile: None,
             under_load: None,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// Records round 1, the runs in the fields, as the first round.
+    pub fn first_round(&mut self) {
+        let f = RoundFigures::of(
+            1,
+            self.dnsperf.as_ref(),
+            self.kxdpgun.as_ref(),
+            self.xdp_profile.as_ref(),
+        );
+        self.rounds = vec![f];
+    }
+
+    /// Records a later round and keeps the best of each kind of run: the
+    /// kxdpgun run with the most answers/s, the dnsperf run with the least
+    /// server CPU per query (its rate is the generator's for the fast
+    /// servers), the XDP program run with the least time per packet.
+    pub fn take_round(&mut self, n: u32, round: Result<Round, String>) {
+        let round = match round {
+            Ok(r) => r,
+            Err(e) => {
+                self.rounds.push(RoundFigures {
+                    round: n,
+                    error: Some(e),
+                    ..RoundFigures::default()
+                });
+                return;
+            }
+        };
+        self.rounds.push(RoundFigures::of(
+            n,
+            round.dnsperf.as_ref(),
+            round.kxdpgun.as_ref(),
+            round.xdp_profile.as_ref(),
+        ));
+        if let Some(k) = round.kxdpgun {
+            if self.kxdpgun.as_ref().is_none_or(|b| k.qps > b.qps) {
+                self.kxdpgun = Some(k);
+            }
+        }
+        if let Some(d) = round.dnsperf {
+            if d.answered > 0
+                && self
+                    .dnsperf
+                    .as_ref()
+                    .is_none_or(|b| b.answered == 0 || d.server_us_per_q < b.server_us_per_q)
+            {
+                self.dnsperf = Some(d);
+            }
+        }
+        if let Some(p) = round.xdp_profile {
+            let better = match (p.ns_per_packet, self.xdp_profile.as_ref()) {
+                (Some(ns), Some(b)) => b.ns_per_packet.is_none_or(|old| ns < old),
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if better {
+                self.xdp_profile = Some(p);
+            }
         }
     }
 }
@@ -412,4 +524,77 @@ pub fn write(dir: &Path, r: &Results) -> Result<()> {
         eprintln!("bench: chart not drawn: {e:#}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(server_s: f64) -> CpuUse {
+        CpuUse {
+            server_s,
+            ..CpuUse::default()
+        }
+    }
+
+    fn round(kx_qps: f64, dp_cpu_s: f64, ns: f64) -> Round {
+        Round {
+            dnsperf: Some(Run::new(
+                Dnsperf::default(),
+                cpu(dp_cpu_s),
+                1000.0,
+                1_000_000,
+            )),
+            kxdpgun: Some(Run::new(Kxdpgun::default(), CpuUse::default(), kx_qps, 1)),
+            xdp_profile: Some(XdpProfile {
+                generator: "kxdpgun".into(),
+                offered: 1,
+                secs: 1.0,
+                answered_qps: kx_qps,
+                run_cnt: 1,
+                ns_per_packet: Some(ns),
+            }),
+        }
+    }
+
+    fn server(first: Round) -> ServerResult {
+        let mut s = ServerResult::new(Kind::GslbXdp);
+        s.dnsperf = first.dnsperf;
+        s.kxdpgun = first.kxdpgun;
+        s.xdp_profile = first.xdp_profile;
+        s.first_round();
+        s
+    }
+
+    #[test]
+    fn each_kind_of_run_keeps_its_best_round() {
+        // Round 1: 500k q/s, 2 µs/q, 400 ns.
+        let mut s = server(round(500e3, 2.0, 400.0));
+        // Round 2: more answers, more CPU, slower program.
+        s.take_round(2, Ok(round(600e3, 3.0, 450.0)));
+        // Round 3: fewer answers, less CPU, faster program.
+        s.take_round(3, Ok(round(400e3, 1.5, 350.0)));
+        s.take_round(4, Err("did not start".into()));
+        assert!((s.kxdpgun.as_ref().unwrap().qps - 600e3).abs() < 1e-6);
+        assert!((s.dnsperf.as_ref().unwrap().server_us_per_q - 1.5).abs() < 1e-9);
+        assert_eq!(s.xdp_profile.as_ref().unwrap().ns_per_packet, Some(350.0));
+        let rounds: Vec<u32> = s.rounds.iter().map(|f| f.round).collect();
+        assert_eq!(rounds, [1, 2, 3, 4]);
+        assert_eq!(s.rounds[1].kxdpgun_qps, Some(600e3));
+        assert_eq!(s.rounds[3].error.as_deref(), Some("did not start"));
+    }
+
+    #[test]
+    fn a_round_without_answers_never_wins() {
+        let mut s = server(round(500e3, 2.0, 400.0));
+        let mut r = round(100e3, 0.0, 300.0);
+        if let Some(d) = r.dnsperf.as_mut() {
+            *d = Run::new(Dnsperf::default(), cpu(0.0), 0.0, 0);
+        }
+        r.xdp_profile.as_mut().unwrap().ns_per_packet = None;
+        s.take_round(2, Ok(r));
+        assert!((s.dnsperf.as_ref().unwrap().server_us_per_q - 2.0).abs() < 1e-9);
+        assert_eq!(s.xdp_profile.as_ref().unwrap().ns_per_packet, Some(400.0));
+        assert!((s.kxdpgun.as_ref().unwrap().qps - 500e3).abs() < 1e-6);
+    }
 }
