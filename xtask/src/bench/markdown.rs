@@ -312,7 +312,8 @@ fn rounds(r: &Results, s: &mut String) {
     }
     s.push_str(
         "\n## Rounds\n\nEach server's runs in every round: kxdpgun answered q/s at its best \
-         step's offered rate; dnsperf answered q/s and server CPU µs per query; XDP program ns \
+         step's offered rate (later rounds also at the flood rate, when that step lost \
+         nothing); dnsperf answered q/s and server CPU µs per query; XDP program ns \
          per packet.\n\n| server | round | kxdpgun q/s | dnsperf q/s | CPU µs/q dp | XDP ns/pkt |\n\
          |---|---:|---:|---:|---:|---:|\n",
     );
