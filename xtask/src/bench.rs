@@ -294,6 +294,17 @@ pub fn bench(opts: &Options) -> Result<()> {
 /// Loss up to which a kxdpgun step counts as answered in full.
 const GOOD_LOSS: f64 = 0.02;
 
+/// kxdpgun's offered rates in a later round: the best step's, and the
+/// flood's (`flood`) when that step was answered in full, as it then only
+/// bounds the capacity from below and a quieter round could show more.
+fn round_rates(best: &report::Step, flood: u64) -> Vec<u64> {
+    let mut rates = vec![best.offered];
+    if best.loss <= GOOD_LOSS && best.offered < flood {
+        rates.push(flood);
+    }
+    rates
+}
+
 /// The daemon binary to benchmark: `--daemon`, else the workspace's,
 /// built now.
 fn daemon(opts: &Options) -> Result<PathBuf> {
@@ -722,12 +733,7 @@ impl Ctx<'_> {
             self.client_for_kxdpgun(net)?;
             thread::sleep(Duration::from_millis(200));
             let secs = self.plan.kxdpgun_secs;
-            // A step answered in full only bounds the capacity from below:
-            // the flood rate too, so that a quieter round can show more.
-            let mut rates = vec![step.offered];
-            if step.loss <= GOOD_LOSS && step.offered < self.opts.kxdpgun_qps {
-                rates.push(self.opts.kxdpgun_qps);
-            }
+            let rates = round_rates(step, self.opts.kxdpgun_qps);
             let mut best_rate = step.offered;
             for (i, &rate) in rates.iter().enumerate() {
                 let snap = Snapshot::start(srv.pids(), net, &progs);
@@ -956,5 +962,30 @@ impl Ctx<'_> {
         p.stop(Duration::from_secs(10));
         let _ = net.xdp_off(true);
         Ok(fds.maps.values().map(|(m, _)| *m).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(offered: u64, loss: f64) -> report::Step {
+        report::Step {
+            offered,
+            secs: 5.0,
+            sent_qps: offered as f64,
+            answered_qps: offered as f64 * (1.0 - loss),
+            loss,
+        }
+    }
+
+    #[test]
+    fn a_later_round_floods_only_when_the_best_step_lost_nothing() {
+        assert_eq!(round_rates(&step(2_000_000, 0.19), 2_000_000), [2_000_000]);
+        assert_eq!(round_rates(&step(450_000, 0.15), 2_000_000), [450_000]);
+        assert_eq!(
+            round_rates(&step(450_000, 0.001), 2_000_000),
+            [450_000, 2_000_000]
+        );
     }
 }
