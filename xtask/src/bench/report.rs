@@ -500,7 +500,22 @@ pub fn judge(servers: &mut [ServerResult]) {
             .map(|st| st.sent_qps)
             .fold(0.0, f64::max);
         if let Some(r) = s.kxdpgun.as_mut() {
-            r.limit = if r.result.loss <= LOSS && r.result.sent_qps < 0.9 * gen_max {
+            // A search step that lost at (or just above) this run's rate:
+            // the capacity is bracketed, not only bounded from below (a
+            // later round may answer in full a rate that round 1 did not).
+            let lost_near = s
+                .kxdpgun_steps
+                .iter()
+                .filter(|st| st.loss > LOSS && st.sent_qps < 1.1 * r.result.sent_qps)
+                .min_by(|a, b| a.sent_qps.total_cmp(&b.sent_qps));
+            let answered_all = r.result.loss <= LOSS && r.result.sent_qps < 0.9 * gen_max;
+            r.limit = if let (true, Some(st)) = (answered_all, lost_near) {
+                format!(
+                    "server (all of the offered rate answered here; {:.1}% lost at {:.0}k/s in the search)",
+                    st.loss * 100.0,
+                    st.sent_qps / 1000.0
+                )
+            } else if answered_all {
                 // Everything offered was answered, at a rate the search
                 // chose below what kxdpgun can send.
                 format!(
@@ -582,6 +597,48 @@ mod tests {
         assert_eq!(rounds, [1, 2, 3, 4]);
         assert_eq!(s.rounds[1].kxdpgun_qps, Some(600e3));
         assert_eq!(s.rounds[3].error.as_deref(), Some("did not start"));
+    }
+
+    fn kx(sent_qps: f64, loss: f64) -> Run<Kxdpgun> {
+        let k = Kxdpgun {
+            sent_qps,
+            qps: sent_qps * (1.0 - loss),
+            loss,
+            ..Kxdpgun::default()
+        };
+        let qps = k.qps;
+        Run::new(k, CpuUse::default(), qps, 1)
+    }
+
+    fn step(sent_qps: f64, loss: f64) -> Step {
+        Step {
+            offered: sent_qps as u64,
+            secs: 5.0,
+            sent_qps,
+            answered_qps: sent_qps * (1.0 - loss),
+            loss,
+        }
+    }
+
+    #[test]
+    fn a_rate_answered_in_full_is_a_lower_bound_unless_the_search_lost_there() {
+        let mut s = ServerResult::new(Kind::KnotXdp);
+        s.kxdpgun_steps = vec![step(570e3, 0.75), step(148.1e3, 0.035), step(111e3, 0.0)];
+        // A later round answered the rate round 1 lost 3.5% at.
+        s.kxdpgun = Some(kx(148.1e3, 0.0));
+        let mut lower = ServerResult::new(Kind::Nsd);
+        lower.kxdpgun_steps = vec![step(419e3, 0.72), step(125.2e3, 0.027), step(93.9e3, 0.0)];
+        lower.kxdpgun = Some(kx(125.2e3, 0.027));
+        let mut all = [s, lower];
+        judge(&mut all);
+        let limit = |i: usize| all[i].kxdpgun.as_ref().unwrap().limit.clone();
+        assert!(
+            limit(0)
+                .starts_with("server (all of the offered rate answered here; 3.5% lost at 148k/s"),
+            "{}",
+            limit(0)
+        );
+        assert!(limit(1).starts_with("search"), "{}", limit(1));
     }
 
     #[test]
