@@ -294,6 +294,15 @@ pub fn bench(opts: &Options) -> Result<()> {
 /// Loss up to which a kxdpgun step counts as answered in full.
 const GOOD_LOSS: f64 = 0.02;
 
+/// The XDP programs whose run time is measured: those of the XDP servers.
+fn xdp_progs(kind: Kind, fds: &measure::BpfFds) -> Vec<u32> {
+    if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
+        fds.xdp_progs.clone()
+    } else {
+        Vec::new()
+    }
+}
+
 /// kxdpgun's offered rates in a later round: the best step's, and the
 /// flood's (`flood`) when that step was answered in full, as it then only
 /// bounds the capacity from below and a quieter round could show more.
@@ -382,7 +391,8 @@ impl Drop for WorkDir {
     }
 }
 
-/// Copies the small files (logs, generator output) of a server's work dir.
+/// Copies the small files (logs, generator output) of a server's work dir,
+/// and those of its later rounds (`round-N/`).
 fn copy_logs(from: &Path, to: &Path) {
     let Ok(entries) = fs::read_dir(from) else {
         return;
@@ -390,8 +400,11 @@ fn copy_logs(from: &Path, to: &Path) {
     let _ = fs::create_dir_all(to);
     for e in entries.flatten() {
         let p = e.path();
-        let small = e.metadata().is_ok_and(|m| m.is_file() && m.len() < 1 << 20);
-        if small {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() && e.file_name().to_string_lossy().starts_with("round-") {
+            // A later round's runs.
+            copy_logs(&p, &to.join(e.file_name()));
+        } else if m.is_file() && m.len() < 1 << 20 {
             let _ = fs::copy(&p, to.join(e.file_name()));
         }
     }
@@ -590,26 +603,13 @@ impl Ctx<'_> {
         load: &mut Option<GslbLoad>,
     ) -> Result<()> {
         let dir = self.work.join(kind.key());
-        self.client_for_sockets(net)?;
-        net.xdp_off(true)?;
-        let mut srv = servers::start(
-            kind,
-            net,
-            self.ds,
-            self.work,
-            self.gslb,
-            self.plan.start_timeout,
-        )?;
+        let mut srv = self.start(net, kind)?;
         r.ready_ms = Some(srv.ready_ms);
         let fds = measure::bpf_fds(&srv.pids());
         if kind == Kind::GslbXdp {
             *load = Some(self.gslb_load(&srv, &fds));
         }
-        let progs = if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
-            fds.xdp_progs.clone()
-        } else {
-            Vec::new()
-        };
+        let progs = xdp_progs(kind, &fds);
 
         let check = check::run(net, self.ds, &dir)?;
         let ok = check.ok();
@@ -621,25 +621,7 @@ impl Ctx<'_> {
         let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
 
         if !self.opts.no_dnsperf {
-            let before = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
-            let snap = Snapshot::start(srv.pids(), net, &progs);
-            let d = load::dnsperf(
-                net,
-                &self.ds.queries,
-                self.plan.dnsperf_secs,
-                &dir.join("dnsperf.txt"),
-            )?;
-            let cpu = snap.finish();
-            let after = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
-            let (qps, answered) = (d.qps, d.completed);
-            let mut run = Run::new(d, cpu, qps, answered);
-            if let (Some(b), Some(a)) = (before, after) {
-                if answered > 0 {
-                    run.xdp_answered_fraction = Some(a.saturating_sub(b) as f64 / answered as f64);
-                }
-            }
-            r.dnsperf = Some(run);
-            srv.proc.check_alive()?;
+            r.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &dir)?);
 
             if let Some(l) = load.as_mut() {
                 let secs = self.plan.dnsperf_secs.max(2);
@@ -678,6 +660,53 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Starts `kind` on the server end (no XDP program left there), the
+    /// client end set up for socket clients; returns when it answers.
+    fn start(&mut self, net: &mut Net, kind: Kind) -> Result<servers::Running> {
+        self.client_for_sockets(net)?;
+        net.xdp_off(true)?;
+        servers::start(
+            kind,
+            net,
+            self.ds,
+            self.work,
+            self.gslb,
+            self.plan.start_timeout,
+        )
+    }
+
+    /// A dnsperf throughput run against the running server, with the CPU
+    /// it cost and, for gslb XDP (`pin`: its bpffs pins), the share of the
+    /// answers its XDP program wrote.
+    fn dnsperf_run(
+        &self,
+        net: &Net,
+        srv: &mut servers::Running,
+        progs: &[u32],
+        pin: Option<&Path>,
+        dir: &Path,
+    ) -> Result<Run<load::Dnsperf>> {
+        let before = pin.and_then(|p| xdp_answered(self.gslb, p));
+        let snap = Snapshot::start(srv.pids(), net, progs);
+        let d = load::dnsperf(
+            net,
+            &self.ds.queries,
+            self.plan.dnsperf_secs,
+            &dir.join("dnsperf.txt"),
+        )?;
+        let cpu = snap.finish();
+        let after = pin.and_then(|p| xdp_answered(self.gslb, p));
+        let (qps, answered) = (d.qps, d.completed);
+        let mut run = Run::new(d, cpu, qps, answered);
+        if let (Some(b), Some(a)) = (before, after) {
+            if answered > 0 {
+                run.xdp_answered_fraction = Some(a.saturating_sub(b) as f64 / answered as f64);
+            }
+        }
+        srv.proc.check_alive()?;
+        Ok(run)
+    }
+
     /// Times a server again in round `n`: dnsperf throughput, kxdpgun at
     /// the offered rate of its best step in round 1 (and at the flood
     /// rate when that step was answered in full), and its XDP program's
@@ -687,43 +716,12 @@ impl Ctx<'_> {
         let kind = r.kind;
         let dir = self.work.join(kind.key()).join(format!("round-{n}"));
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        self.client_for_sockets(net)?;
-        net.xdp_off(true)?;
-        let mut srv = servers::start(
-            kind,
-            net,
-            self.ds,
-            self.work,
-            self.gslb,
-            self.plan.start_timeout,
-        )?;
-        let progs = if matches!(kind, Kind::GslbXdp | Kind::KnotXdp) {
-            measure::bpf_fds(&srv.pids()).xdp_progs
-        } else {
-            Vec::new()
-        };
+        let mut srv = self.start(net, kind)?;
+        let progs = xdp_progs(kind, &measure::bpf_fds(&srv.pids()));
         let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
         let mut round = report::Round::default();
         if r.dnsperf.is_some() {
-            let before = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
-            let snap = Snapshot::start(srv.pids(), net, &progs);
-            let d = load::dnsperf(
-                net,
-                &self.ds.queries,
-                self.plan.dnsperf_secs,
-                &dir.join("dnsperf.txt"),
-            )?;
-            let cpu = snap.finish();
-            let after = pin.as_ref().and_then(|p| xdp_answered(self.gslb, p));
-            let (qps, answered) = (d.qps, d.completed);
-            let mut run = Run::new(d, cpu, qps, answered);
-            if let (Some(b), Some(a)) = (before, after) {
-                if answered > 0 {
-                    run.xdp_answered_fraction = Some(a.saturating_sub(b) as f64 / answered as f64);
-                }
-            }
-            round.dnsperf = Some(run);
-            srv.proc.check_alive()?;
+            round.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &dir)?);
         }
         let best_step = r
             .kxdpgun_steps
@@ -752,26 +750,9 @@ impl Ctx<'_> {
                     best_rate = rate;
                 }
             }
-            let step = report::Step {
-                offered: best_rate,
-                ..step.clone()
-            };
             if !progs.is_empty() {
-                measure::set_bpf_stats(true);
-                let snap = Snapshot::start(srv.pids(), net, &progs);
-                let k = load::kxdpgun(
-                    net,
-                    &self.ds.queries,
-                    secs,
-                    step.offered,
-                    &dir.join("kxdpgun-profile.txt"),
-                );
-                let cpu = snap.finish();
-                measure::set_bpf_stats(false);
-                let k = k?;
                 round.xdp_profile =
-                    Some(XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu));
-                srv.proc.check_alive()?;
+                    Some(self.kxdpgun_profile(net, &mut srv, &progs, &dir, best_rate, None)?);
             }
         }
         srv.proc.stop(Duration::from_secs(10));
@@ -781,8 +762,9 @@ impl Ctx<'_> {
     /// Times the server's XDP program per packet in a run of its own, with
     /// `kernel.bpf_stats_enabled` on only for that run: kxdpgun at the
     /// offered rate of the step with the most answers (the client end is
-    /// still set up for it), or dnsperf when kxdpgun was skipped. `None`
-    /// when neither generator ran.
+    /// still set up for it), with the sample asked again under that load,
+    /// or dnsperf when kxdpgun was skipped. `None` when neither generator
+    /// ran.
     fn xdp_profile(
         &self,
         net: &Net,
@@ -794,52 +776,84 @@ impl Ctx<'_> {
         if self.opts.no_kxdpgun && self.opts.no_dnsperf {
             return Ok(None);
         }
-        let best_step = r
+        let best_rate = r
             .kxdpgun_steps
             .iter()
-            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps));
+            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
+            .map(|st| st.offered);
+        if let Some(rate) = best_rate {
+            return self
+                .kxdpgun_profile(net, srv, progs, dir, rate, Some(r))
+                .map(Some);
+        }
         measure::set_bpf_stats(true);
         let snap = Snapshot::start(srv.pids(), net, progs);
-        let profile = if let Some(step) = best_step {
-            let secs = self.plan.kxdpgun_secs;
-            // The sample is asked again while kxdpgun runs: its answers are
-            // captured and compared (kxdpgun itself counts only rcodes).
-            let load_end = std::time::SystemTime::now() + Duration::from_secs_f64(secs);
-            let (k, under_load) = thread::scope(|scope| {
-                let checker = scope.spawn(|| {
+        let secs = self.plan.dnsperf_secs;
+        let d = load::dnsperf(
+            net,
+            &self.ds.queries,
+            secs,
+            &dir.join("dnsperf-profile.txt"),
+        );
+        let cpu = snap.finish();
+        measure::set_bpf_stats(false);
+        let d = d?;
+        srv.proc.check_alive()?;
+        Ok(Some(XdpProfile::new(
+            "dnsperf",
+            0,
+            secs as f64,
+            d.qps,
+            &cpu,
+        )))
+    }
+
+    /// The XDP program's run time under kxdpgun at `rate`, with
+    /// `kernel.bpf_stats_enabled` on only for that run. With `under_load`,
+    /// the sample is asked again while kxdpgun runs: its answers are
+    /// captured and compared (kxdpgun itself counts only rcodes).
+    fn kxdpgun_profile(
+        &self,
+        net: &Net,
+        srv: &mut servers::Running,
+        progs: &[u32],
+        dir: &Path,
+        rate: u64,
+        under_load: Option<&mut ServerResult>,
+    ) -> Result<XdpProfile> {
+        let secs = self.plan.kxdpgun_secs;
+        let check = under_load.is_some();
+        measure::set_bpf_stats(true);
+        let snap = Snapshot::start(srv.pids(), net, progs);
+        let load_end = std::time::SystemTime::now() + Duration::from_secs_f64(secs);
+        let (k, checked) = thread::scope(|scope| {
+            let checker = check.then(|| {
+                scope.spawn(|| {
                     thread::sleep(Duration::from_secs_f64(secs / 4.0));
                     check::run_under_load(net, self.ds, dir, load_end)
-                });
-                let k = load::kxdpgun(
-                    net,
-                    &self.ds.queries,
-                    secs,
-                    step.offered,
-                    &dir.join("kxdpgun-profile.txt"),
-                );
-                (k, checker.join())
+                })
             });
-            let cpu = snap.finish();
-            match under_load {
-                Ok(Ok(u)) => r.under_load = Some(u),
-                Ok(Err(e)) => println!("bench: {}: check under load: {e:#}", r.label),
-                Err(_) => println!("bench: {}: check under load panicked", r.label),
-            }
-            k.map(|k| XdpProfile::new("kxdpgun", step.offered, secs, k.qps, &cpu))
-        } else {
-            let secs = self.plan.dnsperf_secs;
-            let d = load::dnsperf(
+            let k = load::kxdpgun(
                 net,
                 &self.ds.queries,
                 secs,
-                &dir.join("dnsperf-profile.txt"),
+                rate,
+                &dir.join("kxdpgun-profile.txt"),
             );
-            let cpu = snap.finish();
-            d.map(|d| XdpProfile::new("dnsperf", 0, secs as f64, d.qps, &cpu))
-        };
+            (k, checker.map(thread::ScopedJoinHandle::join))
+        });
+        let cpu = snap.finish();
         measure::set_bpf_stats(false);
+        if let Some(r) = under_load {
+            match checked {
+                Some(Ok(Ok(u))) => r.under_load = Some(u),
+                Some(Ok(Err(e))) => println!("bench: {}: check under load: {e:#}", r.label),
+                _ => println!("bench: {}: check under load panicked", r.label),
+            }
+        }
+        let k = k?;
         srv.proc.check_alive()?;
-        profile.map(Some)
+        Ok(XdpProfile::new("kxdpgun", rate, secs, k.qps, &cpu))
     }
 
     /// kxdpgun runs searching the offered rate that gets the most answers:
