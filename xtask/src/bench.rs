@@ -121,11 +121,11 @@ pub struct Options {
     /// low rates.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000))]
     coalesce_us: u32,
-    /// Rounds of timed runs (default 3, --quick 1): every later round times
-    /// each server again (dnsperf, kxdpgun at its best step's rate and, if
-    /// that step lost nothing, at the flood rate, the XDP program), servers
-    /// in turn, and the best round of each counts. The
-    /// machine is shared: other work only ever slows a server down.
+    /// Rounds of timed runs (default 3, --quick 1). Every later round times
+    /// each server again, servers in turn: dnsperf; kxdpgun at its best
+    /// step's rate (and at the flood rate when that step lost nothing); the
+    /// XDP program. Each server's best round counts: the machine is shared,
+    /// and other work only ever slows a server down.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
     rounds: Option<u32>,
     /// Benchmark this `gslb` binary instead of building the workspace's
