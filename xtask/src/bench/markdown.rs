@@ -164,7 +164,9 @@ const LIMIT_NOTE: &str = "Limit says what held the rate, so that no ratio is mis
     end's ingress ring (its receive path fell behind), inside the server (socket or AF_XDP ring \
     overflow, or no answer) or at the client end (then it reads `generator`); `search (...)` \
     when the best kxdpgun step answered everything at a rate the search chose below what \
-    kxdpgun can send (the capacity is at least that); `generator (N CPU \
+    kxdpgun can send (the capacity is at least that), or `server (all of the offered rate \
+    answered here; N% lost at R in the search)` when the search lost at a rate within 10% \
+    above it (the capacity lies between the two); `generator (N CPU \
     idle)` when nothing was lost and the machine still had ≥ 0.25 CPU idle, so the server could \
     have taken more; `generator (at the ceiling)` when nothing was lost and the rate is within 10% \
     of the best any server reached with that generator; `server` otherwise. `noisy` flags runs \
