@@ -391,8 +391,7 @@ impl Drop for WorkDir {
     }
 }
 
-/// Copies the small files (logs, generator output) of a server's work dir,
-/// and those of its later rounds (`round-N/`).
+/// Copies the small files (logs, generator output) of a server's work dir.
 fn copy_logs(from: &Path, to: &Path) {
     let Ok(entries) = fs::read_dir(from) else {
         return;
@@ -400,11 +399,8 @@ fn copy_logs(from: &Path, to: &Path) {
     let _ = fs::create_dir_all(to);
     for e in entries.flatten() {
         let p = e.path();
-        let Ok(m) = e.metadata() else { continue };
-        if m.is_dir() && e.file_name().to_string_lossy().starts_with("round-") {
-            // A later round's runs.
-            copy_logs(&p, &to.join(e.file_name()));
-        } else if m.is_file() && m.len() < 1 << 20 {
+        let small = e.metadata().is_ok_and(|m| m.is_file() && m.len() < 1 << 20);
+        if small {
             let _ = fs::copy(&p, to.join(e.file_name()));
         }
     }
@@ -548,15 +544,18 @@ impl Ctx<'_> {
                 if let Err(e) = &round {
                     println!("bench: {} round {n}: {e}", r.label);
                 }
-                let _ = net.xdp_off(true);
-                if let Err(e) = self.client_for_sockets(net) {
+                if let Err(e) = self.restore_ends(net) {
                     println!("bench: restoring the client end: {e:#}");
                 }
                 r.take_round(n, round);
-                copy_logs(
-                    &self.work.join(r.kind.key()),
-                    &out_dir.join("logs").join(r.kind.key()),
+                // The round's own files, and its server's log (the server
+                // writes where round 1's did, whose copy stays as it was).
+                let sub = Path::new(r.kind.key()).join(format!("round-{n}"));
+                let _ = fs::copy(
+                    self.work.join(r.kind.key()).join("server.log"),
+                    self.work.join(&sub).join("server.log"),
                 );
+                copy_logs(&self.work.join(&sub), &out_dir.join("logs").join(&sub));
             }
         }
         if let Some(load) = gslb_load.as_mut() {
@@ -585,14 +584,19 @@ impl Ctx<'_> {
             r.status = Status::Failed;
             r.error = Some(format!("{e:#}"));
         }
-        // Knot leaves its XDP program on the server end; kxdpgun on the
-        // client end.
-        let _ = net.xdp_off(true);
-        if let Err(e) = self.client_for_sockets(net) {
+        if let Err(e) = self.restore_ends(net) {
             r.status = Status::Failed;
             r.error = Some(format!("restoring the client end: {e:#}"));
         }
         (r, load)
+    }
+
+    /// After a server: no XDP program left on the server end (Knot leaves
+    /// its own there), the client end set up for sockets again (kxdpgun
+    /// leaves its program there).
+    fn restore_ends(&mut self, net: &mut Net) -> Result<()> {
+        let _ = net.xdp_off(true);
+        self.client_for_sockets(net)
     }
 
     fn measure_inner(
@@ -723,11 +727,7 @@ impl Ctx<'_> {
         if r.dnsperf.is_some() {
             round.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &dir)?);
         }
-        let best_step = r
-            .kxdpgun_steps
-            .iter()
-            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps));
-        if let Some(step) = best_step {
+        if let Some(step) = r.best_step() {
             self.client_for_kxdpgun(net)?;
             thread::sleep(Duration::from_millis(200));
             let secs = self.plan.kxdpgun_secs;
@@ -776,12 +776,7 @@ impl Ctx<'_> {
         if self.opts.no_kxdpgun && self.opts.no_dnsperf {
             return Ok(None);
         }
-        let best_rate = r
-            .kxdpgun_steps
-            .iter()
-            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
-            .map(|st| st.offered);
-        if let Some(rate) = best_rate {
+        if let Some(rate) = r.best_step().map(|st| st.offered) {
             return self
                 .kxdpgun_profile(net, srv, progs, dir, rate, Some(r))
                 .map(Some);

@@ -266,6 +266,13 @@ impl ServerResult {
         }
     }
 
+    /// The kxdpgun step of the rate search with the most answers.
+    pub fn best_step(&self) -> Option<&Step> {
+        self.kxdpgun_steps
+            .iter()
+            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
+    }
+
     /// Records round 1, the runs in the fields, as the first round.
     pub fn first_round(&mut self) {
         let f = RoundFigures::of(
