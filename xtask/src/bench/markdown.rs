@@ -440,7 +440,10 @@ pub fn markdown(r: &Results) -> String {
     s.push_str(
         "\n## Targets (issue 3)\n\nA rate marked `or more` is a lower bound: the server's best \
          kxdpgun step answered all that the search offered. A ratio such a bound could overturn \
-         is `inconclusive` (quick runs stop the slower servers' search early).\n\n\
+         is `inconclusive` (quick runs stop the slower servers' search early). With several \
+         rounds, `median rounds` gives the same ratio between the servers' median rounds: a \
+         typical minute on this machine rather than each server's best one; the verdict is \
+         the best rounds'.\n\n\
          | target | measured | verdict |\n|---|---|---|\n",
     );
     for t in &r.targets {

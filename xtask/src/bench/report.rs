@@ -273,6 +273,23 @@ impl ServerResult {
             .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
     }
 
+    /// The median over the rounds that have figure `f` (the mean of the
+    /// middle two for an even count); `None` with fewer than two such
+    /// rounds, where it would only repeat the one figure.
+    pub fn median(&self, f: impl Fn(&RoundFigures) -> Option<f64>) -> Option<f64> {
+        let mut v: Vec<f64> = self.rounds.iter().filter_map(f).collect();
+        if v.len() < 2 {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let m = v.len() / 2;
+        Some(if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            f64::midpoint(v[m - 1], v[m])
+        })
+    }
+
     /// Records round 1, the runs in the fields, as the first round.
     pub fn first_round(&mut self) {
         let f = RoundFigures::of(
@@ -586,6 +603,21 @@ mod tests {
         s.xdp_profile = first.xdp_profile;
         s.first_round();
         s
+    }
+
+    #[test]
+    fn median_of_the_rounds_that_have_the_figure() {
+        let mut s = server(round(500e3, 2.0, 400.0));
+        let kx = |f: &RoundFigures| f.kxdpgun_qps;
+        // One round: no median beside the best.
+        assert_eq!(s.median(kx), None);
+        s.take_round(2, Ok(round(600e3, 3.0, 450.0)));
+        assert_eq!(s.median(kx), Some(550e3));
+        s.take_round(3, Ok(round(100e3, 1.5, 350.0)));
+        // A round without figures does not count.
+        s.take_round(4, Err("did not start".into()));
+        assert_eq!(s.median(kx), Some(500e3));
+        assert_eq!(s.median(|f| f.ns_per_packet), Some(400.0));
     }
 
     #[test]
