@@ -62,12 +62,13 @@ fn ratio(what: &str, a: Option<Rate>, b: Option<Rate>, want: f64) -> Target {
 /// Adds, after the best round's figure, `a / b` of the servers' median
 /// rounds (`--rounds` 2 or more): what a typical minute on this machine
 /// gave. The verdict stays with the best rounds.
-fn median_ratio(mut t: Target, a: Option<f64>, b: Option<f64>) -> Target {
+/// `digits`: decimals of the two figures (0 for q/s, 2 for µs).
+fn median_ratio(mut t: Target, a: Option<f64>, b: Option<f64>, digits: usize) -> Target {
     if let (Some(a), Some(b)) = (a, b) {
         if b > 0.0 {
             let _ = write!(
                 t.measured,
-                "; median rounds: {:.2}× ({a:.0} / {b:.0})",
+                "; median rounds: {:.2}× ({a:.digits$} / {b:.digits$})",
                 a / b
             );
         }
@@ -122,6 +123,7 @@ fn dnsperf_targets(servers: &[ServerResult], out: &mut Vec<Target>) {
         ),
         cpu(Kind::KnotXdp),
         cpu(Kind::GslbXdp),
+        2,
     ));
 }
 
@@ -277,6 +279,7 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
             ),
             kx_median(Kind::GslbXdp),
             kx_median(Kind::KnotXdp),
+            0,
         ),
         median_ratio(
             ratio(
@@ -287,6 +290,7 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
             ),
             kx_median(Kind::GslbXdp),
             kx_median(Kind::Nsd),
+            0,
         ),
     ];
     correct_under_load(servers, nx_pct, &mut out);
@@ -310,6 +314,7 @@ pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -
         ),
         kx_median(Kind::GslbSlow),
         kx_median(Kind::Nsd),
+        0,
     ));
     out.push(xdp_time(servers));
     load_targets(load, &mut out);
@@ -379,7 +384,7 @@ mod tests {
     #[test]
     fn the_median_rounds_are_shown_beside_the_best_and_leave_the_verdict() {
         let best = || ratio("x", rate(500.0, false), rate(100.0, false), 4.0);
-        let t = median_ratio(best(), Some(360.0), Some(120.0));
+        let t = median_ratio(best(), Some(360.0), Some(120.0), 0);
         assert_eq!(t.verdict, "met");
         assert_eq!(
             t.measured,
@@ -387,12 +392,19 @@ mod tests {
         );
         // One round (no median), or no figure for the other server.
         assert_eq!(
-            median_ratio(best(), None, Some(120.0)).measured,
+            median_ratio(best(), None, Some(120.0), 0).measured,
             best().measured
         );
         assert_eq!(
-            median_ratio(best(), Some(360.0), None).measured,
+            median_ratio(best(), Some(360.0), None, 0).measured,
             best().measured
+        );
+        // µs per query: two decimals.
+        let t = median_ratio(best(), Some(5.61), Some(2.1), 2);
+        assert!(
+            t.measured.ends_with("median rounds: 2.67× (5.61 / 2.10)"),
+            "{}",
+            t.measured
         );
     }
 }
