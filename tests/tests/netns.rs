@@ -461,15 +461,18 @@ fn want_edns(c: &Case) -> Option<&'static str> {
 
 /// Asks every case over IPv4 and IPv6 and checks what all XDP answers
 /// share: the status, QR and AA, the EDNS line (DO copied, OPT only when
-/// asked), `xdp_answered` and the case's own counter +1 each; `sections`
-/// checks the rest. Returns how many queries were sent.
+/// asked), `xdp_answered` and the case's own counter +1 each, and over
+/// the whole run the `kinds` counters together +1 per query sent;
+/// `sections` checks the rest.
 fn check_xdp_answers(
     f: &mut Failures,
     net: &Net,
     d: &Daemon,
     cases: &[Case],
+    kinds: &[&str],
     sections: impl Fn(&mut Failures, &str, &Case, &Response),
-) -> u64 {
+) {
+    let start = d.stats();
     let mut sent = 0;
     for server in [net.srv_v4(), net.srv_v6()] {
         for c in cases {
@@ -504,7 +507,11 @@ fn check_xdp_answers(
             }
         }
     }
-    sent
+    let end = d.stats();
+    let total: u64 = kinds.iter().map(|k| start.delta_of(&end, k)).sum();
+    f.check(total == sent, || {
+        format!("{} +{total} over the test, want +{sent}", kinds.join(" + "))
+    });
 }
 
 /// 2b. NXDOMAIN and NODATA answered by XDP over IPv4 and IPv6: the SOA of
@@ -516,8 +523,8 @@ fn xdp_answers_nxdomain_and_nodata() {
     let net = Net::new("xdp_negative");
     let d = Daemon::start(&net, DaemonOpts::default());
     let mut f = Failures::default();
-    let start = d.stats();
-    let sent = check_xdp_answers(&mut f, &net, &d, &negative_cases(), |f, q, c, r| {
+    let kinds = ["xdp_answered_nxdomain", "xdp_answered_nodata"];
+    check_xdp_answers(&mut f, &net, &d, &negative_cases(), &kinds, |f, q, c, r| {
         f.check(r.answer.is_empty() && r.additional.is_empty(), || {
             format!("{q}: unexpected answer or additional records\n{}", r.raw)
         });
@@ -543,12 +550,6 @@ fn xdp_answers_nxdomain_and_nodata() {
             },
         );
     });
-    let end = d.stats();
-    let total =
-        start.delta_of(&end, "xdp_answered_nxdomain") + start.delta_of(&end, "xdp_answered_nodata");
-    f.check(total == sent, || {
-        format!("xdp_answered_nxdomain + xdp_answered_nodata +{total} over the test, want +{sent}")
-    });
     f.assert_none();
 }
 
@@ -561,8 +562,8 @@ fn xdp_answers_static_rrsets() {
     let net = Net::new("xdp_static");
     let d = Daemon::start(&net, DaemonOpts::default());
     let mut f = Failures::default();
-    let start = d.stats();
-    let sent = check_xdp_answers(&mut f, &net, &d, &static_cases(), |f, q, c, r| {
+    let kinds = ["xdp_answered_static"];
+    check_xdp_answers(&mut f, &net, &d, &static_cases(), &kinds, |f, q, c, r| {
         f.check(r.answer_keys() == keys(&c.answer), || {
             format!(
                 "{q}: answer {:?}\nwant {:?}\n{}",
@@ -594,10 +595,6 @@ fn xdp_answers_static_rrsets() {
                 )
             },
         );
-    });
-    let total = start.delta_of(&d.stats(), "xdp_answered_static");
-    f.check(total == sent, || {
-        format!("xdp_answered_static +{total} over the test, want +{sent}")
     });
     f.assert_none();
 }

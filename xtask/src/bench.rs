@@ -711,6 +711,26 @@ impl Ctx<'_> {
         Ok(run)
     }
 
+    /// One kxdpgun run of `secs` at offered `rate` against the running
+    /// server, its output in `out`, with the CPU it cost.
+    fn kxdpgun_run(
+        &self,
+        net: &Net,
+        srv: &mut servers::Running,
+        progs: &[u32],
+        secs: f64,
+        rate: u64,
+        out: &Path,
+    ) -> Result<Run<Kxdpgun>> {
+        let snap = Snapshot::start(srv.pids(), net, progs);
+        let k = load::kxdpgun(net, &self.ds.queries, secs, rate, out);
+        let cpu = snap.finish();
+        let k = k?;
+        srv.proc.check_alive()?;
+        let (qps, answered) = (k.qps, k.replies);
+        Ok(Run::new(k, cpu, qps, answered))
+    }
+
     /// Times a server again in round `n`: dnsperf throughput, kxdpgun at
     /// the offered rate of its best step in round 1 (and at the flood
     /// rate when that step was answered in full), and its XDP program's
@@ -734,19 +754,10 @@ impl Ctx<'_> {
             let rates = round_rates(step, self.opts.kxdpgun_qps);
             let mut best_rate = step.offered;
             for (i, &rate) in rates.iter().enumerate() {
-                let snap = Snapshot::start(srv.pids(), net, &progs);
-                let k = load::kxdpgun(
-                    net,
-                    &self.ds.queries,
-                    secs,
-                    rate,
-                    &dir.join(format!("kxdpgun-{i}.txt")),
-                )?;
-                let cpu = snap.finish();
-                srv.proc.check_alive()?;
-                let (qps, answered) = (k.qps, k.replies);
-                if round.kxdpgun.as_ref().is_none_or(|b| qps > b.qps) {
-                    round.kxdpgun = Some(Run::new(k, cpu, qps, answered));
+                let out = dir.join(format!("kxdpgun-{i}.txt"));
+                let run = self.kxdpgun_run(net, &mut srv, &progs, secs, rate, &out)?;
+                if round.kxdpgun.as_ref().is_none_or(|b| run.qps > b.qps) {
+                    round.kxdpgun = Some(run);
                     best_rate = rate;
                 }
             }
@@ -870,27 +881,16 @@ impl Ctx<'_> {
         let mut rate = self.opts.kxdpgun_qps as f64;
         let mut secs = self.plan.kxdpgun_probe_secs;
         for step in 0..=self.plan.kxdpgun_steps {
-            let snap = Snapshot::start(srv.pids(), net, progs);
-            let k = load::kxdpgun(
-                net,
-                &self.ds.queries,
-                secs,
-                rate as u64,
-                &dir.join(format!("kxdpgun-{step}.txt")),
-            );
-            let cpu = snap.finish();
-            let k = k?;
-            srv.proc.check_alive()?;
+            let out = dir.join(format!("kxdpgun-{step}.txt"));
+            let run = self.kxdpgun_run(net, srv, progs, secs, rate as u64, &out)?;
+            let (sent, loss) = (run.result.sent_qps, run.result.loss);
             r.kxdpgun_steps.push(report::Step {
                 offered: rate as u64,
                 secs,
-                sent_qps: k.sent_qps,
-                answered_qps: k.qps,
-                loss: k.loss,
+                sent_qps: sent,
+                answered_qps: run.qps,
+                loss,
             });
-            let (sent, loss) = (k.sent_qps, k.loss);
-            let (qps, answered) = (k.qps, k.replies);
-            let run = Run::new(k, cpu, qps, answered);
             if best.as_ref().is_none_or(|b| run.qps > b.qps) {
                 best = Some(run);
             }
