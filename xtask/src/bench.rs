@@ -625,7 +625,8 @@ impl Ctx<'_> {
         let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
 
         if !self.opts.no_dnsperf {
-            r.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &dir)?);
+            let out = dir.join("dnsperf.txt");
+            r.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &out)?);
 
             if let Some(l) = load.as_mut() {
                 let secs = self.plan.dnsperf_secs.max(2);
@@ -679,25 +680,20 @@ impl Ctx<'_> {
         )
     }
 
-    /// A dnsperf throughput run against the running server, with the CPU
-    /// it cost and, for gslb XDP (`pin`: its bpffs pins), the share of the
-    /// answers its XDP program wrote.
+    /// A dnsperf throughput run against the running server, its output in
+    /// `out`, with the CPU it cost and, for gslb XDP (`pin`: its bpffs
+    /// pins), the share of the answers its XDP program wrote.
     fn dnsperf_run(
         &self,
         net: &Net,
         srv: &mut servers::Running,
         progs: &[u32],
         pin: Option<&Path>,
-        dir: &Path,
+        out: &Path,
     ) -> Result<Run<load::Dnsperf>> {
         let before = pin.and_then(|p| xdp_answered(self.gslb, p));
         let snap = Snapshot::start(srv.pids(), net, progs);
-        let d = load::dnsperf(
-            net,
-            &self.ds.queries,
-            self.plan.dnsperf_secs,
-            &dir.join("dnsperf.txt"),
-        )?;
+        let d = load::dnsperf(net, &self.ds.queries, self.plan.dnsperf_secs, out)?;
         let cpu = snap.finish();
         let after = pin.and_then(|p| xdp_answered(self.gslb, p));
         let (qps, answered) = (d.qps, d.completed);
@@ -745,7 +741,8 @@ impl Ctx<'_> {
         let pin = srv.pin_dir.clone().filter(|_| kind == Kind::GslbXdp);
         let mut round = report::Round::default();
         if r.dnsperf.is_some() {
-            round.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &dir)?);
+            let out = dir.join("dnsperf.txt");
+            round.dnsperf = Some(self.dnsperf_run(net, &mut srv, &progs, pin.as_deref(), &out)?);
         }
         if let Some(step) = r.best_step() {
             self.client_for_kxdpgun(net)?;
@@ -793,25 +790,12 @@ impl Ctx<'_> {
                 .map(Some);
         }
         measure::set_bpf_stats(true);
-        let snap = Snapshot::start(srv.pids(), net, progs);
-        let secs = self.plan.dnsperf_secs;
-        let d = load::dnsperf(
-            net,
-            &self.ds.queries,
-            secs,
-            &dir.join("dnsperf-profile.txt"),
-        );
-        let cpu = snap.finish();
+        let out = dir.join("dnsperf-profile.txt");
+        let run = self.dnsperf_run(net, srv, progs, None, &out);
         measure::set_bpf_stats(false);
-        let d = d?;
-        srv.proc.check_alive()?;
-        Ok(Some(XdpProfile::new(
-            "dnsperf",
-            0,
-            secs as f64,
-            d.qps,
-            &cpu,
-        )))
+        let run = run?;
+        let secs = self.plan.dnsperf_secs as f64;
+        Ok(Some(XdpProfile::new("dnsperf", 0, secs, run.qps, &run.cpu)))
     }
 
     /// The XDP program's run time under kxdpgun at `rate`, with
@@ -829,26 +813,19 @@ impl Ctx<'_> {
     ) -> Result<XdpProfile> {
         let secs = self.plan.kxdpgun_secs;
         let check = under_load.is_some();
+        let out = dir.join("kxdpgun-profile.txt");
         measure::set_bpf_stats(true);
-        let snap = Snapshot::start(srv.pids(), net, progs);
         let load_end = std::time::SystemTime::now() + Duration::from_secs_f64(secs);
-        let (k, checked) = thread::scope(|scope| {
+        let (run, checked) = thread::scope(|scope| {
             let checker = check.then(|| {
                 scope.spawn(|| {
                     thread::sleep(Duration::from_secs_f64(secs / 4.0));
                     check::run_under_load(net, self.ds, dir, load_end)
                 })
             });
-            let k = load::kxdpgun(
-                net,
-                &self.ds.queries,
-                secs,
-                rate,
-                &dir.join("kxdpgun-profile.txt"),
-            );
-            (k, checker.map(thread::ScopedJoinHandle::join))
+            let run = self.kxdpgun_run(net, srv, progs, secs, rate, &out);
+            (run, checker.map(thread::ScopedJoinHandle::join))
         });
-        let cpu = snap.finish();
         measure::set_bpf_stats(false);
         if let Some(r) = under_load {
             match checked {
@@ -857,9 +834,8 @@ impl Ctx<'_> {
                 _ => println!("bench: {}: check under load panicked", r.label),
             }
         }
-        let k = k?;
-        srv.proc.check_alive()?;
-        Ok(XdpProfile::new("kxdpgun", rate, secs, k.qps, &cpu))
+        let run = run?;
+        Ok(XdpProfile::new("kxdpgun", rate, secs, run.qps, &run.cpu))
     }
 
     /// kxdpgun runs searching the offered rate that gets the most answers:
