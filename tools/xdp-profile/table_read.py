@@ -10,11 +10,14 @@ Pins PIN_PREFIX<kind> for each kind: `flat` (1 MB mmapable array of 16,384
 entries, like NAME_SLOTS for 10,000 names), `m256k`, `m128k`, `m64k`,
 `small` (the first 256 KB, 128 KB, 64 KB or 16 entries of it), `nested`
 (the same 16,384 entries in 37 inner arrays small enough to be kmalloc'ed,
-so in the kernel's huge-page direct map). Raw BPF instructions: no
-toolchain needed.
+so in the kernel's huge-page direct map), and `codeN` (`small` followed
+by N straight-line 16-byte `ld_imm64` instructions, about 10 N bytes of
+x86 code run once per packet: what instruction fetch costs under
+traffic). Raw BPF instructions: no toolchain needed.
 """
 import ctypes
 import os
+import re
 import struct
 import sys
 
@@ -24,6 +27,7 @@ SLOTS = 16384
 # 448 entries of 64 bytes plus the array header stay under 32 KB: kmalloc.
 PER = 448
 MASKS = {"small": 15, "m256k": 4095, "m128k": 2047, "m64k": 1023}
+CODE = (300, 600, 1200)
 
 
 def bpf(cmd, attr):
@@ -80,8 +84,9 @@ def prog(map_fd, kind):
     body = ins(0x61, 6, 2, 55)                   # w6 = the first 4 QNAME bytes (IPv4)
     body += ins(0x24, 6, 0, 0, -1640531535)      # w6 *= 0x9e3779b1
     body += ins(0x74, 6, 0, 0, 18)               # w6 >>= 18: 0..16383
-    if kind in MASKS:
-        body += ins(0x54, 6, 0, 0, MASKS[kind])
+    code = re.fullmatch(r"code(\d+)", kind)
+    if kind in MASKS or code:
+        body += ins(0x54, 6, 0, 0, MASKS.get(kind, MASKS["small"]))
     if kind == "nested":
         body += ins(0xbc, 7, 6) + ins(0x94, 7, 0, 0, PER)  # w7 = w6 % PER
         body += ins(0x34, 6, 0, 0, PER)                     # w6 /= PER
@@ -89,17 +94,24 @@ def prog(map_fd, kind):
         body += lookup(map_fd, 6, -4) + ins(0x15, 0, 0, len(inner) // 8, 0) + inner
     else:
         body += lookup(map_fd, 6, -4) + ins(0x15, 0, 0, 1, 0) + ins(0x79, 5, 0, 0)
+    for i in range(int(code.group(1)) if code else 0):
+        body += ins(0x18, 7 + i % 3, 0, 0, i) + ins(0, 0, 0, 0, 7 * i)  # r7..r9 = imm64
     out = ins(0xb7, 0, 0, 0, 1) + ins(0x95)      # XDP_DROP
     p += ins(0x2d, 4, 3, len(body) // 8) + body + out
     ib = ctypes.create_string_buffer(p, len(p))
     lic = ctypes.create_string_buffer(b"GPL")
-    log = ctypes.create_string_buffer(65536)
-    a = struct.pack("<IIQQIIQ", 6, len(p) // 8, ctypes.addressof(ib),
-                    ctypes.addressof(lic), 1, 65536, ctypes.addressof(log))
     try:
+        a = struct.pack("<IIQQ", 6, len(p) // 8, ctypes.addressof(ib), ctypes.addressof(lic))
         return bpf(5, a + b"\0" * (120 - len(a)))
     except OSError:
-        print(log.value.decode(), file=sys.stderr)
+        # Again with the verifier's log (a long one: the code kinds).
+        log = ctypes.create_string_buffer(1 << 24)
+        a = struct.pack("<IIQQIIQ", 6, len(p) // 8, ctypes.addressof(ib),
+                        ctypes.addressof(lic), 1, len(log), ctypes.addressof(log))
+        try:
+            bpf(5, a + b"\0" * (120 - len(a)))
+        except OSError:
+            print(log.value.decode()[-4000:], file=sys.stderr)
         raise
 
 
@@ -115,7 +127,7 @@ def main():
         for i in range(PER):
             update(m, struct.pack("<I", i), bytes([1]) * 64)
         update(outer, struct.pack("<I", o), struct.pack("<I", m))
-    for kind in ("flat", "nested", *MASKS):
+    for kind in ("flat", "nested", *MASKS, *("code%d" % n for n in CODE)):
         path = prefix + kind
         if os.path.exists(path):
             os.unlink(path)
