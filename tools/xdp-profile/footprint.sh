@@ -20,7 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$here/jit.py" "$id" "$work/jit" > "$work/ksyms"
 perf record -a -g -F 20000 -o "$work/perf.data" -- \
-    python3 "$here/testrun.py" "$id" "$name" 1 1000000 "$@" 2>&1 | grep -v "^\[" || true
+    python3 "$here/testrun.py" "$id" "$name" 1 1000000 "$@" 2>&1 | { grep -v "^\[" || true; }
 perf script -i "$work/perf.data" -F ip,sym > "$work/samples" 2> /dev/null
 # The program's body is its largest function.
 read -r addr size < <(sort -k2 -n "$work/ksyms" | tail -1)

@@ -72,6 +72,11 @@ def query(name, qtype, edns, v6, qid):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    unknown = flags - {"--edns", "--aaaa", "--v6"}
+    if unknown:
+        sys.exit("unknown flags: %s" % " ".join(sorted(unknown)))
+    if len(args) < 3:
+        sys.exit(__doc__)
     ids = [int(i) for i in args[0].split(",")]
     fmt, count = args[1], int(args[2])
     runs = int(args[3]) if len(args) > 3 else 20000
