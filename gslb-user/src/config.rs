@@ -61,6 +61,8 @@ pub struct Config {
     pub gslb: Vec<GslbConfig>,
     /// `[health]`.
     pub health: HealthConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
     /// The `[[datacenter]]` entries, in config order.
     pub datacenters: Vec<DatacenterConfig>,
     /// The `[[monitor]]` entries, in config order.
@@ -266,6 +268,7 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 mod balancing;
 mod consistency;
 pub mod gslb;
+mod metrics;
 mod raw;
 #[cfg(test)]
 mod tests;

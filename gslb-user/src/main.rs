@@ -298,17 +298,7 @@ async fn run(args: RunArgs) -> Result<()> {
         move |i| initial.get(i).copied().unwrap_or(true),
         health_tx,
     );
-    let pollers: Vec<_> = cfg
-        .servers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match &s.metrics {
-            config::MetricsSource::Url(url) => {
-                Some(engine::metrics::spawn(i, url.clone(), cmd_tx.clone()))
-            }
-            _ => None,
-        })
-        .collect();
+    let pollers = engine::metrics::spawn_all(&cfg, &cmd_tx).map_err(anyhow::Error::msg)?;
     let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let control_task = control::serve(&args.control, cmd_tx)?;

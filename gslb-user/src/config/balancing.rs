@@ -3,7 +3,7 @@
 //! keys of `[[gslb]]`. Types and defaults are documented in `gslb.rs`.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     net::IpAddr,
     ops::{Range, RangeInclusive},
     str::FromStr,
@@ -274,7 +274,7 @@ impl Validator<'_> {
         None
     }
 
-    fn duration(&mut self, value: &Dur, what: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, value: &Dur, what: &str) -> Option<Duration> {
         let parsed = match value.get_ref() {
             RawDuration::Seconds(s) => u64::try_from(*s)
                 .map(Duration::from_secs)
@@ -757,7 +757,11 @@ impl Validator<'_> {
                 .as_ref()
                 .and_then(|v| self.up_down(v))
                 .unwrap_or(health.initial_up);
-            let metrics = self.metrics(s.metrics.as_ref(), s.metrics_url.as_ref());
+            let metrics = self.metrics(
+                s.metrics.as_ref(),
+                s.metrics_url.as_ref(),
+                s.metrics_labels.as_ref(),
+            );
             if let Some(name) = name {
                 decl.items.push(VirtualServerConfig {
                     name,
@@ -779,7 +783,20 @@ impl Validator<'_> {
         decl
     }
 
-    fn metrics(&mut self, fixed: Option<&Spanned<RawMetrics>>, url: Option<&Str>) -> MetricsSource {
+    fn metrics(
+        &mut self,
+        fixed: Option<&Spanned<RawMetrics>>,
+        url: Option<&Str>,
+        labels: Option<&Spanned<BTreeMap<String, Str>>>,
+    ) -> MetricsSource {
+        let labels = match (labels, url) {
+            (Some(l), Some(_)) => self.metrics_labels(l),
+            (Some(l), None) => {
+                self.error(&l.span(), "`metrics_labels` needs a `metrics_url`");
+                BTreeMap::new()
+            }
+            (None, _) => BTreeMap::new(),
+        };
         match (fixed, url) {
             (Some(_), Some(url)) => {
                 self.error(
@@ -803,7 +820,10 @@ impl Validator<'_> {
                 }
             }
             (None, Some(url)) => match metrics_url_problem(url.get_ref()) {
-                None => MetricsSource::Url(url.get_ref().clone()),
+                None => MetricsSource::Url {
+                    url: url.get_ref().clone(),
+                    labels,
+                },
                 Some(problem) => {
                     self.error(
                         &url.span(),

@@ -11,6 +11,14 @@
 //! [health]
 //! initial = "up"               # cold start state of every server: up | down (default up)
 //!
+//! [metrics]                    # polling of the vservers' `metrics_url`
+//! interval = "5s"              # between two polls, >= 10ms (default 5s)
+//! timeout = "2s"               # of one poll, < interval (default 2s, or half the interval)
+//! max_age = "15s"              # a reading older than this is unknown, >= interval
+//!                              # (default 3 intervals)
+//! sessions = "sessions"        # gauge names (default sessions, connections)
+//! connections = "connections"
+//!
 //! [[datacenter]]
 //! name = "ams"
 //! lat = 52.37                  # -90..=90
@@ -55,6 +63,8 @@
 //! initial = "up"               # optional override of [health] initial
 //! metrics = { sessions = 10, connections = 20 }   # static metrics, or (exclusive)
 //! metrics_url = "http://198.18.10.1:9100/metrics" # Prometheus text, http:// only
+//! metrics_labels = { instance = "web1" }          # optional, with metrics_url: only
+//!                                                 # series with these labels count
 //!
 //! [[pool]]
 //! name = "web-eu"
@@ -84,7 +94,7 @@
 //!
 //! A complete example: `src/examples/gslb.toml`.
 
-use std::{net::IpAddr, time::Duration};
+use std::{collections::BTreeMap, net::IpAddr, time::Duration};
 
 use hickory_proto::{
     op::ResponseCode,
@@ -208,7 +218,8 @@ pub enum AdminState {
 /// Where a server's load metrics come from (until agents exist).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum MetricsSource {
-    /// None: load-based methods treat the server as idle.
+    /// None: its metrics are unknown (the load-based methods pass it over,
+    /// the capacity limits do not apply).
     #[default]
     None,
     /// Fixed values from the config.
@@ -218,9 +229,48 @@ pub enum MetricsSource {
         /// Current connections.
         connections: u64,
     },
-    /// Prometheus text endpoint polled every 5 s; gauges `sessions` and
-    /// `connections` (or `gslb_sessions` / `gslb_connections`).
-    Url(String),
+    /// A Prometheus text endpoint, polled as `[metrics]` says.
+    Url {
+        /// `http://HOST[:PORT][/PATH]`.
+        url: String,
+        /// Only series with all these labels count (`metrics_labels`).
+        labels: BTreeMap<String, String>,
+    },
+}
+
+/// `[metrics]`: how the `metrics_url` endpoints are polled and read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Time between two polls of one endpoint.
+    pub interval: Duration,
+    /// Time one poll may take (< interval).
+    pub timeout: Duration,
+    /// A reading older than this is unknown (>= interval).
+    pub max_age: Duration,
+    /// Gauge of the current sessions.
+    pub sessions: String,
+    /// Gauge of the current connections.
+    pub connections: String,
+}
+
+/// Default `[metrics] interval`.
+pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(5);
+/// Default `[metrics] timeout` (or half the interval when that is shorter).
+pub const DEFAULT_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default `[metrics] max_age`, in intervals: two polls may fail before
+/// a reading is dropped.
+pub const DEFAULT_METRICS_MAX_AGE_INTERVALS: u32 = 3;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            interval: DEFAULT_METRICS_INTERVAL,
+            timeout: DEFAULT_METRICS_TIMEOUT,
+            max_age: DEFAULT_METRICS_INTERVAL * DEFAULT_METRICS_MAX_AGE_INTERVALS,
+            sessions: "sessions".into(),
+            connections: "connections".into(),
+        }
+    }
 }
 
 /// One `[[vserver]]` (virtual server).

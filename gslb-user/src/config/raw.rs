@@ -1,6 +1,8 @@
 //! The config schema as deserialized. Every value that is checked beyond
 //! its TOML type is `Spanned`, so that errors can point at it.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -20,6 +22,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) gslb: Vec<RawGslb>,
     pub(super) health: Option<RawHealth>,
+    pub(super) metrics: Option<RawMetricsPolling>,
     #[serde(default)]
     pub(super) datacenter: Vec<RawDatacenter>,
     #[serde(default)]
@@ -142,6 +145,17 @@ pub(super) struct RawVirtualServer {
     pub(super) initial: Option<Str>,
     pub(super) metrics: Option<Spanned<RawMetrics>>,
     pub(super) metrics_url: Option<Str>,
+    pub(super) metrics_labels: Option<Spanned<BTreeMap<String, Str>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetricsPolling {
+    pub(super) interval: Option<Dur>,
+    pub(super) timeout: Option<Dur>,
+    pub(super) max_age: Option<Dur>,
+    pub(super) sessions: Option<Str>,
+    pub(super) connections: Option<Str>,
 }
 
 #[derive(Deserialize)]

@@ -85,6 +85,7 @@ impl Validator<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
         let health = self.health(raw.health.as_ref());
+        let metrics = self.metrics_polling(raw.metrics.as_ref());
         let datacenters = self.datacenters(&raw.datacenter);
         let monitors = self.monitors(&raw.monitor);
         let servers = self.servers(&raw.vserver, &health, &datacenters, &monitors);
@@ -116,6 +117,7 @@ impl Validator<'_> {
                 .collect(),
             gslb: gslb.into_iter().map(|g| g.config).collect(),
             health,
+            metrics,
             datacenters: datacenters.items,
             monitors: monitors.items,
             servers: servers.items,

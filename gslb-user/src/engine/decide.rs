@@ -110,13 +110,15 @@ impl ServerView<'_> {
     }
 
     /// Free session capacity (most capacity method); unlimited servers
-    /// count as having the most.
-    fn capacity(&self) -> u64 {
+    /// count as having the most; unknown when it has a limit and its
+    /// sessions are unknown.
+    fn capacity(&self) -> Option<u64> {
         match self.cfg.max_sessions {
-            Some(max) => max.saturating_sub(self.sessions.unwrap_or(0)),
-            None => u64::MAX,
+            Some(max) => self.sessions.map(|n| max.saturating_sub(n)),
+            None => Some(u64::MAX),
         }
     }
+
 }
 
 /// One candidate in an explanation.
@@ -314,15 +316,20 @@ fn run_method(
             avail.sort_by_key(|s| s.hits);
             ordered(&avail)
         }
+        // The load methods rank only the servers whose metric is known
+        // (unknown is neither idle nor busy); none known: the chain goes on.
         Method::LeastSessions => {
-            avail.sort_by_key(|s| s.sessions.unwrap_or(0));
+            avail.retain(|s| s.sessions.is_some());
+            avail.sort_by_key(|s| s.sessions);
             ordered(&avail)
         }
         Method::LeastConnections => {
-            avail.sort_by_key(|s| s.connections.unwrap_or(0));
+            avail.retain(|s| s.connections.is_some());
+            avail.sort_by_key(|s| s.connections);
             ordered(&avail)
         }
         Method::MostCapacity => {
+            avail.retain(|s| s.capacity().is_some());
             avail.sort_by_key(|s| std::cmp::Reverse(s.capacity()));
             ordered(&avail)
         }
@@ -688,6 +695,48 @@ mod tests {
         );
         assert_eq!(last_octets(&d), vec![2, 3]);
         assert_eq!(ex.candidates[0].availability, Availability::OverCapacity);
+    }
+
+    #[test]
+    fn unknown_metrics_fall_through_the_load_methods() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        // Unknown metrics do not make a server over capacity.
+        v[0].sessions = None;
+        v[0].connections = None;
+        assert_eq!(v[0].availability(), Availability::Available);
+        let order = |m, v: &[ServerView<'_>]| {
+            let (d, ex) = run(
+                &pool([m, Method::GlobalAvailability, N], AllDown::Servfail),
+                v,
+            );
+            (last_octets(&d), ex.step)
+        };
+        // Only the servers whose metric is known are ranked.
+        assert_eq!(
+            order(Method::LeastSessions, &v),
+            (vec![2, 3], "preferred".into())
+        );
+        assert_eq!(
+            order(Method::LeastConnections, &v),
+            (vec![3, 2], "preferred".into())
+        );
+        assert_eq!(
+            order(Method::MostCapacity, &v),
+            (vec![2, 3], "preferred".into())
+        );
+        // None known: the next method of the chain decides.
+        for s in &mut v {
+            s.sessions = None;
+            s.connections = None;
+        }
+        for m in [
+            Method::LeastSessions,
+            Method::LeastConnections,
+            Method::MostCapacity,
+        ] {
+            assert_eq!(order(m, &v), (vec![1, 2, 3], "alternate".into()), "{m:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     net::IpAddr,
     sync::Arc,
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use arc_swap::ArcSwap;
@@ -61,6 +61,8 @@ struct ServerRuntime {
     monitors: Vec<MonitorStatus>,
     sessions: Option<u64>,
     connections: Option<u64>,
+    /// Polls of its `metrics_url`, if it has one.
+    metrics_poll: Option<metrics::PollState>,
     hits_fast: u64,
 }
 
@@ -89,14 +91,12 @@ pub enum Command {
         /// Result.
         reply: oneshot::Sender<Result<ExplainReport, String>>,
     },
-    /// A metrics reading for a server.
+    /// The result of one poll of a server's `metrics_url`.
     Metrics {
         /// Server index.
         server: usize,
-        /// Sessions.
-        sessions: Option<u64>,
-        /// Connections.
-        connections: Option<u64>,
+        /// The reading, or why the poll failed.
+        reading: Result<metrics::Reading, String>,
     },
 }
 
@@ -130,6 +130,14 @@ pub struct ServerStatus {
     pub sessions: Option<u64>,
     /// Connections.
     pub connections: Option<u64>,
+    /// Seconds since the last good reading of its `metrics_url` (absent
+    /// without one, null before the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_age_s: Option<Option<f64>>,
+    /// Why the latest poll of its `metrics_url` failed (null when it
+    /// succeeded; absent without a `metrics_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_error: Option<Option<String>>,
     /// How often the XDP program handed it out first (the slow path's answers are not counted).
     pub handed_out: u64,
 }
@@ -224,6 +232,8 @@ impl Engine {
                         .collect(),
                     sessions,
                     connections,
+                    metrics_poll: matches!(s.metrics, crate::config::MetricsSource::Url { .. })
+                        .then(metrics::PollState::default),
                     hits_fast: 0,
                 }
             })
@@ -343,8 +353,33 @@ impl Engine {
         }
     }
 
+    /// Drops the polled readings older than `[metrics] max_age`; whether
+    /// any was dropped.
+    fn expire_metrics(&mut self, now: Instant) -> bool {
+        let max_age = self.cfg.metrics.max_age;
+        let mut dropped = false;
+        for (i, rt) in self.servers.iter_mut().enumerate() {
+            let Some(poll) = &rt.metrics_poll else {
+                continue;
+            };
+            if (rt.sessions, rt.connections) != (None, None) && poll.expired(now, max_age) {
+                warn!(
+                    server = %self.cfg.servers[i].name,
+                    max_age = ?max_age,
+                    error = poll.error.as_deref().unwrap_or("-"),
+                    "metrics older than max_age: unknown from now on"
+                );
+                rt.sessions = None;
+                rt.connections = None;
+                dropped = true;
+            }
+        }
+        dropped
+    }
+
     /// The periodic refresh: hand-out counters, then a recompute.
     pub fn on_tick(&mut self) {
+        self.expire_metrics(Instant::now());
         self.round += 1;
         if let Some(hits) = &self.hits {
             for (i, rt) in self.servers.iter_mut().enumerate() {
@@ -385,23 +420,29 @@ impl Engine {
             } => {
                 let _ = reply.send(self.explain(&name, client));
             }
-            Command::Metrics {
-                server,
-                sessions,
-                connections,
-            } => {
-                if let Some(rt) = self.servers.get_mut(server) {
-                    if (rt.sessions, rt.connections) != (sessions, connections) {
-                        rt.sessions = sessions;
-                        rt.connections = connections;
-                        self.recompute();
-                    }
+            Command::Metrics { server, reading } => {
+                let now = Instant::now();
+                let Some(rt) = self.servers.get_mut(server) else {
+                    return;
+                };
+                let Some(poll) = rt.metrics_poll.as_mut() else {
+                    return;
+                };
+                let mut changed = false;
+                if let Some(r) = poll.record(reading, now) {
+                    changed = (rt.sessions, rt.connections) != (r.sessions, r.connections);
+                    rt.sessions = r.sessions;
+                    rt.connections = r.connections;
+                }
+                if self.expire_metrics(now) || changed {
+                    self.recompute();
                 }
             }
         }
     }
 
     fn status(&self) -> StatusReport {
+        let now = Instant::now();
         let views = self.views();
         let servers = views
             .iter()
@@ -416,6 +457,11 @@ impl Engine {
                 monitors: rt.monitors.clone(),
                 sessions: rt.sessions,
                 connections: rt.connections,
+                metrics_age_s: rt
+                    .metrics_poll
+                    .as_ref()
+                    .map(|p| p.age(now).map(|a| a.as_secs_f64())),
+                metrics_error: rt.metrics_poll.as_ref().map(|p| p.error.clone()),
                 handed_out: rt.hits_fast,
             })
             .collect();
