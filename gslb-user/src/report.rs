@@ -18,6 +18,21 @@ fn ms(v: &Value) -> String {
         .map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
 }
 
+/// The state of a server's `metrics_url` polls, when it has one: the age
+/// of the last good reading and the latest poll's error.
+fn metrics_line(srv: &Value) -> Option<String> {
+    let obj = srv.as_object()?;
+    let age = obj.get("metrics_age_s")?;
+    let age = age
+        .as_f64()
+        .map_or_else(|| "no reading yet".into(), |a| format!("{a:.1}s old"));
+    let error = match obj.get("metrics_error") {
+        Some(Value::String(e)) => format!(", last poll failed: {e}"),
+        _ => String::new(),
+    };
+    Some(format!("metrics: {age}{error}"))
+}
+
 /// `gslb status` as text: servers, then pools.
 pub fn status_text(v: &Value) -> String {
     let mut out = String::new();
@@ -63,6 +78,9 @@ pub fn status_text(v: &Value) -> String {
                 probes.join("; ")
             }
         );
+        if let Some(line) = metrics_line(srv) {
+            let _ = writeln!(out, "{:<16} {line}", "");
+        }
     }
     let _ = writeln!(out, "\n{:<16} {:<40} MEMBERS", "POOL", "METHODS");
     for p in v["pools"].as_array().into_iter().flatten() {
