@@ -6,8 +6,11 @@
 //! Chain semantics as F5 BIG-IP DNS documents them: the preferred method;
 //! if it yields no available server, the alternate; then the fallback,
 //! which ignores availability (it picks among all enabled members, and
-//! `fallback_ip` answers its addresses whatever their state). When the
-//! whole chain yields nothing the pool's `when_all_down` applies.
+//! `fallback_ip` answers its addresses whatever their state). Pools are
+//! chosen first ([`decide`]): only pools with an available member take
+//! part in the pool method, so a pool's fallback answers only when that
+//! pool is the one chosen with every pool down. When the chosen pool's
+//! whole chain yields nothing its `when_all_down` applies.
 
 use std::{net::IpAddr, time::Duration};
 
@@ -118,7 +121,6 @@ impl ServerView<'_> {
             None => Some(u64::MAX),
         }
     }
-
 }
 
 /// One candidate in an explanation.
@@ -412,37 +414,87 @@ fn all_down(
     }
 }
 
-/// The pools of `g` in the order this round tries them.
-fn pool_order<'r>(round: &'r Round<'_>, g: &GslbConfig) -> Vec<&'r PoolConfig> {
-    let pools: Vec<&PoolConfig> = g.pools.iter().filter_map(|p| round.pool(p)).collect();
-    if pools.is_empty() {
-        return pools;
+/// Whether `pool` serves `family` at all: it has members or fallback
+/// addresses of that family. A pool that does not is left out entirely.
+fn serves(round: &Round<'_>, pool: &PoolConfig, family: Family) -> bool {
+    !round.members(pool, family).is_empty() || pool.fallback_ip.iter().any(|a| family.holds(a))
+}
+
+/// Whether `pool` has a member of `family` that can take new clients. A
+/// pool without one is unavailable: pool-level methods skip it (F5 BIG-IP
+/// DNS: a pool is available when at least one member is).
+fn pool_available(round: &Round<'_>, pool: &PoolConfig, family: Family) -> bool {
+    round
+        .members(pool, family)
+        .iter()
+        .any(|s| s.availability() == Availability::Available)
+}
+
+/// The available pools (`(index in g.pools, pool)`, config order) in the
+/// order this round tries them: global availability and topology in
+/// config order; round robin starts at the next available pool each
+/// round; ratio starts at an available pool picked by the weights of the
+/// available pools only, so a down pool's share goes to the others.
+fn pool_order<'r>(
+    round: &Round<'_>,
+    g: &GslbConfig,
+    available: &[(usize, &'r PoolConfig)],
+) -> Vec<&'r PoolConfig> {
+    if available.is_empty() {
+        return Vec::new();
     }
     let start = match &g.pool_method {
         PoolMethod::GlobalAvailability | PoolMethod::Topology => 0,
-        PoolMethod::RoundRobin => (round.round % pools.len() as u64) as usize,
+        PoolMethod::RoundRobin => (round.round % available.len() as u64) as usize,
         PoolMethod::Ratio(weights) => {
-            let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+            let weight = |i: usize| u64::from(weights.get(i).copied().unwrap_or(1));
+            let total: u64 = available.iter().map(|&(i, _)| weight(i)).sum();
             let mut point = if total == 0 { 0 } else { round.round % total };
             let mut start = 0;
-            for (i, &w) in weights.iter().enumerate() {
-                if point < u64::from(w) {
-                    start = i;
+            for (k, &(i, _)) in available.iter().enumerate() {
+                if point < weight(i) {
+                    start = k;
                     break;
                 }
-                point -= u64::from(w);
+                point -= weight(i);
             }
-            start.min(pools.len() - 1)
+            start
         }
     };
-    pools[start..]
+    available[start..]
         .iter()
-        .chain(&pools[..start])
-        .copied()
+        .chain(&available[..start])
+        .map(|&(_, p)| p)
         .collect()
 }
 
-/// Decides what `g` answers for `family` this round.
+/// Fills the explanation of a decision taken by `pool`.
+fn decided(
+    round: &Round<'_>,
+    pool: &PoolConfig,
+    family: Family,
+    d: Decision,
+    mut ex: Explanation,
+) -> (Decision, Explanation) {
+    ex.pool = Some(pool.name.clone());
+    ex.candidates = round.candidates(pool, family);
+    ex.decision = describe(&d);
+    (d, ex)
+}
+
+/// Decides what `g` answers for `family` this round. The rules (README,
+/// "Pool chains"), after F5 BIG-IP DNS:
+///
+/// 1. The pools that have an available member, in the order of the
+///    `pool_method`: the first whose chain yields a decision answers.
+///    Pools without an available member are skipped, whatever their
+///    fallback method.
+/// 2. Else the `last_resort_pool`, if it has an available member.
+/// 3. Else every pool is down: the chosen pool is the `last_resort_pool`,
+///    or without one the first pool in config order. Its chain runs
+///    (methods that need an available server find none; the fallback
+///    ignores health; `fallback_ip`, `drop_packet` and `return_to_dns`
+///    answer), and if that yields nothing, its `when_all_down` applies.
 pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, Explanation) {
     let mut ex = Explanation::default();
     if g.pools.is_empty() {
@@ -460,53 +512,58 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
         ex.decision = format!("{addrs:?}");
         return (Decision::Answer(AnswerSet::ordered(g.ttl, addrs)), ex);
     }
-    let order = pool_order(round, g);
-    let mut first_pool: Option<&PoolConfig> = None;
-    for pool in &order {
-        // A pool without members or fallback addresses of this family does
-        // not serve it at all.
-        let ttl = pool.ttl.unwrap_or(g.ttl);
-        if round.members(pool, family).is_empty()
-            && !pool.fallback_ip.iter().any(|a| family.holds(a))
-        {
-            continue;
+    let serving: Vec<(usize, &PoolConfig)> = g
+        .pools
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| round.pool(name).map(|p| (i, p)))
+        .filter(|(_, p)| serves(round, p, family))
+        .collect();
+    let last = g
+        .last_resort_pool
+        .as_deref()
+        .and_then(|p| round.pool(p))
+        .filter(|p| serves(round, p, family));
+    let mut available = Vec::new();
+    for &(i, pool) in &serving {
+        if pool_available(round, pool, family) {
+            available.push((i, pool));
+        } else {
+            ex.skipped_pools
+                .push(format!("{}: no available member", pool.name));
         }
-        first_pool.get_or_insert(pool);
+    }
+    // 1. Available pools in pool-method order.
+    for pool in pool_order(round, g, &available) {
+        let ttl = pool.ttl.unwrap_or(g.ttl);
         if let Some(d) = pool_chain(round, pool, ttl, family, &mut ex) {
-            ex.pool = Some(pool.name.clone());
-            ex.candidates = round.candidates(pool, family);
-            ex.decision = describe(&d);
-            return (d, ex);
+            return decided(round, pool, family, d, ex);
         }
         ex.skipped_pools
-            .push(format!("{}: no available member", pool.name));
+            .push(format!("{}: its methods found no answer", pool.name));
     }
-    let last = g.last_resort_pool.as_deref().and_then(|p| round.pool(p));
-    if let Some(pool) = last {
+    // 2. The last resort pool while it has an available member.
+    if let Some(pool) = last.filter(|p| pool_available(round, p, family)) {
         let ttl = pool.ttl.unwrap_or(g.ttl);
-        if !round.members(pool, family).is_empty()
-            || pool.fallback_ip.iter().any(|a| family.holds(a))
-        {
-            let d = pool_chain(round, pool, ttl, family, &mut ex)
-                .unwrap_or_else(|| all_down(round, pool, ttl, family, &mut ex));
-            ex.pool = Some(pool.name.clone());
+        if let Some(d) = pool_chain(round, pool, ttl, family, &mut ex) {
             ex.step = format!("last_resort/{}", ex.step);
-            ex.candidates = round.candidates(pool, family);
-            ex.decision = describe(&d);
-            return (d, ex);
+            return decided(round, pool, family, d, ex);
         }
     }
-    let Some(pool) = first_pool else {
+    // 3. Every pool down: the chosen pool's chain, then its all-down
+    // behaviour.
+    let Some(pool) = last.or(serving.first().map(|&(_, p)| p)) else {
         ex.step = "none".into();
         ex.decision = "no pool serves this family: NODATA".into();
         return (Decision::NoSet, ex);
     };
     let ttl = pool.ttl.unwrap_or(g.ttl);
-    let d = all_down(round, pool, ttl, family, &mut ex);
-    ex.pool = Some(pool.name.clone());
-    ex.candidates = round.candidates(pool, family);
-    ex.decision = describe(&d);
-    (d, ex)
+    let d = pool_chain(round, pool, ttl, family, &mut ex)
+        .unwrap_or_else(|| all_down(round, pool, ttl, family, &mut ex));
+    if last.is_some() {
+        ex.step = format!("last_resort/{}", ex.step);
+    }
+    decided(round, pool, family, d, ex)
 }
 
 /// A decision in words.
@@ -870,5 +927,237 @@ mod tests {
         // No AAAA members anywhere: no set for AAAA.
         let (d, _) = decide(&round, &g, Family::V6);
         assert_eq!(d, Decision::NoSet);
+    }
+
+    /// Pools p1 = [a], p2 = [b], last = [c], each `chain`, `when_all_down`
+    /// servfail, fallback_ip 198.18.99.1; gslb over p1, p2.
+    fn chain_pools(chain: [Method; 3]) -> Vec<PoolConfig> {
+        ["p1", "p2", "last"]
+            .iter()
+            .zip(["a", "b", "c"])
+            .map(|(name, member)| {
+                let mut p = pool(chain, AllDown::Servfail);
+                p.name = (*name).into();
+                p.members = vec![member.into()];
+                p
+            })
+            .collect()
+    }
+
+    fn chain_gslb(method: PoolMethod, last_resort: bool) -> GslbConfig {
+        let mut g = gslb();
+        g.pools = vec!["p1".into(), "p2".into()];
+        g.pool_method = method;
+        g.last_resort_pool = last_resort.then(|| "last".into());
+        g
+    }
+
+    fn decide_at(
+        v: &[ServerView<'_>],
+        pools: &[PoolConfig],
+        g: &GslbConfig,
+        round: u64,
+    ) -> (Decision, Explanation) {
+        let round = Round {
+            servers: v,
+            pools,
+            round,
+        };
+        decide(&round, g, Family::V4)
+    }
+
+    const FALLBACK_CHAIN: [Method; 3] = [Method::RoundRobin, N, Method::FallbackIp];
+
+    /// Case 1-2: a pool with no available member is skipped even when its
+    /// chain ends in a fallback method; the first available pool answers.
+    #[test]
+    fn a_down_pool_with_a_fallback_is_skipped() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        let pools = chain_pools(FALLBACK_CHAIN);
+        let g = chain_gslb(PoolMethod::GlobalAvailability, true);
+        let (d, ex) = decide_at(&v, &pools, &g, 0);
+        assert_eq!(
+            (last_octets(&d), ex.pool.as_deref()),
+            (vec![1], Some("p1"))
+        );
+        v[0].health_up = false;
+        let (d, ex) = decide_at(&v, &pools, &g, 0);
+        assert_eq!(
+            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (vec![2], Some("p2"), "preferred")
+        );
+        assert_eq!(ex.skipped_pools, vec!["p1: no available member"]);
+        // Disabled or draining members do not make a pool available.
+        v[0].health_up = true;
+        v[0].admin = AdminState::Draining;
+        assert_eq!(last_octets(&decide_at(&v, &pools, &g, 0).0), vec![2]);
+        v[0].admin = AdminState::Disabled;
+        assert_eq!(last_octets(&decide_at(&v, &pools, &g, 0).0), vec![2]);
+        v[0].admin = AdminState::Enabled;
+        v[0].sessions = Some(101);
+        assert_eq!(last_octets(&decide_at(&v, &pools, &g, 0).0), vec![2]);
+    }
+
+    /// Case 3-4: pool-level round robin and ratio rotate over the
+    /// available pools only.
+    #[test]
+    fn pool_rotation_skips_down_pools() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        let pools = chain_pools(FALLBACK_CHAIN);
+        let firsts = |v: &[ServerView<'_>], m: PoolMethod| -> Vec<u8> {
+            let g = chain_gslb(m, false);
+            (0..6)
+                .map(|r| last_octets(&decide_at(v, &pools, &g, r).0)[0])
+                .collect()
+        };
+        assert_eq!(firsts(&v, PoolMethod::RoundRobin), vec![1, 2, 1, 2, 1, 2]);
+        assert_eq!(
+            firsts(&v, PoolMethod::Ratio(vec![2, 1])),
+            vec![1, 1, 2, 1, 1, 2]
+        );
+        v[1].health_up = false;
+        assert_eq!(firsts(&v, PoolMethod::RoundRobin), vec![1; 6]);
+        assert_eq!(firsts(&v, PoolMethod::Ratio(vec![2, 1])), vec![1; 6]);
+        v[1].health_up = true;
+        v[0].health_up = false;
+        assert_eq!(firsts(&v, PoolMethod::RoundRobin), vec![2; 6]);
+        assert_eq!(firsts(&v, PoolMethod::Ratio(vec![2, 1])), vec![2; 6]);
+        assert_eq!(firsts(&v, PoolMethod::Topology), vec![2; 6]);
+    }
+
+    /// Case 5: no pool has an available member: the last resort pool
+    /// answers while it has one.
+    #[test]
+    fn last_resort_before_any_fallback() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        let pools = chain_pools(FALLBACK_CHAIN);
+        let g = chain_gslb(PoolMethod::GlobalAvailability, true);
+        v[0].health_up = false;
+        v[1].health_up = false;
+        let (d, ex) = decide_at(&v, &pools, &g, 0);
+        assert_eq!(
+            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (vec![3], Some("last"), "last_resort/preferred")
+        );
+        assert_eq!(ex.skipped_pools.len(), 2);
+    }
+
+    /// Case 6: every pool down: the chosen pool's fallback answers — the
+    /// last resort pool's, or without one the first pool's.
+    #[test]
+    fn every_pool_down_the_chosen_pools_fallback_answers() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        for s in &mut v {
+            s.health_up = false;
+        }
+        let mut pools = chain_pools(FALLBACK_CHAIN);
+        pools[0].fallback_ip = vec![IpAddr::V4(Ipv4Addr::new(198, 18, 99, 11))];
+        pools[2].fallback_ip = vec![IpAddr::V4(Ipv4Addr::new(198, 18, 99, 33))];
+        let (d, ex) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, true),
+            0,
+        );
+        assert_eq!(
+            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (vec![33], Some("last"), "last_resort/fallback")
+        );
+        // Without a last resort pool: the first pool in config order, also
+        // when the pool method would start elsewhere this round.
+        for m in [PoolMethod::GlobalAvailability, PoolMethod::RoundRobin] {
+            let (d, ex) = decide_at(&v, &pools, &chain_gslb(m, false), 1);
+            assert_eq!(
+                (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+                (vec![11], Some("p1"), "fallback")
+            );
+        }
+        // A fallback that ignores health answers from the chosen pool's
+        // members.
+        let pools = chain_pools([Method::GlobalAvailability, N, Method::RoundRobin]);
+        let (d, ex) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, false),
+            0,
+        );
+        assert_eq!((last_octets(&d), ex.step.as_str()), (vec![1], "fallback"));
+    }
+
+    /// Case 7: the chosen pool's chain yields nothing: its when_all_down.
+    #[test]
+    fn every_pool_down_without_fallback_uses_when_all_down() {
+        let f = Fixture::new();
+        let mut v = f.views();
+        for s in &mut v {
+            s.health_up = false;
+        }
+        let mut pools = chain_pools([Method::RoundRobin, N, N]);
+        pools[1].when_all_down = AllDown::Nodata;
+        pools[2].when_all_down = AllDown::Drop;
+        let (d, ex) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, false),
+            0,
+        );
+        assert_eq!(d, Decision::Servfail);
+        assert_eq!(
+            (ex.pool.as_deref(), ex.step.as_str()),
+            (Some("p1"), "when_all_down")
+        );
+        let (d, ex) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, true),
+            0,
+        );
+        assert_eq!(d, Decision::Drop);
+        assert_eq!(ex.step, "last_resort/when_all_down");
+        // Methods that need no server answer even when every pool is
+        // down: drop_packet as the chosen pool's preferred method.
+        let pools = chain_pools([Method::DropPacket, N, Method::FallbackIp]);
+        let (d, _) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, false),
+            0,
+        );
+        assert_eq!(d, Decision::Drop);
+    }
+
+    /// Case 8-9: a pool with no member or fallback address of the family
+    /// is left out; an available pool whose methods all find nothing is
+    /// skipped.
+    #[test]
+    fn pools_that_cannot_answer_are_passed_over() {
+        let f = Fixture::new();
+        let v = f.views();
+        let mut pools = chain_pools([N, N, N]);
+        pools[1].methods = [Method::GlobalAvailability, N, N];
+        let (d, ex) = decide_at(
+            &v,
+            &pools,
+            &chain_gslb(PoolMethod::GlobalAvailability, false),
+            0,
+        );
+        assert_eq!((last_octets(&d), ex.pool.as_deref()), (vec![2], Some("p2")));
+        assert_eq!(ex.skipped_pools, vec!["p1: its methods found no answer"]);
+        // AAAA: no pool has IPv6 members or fallback addresses.
+        let round = Round {
+            servers: &v,
+            pools: &pools,
+            round: 0,
+        };
+        let (d, ex) = decide(
+            &round,
+            &chain_gslb(PoolMethod::GlobalAvailability, true),
+            Family::V6,
+        );
+        assert_eq!((d, ex.step.as_str()), (Decision::NoSet, "none"));
     }
 }
