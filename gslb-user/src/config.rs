@@ -221,24 +221,89 @@ pub fn load_default() -> Result<Config, ConfigError> {
 /// Parses and validates `text`; `origin` names it in error messages.
 /// Every problem found is reported, in text order.
 pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let raw: raw::RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
-            // The message alone: toml's Display adds a multi-line excerpt.
-            let message = e.message().trim().replace('\n', "; ");
-            return Err(ConfigError::Invalid(vec![diagnostic(
-                text, origin, offset, message,
-            )]));
-        }
-    };
+    parse_with_warnings(text, origin).map(|(config, _)| config)
+}
+
+/// Reads and validates the config file at `path`, like [`load`]; also
+/// returns the warnings (see [`parse_with_warnings`]).
+pub fn load_with_warnings(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_with_warnings(&text, &path.display().to_string())
+}
+
+/// Parses and validates `text` like [`parse`]; a valid config comes with
+/// warnings about what is legal but likely a mistake: no zone at all,
+/// servers, pools and monitors that nothing refers to.
+///
+/// Every syntax error is reported (the TOML parser recovers after each).
+/// A value of the wrong type or an unknown key stops the reading of the
+/// document there, so only the first of those is reported, with its key
+/// path (`pool[1].max_answers`); the checks of the values then report
+/// every problem.
+pub fn parse_with_warnings(
+    text: &str,
+    origin: &str,
+) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+    let raw = read_raw(text, origin)?;
+    let warnings = usage::warnings(&raw, text, origin);
     let (config, mut diags) = validate::validate(raw, text, origin);
     if diags.is_empty() {
-        Ok(config)
+        Ok((config, warnings))
     } else {
         diags.sort_by_key(|d| (d.line, d.column));
         Err(ConfigError::Invalid(diags))
     }
+}
+
+/// The document deserialized into the schema: every syntax error, or the
+/// first type error with its key path.
+fn read_raw(text: &str, origin: &str) -> Result<raw::RawConfig, ConfigError> {
+    // toml's messages alone: its Display adds a multi-line excerpt.
+    let message = |e: &toml::de::Error| e.message().trim().replace('\n', "; ");
+    let (table, errors) = toml::de::DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        let mut diags: Vec<Diagnostic> = errors
+            .iter()
+            .map(|e| diagnostic(text, origin, e.span().map_or(0, |s| s.start), message(e)))
+            .collect();
+        diags.sort_by_key(|d| (d.line, d.column));
+        return Err(ConfigError::Invalid(diags));
+    }
+    serde_path_to_error::deserialize(toml::de::Deserializer::from(table)).map_err(|e| {
+        let key = key_path(e.path());
+        let inner = e.inner();
+        let offset = inner.span().map_or(0, |s| s.start);
+        let message = if key.is_empty() {
+            message(inner)
+        } else {
+            format!("`{key}`: {}", message(inner))
+        };
+        ConfigError::Invalid(vec![diagnostic(text, origin, offset, message)])
+    })
+}
+
+/// A key path as written in the config (`pool[1].ratio`), without the
+/// fields serde uses internally for spans.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key.starts_with("$__") => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
 }
 
 /// A diagnostic at byte `offset` of `text`.
@@ -271,5 +336,8 @@ pub mod gslb;
 mod metrics;
 mod raw;
 #[cfg(test)]
+mod read_tests;
+#[cfg(test)]
 mod tests;
+mod usage;
 mod validate;

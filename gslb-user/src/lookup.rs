@@ -99,7 +99,9 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
                 return answer;
             }
             Found::Servfail => {
+                // An error, not data: AA clear, as Knot and NSD send it.
                 answer.rcode = ResponseCode::ServFail;
+                answer.authoritative = false;
                 return answer;
             }
             Found::Nothing => {}

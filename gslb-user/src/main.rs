@@ -6,11 +6,11 @@ use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use gslb::{config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp};
-use tracing::info;
+use tracing::{info, warn};
 
 /// GSLB authoritative DNS server with an XDP fast path.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "gslb", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,11 +21,14 @@ enum Command {
     /// Load and attach the XDP program, fill its maps, serve the slow path
     /// on UDP and TCP until SIGINT/SIGTERM.
     Run(RunArgs),
-    /// Validate a config file; errors name file:line:column.
+    /// Validate a config file; errors and warnings name file:line:column.
     Check {
         /// Config file (TOML).
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        file: Option<PathBuf>,
+        /// Config file (TOML), as `run --config` takes it.
         #[arg(long, short)]
-        config: PathBuf,
+        config: Option<PathBuf>,
     },
     /// Print the XDP program's counters, summed over CPUs.
     Stats {
@@ -130,10 +133,14 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Run(args) => run(args),
-        Command::Check { config } => {
-            let cfg = config::load(&config)?;
+        Command::Check { file, config } => {
+            let path = file.or(config).expect("clap requires a file");
+            let (cfg, warnings) = config::load_with_warnings(&path)?;
             State::from_config(&cfg);
-            println!("{}: ok", config.display());
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}: ok", path.display());
             Ok(())
         }
         Command::Stats { json, pin_dir } => {
@@ -168,14 +175,19 @@ fn main() -> Result<()> {
             name,
             control: path,
         } => {
+            let state = match action.as_str() {
+                "enable" => "enabled",
+                "disable" => "disabled",
+                _ => "draining",
+            };
             control_request(
                 &path,
                 &control::Request::Admin {
                     server: name.clone(),
-                    state: action.clone(),
+                    state: state.into(),
                 },
             )?;
-            println!("{name}: {action}d");
+            println!("{name}: {state}");
             Ok(())
         }
         Command::UpdateBench {
@@ -242,15 +254,23 @@ fn print_report(v: &serde_json::Value, json: bool, text: fn(&serde_json::Value) 
     }
 }
 
+/// The config at `path` (else the embedded default); its warnings are
+/// logged.
 fn load_config(path: Option<&PathBuf>) -> Result<config::Config> {
-    Ok(match path {
-        Some(p) => config::load(p)?,
-        None => config::load_default()?,
-    })
+    let (cfg, warnings) = match path {
+        Some(p) => config::load_with_warnings(p)?,
+        None => (config::load_default()?, Vec::new()),
+    };
+    for w in &warnings {
+        warn!("{w}");
+    }
+    Ok(cfg)
 }
 
 #[tokio::main]
 async fn run(args: RunArgs) -> Result<()> {
+    // Handled from the start: SIGHUP's default action is to terminate.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut cfg = load_config(args.config.as_ref())?;
     if !args.listen.is_empty() {
         cfg.server.listen = args.listen.clone();
@@ -306,11 +326,19 @@ async fn run(args: RunArgs) -> Result<()> {
     info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            // Its default action would kill the daemon; there is no reload.
+            _ = hup.recv() => warn!("SIGHUP ignored: the config is not reloaded (restart to apply a new one)"),
+        }
     }
-    info!("shutting down: detaching XDP, closing listeners");
+    if args.no_xdp {
+        info!("shutting down: closing listeners");
+    } else {
+        info!("shutting down: detaching XDP, closing listeners");
+    }
     for t in tasks
         .into_iter()
         .chain(pollers)

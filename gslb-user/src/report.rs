@@ -82,25 +82,66 @@ pub fn status_text(v: &Value) -> String {
             let _ = writeln!(out, "{:<16} {line}", "");
         }
     }
-    let _ = writeln!(out, "\n{:<16} {:<40} MEMBERS", "POOL", "METHODS");
+    let _ = writeln!(
+        out,
+        "\n{:<16} {:<12} {:<48} MEMBERS",
+        "POOL", "AVAILABLE", "METHODS"
+    );
     for p in v["pools"].as_array().into_iter().flatten() {
-        let list = |k: &str| -> String {
-            p[k].as_array()
-                .into_iter()
-                .flatten()
-                .map(s)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let members = p["members"].as_array().map_or(0, Vec::len);
+        let available = format!("{}/{members}", s(&p["available_members"]));
         let _ = writeln!(
             out,
-            "{:<16} {:<40} {}",
+            "{:<16} {:<12} {:<48} {}",
             s(&p["name"]),
-            list("methods"),
-            list("members")
+            available,
+            methods(&p["methods"]),
+            list(&p["members"])
         );
     }
+    let names = v["names"].as_array().cloned().unwrap_or_default();
+    if !names.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{:<32} {:<20} {:<32} ANSWER (A; AAAA)",
+            "NAME", "POOL METHOD", "POOLS"
+        );
+        for n in &names {
+            let answer = |pool: &str, decision: &str| match &n[pool] {
+                Value::Null => s(&n[decision]),
+                p => format!("{}: {}", s(p), s(&n[decision])),
+            };
+            let _ = writeln!(
+                out,
+                "{:<32} {:<20} {:<32} {}; {}",
+                s(&n["name"]),
+                s(&n["pool_method"]),
+                list(&n["pools"]),
+                answer("a_pool", "a"),
+                answer("aaaa_pool", "aaaa")
+            );
+        }
+    }
     out
+}
+
+/// A pool's method chain, without the trailing `none`s.
+fn methods(v: &Value) -> String {
+    let mut chain: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+    while chain.len() > 1 && chain.last().is_some_and(|m| m == "none") {
+        chain.pop();
+    }
+    chain.join(", ")
+}
+
+/// A JSON array of strings as `a, b, c`.
+fn list(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `gslb explain` as text.

@@ -21,8 +21,9 @@ use crate::{lookup, model::State};
 /// How the request arrived: it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
-    /// UDP: limited to the client's payload size (RFC 1035 §4.2.1,
-    /// RFC 6891 §6.2.3), else truncated with TC.
+    /// UDP: limited to 512 octets without EDNS (RFC 1035 §4.2.1), else to
+    /// the smaller of the client's payload size and ours (RFC 6891
+    /// §6.2.3-6.2.5); a larger response is truncated with TC.
     Udp,
     /// TCP: up to 65535 octets (RFC 1035 §4.2.2, RFC 7766).
     Tcp,
@@ -69,9 +70,16 @@ pub fn respond(
             .set_dnssec_ok(req_edns.flags().dnssec_ok);
         response.set_edns(edns);
     }
-    // RFC 1035 §4.2.1; RFC 6891 §6.2.5: values below 512 count as 512.
+    // RFC 1035 §4.2.1: 512 without EDNS. RFC 6891 §6.2.3-6.2.5: with it,
+    // the smaller of the client's size and ours (the one we advertise),
+    // values below 512 counting as 512.
     let limit = match transport {
-        Transport::Udp => usize::from(request.max_payload()),
+        Transport::Udp => usize::from(
+            request
+                .max_payload()
+                .min(state.server.edns_udp_size)
+                .max(512),
+        ),
         Transport::Tcp => MAX_MESSAGE,
     };
     // Echo the question when there is exactly one, also in errors, so the

@@ -2,7 +2,13 @@
 //! `target/release/gslb run ARGS`, so Ctrl-C and SIGTERM reach the daemon
 //! directly.
 
-use std::{ffi::OsString, os::unix::process::CommandExt as _, process::Command};
+use std::{
+    ffi::OsString,
+    net::SocketAddr,
+    os::unix::process::CommandExt as _,
+    path::Path,
+    process::Command,
+};
 
 use anyhow::{Context as _, Result};
 
@@ -38,9 +44,9 @@ pub fn run(opts: &Options) -> Result<()> {
         .to_string();
     println!();
     println!("Starting `{shown} run`. Query it with:");
-    println!("  dig @127.0.0.1 www.example.test A");
-    println!("  dig @127.0.0.1 -p 53 example.test SOA");
-    println!("  gslb stats: {shown} stats");
+    for line in hints(&shown, &opts.args) {
+        println!("  {line}");
+    }
     println!("Ctrl-C stops it.");
     println!();
 
@@ -52,4 +58,121 @@ pub fn run(opts: &Options) -> Result<()> {
     let line = cmd::display(&daemon);
     // exec only returns on failure.
     Err(daemon.exec()).with_context(|| format!("failed to exec `{line}`"))
+}
+
+/// The values of option `name` of `gslb run` in `args`, each occurrence
+/// (`--name VALUE` or `--name=VALUE`).
+fn option_values(args: &[OsString], name: &str) -> Vec<OsString> {
+    let flag = format!("--{name}");
+    let prefix = format!("--{name}=");
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let text = a.to_string_lossy();
+        if text == flag {
+            out.extend(it.next().cloned());
+        } else if let Some(value) = text.strip_prefix(&prefix) {
+            out.push(value.into());
+        }
+    }
+    out
+}
+
+/// `[server] listen` of the config file at `path`, if it has one.
+fn config_listen(path: &Path) -> Option<Vec<SocketAddr>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    let list = doc.get("server")?.get("listen")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str()?.trim().parse().ok())
+            .collect(),
+    )
+}
+
+/// The lines that tell how to query the daemon `gslb run ARGS` starts:
+/// its first listen address (`--listen`, else the config's
+/// `[server] listen`, else the default 127.0.0.1:53) and the pin directory
+/// and control socket it was given.
+fn hints(shown: &str, args: &[OsString]) -> Vec<String> {
+    let listen: Vec<SocketAddr> = option_values(args, "listen")
+        .iter()
+        .filter_map(|v| v.to_str()?.parse().ok())
+        .collect();
+    let listen = if listen.is_empty() {
+        option_values(args, "config")
+            .last()
+            .and_then(|p| config_listen(Path::new(p)))
+            .unwrap_or_default()
+    } else {
+        listen
+    };
+    let addr = listen
+        .first()
+        .copied()
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 53)));
+    let ip = match addr.ip() {
+        // A wildcard listens on every address; loopback is one of them.
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => "::1".to_string(),
+        ip => ip.to_string(),
+    };
+    let port = if addr.port() == 53 {
+        String::new()
+    } else {
+        format!(" -p {}", addr.port())
+    };
+    let with = |name: &str| {
+        option_values(args, name)
+            .last()
+            .map(|v| format!(" --{name} {}", v.to_string_lossy()))
+            .unwrap_or_default()
+    };
+    vec![
+        format!("dig @{ip}{port} www.example.test A"),
+        format!("dig @{ip}{port} example.test SOA"),
+        format!("{shown} stats{}", with("pin-dir")),
+        format!("{shown} status{}", with("control")),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn hints_use_the_actual_listen_address() {
+        let h = hints("gslb", &args(&[]));
+        assert_eq!(h[0], "dig @127.0.0.1 www.example.test A");
+        assert_eq!(h[2], "gslb stats");
+        let h = hints("gslb", &args(&["--listen", "127.0.0.1:5353"]));
+        assert_eq!(h[0], "dig @127.0.0.1 -p 5353 www.example.test A");
+        assert_eq!(h[1], "dig @127.0.0.1 -p 5353 example.test SOA");
+        let h = hints("gslb", &args(&["--listen=[::1]:8053", "--listen", "127.0.0.1:8053"]));
+        assert_eq!(h[0], "dig @::1 -p 8053 www.example.test A");
+        let h = hints("gslb", &args(&["--listen", "0.0.0.0:53", "--pin-dir", "/sys/fs/bpf/x"]));
+        assert_eq!(h[0], "dig @127.0.0.1 www.example.test A");
+        assert_eq!(h[2], "gslb stats --pin-dir /sys/fs/bpf/x");
+        let h = hints("gslb", &args(&["--control=/tmp/c.sock"]));
+        assert_eq!(h[3], "gslb status --control /tmp/c.sock");
+    }
+
+    #[test]
+    fn hints_read_the_listen_address_of_the_config() {
+        let path = std::env::temp_dir().join(format!("xtask-hints-{}.toml", std::process::id()));
+        std::fs::write(&path, "[server]\nlisten = [\"198.18.0.1:5300\"]\n").unwrap();
+        let h = hints("gslb", &args(&["--config", path.to_str().unwrap()]));
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(h[0], "dig @198.18.0.1 -p 5300 www.example.test A");
+        // --listen replaces the config's.
+        let h = hints(
+            "gslb",
+            &args(&["--config", "/nonexistent.toml", "--listen", "127.0.0.2:53"]),
+        );
+        assert_eq!(h[0], "dig @127.0.0.2 www.example.test A");
+    }
 }

@@ -107,6 +107,27 @@ pub struct StatusReport {
     pub servers: Vec<ServerStatus>,
     /// Pools with their members' names.
     pub pools: Vec<PoolStatus>,
+    /// The gslb names with pools: their pools and current decisions.
+    pub names: Vec<NameStatus>,
+}
+
+/// One gslb name in `gslb status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct NameStatus {
+    /// The name.
+    pub name: String,
+    /// Its pools, in order.
+    pub pools: Vec<String>,
+    /// How a pool is chosen (config spelling).
+    pub pool_method: String,
+    /// The pool deciding A answers now, if any.
+    pub a_pool: Option<String>,
+    /// The A decision in words.
+    pub a: String,
+    /// The pool deciding AAAA answers now, if any.
+    pub aaaa_pool: Option<String>,
+    /// The AAAA decision in words.
+    pub aaaa: String,
 }
 
 /// One server in `gslb status`.
@@ -149,8 +170,12 @@ pub struct PoolStatus {
     pub name: String,
     /// Members in order.
     pub members: Vec<String>,
-    /// Method chain.
+    /// Method chain (config spelling).
     pub methods: Vec<String>,
+    /// How many members are available for new clients now.
+    pub available_members: usize,
+    /// Whether any member is available.
+    pub available: bool,
 }
 
 /// `gslb explain`.
@@ -469,13 +494,51 @@ impl Engine {
             .cfg
             .pools
             .iter()
-            .map(|p| PoolStatus {
-                name: p.name.clone(),
-                members: p.members.clone(),
-                methods: p.methods.iter().map(|m| format!("{m:?}")).collect(),
+            .map(|p| {
+                let available_members = p
+                    .members
+                    .iter()
+                    .filter(|m| {
+                        views
+                            .iter()
+                            .any(|v| &v.cfg.name == *m && v.availability() == Availability::Available)
+                    })
+                    .count();
+                PoolStatus {
+                    name: p.name.clone(),
+                    members: p.members.clone(),
+                    methods: p.methods.iter().map(|m| m.name().to_string()).collect(),
+                    available_members,
+                    available: available_members > 0,
+                }
             })
             .collect();
-        StatusReport { servers, pools }
+        let names = self
+            .dynamic
+            .iter()
+            .map(|&i| &self.cfg.gslb[i])
+            .map(|g| {
+                let [a, aaaa] = self
+                    .explanations
+                    .get(&LowerName::new(&g.name))
+                    .cloned()
+                    .unwrap_or_default();
+                NameStatus {
+                    name: g.name.to_string(),
+                    pools: g.pools.clone(),
+                    pool_method: g.pool_method.name().to_string(),
+                    a_pool: a.pool,
+                    a: a.decision,
+                    aaaa_pool: aaaa.pool,
+                    aaaa: aaaa.decision,
+                }
+            })
+            .collect();
+        StatusReport {
+            servers,
+            pools,
+            names,
+        }
     }
 
     fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, String> {

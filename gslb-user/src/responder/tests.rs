@@ -639,6 +639,86 @@ fn oversize_udp_answers_are_truncated() {
     assert_eq!(resp.answers.len(), 1);
 }
 
+/// `TEST_CONFIG` with our EDNS size `ours` and an RRset of 24 TXT
+/// records of 100 characters at `many.example.test` (about 2.8 KB).
+fn large_rrset_state(ours: u16) -> State {
+    let mut text = TEST_CONFIG.replace("edns_udp_size = 1400", &format!("edns_udp_size = {ours}"));
+    let pos = text.find("[[zone]]\nname = \"other.test\"").unwrap();
+    let records: String = (0..24)
+        .map(|i| {
+            format!(
+                "[[zone.record]]\nname = \"many\"\ntype = \"TXT\"\ndata = '\"{i:02}{}\"'\n",
+                "x".repeat(98)
+            )
+        })
+        .collect();
+    text.insert_str(pos, &records);
+    State::from_config(&config::parse(&text, "t").unwrap())
+}
+
+#[test]
+fn udp_answers_are_capped_by_the_smaller_payload_size() {
+    let state = large_rrset_state(1400);
+    let req = |payload: Option<u16>| {
+        let m = request("many.example.test.", RecordType::TXT);
+        let m = match payload {
+            Some(p) => with_edns(m, p, 0, false),
+            None => m,
+        };
+        m.to_vec().unwrap()
+    };
+    let full = ask_raw(&state, &req(Some(4096)), Transport::Tcp);
+    assert_eq!(full.answers.len(), 24);
+    let size = full.to_vec().unwrap().len();
+    assert!((2000..4096).contains(&size), "{size}");
+    // The client takes 4096, we advertise 1400: the smaller one counts.
+    let bytes = respond(&state, &req(Some(4096)), Transport::Udp, None).unwrap();
+    assert!(bytes.len() <= 1400, "{} octets", bytes.len());
+    let resp = Message::from_vec(&bytes).unwrap();
+    assert!(resp.truncation, "TC");
+    assert!(resp.answers.is_empty());
+    assert_eq!(resp.edns.as_ref().map(Edns::max_payload), Some(1400));
+    // Without EDNS: 512.
+    let bytes = respond(&state, &req(None), Transport::Udp, None).unwrap();
+    assert!(bytes.len() <= 512);
+    assert!(Message::from_vec(&bytes).unwrap().truncation);
+
+    // With our size at 4096, the client's 4096 takes it whole, its 1232
+    // does not, and below 512 counts as 512.
+    let state = large_rrset_state(4096);
+    let resp = ask_raw(&state, &req(Some(4096)), Transport::Udp);
+    assert!(!resp.truncation);
+    assert_eq!(resp.answers.len(), 24);
+    assert!(ask_raw(&state, &req(Some(1232)), Transport::Udp).truncation);
+    let bytes = respond(&state, &req(Some(100)), Transport::Udp, None).unwrap();
+    assert!(bytes.len() <= 512 && Message::from_vec(&bytes).unwrap().truncation);
+}
+
+#[test]
+fn servfail_and_refusals_are_not_authoritative() {
+    let text = format!(
+        "{TEST_CONFIG}\n[[datacenter]]\nname = \"dc\"\nlat = 0.0\nlon = 0.0\n\
+         [[vserver]]\nname = \"s1\"\naddress = \"198.18.7.1\"\ndatacenter = \"dc\"\n\
+         state = \"disabled\"\n\
+         [[pool]]\nname = \"p\"\nmembers = [\"s1\"]\npreferred = \"global_availability\"\n\
+         when_all_down = \"servfail\"\n\
+         [[gslb]]\nname = \"down.example.test\"\npools = [\"p\"]\n"
+    );
+    let cfg = std::sync::Arc::new(config::parse(&text, "t").unwrap());
+    let shared = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(State::from_config(&cfg)));
+    // The engine decides the pool's answer: all down, SERVFAIL.
+    crate::engine::Engine::new(cfg, shared.clone(), None, None).recompute();
+    let req = request("down.example.test.", RecordType::A);
+    let resp = ask_raw(&shared.load(), &req.to_vec().unwrap(), Transport::Udp);
+    assert_header(&resp, ResponseCode::ServFail, false);
+    assert!(resp.answers.is_empty() && resp.authorities.is_empty());
+    assert_eq!(resp.queries.len(), 1, "question echoed");
+    // REFUSED and NOTIMP carry no AA either; NXDOMAIN does.
+    assert_header(&ask("www.example.net.", RecordType::A), ResponseCode::Refused, false);
+    assert_header(&ask("www.example.test.", RecordType::AXFR), ResponseCode::Refused, false);
+    assert_header(&ask("nope.example.test.", RecordType::A), ResponseCode::NXDomain, true);
+}
+
 #[test]
 fn optional_additionals_are_dropped_before_truncating() {
     let mut text = TEST_CONFIG.replace(
