@@ -67,7 +67,75 @@ pub fn inode(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.ino())
 }
 
+/// Ownership of a control socket path: an exclusive `flock` on the file
+/// `<socket>.lock` beside it, which holds the owner's pid. Held as long as
+/// this value lives (the kernel drops it when the process exits, also on
+/// a crash, so a stale lock file does not block a restart).
+#[derive(Debug)]
+pub struct SocketLock {
+    _file: std::fs::File,
+}
+
+/// The lock file of the control socket at `path`.
+pub fn lock_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    name.into()
+}
+
+/// Takes the control socket at `path` for this process; fails, naming the
+/// holder, when another daemon has it. Call before anything else of the
+/// daemon touches shared state (socket, interfaces, pins).
+pub fn lock(path: &Path) -> anyhow::Result<SocketLock> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let lock = lock_path(path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .with_context(|| format!("opening {}", lock.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let holder = match pid.trim() {
+                "" => "another gslb daemon".to_string(),
+                pid => format!("another gslb daemon (pid {pid})"),
+            };
+            bail!(
+                "{holder} is running with control socket {} (locked: {}); stop it first, or \
+                 give this one its own --control",
+                path.display(),
+                lock.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", lock.display()))
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    // Also refuse a live socket whose owner does not lock (an older
+    // daemon): it answers a connect.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        bail!(
+            "another process is serving control socket {}; stop it first, or give this \
+             daemon its own --control",
+            path.display()
+        );
+    }
+    Ok(SocketLock { _file: file })
+}
+
 /// Binds the socket (replacing a stale one) and serves it until aborted.
+/// The caller holds its [`lock`], so a file left at `path` is stale.
 pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinHandle<()>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -281,6 +349,28 @@ pub async fn request(path: &Path, req: &Request) -> anyhow::Result<serde_json::V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One holder at a time, named in the refusal; free again once the
+    /// holder is gone; a live socket without a lock is refused too.
+    #[tokio::test]
+    async fn one_daemon_per_control_socket() {
+        let dir = std::env::temp_dir().join(format!("gslb-lock-{}", std::process::id()));
+        let path = dir.join("control.sock");
+        let first = lock(&path).expect("first lock");
+        let e = lock(&path).expect_err("second lock").to_string();
+        let pid = std::process::id();
+        assert!(e.contains(&format!("another gslb daemon (pid {pid})")), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        drop(first);
+        let again = lock(&path).expect("lock after the holder is gone");
+        drop(again);
+        // A socket someone serves without holding the lock.
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let e = lock(&path).expect_err("live socket").to_string();
+        assert!(e.contains("another process is serving"), "{e}");
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Pipelined requests reach the engine in the order sent, before the
     /// replies to earlier ones (the fake engine holds its first reply until

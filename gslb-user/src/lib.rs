@@ -1,6 +1,7 @@
 //! The gslb daemon library: configuration, run-time state and the slow
 //! path (the user-space DNS responder behind the XDP program).
 
+pub mod attached;
 pub mod config;
 pub mod control;
 pub mod decision;

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use gslb::{config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp};
+use gslb::{attached, config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp};
 use tracing::{info, warn};
 
 /// GSLB authoritative DNS server with an XDP fast path.
@@ -277,6 +277,23 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     if !args.ifaces.is_empty() {
         cfg.server.interfaces = args.ifaces.clone();
+    }
+    // One daemon per control socket and interface: refuse, naming the
+    // holder, before touching either.
+    let _control_lock = control::lock(&args.control)?;
+    if !args.no_xdp {
+        for iface in &cfg.server.interfaces {
+            match attached::attached_xdp(iface) {
+                Ok(None) => {}
+                Ok(Some(prog)) => anyhow::bail!(
+                    "interface {iface} already has {prog} attached (another gslb daemon, or \
+                     another XDP user); detach it first (`ip link set dev {iface} xdp off`) or \
+                     choose other interfaces"
+                ),
+                // The attach itself will tell what is wrong.
+                Err(e) => warn!(%iface, error = %e, "cannot query the interface's XDP program"),
+            }
+        }
     }
     let state = State::from_config(&cfg);
     // Bind first: a port in use must not leave an XDP program behind.

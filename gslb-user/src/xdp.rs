@@ -113,6 +113,13 @@ pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
     match prog.attach(iface, XdpMode::Driver) {
         Ok(_) => Ok(AttachMode::Native),
         Err(native) => {
+            // Taken, not unavailable: say by what, and do not try generic.
+            if let Ok(Some(prog)) = crate::attached::attached_xdp(iface) {
+                return Err(XdpError::Program {
+                    what: format!("attach to {iface}: {prog} is already attached"),
+                    source: native,
+                });
+            }
             info!(%iface, error = %native, "native XDP unavailable, using generic mode");
             prog.attach(iface, XdpMode::Skb)
                 .map_err(|source| XdpError::Program {

@@ -688,6 +688,18 @@ impl<'a> Daemon<'a> {
         d
     }
 
+    /// The daemon's process id (of `nsenter`, which execs gslb).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon already stopped").id()
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// The daemon's log so far (colour escapes removed).
     pub fn log_text(&self) -> String {
         read_log(&self.log)
