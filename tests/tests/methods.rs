@@ -123,12 +123,7 @@ fn run(clients: &[UdpDns], net: &Net, name: &str) -> Vec<Option<IpAddr>> {
 
 /// Checks the shares of `seq` against `expected` (address, probability),
 /// and that consecutive answers repeat as often as independent draws do.
-fn check_shares(
-    f: &mut Failures,
-    name: &str,
-    seq: &[Option<IpAddr>],
-    expected: &[(IpAddr, f64)],
-) {
+fn check_shares(f: &mut Failures, name: &str, seq: &[Option<IpAddr>], expected: &[(IpAddr, f64)]) {
     let answered: Vec<IpAddr> = seq.iter().flatten().copied().collect();
     let n = answered.len() as f64;
     let mut counts: BTreeMap<IpAddr, u64> = BTreeMap::new();
@@ -136,7 +131,10 @@ fn check_shares(
         *counts.entry(*a).or_default() += 1;
     }
     f.check(seq.len() - answered.len() == 0, || {
-        format!("{name}: {} queries got no single answer", seq.len() - answered.len())
+        format!(
+            "{name}: {} queries got no single answer",
+            seq.len() - answered.len()
+        )
     });
     f.check(
         counts.keys().all(|a| expected.iter().any(|(e, _)| e == a)),
@@ -207,7 +205,11 @@ fn random_and_weighted_random_shares_through_xdp() {
         &mut f,
         "random",
         &seq,
-        &[(net.v4(111), third), (net.v4(112), third), (net.v4(113), third)],
+        &[
+            (net.v4(111), third),
+            (net.v4(112), third),
+            (net.v4(113), third),
+        ],
     );
     let answered = seq.iter().flatten().count() as u64;
     let xdp = before.delta_of(&after, "xdp_answered");

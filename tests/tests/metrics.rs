@@ -158,7 +158,10 @@ fn stale_metrics_become_unknown_after_max_age() {
     let after = d.stats();
     let xdp = before.delta_of(&after, "xdp_answered");
     f.check(xdp == q0, || {
-        format!("xdp_answered +{xdp}, want +{q0}: {:?}", before.delta(&after))
+        format!(
+            "xdp_answered +{xdp}, want +{q0}: {:?}",
+            before.delta(&after)
+        )
     });
 
     // The endpoint stops answering.
@@ -221,13 +224,16 @@ fn stale_metrics_become_unknown_after_max_age() {
         f.check(
             v["sessions"].is_null()
                 && v["metrics_error"] == "timeout"
-                && v["metrics_age_s"].as_f64().is_some_and(|a| a > MAX_AGE.as_secs_f64()),
+                && v["metrics_age_s"]
+                    .as_f64()
+                    .is_some_and(|a| a > MAX_AGE.as_secs_f64()),
             || format!("{s}: want unknown sessions, error \"timeout\", age > max_age: {v}"),
         );
     }
-    f.check(status_server(&st, "c1")["availability"] == "available", || {
-        format!("c1 with unknown metrics: {}", status_server(&st, "c1"))
-    });
+    f.check(
+        status_server(&st, "c1")["availability"] == "available",
+        || format!("c1 with unknown metrics: {}", status_server(&st, "c1")),
+    );
     let text = d.ctl(&["status"]);
     let c1_line = text
         .stdout
@@ -261,14 +267,21 @@ fn stale_metrics_become_unknown_after_max_age() {
     let after = d.stats();
     let xdp = before.delta_of(&after, "xdp_answered");
     f.check(xdp == q0, || {
-        format!("xdp_answered +{xdp}, want +{q0}: {:?}", before.delta(&after))
+        format!(
+            "xdp_answered +{xdp}, want +{q0}: {:?}",
+            before.delta(&after)
+        )
     });
 
     // The endpoint answers again: the readings apply again.
     endpoint.serve();
-    wait_server(&d, "c1", "over capacity again", Duration::from_secs(5), |s| {
-        s["availability"] == "over_capacity" && s["metrics_error"].is_null()
-    });
+    wait_server(
+        &d,
+        "c1",
+        "over capacity again",
+        Duration::from_secs(5),
+        |s| s["availability"] == "over_capacity" && s["metrics_error"].is_null(),
+    );
     wait_server(&d, "l3", "read again", Duration::from_secs(5), |s| {
         s["sessions"] == 10
     });

@@ -43,8 +43,7 @@ const DNS_PORT: u16 = 5353;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bound of a change: fall (or rise) × interval, one probe timeout, and
 /// slack for scheduling and the map update.
-const CHANGE_BOUND: Duration =
-    Duration::from_millis(FALL * INTERVAL_MS + TIMEOUT_MS + 800);
+const CHANGE_BOUND: Duration = Duration::from_millis(FALL * INTERVAL_MS + TIMEOUT_MS + 800);
 
 /// A TLS server in the server namespace answering every HTTP request with
 /// 200 and a body; [`TlsBackend::stop`] closes the listener,
@@ -233,7 +232,12 @@ pools = ["mon"]
 /// response.
 fn answer(client: &UdpDns, net: &Net) -> Option<Vec<IpAddr>> {
     client
-        .query(net.srv_v4(), "mon.example.test", RecordType::A, QUERY_TIMEOUT)
+        .query(
+            net.srv_v4(),
+            "mon.example.test",
+            RecordType::A,
+            QUERY_TIMEOUT,
+        )
         .filter(|r| r.rcode == "NOERROR")
         .map(|r| {
             let mut a = r.addrs;
@@ -332,7 +336,15 @@ fn https_dns_icmp_monitors_against_real_targets() {
 
     // All start down; each enters the answers once its probes succeed.
     let rise_bound = Duration::from_millis(RISE * INTERVAL_MS + TIMEOUT_MS + 2000);
-    expect_answers(&mut f, &d, &client, &net, &[h, dn, i, p], rise_bound, "all up");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[h, dn, i, p],
+        rise_bound,
+        "all up",
+    );
     let st = d.status_json();
     for (s, needle) in [
         ("https1", "HTTP 200"),
@@ -357,11 +369,35 @@ fn https_dns_icmp_monitors_against_real_targets() {
 
     // Each target stops in turn: only its server leaves the answers.
     tls.stop();
-    expect_answers(&mut f, &d, &client, &net, &[dn, i, p], CHANGE_BOUND, "https stopped");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[dn, i, p],
+        CHANGE_BOUND,
+        "https stopped",
+    );
     dns.stop();
-    expect_answers(&mut f, &d, &client, &net, &[i, p], CHANGE_BOUND, "dns stopped");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[i, p],
+        CHANGE_BOUND,
+        "dns stopped",
+    );
     icmp_addr(&net, "del", i);
-    expect_answers(&mut f, &d, &client, &net, &[p], CHANGE_BOUND, "icmp address removed");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[p],
+        CHANGE_BOUND,
+        "icmp address removed",
+    );
     let st = d.status_json();
     for s in ["https1", "dns1", "icmp1"] {
         let v = gslb_tests::harness::status_server(&st, s);
@@ -378,9 +414,25 @@ fn https_dns_icmp_monitors_against_real_targets() {
         "health.example.test.",
         net.v4(99),
     );
-    expect_answers(&mut f, &d, &client, &net, &[h, dn, p], rise_bound, "dns back");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[h, dn, p],
+        rise_bound,
+        "dns back",
+    );
     icmp_addr(&net, "add", i);
-    expect_answers(&mut f, &d, &client, &net, &[h, dn, i, p], rise_bound, "icmp back");
+    expect_answers(
+        &mut f,
+        &d,
+        &client,
+        &net,
+        &[h, dn, i, p],
+        rise_bound,
+        "icmp back",
+    );
     dns.stop();
     f.assert_none();
 }
