@@ -27,6 +27,7 @@ use std::{
 
 use hickory_proto::rr::{rdata::SOA, Name, Record};
 
+pub use engine::EngineConfig;
 pub use gslb::*;
 
 /// The embedded default configuration, used when no config file is given.
@@ -47,6 +48,9 @@ pub const DEFAULT_GSLB_TTL: u32 = 30;
 pub const MAX_TTL: u32 = 0x7fff_ffff;
 /// Most addresses of one type in a gslb name (the XDP answer-set size).
 pub const MAX_GSLB_ADDRS: usize = gslb_common::maps::MAX_ADDRS;
+/// Most `[[vserver]]` entries: server ids index the XDP program's
+/// `SERVER_HITS` counters.
+pub const MAX_VSERVERS: usize = gslb_common::maps::MAX_SERVERS as usize;
 /// Longest interface name (IFNAMSIZ - 1).
 pub const MAX_IFNAME_LEN: usize = 15;
 
@@ -63,6 +67,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// `[metrics]`.
     pub metrics: MetricsConfig,
+    /// `[engine]`.
+    pub engine: EngineConfig,
     /// The `[[datacenter]]` entries, in config order.
     pub datacenters: Vec<DatacenterConfig>,
     /// The `[[monitor]]` entries, in config order.
@@ -332,6 +338,7 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 
 mod balancing;
 mod consistency;
+pub mod engine;
 pub mod gslb;
 mod metrics;
 mod raw;

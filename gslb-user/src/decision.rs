@@ -6,7 +6,7 @@
 use std::{
     net::IpAddr,
     sync::{
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
         Arc,
     },
 };
@@ -30,11 +30,42 @@ pub struct AnswerSet {
     /// Rotation counter of the slow path for round robin and ratio (the XDP
     /// program keeps its own in the map value).
     pub rotation: Arc<AtomicU32>,
+    /// Where the slow path counts the server it hands out first (the XDP
+    /// program counts in `SERVER_HITS`); `None`: not counted.
+    pub hits: Option<Arc<SlowHits>>,
+}
+
+/// The slow path's hand-out counters: how often each server id was the
+/// first answer, since the engine last took them.
+#[derive(Debug)]
+pub struct SlowHits(Box<[AtomicU64]>);
+
+impl SlowHits {
+    /// Counters for server ids `0..servers`.
+    pub fn new(servers: usize) -> SlowHits {
+        SlowHits((0..servers).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    /// Counts one hand-out of server `id` (ids out of range, such as
+    /// `NO_SERVER` of fixed addresses, are not counted).
+    pub fn count(&self, id: u16) {
+        if let Some(c) = self.0.get(usize::from(id)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counts since the last call, per server id, reset to zero.
+    pub fn take(&self) -> Vec<u64> {
+        self.0.iter().map(|c| c.swap(0, Ordering::Relaxed)).collect()
+    }
 }
 
 impl PartialEq for AnswerSet {
     fn eq(&self, other: &Self) -> bool {
-        self.sel == other.sel && self.addrs == other.addrs
+        // A set that gained its hand-out counter replaces one without.
+        self.sel == other.sel
+            && self.addrs == other.addrs
+            && self.hits.is_some() == other.hits.is_some()
     }
 }
 
@@ -61,6 +92,7 @@ impl AnswerSet {
             sel,
             addrs,
             rotation: Arc::new(AtomicU32::new(0)),
+            hits: None,
         }
     }
 
@@ -166,5 +198,55 @@ impl Decision {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use gslb_common::select::MODE_ROUND_ROBIN;
+
+    use super::*;
+
+    /// The slow path counts the server each answer hands out first, by
+    /// server id; fixed addresses and sets without counters count nothing.
+    #[test]
+    fn pick_counts_the_first_answer() {
+        let addrs: Vec<IpAddr> = (1..=3)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(198, 18, 10, i)))
+            .collect();
+        let mut sel = Selection {
+            ttl: 30,
+            mode: MODE_ROUND_ROBIN,
+            count: 3,
+            up: 0b111,
+            max: 2,
+            ..Default::default()
+        };
+        sel.ids[..3].copy_from_slice(&[7, 3, 5]);
+        sel.weights[..3].copy_from_slice(&[1, 1, 1]);
+        sel.total_weight = 3;
+        let hits = Arc::new(SlowHits::new(8));
+        let mut set = AnswerSet::new(sel, addrs.clone());
+        set.hits = Some(Arc::clone(&hits));
+        let mut firsts = Vec::new();
+        for _ in 0..6 {
+            firsts.push(set.pick(None)[0]);
+        }
+        let mut want = vec![0; 8];
+        for a in firsts {
+            let i = addrs.iter().position(|x| *x == a).unwrap();
+            want[usize::from(sel.ids[i])] += 1;
+        }
+        assert_eq!(want.iter().sum::<u64>(), 6);
+        assert_eq!(hits.take(), want);
+        assert_eq!(hits.take(), vec![0; 8]);
+        // A copy without counters (explain) and fixed addresses: nothing.
+        AnswerSet::new(sel, addrs.clone()).pick(None);
+        let mut fixed = AnswerSet::ordered(30, addrs);
+        fixed.hits = Some(Arc::clone(&hits));
+        fixed.pick(None);
+        assert_eq!(hits.take(), vec![0; 8]);
     }
 }

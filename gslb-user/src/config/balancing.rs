@@ -20,7 +20,7 @@ use super::{
     },
     validate::{absolute_name, unusable_address, Validator},
     AdminState, AllDown, DatacenterConfig, HealthConfig, Method, MetricsSource, MonitorConfig,
-    MonitorKind, PoolConfig, PoolMethod, VirtualServerConfig, MAX_GSLB_ADDRS,
+    MonitorKind, PoolConfig, PoolMethod, VirtualServerConfig, MAX_GSLB_ADDRS, MAX_VSERVERS,
 };
 
 /// Default `monitor.interval`.
@@ -715,7 +715,17 @@ impl Validator<'_> {
         monitors: &Declared<MonitorConfig>,
     ) -> Declared<VirtualServerConfig> {
         let mut decl = Declared::new();
-        for s in raw {
+        for (i, s) in raw.iter().enumerate() {
+            if i == MAX_VSERVERS {
+                self.error(
+                    &s.name.span(),
+                    format!(
+                        "too many vservers: {} declared, at most {MAX_VSERVERS} (the size of \
+                         the XDP program's per-server hand-out counters)",
+                        raw.len()
+                    ),
+                );
+            }
             let name = self.declare(&mut decl, &s.name, "vserver");
             let address = self.ip(&s.address, "address");
             let datacenter = self

@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub(super) gslb: Vec<RawGslb>,
     pub(super) health: Option<RawHealth>,
     pub(super) metrics: Option<RawMetricsPolling>,
+    pub(super) engine: Option<RawEngine>,
     #[serde(default)]
     pub(super) datacenter: Vec<RawDatacenter>,
     #[serde(default)]
@@ -156,6 +157,12 @@ pub(super) struct RawMetricsPolling {
     pub(super) max_age: Option<Dur>,
     pub(super) sessions: Option<Str>,
     pub(super) connections: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEngine {
+    pub(super) fewest_selected_window: Option<Dur>,
 }
 
 #[derive(Deserialize)]

@@ -1965,3 +1965,70 @@ fn metrics_polling_and_labels() {
         "cannot be matched",
     );
 }
+
+#[test]
+fn engine_fewest_selected_window() {
+    let cfg = parse(&engine_with(""), "t.toml").expect("valid");
+    assert_eq!(
+        cfg.engine.fewest_selected_window,
+        engine::DEFAULT_FEWEST_SELECTED_WINDOW
+    );
+    for (text, want) in [("\"5s\"", ms(5000)), ("\"10m\"", ms(600_000)), ("30", ms(30_000))] {
+        let cfg = parse(
+            &engine_with(&format!("[engine]\nfewest_selected_window = {text}\n")),
+            "t.toml",
+        )
+        .unwrap_or_else(|e| panic!("{text} rejected:\n{e}"));
+        assert_eq!(cfg.engine.fewest_selected_window, want, "{text}");
+    }
+    for (text, contains) in [
+        ("\"500ms\"", "out of range"),
+        ("\"11m\"", "out of range"),
+        ("\"5\"", "no unit"),
+    ] {
+        assert_error_last(
+            &engine_with(&format!("[engine]\nfewest_selected_window = {text}\n")),
+            text,
+            contains,
+        );
+    }
+    assert_error_last(
+        &engine_with("[engine]\nwindow = \"5s\"\n"),
+        "window",
+        "unknown field `window`",
+    );
+}
+
+#[test]
+fn more_vservers_than_the_hit_counters_hold_are_rejected() {
+    let servers = |n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "[[vserver]]\nname = \"v{i}\"\ndatacenter = \"ams\"\naddress = \"198.18.{}.{}\"\n",
+                    i / 250,
+                    i % 250 + 1
+                )
+            })
+            .collect()
+    };
+    let ok = engine_with(&servers(MAX_VSERVERS - 2));
+    if let Err(e) = parse(&ok, "t.toml") {
+        assert!(
+            !e.to_string().contains("too many vservers"),
+            "{MAX_VSERVERS} vservers rejected:\n{e}"
+        );
+    }
+    let text = engine_with(&servers(MAX_VSERVERS + 2));
+    let err = parse(&text, "t.toml").expect_err("too many vservers");
+    let offset = text
+        .find(&format!("name = \"v{}\"", MAX_VSERVERS - 2))
+        .expect("the first vserver past the limit")
+        + "name = ".len();
+    let (line, column) = position(&text, offset);
+    let want = format!("t.toml:{line}:{column}: too many vservers");
+    assert!(
+        err.to_string().lines().any(|l| l.starts_with(&want)),
+        "want `{want}`, got:\n{err}"
+    );
+}

@@ -86,6 +86,7 @@ impl Validator<'_> {
         let server = self.server(raw.server);
         let health = self.health(raw.health.as_ref());
         let metrics = self.metrics_polling(raw.metrics.as_ref());
+        let engine = self.engine(raw.engine.as_ref());
         let datacenters = self.datacenters(&raw.datacenter);
         let monitors = self.monitors(&raw.monitor);
         let servers = self.servers(&raw.vserver, &health, &datacenters, &monitors);
@@ -118,6 +119,7 @@ impl Validator<'_> {
             gslb: gslb.into_iter().map(|g| g.config).collect(),
             health,
             metrics,
+            engine,
             datacenters: datacenters.items,
             monitors: monitors.items,
             servers: servers.items,

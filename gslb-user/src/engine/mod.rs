@@ -9,6 +9,7 @@
 //! that use them.
 
 pub mod decide;
+pub mod hits;
 pub mod metrics;
 
 use std::{
@@ -25,10 +26,13 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use self::decide::{Availability, Explanation, Family, Round, ServerView};
+use self::{
+    decide::{Availability, Explanation, Family, Round, ServerView},
+    hits::HitWindow,
+};
 use crate::{
     config::{AdminState, Config},
-    decision::Decision,
+    decision::{Decision, SlowHits},
     health::HealthEvent,
     maps::Maps,
     model::State,
@@ -63,7 +67,10 @@ struct ServerRuntime {
     connections: Option<u64>,
     /// Polls of its `metrics_url`, if it has one.
     metrics_poll: Option<metrics::PollState>,
-    hits_fast: u64,
+    /// First-answer count within `fewest_selected_window`, both paths.
+    hits_window: u64,
+    /// First-answer count since start, both paths.
+    hits_total: u64,
 }
 
 /// A command from the control socket.
@@ -159,8 +166,11 @@ pub struct ServerStatus {
     /// succeeded; absent without a `metrics_url`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_error: Option<Option<String>>,
-    /// How often the XDP program handed it out first (the slow path's answers are not counted).
+    /// How often it was handed out first since start (XDP and slow path).
     pub handed_out: u64,
+    /// How often it was handed out first within `fewest_selected_window`
+    /// (what `fewest_selected` compares).
+    pub handed_out_window: u64,
 }
 
 /// One pool in `gslb status`.
@@ -206,6 +216,10 @@ pub struct Engine {
     state: Arc<ArcSwap<State>>,
     maps: Option<Maps>,
     hits: Option<PerCpuArray<MapData, u64>>,
+    /// The slow path's first-answer counts, attached to every answer set.
+    slow_hits: Arc<SlowHits>,
+    /// Both paths' counts over `fewest_selected_window`.
+    window: HitWindow,
     servers: Vec<ServerRuntime>,
     explanations: HashMap<LowerName, [Explanation; 2]>,
     round: u64,
@@ -259,14 +273,19 @@ impl Engine {
                     connections,
                     metrics_poll: matches!(s.metrics, crate::config::MetricsSource::Url { .. })
                         .then(metrics::PollState::default),
-                    hits_fast: 0,
+                    hits_window: 0,
+                    hits_total: 0,
                 }
             })
             .collect();
         let dynamic = (0..cfg.gslb.len())
             .filter(|&i| !cfg.gslb[i].pools.is_empty())
             .collect();
+        let n = cfg.servers.len();
+        let window = window_ticks(cfg.engine.fewest_selected_window);
         Engine {
+            slow_hits: Arc::new(SlowHits::new(n)),
+            window: HitWindow::new(n, window),
             cfg,
             state,
             maps,
@@ -281,6 +300,11 @@ impl Engine {
     fn views(&self) -> Vec<ServerView<'_>> {
         views(&self.cfg, &self.servers)
     }
+}
+
+/// Ticks in a hand-out window of `window` (at least one).
+fn window_ticks(window: Duration) -> usize {
+    (window.as_millis().div_ceil(TICK.as_millis()) as usize).max(1)
 }
 
 /// The selection's view of every server.
@@ -304,7 +328,7 @@ fn views<'a>(cfg: &'a Config, servers: &'a [ServerRuntime]) -> Vec<ServerView<'a
                 .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
             sessions: rt.sessions,
             connections: rt.connections,
-            hits: rt.hits_fast,
+            hits: rt.hits_window,
         })
         .collect()
 }
@@ -328,8 +352,13 @@ impl Engine {
             let Some(name) = state.gslb_name(&key) else {
                 continue;
             };
-            let (a, ea) = decide::decide(&round, g, Family::V4);
-            let (aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
+            let (mut a, ea) = decide::decide(&round, g, Family::V4);
+            let (mut aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
+            for d in [&mut a, &mut aaaa] {
+                if let Decision::Answer(set) = d {
+                    set.hits = Some(Arc::clone(&self.slow_hits));
+                }
+            }
             explanations.insert(key, [ea, eaaaa]);
             if !name.set(a, aaaa) {
                 continue;
@@ -406,14 +435,30 @@ impl Engine {
     pub fn on_tick(&mut self) {
         self.expire_metrics(Instant::now());
         self.round += 1;
-        if let Some(hits) = &self.hits {
-            for (i, rt) in self.servers.iter_mut().enumerate() {
-                if let Ok(v) = hits.get(&(i as u32), 0) {
-                    rt.hits_fast = v.iter().sum();
-                }
-            }
-        }
+        self.count_hand_outs();
         self.recompute();
+    }
+
+    /// One tick of hand-out counting: the XDP program's counts since the
+    /// last tick (per-CPU `SERVER_HITS` summed) and the slow path's enter
+    /// the window.
+    fn count_hand_outs(&mut self) {
+        let n = self.servers.len();
+        let fast: Vec<Option<u64>> = match &self.hits {
+            Some(hits) => (0..n)
+                .map(|i| hits.get(&(i as u32), 0).ok().map(|v| v.iter().sum()))
+                .collect(),
+            None => vec![None; n],
+        };
+        let mut deltas = self.window.fast_deltas(&fast);
+        for (d, slow) in deltas.iter_mut().zip(self.slow_hits.take()) {
+            *d += slow;
+        }
+        self.window.push(&deltas);
+        for (i, rt) in self.servers.iter_mut().enumerate() {
+            rt.hits_window = self.window.window(i);
+            rt.hits_total = self.window.total(i);
+        }
     }
 
     /// Handles one control command.
@@ -487,7 +532,8 @@ impl Engine {
                     .as_ref()
                     .map(|p| p.age(now).map(|a| a.as_secs_f64())),
                 metrics_error: rt.metrics_poll.as_ref().map(|p| p.error.clone()),
-                handed_out: rt.hits_fast,
+                handed_out: rt.hits_total,
+                handed_out_window: rt.hits_window,
             })
             .collect();
         let pools = self
