@@ -27,6 +27,9 @@ pub enum Counter {
     PassFragment,
     /// UDP, but not to the DNS port.
     PassNotDnsPort,
+    /// To the DNS port of an address that is not a listen address
+    /// (`LOCAL_ADDRS`): another service's, left to the stack.
+    PassNotLocal,
     /// Lengths that disagree, label overruns, compression in the question,
     /// trailing bytes, or a packet cut short anywhere.
     PassMalformed,
@@ -82,6 +85,7 @@ impl Counter {
         Counter::PassNotUdp,
         Counter::PassFragment,
         Counter::PassNotDnsPort,
+        Counter::PassNotLocal,
         Counter::PassMalformed,
         Counter::PassNotQuery,
         Counter::PassSectionCounts,
@@ -112,6 +116,7 @@ impl Counter {
             Counter::PassNotUdp => "xdp_passed_not_udp",
             Counter::PassFragment => "xdp_passed_fragment",
             Counter::PassNotDnsPort => "xdp_passed_not_dns_port",
+            Counter::PassNotLocal => "xdp_passed_not_local",
             Counter::PassMalformed => "xdp_passed_malformed",
             Counter::PassNotQuery => "xdp_passed_not_query",
             Counter::PassSectionCounts => "xdp_passed_section_counts",

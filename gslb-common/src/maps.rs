@@ -95,6 +95,37 @@ pub const fn slot_hash(w: [u64; 4]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// Single-entry array: the [`LocalAddrs`] the program answers for.
+pub const LOCAL_ADDRS: &str = "LOCAL_ADDRS";
+/// Most local addresses per family in [`LocalAddrs`]; with more, the
+/// daemon answers every destination of that family.
+pub const MAX_LOCAL_ADDRS: usize = 16;
+
+/// The destination addresses the program answers for: the daemon's listen
+/// addresses (`server.listen`), so that a UDP datagram to port 53 of any
+/// other address of the interface (another DNS service on the host) goes
+/// up the stack untouched. A family whose `any_*` is set (a listen address
+/// of `0.0.0.0` or `::`) is answered for every destination; one with no
+/// listen address, for none.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalAddrs {
+    /// IPv6 addresses, the first `n_v6` used.
+    pub v6: [[u8; 16]; MAX_LOCAL_ADDRS],
+    /// IPv4 addresses (network byte order), the first `n_v4` used.
+    pub v4: [[u8; 4]; MAX_LOCAL_ADDRS],
+    /// Number of IPv6 addresses.
+    pub n_v6: u8,
+    /// Number of IPv4 addresses.
+    pub n_v4: u8,
+    /// Non-zero: answer every IPv6 destination.
+    pub any_v6: u8,
+    /// Non-zero: answer every IPv4 destination.
+    pub any_v4: u8,
+    /// Padding (zero).
+    pub _pad: u32,
+}
+
 /// Array: zone id → [`Canned`] negative answer (the zone's SOA).
 pub const ZONES: &str = "ZONES";
 /// Hash map: [`StaticKey`] → [`Canned`] answer from static zone data.
@@ -161,6 +192,12 @@ pub const NAME_CHILD_NX: u8 = 4;
 /// [`NameEntry::flags`]: the name has static RRsets in [`STATIC`], under
 /// the id [`NameEntry::static_id`] (a name without gslb sets).
 pub const NAME_STATIC: u8 = 16;
+/// [`NameEntry::flags`]: a gslb name: its NODATA answers carry the SOA
+/// with a TTL of at most [`NameEntry::inline_ttl`], the name's TTL, so
+/// that resolvers do not keep "no address" (every server down) longer
+/// than they would keep an address. The inline answers, if any, have
+/// that same TTL.
+pub const NAME_NEG_TTL: u8 = 32;
 /// [`NameEntry::zone`] of a name without fast negative answers.
 pub const NO_ZONE: u16 = u16::MAX;
 /// Server id meaning "no server" (fixed addresses): not counted in
@@ -181,7 +218,8 @@ pub const MAX_INLINE_A: usize = 4;
 pub struct NameEntry {
     /// Answer-set id in [`ANSWERS_V4`], or [`NO_ANSWER`].
     pub a: u32,
-    /// TTL of the inline answers.
+    /// TTL of the inline answers; with [`NAME_NEG_TTL`], also the most
+    /// TTL of the name's NODATA SOA.
     pub inline_ttl: u32,
     /// Number of inline A addresses (low nibble) and the most inline A
     /// answers per response (high nibble, `0` = all): see
@@ -373,6 +411,7 @@ const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
 const _: () = assert!(core::mem::size_of::<Canned>() == 260);
 const _: () = assert!(core::mem::size_of::<StaticKey>() == 8);
+const _: () = assert!(core::mem::size_of::<LocalAddrs>() == 20 * MAX_LOCAL_ADDRS + 8);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -385,4 +424,5 @@ mod pod {
     unsafe impl aya::Pod for super::AnswerV6 {}
     unsafe impl aya::Pod for super::Canned {}
     unsafe impl aya::Pod for super::StaticKey {}
+    unsafe impl aya::Pod for super::LocalAddrs {}
 }

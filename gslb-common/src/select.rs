@@ -16,10 +16,11 @@ pub const MODE_RATIO: u16 = 2;
 pub const MODE_RANDOM: u16 = 3;
 /// Random first answer with probability `weights[i] / total_weight`.
 pub const MODE_WEIGHTED_RANDOM: u16 = 4;
-/// Static persist (seed 004 claims 3-4): the client's LDNS address, masked
-/// to a prefix, modulo the number of candidates; a candidate found down is
-/// removed and the modulus taken again over the rest, so only the clients
-/// of a down server move.
+/// Static persist (seed 004 claims 3-4): a fixed hash of the client's LDNS
+/// prefix ([`persist_key_v4`], [`persist_key_v6`]), modulo the number of
+/// candidates; a candidate found down is removed and the modulus taken
+/// again over the rest, so only the clients of a down server move. The
+/// answers after the first skip the candidates that are down.
 pub const MODE_STATIC_PERSIST: u16 = 5;
 /// Send no answer at all (F5 "drop packet").
 pub const MODE_DROP: u16 = 6;
@@ -66,37 +67,47 @@ pub struct Pick {
     pub counter: u32,
     /// A random number.
     pub random: u32,
-    /// The client's LDNS address, masked, as a number ([`persist_key_v4`],
-    /// [`persist_key_v6`]).
+    /// The static persist key of the client's LDNS address
+    /// ([`persist_key_v4`], [`persist_key_v6`]).
     pub client: u64,
 }
 
-/// Static persist key of an IPv4 LDNS address: its first `prefix` bits.
+/// murmur3's 64-bit finaliser (`fmix64`): a fixed, well-spread hash of a
+/// 64-bit value in five ALU operations and two multiplies (cheap in BPF,
+/// no loop, no table).
 #[inline(always)]
-pub fn persist_key_v4(addr: [u8; 4], prefix: u8) -> u64 {
-    let a = u32::from_be_bytes(addr);
-    let p = u32::from(prefix.min(32));
-    let masked = if p == 0 {
-        0
-    } else {
-        a & (u32::MAX << (32 - p))
-    };
-    u64::from(masked)
+pub const fn mix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
 }
 
-/// Static persist key of an IPv6 LDNS address: its first `prefix` bits,
-/// at most 64 (a /64 is one site).
+/// Static persist key of an IPv4 LDNS address: a hash ([`mix64`]) of its
+/// first `prefix` bits, shifted down to the low bits, and of `prefix`.
+/// The modulus is taken of the hash, not of the address: a masked address
+/// ends in zero bits, so with a /24 and 2, 4 or 8 servers it would pick
+/// the same server for every client.
+#[inline(always)]
+pub fn persist_key_v4(addr: [u8; 4], prefix: u8) -> u64 {
+    let a = u64::from(u32::from_be_bytes(addr));
+    let p = u64::from(prefix.min(32));
+    // `a >> 32` is 0: a zero prefix maps every client to one key.
+    mix64((a >> (32 - p)) | (p << 32))
+}
+
+/// Static persist key of an IPv6 LDNS address: a hash of its first
+/// `prefix` bits (at most 64: a /64 is one site), shifted down, and of
+/// `prefix`.
 #[inline(always)]
 pub fn persist_key_v6(addr: &[u8; 16], prefix: u8) -> u64 {
     let hi = u64::from_be_bytes([
         addr[0], addr[1], addr[2], addr[3], addr[4], addr[5], addr[6], addr[7],
     ]);
     let p = u64::from(prefix.min(64));
-    if p == 0 {
-        0
-    } else {
-        hi & (u64::MAX << (64 - p))
-    }
+    let bits = if p == 0 { 0 } else { hi >> (64 - p) };
+    mix64(mix64(bits) ^ p)
 }
 
 /// Index of the candidate whose cumulative weight first exceeds `point`.
@@ -200,10 +211,24 @@ pub fn identity(x: u64) -> u64 {
     x
 }
 
-/// Number of answers in a response.
+/// Bit i set: candidate i may be handed out. Static persist marks the
+/// candidates that are down in `up` (they keep their slot for the
+/// modulus); every other mode gets only available candidates.
+#[inline(always)]
+fn usable(sel: &Selection) -> u32 {
+    if sel.mode == MODE_STATIC_PERSIST {
+        u32::from(sel.up)
+    } else {
+        u32::MAX
+    }
+}
+
+/// Most answers in a response: `max` (`0` = no limit), at most the
+/// candidates that may be handed out.
 #[inline(always)]
 pub fn answer_count(sel: &Selection) -> usize {
     let n = usize::from(sel.count).min(MAX_ADDRS);
+    let n = (usable(sel) & ((1u32 << n) - 1)).count_ones() as usize;
     if sel.max != 0 && usize::from(sel.max) < n {
         usize::from(sel.max)
     } else {
@@ -217,16 +242,32 @@ pub const fn uses_counter(mode: u16) -> bool {
     mode == MODE_ROUND_ROBIN || mode == MODE_RATIO
 }
 
-/// Candidate index of the `k`-th answer when the first is `first`: the
-/// candidates after it in order, wrapping around.
+/// Writes the candidate index of each answer into `order`, in answer
+/// order: `first`, then the candidates after it in pool order, wrapping
+/// around, skipping those that are down (static persist), up to `max`
+/// answers. Returns the number of answers ([`answer_count`]). One loop of
+/// at most [`MAX_ADDRS`] steps, the same for the XDP program and the slow
+/// path, without a branch on the candidates' state: the verifier then
+/// sees one state per step, not one per combination of skips.
 #[inline(always)]
-pub fn nth(sel: &Selection, first: usize, k: usize) -> usize {
-    let count = usize::from(sel.count).clamp(1, MAX_ADDRS);
-    let i = first + k;
-    if i >= count {
-        i - count
+pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) -> usize {
+    let count = usize::from(opaque_count(sel)).min(MAX_ADDRS);
+    let usable = usable(sel);
+    let mut n = 0;
+    for j in 0..MAX_ADDRS {
+        if j >= count {
+            break;
+        }
+        // `first < count`: one wrap at most.
+        let i = (first + j) % count & (MAX_ADDRS - 1);
+        // Written at the next free place, kept only if usable; `n <= j`.
+        order[n & (MAX_ADDRS - 1)] = i as u8;
+        n += ((usable >> i) & 1) as usize;
+    }
+    if sel.max != 0 && usize::from(sel.max) < n {
+        usize::from(sel.max)
     } else {
-        i
+        n
     }
 }
 
@@ -330,20 +371,131 @@ mod tests {
     }
 
     #[test]
-    fn persist_keys_mask_prefixes() {
-        assert_eq!(
-            persist_key_v4([198, 18, 7, 9], 24),
-            u64::from(u32::from_be_bytes([198, 18, 7, 0]))
+    fn persist_keys_use_only_the_prefix() {
+        let k = persist_key_v4([198, 18, 7, 9], 24);
+        assert_eq!(k, persist_key_v4([198, 18, 7, 200], 24));
+        assert_ne!(k, persist_key_v4([198, 18, 8, 9], 24));
+        // The prefix length is part of the key.
+        assert_ne!(
+            persist_key_v4([0, 0, 0, 1], 32),
+            persist_key_v4([0, 0, 1, 0], 24)
         );
-        assert_eq!(persist_key_v4([198, 18, 7, 9], 0), 0);
+        assert_eq!(
+            persist_key_v4([198, 18, 7, 9], 0),
+            persist_key_v4([1, 2, 3, 4], 0)
+        );
+        // A fixed hash: the same on every host and in the XDP program.
+        assert_eq!(k, mix64((0x00c6_1207) | (24 << 32)));
         let mut a = [0u8; 16];
         a[..8].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4]);
-        assert_eq!(persist_key_v6(&a, 32), 0x2001_0db8_0000_0000);
+        let k6 = persist_key_v6(&a, 48);
+        a[6] = 9;
+        a[15] = 1;
+        assert_eq!(k6, persist_key_v6(&a, 48));
+        a[5] = 3;
+        assert_ne!(k6, persist_key_v6(&a, 48));
+        assert_eq!(persist_key_v6(&a, 64), persist_key_v6(&a, 200));
+    }
+
+    /// A small deterministic generator for the distribution tests.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
     }
 
     #[test]
-    fn nth_wraps() {
+    fn static_persist_spreads_prefixes_evenly() {
+        const CLIENTS: usize = 10_000;
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 2..=8u8 {
+            let s = sel(MODE_STATIC_PERSIST, n);
+            let mut hits4 = [0usize; MAX_ADDRS];
+            let mut hits6 = [0usize; MAX_ADDRS];
+            for _ in 0..CLIENTS {
+                let r = xorshift(&mut rng);
+                let v4 = (r as u32).to_be_bytes();
+                let pick4 = Pick {
+                    client: persist_key_v4(v4, 24),
+                    ..Default::default()
+                };
+                hits4[first_u(&s, &pick4).unwrap()] += 1;
+                let mut v6 = [0u8; 16];
+                v6[..8].copy_from_slice(&xorshift(&mut rng).to_be_bytes());
+                let pick6 = Pick {
+                    client: persist_key_v6(&v6, 48),
+                    ..Default::default()
+                };
+                hits6[first_u(&s, &pick6).unwrap()] += 1;
+            }
+            for hits in [hits4, hits6] {
+                for &h in &hits[..usize::from(n)] {
+                    let share = h as f64 / CLIENTS as f64;
+                    let want = 1.0 / f64::from(n);
+                    assert!(
+                        (share - want).abs() < 0.02,
+                        "{n} servers: share {share:.4}, want {want:.4} ({hits:?})"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The answer order as an array and its length.
+    struct Order([u8; MAX_ADDRS], usize);
+
+    impl Order {
+        fn get(&self) -> &[u8] {
+            &self.0[..self.1]
+        }
+    }
+
+    fn order(s: &Selection, first: usize) -> Order {
+        let mut o = [0u8; MAX_ADDRS];
+        let n = answer_order(s, first, &mut o);
+        assert_eq!(n, answer_count(s));
+        Order(o, n)
+    }
+
+    #[test]
+    fn answer_order_wraps() {
         let s = sel(MODE_ROUND_ROBIN, 3);
-        assert_eq!([nth(&s, 2, 0), nth(&s, 2, 1), nth(&s, 2, 2)], [2, 0, 1]);
+        assert_eq!(order(&s, 2).get(), [2, 0, 1]);
+        let mut s = sel(MODE_ORDERED, 5);
+        s.max = 2;
+        assert_eq!(order(&s, 4).get(), [4, 0]);
+        // Modes other than static persist never skip (`up` is not theirs).
+        s.up = 0;
+        assert_eq!(order(&s, 0).get(), [0, 1]);
+    }
+
+    #[test]
+    fn static_persist_answers_skip_down_servers() {
+        let mut s = sel(MODE_STATIC_PERSIST, 4);
+        s.max = 3;
+        s.up = 0b1011; // candidate 2 down
+        assert_eq!(order(&s, 1).get(), [1, 3, 0]);
+        assert_eq!(order(&s, 3).get(), [3, 0, 1]);
+        s.max = 0;
+        assert_eq!(order(&s, 0).get(), [0, 1, 3]);
+        s.up = 0b0100;
+        assert_eq!(order(&s, 2).get(), [2]);
+        // Every first answer over many clients is up, and so is the rest.
+        s.up = 0b1010;
+        for c in 0..256u64 {
+            let p = Pick {
+                client: persist_key_v4([198, 18, c as u8, 1], 24),
+                ..Default::default()
+            };
+            let f = first_u(&s, &p).unwrap();
+            let o = order(&s, f);
+            assert_eq!(o.1, 2);
+            assert!(
+                o.get().iter().all(|&i| s.up & (1 << i) != 0),
+                "{:?}",
+                o.get()
+            );
+        }
     }
 }

@@ -418,7 +418,9 @@ pub fn canned_len(q: &Query, c: &Canned) -> usize {
 /// `c`: a negative answer (RFC 2308; `rcode` NXDOMAIN, or 0 for NODATA;
 /// the zone's SOA in the authority section) or a static one (`rcode` 0),
 /// OPT last. The first owner is a pointer to its place in the question
-/// (a suffix of QNAME). Returns the response length and its unfolded
+/// (a suffix of QNAME). The first record's TTL (bytes 4..8 of the tail)
+/// is lowered to `ttl_cap` when above it. Returns the response length and
+/// its unfolded
 /// checksum sum, added up while it is written (the tail is copied and
 /// summed by 8-byte words). `None` when `c` does not fit this query (the
 /// query is then passed).
@@ -428,6 +430,7 @@ pub fn build_canned(
     q: &Query,
     rcode: u16,
     c: &Canned,
+    ttl_cap: u32,
     edns_udp_size: u16,
 ) -> Option<(usize, u64)> {
     let owner_len = usize::from(c.owner_len);
@@ -490,6 +493,23 @@ pub fn build_canned(
         // Bytes `at + 8 - rest..` of the tail, at the parity of `at`.
         tail_sum += csum::at(csum::word(w & (u64::MAX << ((8 - rest) * 8))), at);
     }
+    // The TTL, bytes 4..8 of the tail (`n >= 8`), rewritten in any case:
+    // the lower of the two is laundered, so that both outcomes of the
+    // comparison share one state. `tail_sum` holds the old TTL as the
+    // upper half of the first word: it is replaced exactly.
+    // SAFETY: within the tail's copy in `msg`.
+    let old = unsafe { s.msg.as_ptr().add(start + 4).cast::<u32>().read_unaligned() };
+    let ttl = s.opaque(u32::from_be(old).min(ttl_cap) as usize) as u32;
+    let new = ttl.to_be();
+    // SAFETY: as above.
+    unsafe {
+        s.msg
+            .as_mut_ptr()
+            .add(start + 4)
+            .cast::<u32>()
+            .write_unaligned(new)
+    };
+    tail_sum = tail_sum - u64::from(old) + u64::from(new);
     let end = write_opt(&mut s.msg, o + 2 + n, q, edns_udp_size);
     let mut sum = header + q.qsum + csum::at(csum::be(owner), o) + csum::at(tail_sum, o + 2);
     if q.has_opt {

@@ -3,9 +3,9 @@
 //! into a reply.
 
 use aya_ebpf::programs::XdpContext;
-use gslb_common::Counter;
+use gslb_common::{maps::MAX_LOCAL_ADDRS, Counter};
 
-use crate::csum;
+use crate::{csum, maps::LOCAL_ADDRS};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -97,6 +97,10 @@ fn parse_v4(ctx: &XdpContext, l3: usize, frame_len: usize, port: u16) -> Result<
     if total < ihl + UDP_HLEN || l3 + total > frame_len || udp_len != total - ihl {
         return Err(Counter::PassMalformed);
     }
+    // SAFETY: bytes 16..20 of the 20 bounds-checked ones.
+    if !local_v4(unsafe { rd(ip.as_ptr(), 16) }) {
+        return Err(Counter::PassNotLocal);
+    }
     Ok(Layers {
         l3,
         l4,
@@ -121,12 +125,65 @@ fn parse_v6(ctx: &XdpContext, l3: usize, frame_len: usize, port: u16) -> Result<
     if l4 + payload > frame_len || udp_len != payload {
         return Err(Counter::PassMalformed);
     }
+    // SAFETY: bytes 24..40 of the 40 bounds-checked ones.
+    let dst: [u64; 2] = unsafe { [rd(ip.as_ptr(), 24), rd(ip.as_ptr(), 32)] };
+    if !local_v6(dst) {
+        return Err(Counter::PassNotLocal);
+    }
     Ok(Layers {
         l3,
         l4,
         v6: true,
         udp_len,
     })
+}
+
+/// Whether the program answers for the IPv4 destination `dst` (as it
+/// lies in the packet): a listen address, or any with `any_v4`.
+#[inline(always)]
+fn local_v4(dst: u32) -> bool {
+    let Some(loc) = LOCAL_ADDRS.get(0) else {
+        return false;
+    };
+    if loc.any_v4 != 0 {
+        return true;
+    }
+    let n = usize::from(loc.n_v4);
+    for i in 0..MAX_LOCAL_ADDRS {
+        if i >= n {
+            break;
+        }
+        if u32::from_ne_bytes(loc.v4[i]) == dst {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the program answers for the IPv6 destination `dst` (its two
+/// halves as they lie in the packet).
+#[inline(always)]
+fn local_v6(dst: [u64; 2]) -> bool {
+    let Some(loc) = LOCAL_ADDRS.get(0) else {
+        return false;
+    };
+    if loc.any_v6 != 0 {
+        return true;
+    }
+    let n = usize::from(loc.n_v6);
+    for i in 0..MAX_LOCAL_ADDRS {
+        if i >= n {
+            break;
+        }
+        let a = loc.v6[i].as_ptr();
+        // SAFETY: 16 bytes of a map value; `v6` is at offset 0 of the
+        // 8-byte aligned value, each address 16 bytes.
+        let (lo, hi) = unsafe { (rd::<u64>(a, 0), rd::<u64>(a, 8)) };
+        if lo == dst[0] && hi == dst[1] {
+            return true;
+        }
+    }
+    false
 }
 
 /// Checks the UDP destination port, counts a DNS query, returns the UDP

@@ -30,8 +30,8 @@ use gslb_common::{
     maps::{
         name_class, slot_fits, slot_hash, AnswerKey, Canned, Config, NameEntry, StaticKey,
         CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX,
-        NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NODATA, NAME_STATIC, NO_ANSWER, SLOT_PROBES,
-        SLOT_TOMBSTONE,
+        NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
+        SLOT_PROBES, SLOT_TOMBSTONE,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -119,6 +119,7 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
             &q,
             RCODE_NXDOMAIN,
             z,
+            NO_TTL_CAP,
             cfg.edns_udp_size,
             Counter::AnsweredNxdomain,
         );
@@ -196,7 +197,7 @@ fn static_or_nodata(
         // SAFETY: a map value, only read.
         if let Some(c) = unsafe { STATIC.get(key) } {
             let kind = Counter::AnsweredStatic;
-            return send_canned(ctx, s, l, dns_off, q, 0, c, edns_udp_size, kind);
+            return send_canned(ctx, s, l, dns_off, q, 0, c, NO_TTL_CAP, edns_udp_size, kind);
         }
     }
     if entry.flags & NAME_NODATA != 0 {
@@ -204,7 +205,14 @@ fn static_or_nodata(
             .get(u32::from(entry.zone))
             .ok_or(Counter::PassNoAnswer)?;
         let kind = Counter::AnsweredNodata;
-        return send_canned(ctx, s, l, dns_off, q, 0, z, edns_udp_size, kind);
+        let cap = if entry.flags & NAME_NEG_TTL != 0 {
+            entry.inline_ttl
+        } else {
+            NO_TTL_CAP
+        };
+        // One state for both: the rest is checked once.
+        let cap = s.opaque(cap as usize) as u32;
+        return send_canned(ctx, s, l, dns_off, q, 0, z, cap, edns_udp_size, kind);
     }
     Err(if q.qtype == TYPE_A || q.qtype == TYPE_AAAA {
         Counter::PassNoAnswer
@@ -213,8 +221,12 @@ fn static_or_nodata(
     })
 }
 
+/// `ttl_cap` of [`send_canned`] that leaves the canned TTL as it is.
+const NO_TTL_CAP: u32 = u32::MAX;
+
 /// Sends the answer with canned sections `c` (a negative answer from
-/// [`ZONES`], a static one from [`STATIC`]) and counts it in `kind`.
+/// [`ZONES`], a static one from [`STATIC`]), the first record's TTL at
+/// most `ttl_cap`, and counts it in `kind`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "one call site per answer kind")]
 fn send_canned(
@@ -225,6 +237,7 @@ fn send_canned(
     q: &Query,
     rcode: u16,
     c: &Canned,
+    ttl_cap: u32,
     edns_udp_size: u16,
     kind: Counter,
 ) -> Result<(), Counter> {
@@ -232,7 +245,7 @@ fn send_canned(
         return Err(Counter::PassTooBig);
     }
     let (len, sum) =
-        dns::build_canned(s, q, rcode, c, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
+        dns::build_canned(s, q, rcode, c, ttl_cap, edns_udp_size).ok_or(Counter::PassNoAnswer)?;
     // `send` rejects a length over 508.
     let len = s.opaque(len);
     send(ctx, s, l, dns_off, q.q_end, len, sum)?;
@@ -459,8 +472,12 @@ fn respond<const N: usize, const M: usize>(
     let first = select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64)
         .ok_or(Counter::PassNoAnswer)?;
     let first = s.opaque(first) & (MAX_ADDRS - 1);
-    let n = select::answer_count(sel);
-    if n == 0 {
+    // The answer order goes through map memory: the verifier then checks
+    // `build` once rather than once per combination of `first` and `count`.
+    // The count is laundered: each exit of the loop knows its own value.
+    let n = select::answer_order(sel, first, &mut s.order);
+    let n = s.opaque(n);
+    if n == 0 || n > MAX_ADDRS {
         return Err(Counter::PassNoAnswer);
     }
     if dns::response_len(q, n, N) > q.udp_limit {
@@ -471,16 +488,6 @@ fn respond<const N: usize, const M: usize>(
             // SAFETY: per-CPU slot.
             unsafe { *h += 1 };
         }
-    }
-    // The answer order goes through map memory: the verifier then checks
-    // `build` once rather than once per combination of `first` and `count`.
-    // Only the `n` entries `build` reads. The bound is compared laundered:
-    // comparing `n` itself would leave each exit with its own range of it.
-    for k in 0..MAX_ADDRS {
-        if k >= s.opaque(n) {
-            break;
-        }
-        s.order[k] = select::nth(sel, first, k) as u8;
     }
     let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size);
     Ok((s.opaque(len), sum))

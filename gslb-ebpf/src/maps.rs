@@ -8,8 +8,8 @@ use aya_ebpf::{
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, Canned, ClientPrefix, Config, NameEntry, NameSlot,
-        StaticKey, DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
+        AnswerKey, AnswerV4, AnswerV6, Canned, ClientPrefix, Config, LocalAddrs, NameEntry,
+        NameSlot, StaticKey, DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -64,6 +64,11 @@ pub static ANSWERS_V4: HashMap<AnswerKey, AnswerV4> =
 #[map]
 pub static ANSWERS_V6: HashMap<AnswerKey, AnswerV6> =
     HashMap::with_max_entries(DEFAULT_MAX_NAMES, BPF_F_NO_PREALLOC);
+
+/// The destination addresses answered for (`LOCAL_ADDRS[0]`); all zero
+/// (none) until the daemon writes it.
+#[map]
+pub static LOCAL_ADDRS: Array<LocalAddrs> = Array::with_max_entries(1, 0);
 
 /// Zone id → negative answer data (SOA).
 #[map]

@@ -56,7 +56,10 @@ impl SlowHits {
 
     /// The counts since the last call, per server id, reset to zero.
     pub fn take(&self) -> Vec<u64> {
-        self.0.iter().map(|c| c.swap(0, Ordering::Relaxed)).collect()
+        self.0
+            .iter()
+            .map(|c| c.swap(0, Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -114,8 +117,14 @@ impl AnswerSet {
         let Some(first) = select::first(&self.sel, &pick, &mut select::identity) else {
             return Vec::new();
         };
-        (0..select::answer_count(&self.sel))
-            .filter_map(|k| self.addrs.get(select::nth(&self.sel, first, k)).copied())
+        if let (Some(hits), Some(&id)) = (&self.hits, self.sel.ids.get(first)) {
+            hits.count(id);
+        }
+        let mut order = [0u8; MAX_ADDRS];
+        let n = select::answer_order(&self.sel, first, &mut order);
+        order[..n]
+            .iter()
+            .filter_map(|&i| self.addrs.get(usize::from(i)).copied())
             .collect()
     }
 }

@@ -138,7 +138,16 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
         if !zone.exists(&key) {
             answer.rcode = ResponseCode::NXDomain;
         }
-        answer.authorities.push(zone.negative_soa());
+        let mut soa = zone.negative_soa();
+        // The apex as `owner` spells it (the question's case, as the XDP
+        // program's pointer into the question has it).
+        soa.name = owner.trim_to(usize::from(zone.origin().num_labels()));
+        // NODATA at a gslb name (e.g. every server down) is kept no longer
+        // than its answers would be.
+        if let (ResponseCode::NoError, Some(g)) = (answer.rcode, state.gslb_name(&key)) {
+            soa.ttl = soa.ttl.min(g.ttl);
+        }
+        answer.authorities.push(soa);
         return answer;
     }
 }

@@ -9,7 +9,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap as StdHashMap},
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
 };
 
 use aya::{
@@ -17,9 +17,10 @@ use aya::{
     Ebpf,
 };
 use gslb_common::maps::{
-    name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, NameEntry, StaticKey, ANSWERS_V4,
-    ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, MAX_INLINE_A, MAX_ZONES,
-    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
+    name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, LocalAddrs, NameEntry, StaticKey,
+    ANSWERS_V4, ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, LOCAL_ADDRS, MAX_ADDRS,
+    MAX_INLINE_A, MAX_LOCAL_ADDRS, MAX_ZONES, NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS,
+    NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use hickory_proto::rr::Name;
@@ -41,6 +42,44 @@ pub fn wire_key(name: &Name) -> Vec<u8> {
     }
     out.push(0);
     out
+}
+
+/// The [`LocalAddrs`] of the listen addresses: the destinations the XDP
+/// program answers for. `0.0.0.0` (`::`) stands for every IPv4 (IPv6)
+/// destination, as it does for the slow path's socket; so do more than
+/// [`MAX_LOCAL_ADDRS`] addresses of a family (with a warning).
+pub fn local_addrs(listen: &[SocketAddr]) -> LocalAddrs {
+    let mut l = LocalAddrs::default();
+    for a in listen {
+        match a.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => l.any_v4 = 1,
+            IpAddr::V6(ip) if ip.is_unspecified() => l.any_v6 = 1,
+            IpAddr::V4(ip) => match l.v4.get_mut(usize::from(l.n_v4)) {
+                Some(slot) => {
+                    *slot = ip.octets();
+                    l.n_v4 += 1;
+                }
+                None => l.any_v4 = 1,
+            },
+            IpAddr::V6(ip) => match l.v6.get_mut(usize::from(l.n_v6)) {
+                Some(slot) => {
+                    *slot = ip.octets();
+                    l.n_v6 += 1;
+                }
+                None => l.any_v6 = 1,
+            },
+        }
+    }
+    if listen.iter().filter(|a| a.is_ipv4()).count() > MAX_LOCAL_ADDRS
+        || listen.iter().filter(|a| a.is_ipv6()).count() > MAX_LOCAL_ADDRS
+    {
+        tracing::warn!(
+            max = MAX_LOCAL_ADDRS,
+            "more listen addresses of one family than the XDP program checks: \
+             it answers every destination address of that family"
+        );
+    }
+    l
 }
 
 /// Smallest capacity given to a name or answer map.
@@ -108,14 +147,17 @@ pub struct Entries {
 
 /// The map value of a decision: candidates and selection for an answer
 /// set, an empty set with `MODE_DROP` or `MODE_SLOW_PATH` for the
-/// decisions the slow path carries out, nothing when there is no set.
+/// decisions the slow path carries out, nothing when there is no set or
+/// the answer is NODATA (the program answers NODATA from `ZONES` for a
+/// name without static data, with the name's TTL cap, as the slow path
+/// does; it passes the others).
 fn map_value<const N: usize>(
     d: &Decision,
     octets: impl Fn(&IpAddr) -> Option<[u8; N]>,
 ) -> Option<(Selection, [[u8; N]; MAX_ADDRS])> {
     let mut addrs = [[0u8; N]; MAX_ADDRS];
     let sel = match d {
-        Decision::NoSet => return None,
+        Decision::NoSet | Decision::Nodata => return None,
         Decision::Answer(set) => {
             for (slot, a) in addrs.iter_mut().zip(set.addrs.iter().filter_map(&octets)) {
                 *slot = a;
@@ -126,7 +168,7 @@ fn map_value<const N: usize>(
             mode: MODE_DROP,
             ..Default::default()
         },
-        Decision::ReturnToDns | Decision::Servfail | Decision::Nodata => Selection {
+        Decision::ReturnToDns | Decision::Servfail => Selection {
             mode: MODE_SLOW_PATH,
             ..Default::default()
         },
@@ -161,20 +203,26 @@ fn fixed(sel: &Selection) -> bool {
 /// The name entry of `g` (with set id `id`) and the answer-set values it
 /// points at. A fixed, ordered A set of up to four addresses is stored
 /// inline in the entry; so is a fixed AAAA set of one address when the A
-/// set is inline with one address (or absent), with the same TTL.
+/// set is inline with one address (or absent). Inline sets have the
+/// name's TTL, which the entry's `inline_ttl` holds in any case: it caps
+/// the TTL of the name's NODATA answers ([`NAME_NEG_TTL`]).
 fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
     let mut entry = NameEntry::EMPTY;
+    entry.flags |= NAME_NEG_TTL;
+    entry.inline_ttl = g.ttl;
     let mut v4 = answer_v4(g);
     let mut v6 = answer_v6(g);
-    let a_inline = v4.filter(|v| fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A);
+    let a_inline = v4.filter(|v| {
+        fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == g.ttl
+    });
     let aaaa_inline = v6.filter(|v| {
         fixed(&v.sel)
             && v.sel.count == 1
-            && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1 && a.sel.ttl == v.sel.ttl)
+            && v.sel.ttl == g.ttl
+            && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1)
     });
     if let Some(v) = aaaa_inline {
         entry.flags |= NAME_INLINE_AAAA;
-        entry.inline_ttl = v.sel.ttl;
         entry.inline_a = [
             [v.addrs[0][0], v.addrs[0][1], v.addrs[0][2], v.addrs[0][3]],
             [v.addrs[0][4], v.addrs[0][5], v.addrs[0][6], v.addrs[0][7]],
@@ -190,7 +238,6 @@ fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<An
     }
     if let Some(v) = a_inline {
         entry.flags |= NAME_INLINE_A;
-        entry.inline_ttl = v.sel.ttl;
         entry.inline_n = NameEntry::pack_inline(v.sel.count, v.sel.max);
         if aaaa_inline.is_some() {
             // The one A address sits in the `aaaa` field (see `pair_a`).
@@ -215,6 +262,7 @@ pub struct Maps {
     /// The config last written (its overflow flag is set on its own).
     config_value: Config,
     zones: Array<MapData, Canned>,
+    local: Array<MapData, LocalAddrs>,
     slots: Slots,
     /// Short names that found no free slot: they live in `NAMES_32`.
     overflow: std::collections::HashSet<Vec<u8>>,
@@ -245,6 +293,7 @@ impl Maps {
             config: take(ebpf, CONFIG)?.try_into()?,
             config_value: Config::default(),
             zones: take(ebpf, ZONES)?.try_into()?,
+            local: take(ebpf, LOCAL_ADDRS)?.try_into()?,
             slots: Slots::new(take(ebpf, NAME_SLOTS)?)?,
             overflow: std::collections::HashSet::new(),
             n32: take(ebpf, a)?.try_into()?,
@@ -442,6 +491,8 @@ impl Maps {
             changes += 1;
         }
         self.current = new;
+        // Before the config enables the program.
+        self.local.set(0, local_addrs(&state.server.listen), 0)?;
         self.config_value = Config {
             flags: CONFIG_ENABLED,
             dns_port: state.server.port(),

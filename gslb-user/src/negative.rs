@@ -16,7 +16,10 @@
 use std::collections::BTreeMap;
 
 use gslb_common::maps::{Canned, CANNED_MAX, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{
+    rdata::{NULL, SOA},
+    Name, RData, Record, RecordType,
+};
 
 use crate::{maps::wire_key, model::State, model::Zone};
 
@@ -76,19 +79,12 @@ fn flags(state: &State, zones: &[Option<Canned>], name: &Name) -> (u8, u16) {
     (flags, index as u16)
 }
 
-/// The zone's [`Canned`], or `None` when its SOA does not fit.
-fn zone_entry(zone: &Zone) -> Option<Canned> {
-    let soa = zone.negative_soa();
-    let RData::SOA(data) = &soa.data else {
-        return None;
-    };
-    let mut tail = Vec::with_capacity(CANNED_MAX);
-    tail.extend(u16::from(RecordType::SOA).to_be_bytes());
-    tail.extend(u16::from(soa.dns_class).to_be_bytes());
-    tail.extend(soa.ttl.to_be_bytes());
+/// The SOA RDATA as negative answers carry it, in both paths: names
+/// uncompressed (the fast path's canned copy cannot know where the record
+/// lands), as the zone spells them.
+fn soa_rdata(data: &SOA) -> Vec<u8> {
     let mut rdata = Vec::new();
     for n in [&data.mname, &data.rname] {
-        // Uncompressed: a pointer would have to know where the record lands.
         for label in n.iter() {
             rdata.push(label.len() as u8);
             rdata.extend(label);
@@ -104,6 +100,38 @@ fn zone_entry(zone: &Zone) -> Option<Canned> {
     ] {
         rdata.extend(v.to_be_bytes());
     }
+    rdata
+}
+
+/// A record of the authority section as the slow path sends it: an SOA
+/// gets the RDATA of [`soa_rdata`], carried opaque so that the encoder
+/// does not compress its names; the owner is still compressed, into the
+/// question as the fast path points it. Other records are unchanged.
+/// The response then has the bytes of the fast path's negative answer.
+pub fn as_sent(record: Record) -> Record {
+    let RData::SOA(data) = &record.data else {
+        return record;
+    };
+    let rdata = RData::Unknown {
+        code: RecordType::SOA,
+        rdata: NULL::with(soa_rdata(data)),
+    };
+    let mut sent = Record::from_rdata(record.name.clone(), record.ttl, rdata);
+    sent.dns_class = record.dns_class;
+    sent
+}
+
+/// The zone's [`Canned`], or `None` when its SOA does not fit.
+fn zone_entry(zone: &Zone) -> Option<Canned> {
+    let soa = zone.negative_soa();
+    let RData::SOA(data) = &soa.data else {
+        return None;
+    };
+    let mut tail = Vec::with_capacity(CANNED_MAX);
+    tail.extend(u16::from(RecordType::SOA).to_be_bytes());
+    tail.extend(u16::from(soa.dns_class).to_be_bytes());
+    tail.extend(soa.ttl.to_be_bytes());
+    let rdata = soa_rdata(data);
     tail.extend((rdata.len() as u16).to_be_bytes());
     tail.extend(rdata);
     if tail.len() > CANNED_MAX {
@@ -123,10 +151,7 @@ fn zone_entry(zone: &Zone) -> Option<Canned> {
 
 #[cfg(test)]
 mod tests {
-    use hickory_proto::{
-        rr::Record,
-        serialize::binary::{BinDecodable, BinDecoder},
-    };
+    use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
     use super::*;
     use crate::config;

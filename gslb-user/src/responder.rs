@@ -113,7 +113,12 @@ pub fn respond(
     response.metadata.response_code = answer.rcode;
     response.metadata.authoritative = answer.authoritative;
     response.answers = answer.answers;
-    response.authorities = answer.authorities;
+    // A negative answer's SOA goes out as the fast path sends it.
+    response.authorities = answer
+        .authorities
+        .into_iter()
+        .map(crate::negative::as_sent)
+        .collect();
     response.additionals = answer.additionals;
     encode(response, transport, limit, answer.additionals_required)
 }

@@ -41,6 +41,11 @@ pub struct Frame {
     pub dport: u16,
     /// Bytes appended after the IP packet (Ethernet padding).
     pub trailer: Vec<u8>,
+    /// Client address instead of [`CLIENT_V4`] / [`CLIENT_V6`] (of the
+    /// frame's family).
+    pub client: Option<IpAddr>,
+    /// Server address instead of [`SERVER_V4`] / [`SERVER_V6`].
+    pub server: Option<IpAddr>,
 }
 
 impl Default for Frame {
@@ -53,6 +58,8 @@ impl Default for Frame {
             proto: 17,
             dport: 53,
             trailer: vec![],
+            client: None,
+            server: None,
         }
     }
 }
@@ -77,6 +84,34 @@ fn pseudo(src: &[u8], dst: &[u8], len: usize) -> u32 {
 }
 
 impl Frame {
+    /// The client's IPv4 and IPv6 addresses.
+    pub fn client_addrs(&self) -> (Ipv4Addr, Ipv6Addr) {
+        match self.client {
+            Some(IpAddr::V4(a)) => (a, CLIENT_V6),
+            Some(IpAddr::V6(a)) => (CLIENT_V4, a),
+            None => (CLIENT_V4, CLIENT_V6),
+        }
+    }
+
+    /// The server's IPv4 and IPv6 addresses.
+    pub fn server_addrs(&self) -> (Ipv4Addr, Ipv6Addr) {
+        match self.server {
+            Some(IpAddr::V4(a)) => (a, SERVER_V6),
+            Some(IpAddr::V6(a)) => (SERVER_V4, a),
+            None => (SERVER_V4, SERVER_V6),
+        }
+    }
+
+    /// The client's address of the frame's family.
+    pub fn client_ip(&self) -> IpAddr {
+        let (c4, c6) = self.client_addrs();
+        if self.v6 {
+            c6.into()
+        } else {
+            c4.into()
+        }
+    }
+
     /// Builds the query frame (client to server) around `dns`.
     pub fn build(&self, dns: &[u8]) -> Vec<u8> {
         self.build_dir(dns, false)
@@ -99,16 +134,9 @@ impl Frame {
         } else {
             (CLIENT_PORT, self.dport)
         };
-        let (s6, d6) = if reply {
-            (SERVER_V6, CLIENT_V6)
-        } else {
-            (CLIENT_V6, SERVER_V6)
-        };
-        let (s4, d4) = if reply {
-            (SERVER_V4, CLIENT_V4)
-        } else {
-            (CLIENT_V4, SERVER_V4)
-        };
+        let ((c4, c6), (sv4, sv6)) = (self.client_addrs(), self.server_addrs());
+        let (s6, d6) = if reply { (sv6, c6) } else { (c6, sv6) };
+        let (s4, d4) = if reply { (sv4, c4) } else { (c4, sv4) };
         // Queries arrive with some hops behind them; replies leave with 64.
         let ttl = if reply { 64 } else { 57 };
         let mut f = Vec::new();

@@ -16,12 +16,13 @@ use aya::{
 };
 use gslb::{
     config,
+    decision::{AnswerSet, Decision},
     maps::Maps,
     model::State,
     responder::{respond, Transport},
     xdp,
 };
-use gslb_common::Counter;
+use gslb_common::{select::MODE_STATIC_PERSIST, Counter};
 use gslb_tests::packet::{
     parse_reply, query, Frame, CLIENT_PORT, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
 };
@@ -86,7 +87,7 @@ fn test_config() -> String {
     format!(
         r#"
 [server]
-listen = ["127.0.0.1:53"]
+listen = ["198.18.0.1:53", "[2001:db8::1]:53"]
 interfaces = []
 
 [[zone]]
@@ -266,6 +267,60 @@ a = ["198.18.7.2"]
 name = "www.bigsoa.test"
 ttl = 60
 a = ["198.18.8.1"]
+
+[[gslb]]
+name = "persist2.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2"]
+
+[[gslb]]
+name = "persist3.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3"]
+
+[[gslb]]
+name = "persist4.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3", "198.18.40.4"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3", "2001:db8:40::4"]
+
+[[gslb]]
+name = "persist5.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3", "198.18.40.4", "198.18.40.5"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3", "2001:db8:40::4", "2001:db8:40::5"]
+
+[[gslb]]
+name = "persist6.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3", "198.18.40.4", "198.18.40.5", "198.18.40.6"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3", "2001:db8:40::4", "2001:db8:40::5", "2001:db8:40::6"]
+
+[[gslb]]
+name = "persist7.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3", "198.18.40.4", "198.18.40.5", "198.18.40.6", "198.18.40.7"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3", "2001:db8:40::4", "2001:db8:40::5", "2001:db8:40::6", "2001:db8:40::7"]
+
+[[gslb]]
+name = "persist8.example.test"
+ttl = 30
+a = ["198.18.40.1", "198.18.40.2", "198.18.40.3", "198.18.40.4", "198.18.40.5", "198.18.40.6", "198.18.40.7", "198.18.40.8"]
+aaaa = ["2001:db8:40::1", "2001:db8:40::2", "2001:db8:40::3", "2001:db8:40::4", "2001:db8:40::5", "2001:db8:40::6", "2001:db8:40::7", "2001:db8:40::8"]
+
+[[gslb]]
+name = "persistdown.example.test"
+ttl = 30
+a = ["198.18.42.1", "198.18.42.2", "198.18.42.3", "198.18.42.4"]
+aaaa = ["2001:db8:42::1", "2001:db8:42::2", "2001:db8:42::3", "2001:db8:42::4"]
+
+[[gslb]]
+name = "alldown.example.test"
+ttl = 5
+a = ["198.18.41.1"]
+aaaa = ["2001:db8:41::1"]
 "#,
         long = long_name(),
         l63 = L63,
@@ -289,6 +344,7 @@ fn fixture() -> &'static Mutex<Fixture> {
     F.get_or_init(|| {
         let cfg = config::parse(&test_config(), "test config").expect("test config parses");
         let state = State::from_config(&cfg);
+        set_engine_decisions(&state);
         let mut ebpf = xdp::load_object_for(&state).expect("load object");
         let mut maps = Maps::new(&mut ebpf).expect("maps");
         maps.sync(&state).expect("sync maps");
@@ -299,6 +355,47 @@ fn fixture() -> &'static Mutex<Fixture> {
             state,
         })
     })
+}
+
+/// What the engine would decide for the names whose sets come from pools
+/// (there is no engine here): `persistN` are static persist sets of N
+/// servers (/24, /48), one answer each, all up; `persistdown` one of four
+/// servers with up to three answers, the third server down; `alldown` has
+/// every server down with `when_all_down = "nodata"`.
+fn set_engine_decisions(state: &State) {
+    for g in &state.gslb {
+        let name = g.name.to_ascii();
+        if name == "alldown.example.test." {
+            g.set(Decision::Nodata, Decision::Nodata);
+            continue;
+        }
+        let Some((n, max, down)) = name
+            .strip_prefix("persist")
+            .and_then(|r| r.strip_suffix(".example.test."))
+            .and_then(|n| match n {
+                "down" => Some((4, 3, 1 << 2)),
+                _ => n.parse::<u8>().ok().map(|n| (n, 1, 0)),
+            })
+        else {
+            continue;
+        };
+        let persist = |d: &Decision| {
+            let Decision::Answer(set) = d else {
+                panic!("{name}: fixed addresses expected");
+            };
+            let mut sel = set.sel;
+            sel.mode = MODE_STATIC_PERSIST;
+            sel.max = max;
+            sel.up &= !down;
+            sel.persist_v4 = 24;
+            sel.persist_v6 = 48;
+            for i in 0..usize::from(n) {
+                sel.ids[i] = i as u16;
+            }
+            Decision::Answer(AnswerSet::new(sel, set.addrs.clone()))
+        };
+        g.set(persist(&g.a()), persist(&g.aaaa()));
+    }
 }
 
 fn counters(ebpf: &Ebpf) -> Vec<u64> {
@@ -396,6 +493,14 @@ fn slow_path(frame: &Frame, query_dns: &[u8]) -> Message {
     let bytes =
         respond(&f.state, query_dns, Transport::Udp, Some(client)).expect("the slow path answers");
     Message::from_vec(&bytes).expect("slow-path response parses")
+}
+
+/// The slow path's response bytes to `query_dns` arriving in `frame` (from
+/// the frame's client address, over UDP).
+fn slow_bytes(frame: &Frame, query_dns: &[u8]) -> Vec<u8> {
+    let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
+    respond(&f.state, query_dns, Transport::Udp, Some(frame.client_ip()))
+        .expect("the slow path answers")
 }
 
 /// A record as compared between the paths: owner (case-insensitive), TTL,
@@ -1118,6 +1223,13 @@ fn wire(name: &str) -> Vec<u8> {
 }
 
 impl Soa {
+    /// The SOA of a NODATA answer at a gslb name of TTL `name_ttl`: its
+    /// TTL is at most the name's.
+    fn capped(mut self, name_ttl: u32) -> Soa {
+        self.ttl = self.ttl.min(name_ttl);
+        self
+    }
+
     /// The SOA record after its owner: type, class IN, TTL = min(TTL,
     /// MINIMUM) (RFC 2308 §3), RDLENGTH, RDATA with uncompressed names.
     fn tail(&self) -> Vec<u8> {
@@ -1208,6 +1320,13 @@ fn check_negative(frame: &Frame, dns: &[u8], rcode: u16, soa: &Soa, opt_do: Opti
     );
     assert_eq!(m.edns.as_ref().map(|e| e.flags().dnssec_ok), opt_do);
     same_as_slow_path(frame, dns, m);
+    // Byte for byte: the SOA owner in the question's case, its RDATA
+    // uncompressed, in both paths.
+    assert_eq!(
+        slow_bytes(frame, dns),
+        r.dns,
+        "the slow path's bytes are the fast path's"
+    );
 }
 
 /// `dns` with an OPT record (payload 1232, version 0, DO as given).
@@ -1321,12 +1440,16 @@ fn nxdomain_child_of_names_with_static_data() {
 
 #[test]
 fn negatives_with_edns_copy_do_and_drop_options() {
-    let soa = example_soa();
     let cookie = (10u16, vec![1, 2, 3, 4, 5, 6, 7, 8]);
     let padding = (12u16, vec![0; 40]);
-    for (name, rtype, rcode) in [
-        ("nx.example.test.", RecordType::A, NXDOMAIN),
-        ("www.example.test.", RecordType::MX, NODATA),
+    for (name, rtype, rcode, soa) in [
+        ("nx.example.test.", RecordType::A, NXDOMAIN, example_soa()),
+        (
+            "www.example.test.",
+            RecordType::MX,
+            NODATA,
+            example_soa().capped(30),
+        ),
     ] {
         for f in [Frame::default(), v6_frame()] {
             let q = dns_bytes(name, rtype, None);
@@ -1351,7 +1474,6 @@ fn negatives_with_edns_copy_do_and_drop_options() {
 
 #[test]
 fn negatives_over_ipv6_vlans_and_ip_options() {
-    let soa = example_soa();
     let qinq = Frame {
         vlans: vec![(0x88a8, 7), (0x8100, 42)],
         v6: true,
@@ -1367,10 +1489,20 @@ fn negatives_over_ipv6_vlans_and_ip_options() {
         ..Default::default()
     };
     for f in [v6_frame(), qinq, opts, padded] {
-        for (name, rtype, rcode) in [
-            ("nx.example.test.", RecordType::AAAA, NXDOMAIN),
-            ("v4only.example.test.", RecordType::AAAA, NODATA),
-            ("ent.example.test.", RecordType::A, NODATA),
+        for (name, rtype, rcode, soa) in [
+            (
+                "nx.example.test.",
+                RecordType::AAAA,
+                NXDOMAIN,
+                example_soa(),
+            ),
+            (
+                "v4only.example.test.",
+                RecordType::AAAA,
+                NODATA,
+                example_soa().capped(45),
+            ),
+            ("ent.example.test.", RecordType::A, NODATA, example_soa()),
         ] {
             check_negative(&f, &dns_bytes(name, rtype, None), rcode, &soa, None);
         }
@@ -1379,7 +1511,6 @@ fn negatives_over_ipv6_vlans_and_ip_options() {
 
 #[test]
 fn negatives_keep_the_question_case() {
-    let soa = example_soa();
     for (name, rtype, rcode, apex) in [
         ("Nx.ExAmPlE.TeSt.", RecordType::A, NXDOMAIN, "ExAmPlE.TeSt."),
         (
@@ -1397,6 +1528,12 @@ fn negatives_keep_the_question_case() {
         ),
     ] {
         let dns = dns_bytes(name, rtype, None);
+        // The gslb name's NODATA: at most its TTL.
+        let soa = if name.starts_with("WwW") {
+            example_soa().capped(30)
+        } else {
+            example_soa()
+        };
         check_negative(&Frame::default(), &dns, rcode, &soa, None);
         let out = answered_as(
             &Frame::default().build(&dns),
@@ -1414,10 +1551,14 @@ fn negatives_keep_the_question_case() {
 
 #[test]
 fn negatives_copy_rd_and_cd() {
-    let soa = example_soa();
-    for (name, rtype, rcode) in [
-        ("nx.example.test.", RecordType::A, NXDOMAIN),
-        ("v4only.example.test.", RecordType::TXT, NODATA),
+    for (name, rtype, rcode, soa) in [
+        ("nx.example.test.", RecordType::A, NXDOMAIN, example_soa()),
+        (
+            "v4only.example.test.",
+            RecordType::TXT,
+            NODATA,
+            example_soa().capped(45),
+        ),
     ] {
         let mut dns = dns_bytes(name, rtype, None);
         dns[2] &= !0x01; // RD off
@@ -1472,7 +1613,8 @@ fn nxdomain_in_every_name_size_class() {
 
 #[test]
 fn nodata_at_a_v4_only_gslb_name() {
-    let soa = example_soa();
+    // The SOA's TTL is at most the name's (45).
+    let soa = example_soa().capped(45);
     for t in [
         RecordType::AAAA,
         RecordType::MX,
@@ -1506,7 +1648,8 @@ fn nodata_at_a_v4_only_gslb_name() {
 
 #[test]
 fn nodata_at_a_gslb_name_for_other_types() {
-    let soa = example_soa();
+    // The SOA's TTL is at most the name's (30).
+    let soa = example_soa().capped(30);
     for t in [
         RecordType::MX,
         RecordType::TXT,
@@ -1523,9 +1666,9 @@ fn nodata_at_a_gslb_name_for_other_types() {
             Some(false),
         );
     }
-    // A gslb name of the 256-byte class.
+    // A gslb name of the 256-byte class (TTL 300: the SOA's 60 stays).
     let dns = dns_bytes(&format!("{}.", long_name()), RecordType::TXT, None);
-    check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+    check_negative(&Frame::default(), &dns, NODATA, &example_soa(), None);
 }
 
 #[test]
@@ -1618,19 +1761,21 @@ fn negatives_carry_the_soa_of_the_closest_zone() {
 fn negatives_up_to_508_bytes_with_the_longest_soa() {
     let soa = big_soa();
     assert_eq!(soa.tail().len(), 252, "the longest SOA tail the maps hold");
+    // NODATA at the gslb names (TTL 60).
+    let capped = big_soa().capped(60);
     let f = Frame::default();
     check_negative(
         &f,
         &dns_bytes("www.big.test.", RecordType::TXT, None),
         NODATA,
-        &soa,
+        &capped,
         None,
     );
     check_negative(
         &v6_frame(),
         &edns(dns_bytes("www.big.test.", RecordType::TXT, None), true),
         NODATA,
-        &soa,
+        &capped,
         Some(true),
     );
     check_negative(
@@ -1646,15 +1791,15 @@ fn negatives_up_to_508_bytes_with_the_longest_soa() {
         &f,
         &dns_bytes(&q, RecordType::TXT, None),
         NODATA,
-        &soa,
+        &capped,
         None,
     );
     // 508 bytes: the largest response the program sends.
     let dns = dns_bytes(&format!("x.{q}"), RecordType::A, None);
     assert_eq!(expected_negative(&dns, NXDOMAIN, &soa, None).len(), 508);
     check_negative(&f, &dns, NXDOMAIN, &soa, None);
-    // One byte more, or an OPT: passed; the slow path (which compresses
-    // the SOA's names) answers.
+    // One byte more, or an OPT: passed (over 508 bytes); the slow path
+    // answers, within the client's 512 bytes or its EDNS size.
     for dns in [
         dns_bytes(&format!("xx.{q}"), RecordType::A, None),
         edns(dns_bytes(&format!("x.{q}"), RecordType::A, None), false),
@@ -1970,4 +2115,195 @@ fn malformed_lengths_and_trailing_bytes() {
     let mut f = Frame::default().build(&www_query());
     f[14] = 0x65;
     passed(&f, Counter::PassMalformed);
+}
+
+/// Runs the program on `frame` without reading the counters (for loops of
+/// thousands of queries); returns the verdict and the output frame.
+fn run_quiet(frame: &[u8]) -> (u32, Vec<u8>) {
+    let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
+    let prog: &Xdp = f.ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
+    let mut out = vec![0u8; 4096];
+    let r = prog
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .expect("BPF_PROG_TEST_RUN");
+    out.truncate(r.data_size_out as usize);
+    (r.return_value, out)
+}
+
+/// A small deterministic generator (xorshift64) of client addresses.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// A random client: `127.a.b.c` (a random /24 of 127/8), or
+/// `2001:db8:x::y` (a random /48 of 2001:db8::/32).
+fn random_client(rng: &mut u64, v6: bool) -> IpAddr {
+    let r = xorshift(rng);
+    if v6 {
+        let x = (r >> 16) as u16;
+        std::net::Ipv6Addr::new(0x2001, 0xdb8, x, r as u16, 0, 0, 0, (r >> 32) as u16 | 1).into()
+    } else {
+        std::net::Ipv4Addr::new(127, (r >> 8) as u8, (r >> 16) as u8, r as u8 | 1).into()
+    }
+}
+
+/// The client's LDNS prefix: its /24 or /48.
+fn prefix_of(client: IpAddr) -> Vec<u8> {
+    match client {
+        IpAddr::V4(a) => a.octets()[..3].to_vec(),
+        IpAddr::V6(a) => a.octets()[..6].to_vec(),
+    }
+}
+
+/// The XDP answer to `dns` from `frame`'s client, checked to be the slow
+/// path's, byte for byte; its answer addresses.
+fn addresses_in_both_paths(frame: &Frame, dns: &[u8]) -> Vec<IpAddr> {
+    let (verdict, out) = run_quiet(&frame.build(dns));
+    assert_eq!(verdict, XDP_TX, "answered in XDP from {:?}", frame.client);
+    let r = parse_reply(frame, &out);
+    assert_eq!(r.dst, frame.client_ip());
+    assert_eq!(
+        slow_bytes(frame, dns),
+        r.dns,
+        "the slow path answers {:?} alike",
+        frame.client
+    );
+    r.msg
+        .answers
+        .iter()
+        .map(|rec| match &rec.data {
+            RData::A(a) => IpAddr::from(a.0),
+            RData::AAAA(a) => IpAddr::from(a.0),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+/// Index of a test server address: its last byte minus one.
+fn server_index(a: IpAddr) -> usize {
+    let last = match a {
+        IpAddr::V4(a) => a.octets()[3],
+        IpAddr::V6(a) => a.octets()[15],
+    };
+    usize::from(last) - 1
+}
+
+#[test]
+fn static_persist_spreads_resolvers_evenly_in_both_paths() {
+    const CLIENTS: usize = 10_000;
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    for n in 2..=8usize {
+        let name = format!("persist{n}.example.test.");
+        for (v6, rtype) in [(false, RecordType::A), (true, RecordType::AAAA)] {
+            let dns = dns_bytes(&name, rtype, None);
+            let mut hits = vec![0usize; n];
+            let mut by_prefix = std::collections::HashMap::new();
+            for _ in 0..CLIENTS {
+                let client = random_client(&mut rng, v6);
+                let frame = Frame {
+                    v6,
+                    client: Some(client),
+                    ..Default::default()
+                };
+                let answers = addresses_in_both_paths(&frame, &dns);
+                assert_eq!(answers.len(), 1, "max_answers 1");
+                let i = server_index(answers[0]);
+                hits[i] += 1;
+                // Deterministic per prefix: every client of a /24 (/48)
+                // gets the same server.
+                let first = *by_prefix.entry(prefix_of(client)).or_insert(i);
+                assert_eq!(first, i, "{client}: another server than its prefix's");
+            }
+            for (i, &h) in hits.iter().enumerate() {
+                let share = h as f64 / CLIENTS as f64;
+                let want = 1.0 / n as f64;
+                assert!(
+                    (share - want).abs() < 0.02,
+                    "{name} {rtype}: server {i} has {share:.4} of the resolvers, \
+                     want {want:.4} ± 0.02 ({hits:?})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn static_persist_answers_after_the_first_skip_down_servers() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    for (v6, rtype) in [(false, RecordType::A), (true, RecordType::AAAA)] {
+        let dns = dns_bytes("persistdown.example.test.", rtype, None);
+        let mut firsts = [0usize; 4];
+        for _ in 0..2_000 {
+            let frame = Frame {
+                v6,
+                client: Some(random_client(&mut rng, v6)),
+                ..Default::default()
+            };
+            let answers: Vec<usize> = addresses_in_both_paths(&frame, &dns)
+                .into_iter()
+                .map(server_index)
+                .collect();
+            // Server 2 is down: three answers, the three others, in pool
+            // order after the first.
+            let want = match answers[0] {
+                0 => [0, 1, 3],
+                1 => [1, 3, 0],
+                3 => [3, 0, 1],
+                other => panic!("down server {other} answered first"),
+            };
+            assert_eq!(answers, want);
+            firsts[answers[0]] += 1;
+        }
+        assert!(
+            firsts
+                .iter()
+                .enumerate()
+                .all(|(i, &f)| (i == 2) == (f == 0)),
+            "{firsts:?}"
+        );
+    }
+}
+
+#[test]
+fn all_down_nodata_is_kept_no_longer_than_the_name() {
+    // The zone's negative TTL is 60, the name's TTL 5.
+    let soa = example_soa().capped(5);
+    for name in ["alldown.example.test.", "AllDown.ExAmple.TEST."] {
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            let dns = dns_bytes(name, rtype, None);
+            check_negative(&Frame::default(), &dns, NODATA, &soa, None);
+            check_negative(&v6_frame(), &edns(dns, true), NODATA, &soa, Some(true));
+        }
+    }
+}
+
+#[test]
+fn queries_to_other_local_addresses_are_passed() {
+    let dns = www_query();
+    for (v6, server) in [
+        (false, IpAddr::from([198, 18, 0, 99])),
+        (true, "2001:db8::99".parse().unwrap()),
+    ] {
+        let f = Frame {
+            v6,
+            server: Some(server),
+            ..Default::default()
+        };
+        passed(&f.build(&dns), Counter::PassNotLocal);
+        // The listen address itself is answered.
+        answered(
+            &Frame {
+                v6,
+                ..Default::default()
+            }
+            .build(&dns),
+        );
+    }
 }
