@@ -73,7 +73,7 @@ pub fn attached_xdp(iface: &str) -> io::Result<Option<AttachedProgram>> {
         };
         for x in xdp {
             match x {
-                LinkXdp::Attached(a) => attached = Some(a.clone()),
+                LinkXdp::Attached(a) => attached = Some(*a),
                 LinkXdp::ProgId(p) => id = Some(*p),
                 LinkXdp::DrvProgId(p) | LinkXdp::SkbProgId(p) | LinkXdp::HwProgId(p) => {
                     id.get_or_insert(*p);

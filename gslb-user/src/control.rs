@@ -359,7 +359,10 @@ mod tests {
         let first = lock(&path).expect("first lock");
         let e = lock(&path).expect_err("second lock").to_string();
         let pid = std::process::id();
-        assert!(e.contains(&format!("another gslb daemon (pid {pid})")), "{e}");
+        assert!(
+            e.contains(&format!("another gslb daemon (pid {pid})")),
+            "{e}"
+        );
         assert!(e.contains(&path.display().to_string()), "{e}");
         drop(first);
         let again = lock(&path).expect("lock after the holder is gone");

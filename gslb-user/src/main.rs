@@ -5,7 +5,9 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use gslb::{attached, config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp};
+use gslb::{
+    attached, config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp,
+};
 use tracing::{info, warn};
 
 /// GSLB authoritative DNS server with an XDP fast path.
@@ -286,7 +288,7 @@ async fn run(args: RunArgs) -> Result<()> {
             match attached::attached_xdp(iface) {
                 Ok(None) => {}
                 Ok(Some(prog)) => anyhow::bail!(
-                    "interface {iface} already has {prog} attached (another gslb daemon, or \
+                    "interface {iface} is taken: {prog} is attached (another gslb daemon, or \
                      another XDP user); detach it first (`ip link set dev {iface} xdp off`) or \
                      choose other interfaces"
                 ),

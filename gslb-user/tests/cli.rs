@@ -54,7 +54,10 @@ fn gslb(args: &[&str]) -> Output {
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("`gslb {}` did not finish within {TIMEOUT:?}", args.join(" "));
+            panic!(
+                "`gslb {}` did not finish within {TIMEOUT:?}",
+                args.join(" ")
+            );
         }
         thread::sleep(Duration::from_millis(10));
     }
@@ -114,7 +117,11 @@ fn check_takes_the_file_as_argument_or_option() {
     let dir = Scratch::new("check-file");
     let cfg = dir.file("ok.toml", POOL_CONFIG);
     let path = cfg.to_str().unwrap();
-    for args in [&["check", path][..], &["check", "--config", path], &["check", "-c", path]] {
+    for args in [
+        &["check", path][..],
+        &["check", "--config", path],
+        &["check", "-c", path],
+    ] {
         let out = gslb(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
         assert_eq!(text(&out.stdout), format!("{path}: ok\n"));
@@ -157,7 +164,10 @@ fn check_errors_name_the_key() {
     let dir = Scratch::new("check-key");
     let cfg = dir.file(
         "bad.toml",
-        &POOL_CONFIG.replace("datacenter = \"dc\"\n\n[[vserver]]", "datacenter = \"dc\"\nratio = \"two\"\n\n[[vserver]]"),
+        &POOL_CONFIG.replace(
+            "datacenter = \"dc\"\n\n[[vserver]]",
+            "datacenter = \"dc\"\nratio = \"two\"\n\n[[vserver]]",
+        ),
     );
     let out = gslb(&["check", cfg.to_str().unwrap()]);
     assert!(!out.status.success());
@@ -167,11 +177,17 @@ fn check_errors_name_the_key() {
         "{err}"
     );
     // Every syntax error, each with its position.
-    let cfg = dir.file("syntax.toml", "[server]\nlisten = \n[[zone]]\nname = = \"x\"\n");
+    let cfg = dir.file(
+        "syntax.toml",
+        "[server]\nlisten = \n[[zone]]\nname = = \"x\"\n",
+    );
     let out = gslb(&["check", cfg.to_str().unwrap()]);
     let err = text(&out.stderr);
     let p = cfg.display();
-    assert!(err.contains(&format!("{p}:2:")) && err.contains(&format!("{p}:4:")), "{err}");
+    assert!(
+        err.contains(&format!("{p}:2:")) && err.contains(&format!("{p}:4:")),
+        "{err}"
+    );
 }
 
 /// `gslb run --no-xdp` on 127.0.0.1:0 with its own control socket; killed
@@ -224,7 +240,10 @@ impl Daemon {
             if let Some(st) = self.child.try_wait().unwrap() {
                 panic!("the daemon exited with {st} before {needle:?}:\n{log}");
             }
-            assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{log}"
+            );
             thread::sleep(Duration::from_millis(20));
         }
     }
@@ -252,7 +271,11 @@ fn a_slow_path_daemon_is_managed_from_the_command_line() {
     assert!(log.contains("vserver `spare` is not used"), "{log}");
 
     // Admin actions print the state reached.
-    for (action, state) in [("drain", "draining"), ("disable", "disabled"), ("enable", "enabled")] {
+    for (action, state) in [
+        ("drain", "draining"),
+        ("disable", "disabled"),
+        ("enable", "enabled"),
+    ] {
         let out = d.ctl(&["server", action, "s1"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert_eq!(text(&out.stdout), format!("s1: {state}\n"));
@@ -273,9 +296,15 @@ fn a_slow_path_daemon_is_managed_from_the_command_line() {
     assert_eq!(v["names"][0]["pool_method"], "global_availability", "{v}");
     let out = d.ctl(&["status"]);
     let t = text(&out.stdout);
-    assert!(t.contains("round_robin") && !t.contains("RoundRobin"), "{t}");
+    assert!(
+        t.contains("round_robin") && !t.contains("RoundRobin"),
+        "{t}"
+    );
     assert!(t.contains("AVAILABLE") && t.contains("0/1"), "{t}");
-    assert!(t.contains("www.example.test.") && t.contains("global_availability"), "{t}");
+    assert!(
+        t.contains("www.example.test.") && t.contains("global_availability"),
+        "{t}"
+    );
     assert!(d.ctl(&["server", "enable", "s1"]).status.success());
     let v: serde_json::Value =
         serde_json::from_slice(&d.ctl(&["status", "--json"]).stdout).unwrap();

@@ -67,11 +67,8 @@ fn msg_size(raw: &str) -> usize {
 /// `gslb run` with the given control socket on the net's server veth and
 /// addresses, a pin directory of its own; bounded.
 fn second_daemon(net: &Net, control: &std::path::Path, tag: &str) -> gslb_tests::netns::CmdOutput {
-    let pin_dir = PathBuf::from("/sys/fs/bpf").join(format!(
-        "gslbt-{}-{}-{tag}",
-        std::process::id(),
-        net.id
-    ));
+    let pin_dir =
+        PathBuf::from("/sys/fs/bpf").join(format!("gslbt-{}-{}-{tag}", std::process::id(), net.id));
     let out = run_bounded(
         net.in_srv(gslb_bin())
             .args(["run", "--iface", &net.srv_if])
@@ -116,8 +113,10 @@ fn a_second_daemon_is_refused_and_the_first_stays_manageable() {
     let _ = std::fs::remove_file(gslb::control::lock_path(&control));
     assert!(out.status.is_some() && !out.success(), "{out}");
     assert!(
-        out.stderr.contains(&format!("interface {} already has XDP program id", net.srv_if))
-            && out.stderr.contains("named \"gslb\""),
+        out.stderr.contains(&format!(
+            "interface {} is taken: XDP program id",
+            net.srv_if
+        )) && out.stderr.contains("named \"gslb\""),
         "the attached program is not named:\n{out}"
     );
     assert!(
@@ -194,7 +193,11 @@ pools = ["p"]
     for extra in [&[][..], &["+tcp"], &["+noedns"]] {
         let r = net.dig(net.srv_v4(), "down.example.test", "A", extra);
         assert_eq!(r.status, "SERVFAIL", "{extra:?}:\n{}", r.raw);
-        assert!(!r.has_flag("aa"), "AA set on SERVFAIL ({extra:?}):\n{}", r.raw);
+        assert!(
+            !r.has_flag("aa"),
+            "AA set on SERVFAIL ({extra:?}):\n{}",
+            r.raw
+        );
     }
     // Data and NXDOMAIN keep AA.
     let r = net.dig(net.srv_v4(), "nope.example.test", "A", &["+tcp"]);

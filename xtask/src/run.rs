@@ -3,10 +3,7 @@
 //! directly.
 
 use std::{
-    ffi::OsString,
-    net::SocketAddr,
-    os::unix::process::CommandExt as _,
-    path::Path,
+    ffi::OsString, net::SocketAddr, os::unix::process::CommandExt as _, path::Path,
     process::Command,
 };
 
@@ -152,9 +149,15 @@ mod tests {
         let h = hints("gslb", &args(&["--listen", "127.0.0.1:5353"]));
         assert_eq!(h[0], "dig @127.0.0.1 -p 5353 www.example.test A");
         assert_eq!(h[1], "dig @127.0.0.1 -p 5353 example.test SOA");
-        let h = hints("gslb", &args(&["--listen=[::1]:8053", "--listen", "127.0.0.1:8053"]));
+        let h = hints(
+            "gslb",
+            &args(&["--listen=[::1]:8053", "--listen", "127.0.0.1:8053"]),
+        );
         assert_eq!(h[0], "dig @::1 -p 8053 www.example.test A");
-        let h = hints("gslb", &args(&["--listen", "0.0.0.0:53", "--pin-dir", "/sys/fs/bpf/x"]));
+        let h = hints(
+            "gslb",
+            &args(&["--listen", "0.0.0.0:53", "--pin-dir", "/sys/fs/bpf/x"]),
+        );
         assert_eq!(h[0], "dig @127.0.0.1 www.example.test A");
         assert_eq!(h[2], "gslb stats --pin-dir /sys/fs/bpf/x");
         let h = hints("gslb", &args(&["--control=/tmp/c.sock"]));

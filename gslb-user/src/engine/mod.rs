@@ -545,9 +545,9 @@ impl Engine {
                     .members
                     .iter()
                     .filter(|m| {
-                        views
-                            .iter()
-                            .any(|v| &v.cfg.name == *m && v.availability() == Availability::Available)
+                        views.iter().any(|v| {
+                            &v.cfg.name == *m && v.availability() == Availability::Available
+                        })
                     })
                     .count();
                 PoolStatus {

@@ -714,9 +714,15 @@ fn servfail_and_refusals_are_not_authoritative() {
     assert!(resp.answers.is_empty() && resp.authorities.is_empty());
     assert_eq!(resp.queries.len(), 1, "question echoed");
     // REFUSED and NOTIMP carry no AA either; NXDOMAIN does.
-    assert_header(&ask("www.example.net.", RecordType::A), ResponseCode::Refused, false);
-    assert_header(&ask("www.example.test.", RecordType::AXFR), ResponseCode::Refused, false);
-    assert_header(&ask("nope.example.test.", RecordType::A), ResponseCode::NXDomain, true);
+    use {RecordType as T, ResponseCode as R};
+    for (qname, qtype, rcode, aa) in [
+        ("www.example.net.", T::A, R::Refused, false),
+        ("www.example.test.", T::AXFR, R::Refused, false),
+        ("www.example.test.", T::OPT, R::NotImp, false),
+        ("nope.example.test.", T::A, R::NXDomain, true),
+    ] {
+        assert_header(&ask(qname, qtype), rcode, aa);
+    }
 }
 
 #[test]
