@@ -155,10 +155,13 @@ when_all_down = "{all_down}"
 /// - nolr: q1 [s4] (fallback_ip), q2 [s5] (fallback_ip), no last resort;
 /// - wad: w1 [s6] (no fallback, when_all_down servfail), w2 [s7]
 ///   (fallback_ip);
-/// - rot: pool_method round_robin over r1 [s8], r2 [s9], both fallback_ip.
+/// - rot: pool_method round_robin over r1 [s8], r2 [s9], both fallback_ip;
+/// - rat: pool_method ratio (1:1) over t1 [s10], t2 [s11], both
+///   fallback_ip;
+/// - skip: n1 [s12] whose methods are all `none`, then n2 [s13].
 fn chain_config() -> String {
     let mut c = String::from(ZONE);
-    for n in 1..=9 {
+    for n in 1..=13 {
         c.push_str(&vserver(&format!("s{n}"), &format!("198.18.60.{n}")));
     }
     for (pool, member, fallback, n, all_down) in [
@@ -171,6 +174,9 @@ fn chain_config() -> String {
         ("w2", "s7", "fallback_ip", 7, "nodata"),
         ("r1", "s8", "fallback_ip", 8, "servfail"),
         ("r2", "s9", "fallback_ip", 9, "servfail"),
+        ("t1", "s10", "fallback_ip", 10, "servfail"),
+        ("t2", "s11", "fallback_ip", 11, "servfail"),
+        ("n2", "s13", "fallback_ip", 13, "servfail"),
     ] {
         c.push_str(&one_member_pool(
             pool,
@@ -203,6 +209,24 @@ name = "rot.example.test"
 ttl = 5
 pools = ["r1", "r2"]
 pool_method = "round_robin"
+
+[[gslb]]
+name = "rat.example.test"
+ttl = 5
+pools = ["t1", "t2"]
+pool_method = "ratio"
+pool_ratios = [1, 1]
+
+[[pool]]
+name = "n1"
+members = ["s12"]
+preferred = "none"
+when_all_down = "servfail"
+
+[[gslb]]
+name = "skip.example.test"
+ttl = 5
+pools = ["n1", "n2"]
 "#,
     );
     c
@@ -281,6 +305,18 @@ const STEPS: &[Step] = &[
         name: "rot",
         want: Want::Addr("198.18.60.9"),
     },
+    Step {
+        case: "4: pool ratio gives the down pool's share to the others",
+        admin: &[("disable", "s10")],
+        name: "rat",
+        want: Want::Addr("198.18.60.11"),
+    },
+    Step {
+        case: "8: an available pool whose methods all find nothing is skipped",
+        admin: &[],
+        name: "skip",
+        want: Want::Addr("198.18.60.13"),
+    },
 ];
 
 /// Every row of the pool-chain table (README, "Pool chains") through XDP:
@@ -305,7 +341,11 @@ fn pool_chain_cases_through_xdp_and_slow_path() {
         let qname = format!("{}.example.test", step.name);
         // Round robin at the pool level turns once per second: ask across
         // several rounds.
-        let times = if step.name == "rot" { 4 } else { 1 };
+        let times = if matches!(step.name, "rot" | "rat") {
+            4
+        } else {
+            1
+        };
         for k in 0..times {
             if k > 0 {
                 thread::sleep(Duration::from_millis(800));
@@ -433,17 +473,35 @@ fn a_returning_server_does_not_take_every_client_through_xdp() {
     let period = Duration::from_millis(10);
     let mut f = Failures::default();
     let before = d.stats();
-    let (warm, n_warm) = query_for(&client, net.srv_v4(), Duration::from_secs(3), period, &mut f);
+    let (warm, n_warm) = query_for(
+        &client,
+        net.srv_v4(),
+        Duration::from_secs(3),
+        period,
+        &mut f,
+    );
     d.server_admin("disable", "f2");
-    let (away, n_away) = query_for(&client, net.srv_v4(), Duration::from_secs(10), period, &mut f);
+    let (away, n_away) = query_for(
+        &client,
+        net.srv_v4(),
+        Duration::from_secs(10),
+        period,
+        &mut f,
+    );
     d.server_admin("enable", "f2");
-    let (back, n_back) = query_for(&client, net.srv_v4(), Duration::from_secs(6), period, &mut f);
+    let (back, n_back) = query_for(
+        &client,
+        net.srv_v4(),
+        Duration::from_secs(6),
+        period,
+        &mut f,
+    );
     let after = d.stats();
     eprintln!(
         "FEWEST SELECTED warm {warm:?} ({n_warm} queries), f2 disabled {away:?} ({n_away}), \
          f2 back {back:?} ({n_back})"
     );
-    f.check(away.get(&f2).is_none(), || {
+    f.check(!away.contains_key(&f2), || {
         format!("disabled f2 answered: {away:?}")
     });
     let f1_back = back.get(&f1).copied().unwrap_or(0);
@@ -491,7 +549,10 @@ fn slow_path_answers_count_for_fewest_selected() {
             let r = net.dig(net.srv_v4(), "fs.example.test", "A", &["+tcp"]);
             let a = answer_addrs(&r);
             f.check(r.status == "NOERROR" && a.len() == 1, || {
-                format!("{what}: fs.example.test A over TCP: {} {a:?}\n{}", r.status, r.raw)
+                format!(
+                    "{what}: fs.example.test A over TCP: {} {a:?}\n{}",
+                    r.status, r.raw
+                )
             });
             if let Some(a) = a.first() {
                 *seen.entry(*a).or_default() += 1;

@@ -1973,7 +1973,11 @@ fn engine_fewest_selected_window() {
         cfg.engine.fewest_selected_window,
         engine::DEFAULT_FEWEST_SELECTED_WINDOW
     );
-    for (text, want) in [("\"5s\"", ms(5000)), ("\"10m\"", ms(600_000)), ("30", ms(30_000))] {
+    for (text, want) in [
+        ("\"5s\"", ms(5000)),
+        ("\"10m\"", ms(600_000)),
+        ("30", ms(30_000)),
+    ] {
         let cfg = parse(
             &engine_with(&format!("[engine]\nfewest_selected_window = {text}\n")),
             "t.toml",

@@ -977,10 +977,7 @@ mod tests {
         let pools = chain_pools(FALLBACK_CHAIN);
         let g = chain_gslb(PoolMethod::GlobalAvailability, true);
         let (d, ex) = decide_at(&v, &pools, &g, 0);
-        assert_eq!(
-            (last_octets(&d), ex.pool.as_deref()),
-            (vec![1], Some("p1"))
-        );
+        assert_eq!((last_octets(&d), ex.pool.as_deref()), (vec![1], Some("p1")));
         v[0].health_up = false;
         let (d, ex) = decide_at(&v, &pools, &g, 0);
         assert_eq!(
