@@ -19,6 +19,10 @@
 //! sessions = "sessions"        # gauge names (default sessions, connections)
 //! connections = "connections"
 //!
+//! [engine]
+//! fewest_selected_window = "60s"  # fewest_selected counts hand-outs over this
+//!                              # sliding window, 1s..=10m (default 60s)
+//!
 //! [[datacenter]]
 //! name = "ams"
 //! lat = 52.37                  # -90..=90

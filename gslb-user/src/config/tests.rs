@@ -863,6 +863,7 @@ fn gslb_example_config_is_valid() {
             connections: "connections".into(),
         }
     );
+    assert_eq!(cfg.engine, EngineConfig::default());
     assert_eq!(
         cfg.servers[7],
         VirtualServerConfig {
