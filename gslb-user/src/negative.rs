@@ -219,6 +219,28 @@ a = ["198.18.0.10"]
     }
 
     #[test]
+    fn sent_soa_has_the_canned_rdata() {
+        let state = state();
+        let z = Negatives::of(&state).zones[0].unwrap();
+        let soa = state.zones[0].negative_soa();
+        let sent = as_sent(soa.clone());
+        assert_eq!(sent.record_type(), RecordType::SOA);
+        assert_eq!((sent.ttl, sent.dns_class), (soa.ttl, soa.dns_class));
+        let RData::Unknown { rdata, .. } = &sent.data else {
+            panic!("not opaque: {sent:?}");
+        };
+        // The RDATA after the canned tail's type, class, TTL and RDLENGTH.
+        assert_eq!(rdata.anything, z.tail[10..usize::from(z.len)]);
+        // Other records pass unchanged.
+        let a = Record::from_rdata(
+            Name::from_ascii("a.example.test.").unwrap(),
+            5,
+            RData::A("198.18.0.1".parse().unwrap()),
+        );
+        assert_eq!(as_sent(a.clone()), a);
+    }
+
+    #[test]
     fn soa_tail_decodes_as_the_negative_soa() {
         let state = state();
         let z = Negatives::of(&state).zones[0].unwrap();

@@ -988,16 +988,16 @@ fn persist_mapping(
 
 fn key_of(c: &IpAddr) -> u64 {
     match c {
-        IpAddr::V4(a) => u64::from(u32::from(*a)),
+        IpAddr::V4(a) => gslb_common::select::persist_key_v4(a.octets(), 32),
         IpAddr::V6(_) => unreachable!("IPv4 clients only"),
     }
 }
 
 /// Static persist with persist_prefix_v4 = 32 over 3 servers: every LDNS
-/// address gets members[addr mod 3] (seed 004 claim 3), always the same;
-/// when sp2's backend stops, only sp2's clients move, to [sp1, sp3][addr
-/// mod 2] (claim 4), the others keep theirs; when it returns they move
-/// back. The same with XDP and with `--no-xdp`, identical mappings.
+/// address gets members[key mod 3] (seed 004 claim 3, the key a fixed
+/// hash of the address), always the same; when sp2's backend stops, only
+/// sp2's clients move, to [sp1, sp3][key mod 2] (claim 4), the others
+/// keep theirs; when it returns they move back. The same with XDP and with `--no-xdp`, identical mappings.
 #[test]
 fn static_persist_moves_only_the_down_servers_clients() {
     let net = Net::new("eng_persist");
@@ -1072,7 +1072,7 @@ fn static_persist_moves_only_the_down_servers_clients() {
                 .count()
         );
         f.check(up == expected_up, || {
-            format!("{label}: mapping with all up {up:?}\nwant (addr mod 3) {expected_up:?}")
+            format!("{label}: mapping with all up {up:?}\nwant (key mod 3) {expected_up:?}")
         });
         f.check(down == expected_sp2_down, || {
             format!("{label}: mapping with sp2 down {down:?}\nwant {expected_sp2_down:?}")
@@ -1200,6 +1200,7 @@ fn expected_all_down(name: &str) -> Option<(&'static str, Vec<IpAddr>)> {
 fn all_down_counter(name: &str) -> &'static str {
     match name {
         "open" | "fbip" => "xdp_answered",
+        "nodata" => "xdp_answered_nodata",
         "drop" => "xdp_dropped_by_method",
         _ => "xdp_passed_slow_path_method",
     }
@@ -1250,6 +1251,18 @@ fn run_all_down(test: &str, extra_zone: &str, pools: &[(&str, &str)]) {
                         show(&rx)
                     )
                 });
+                // NODATA is kept no longer than the name's answers: the
+                // SOA's TTL is at most the name's 30 s, not the zone's 300.
+                for r in [&rx, &rs].into_iter().flatten() {
+                    for soa in r.authority_keys() {
+                        f.check(soa.1 <= 30, || {
+                            format!(
+                                "{qname} A: SOA TTL {} above the name's 30\n{}",
+                                soa.1, r.raw
+                            )
+                        });
+                    }
+                }
                 let counter = all_down_counter(name);
                 let n = before.delta_of(&after, counter);
                 f.check(n == 1, || {

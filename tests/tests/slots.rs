@@ -29,7 +29,7 @@ fn addr(i: usize) -> Ipv4Addr {
 
 fn config(names: usize) -> String {
     let mut c = String::from(
-        "[server]\nlisten = [\"127.0.0.1:53\"]\ninterfaces = []\n\n\
+        "[server]\nlisten = [\"198.18.0.1:53\"]\ninterfaces = []\n\n\
          [[zone]]\nname = \"example.test\"\nns = [\"ns1.example.net.\"]\n\
          [zone.soa]\nmname = \"ns1.example.test.\"\nrname = \"hostmaster.example.test.\"\n\
          serial = 1\nminimum = 60\n\n",

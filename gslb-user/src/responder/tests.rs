@@ -165,6 +165,14 @@ fn assert_header(resp: &Message, rcode: ResponseCode, aa: bool) {
 
 #[track_caller]
 fn assert_negative_soa(resp: &Message, zone: &str) {
+    // RFC 2308 §3: min(SOA TTL 3600, MINIMUM 300).
+    assert_negative_soa_ttl(resp, zone, 300);
+}
+
+/// A negative answer with the SOA of `zone`, TTL `ttl` (a NODATA at a
+/// gslb name: at most the name's TTL).
+#[track_caller]
+fn assert_negative_soa_ttl(resp: &Message, zone: &str, ttl: u32) {
     assert!(
         resp.answers.is_empty()
             || resp
@@ -176,8 +184,7 @@ fn assert_negative_soa(resp: &Message, zone: &str) {
     let soa = &resp.authorities[0];
     assert_eq!(soa.record_type(), RecordType::SOA);
     assert_eq!(soa.name, name(zone));
-    // RFC 2308 §3: min(SOA TTL 3600, MINIMUM 300).
-    assert_eq!(soa.ttl, 300);
+    assert_eq!(soa.ttl, ttl);
 }
 
 #[test]
@@ -216,7 +223,37 @@ fn gslb_name_without_a_set_is_nodata() {
     let resp = ask("v4only.example.test.", RecordType::AAAA);
     assert_header(&resp, ResponseCode::NoError, true);
     assert!(resp.answers.is_empty());
-    assert_negative_soa(&resp, "example.test.");
+    // The name's TTL, 20, below the zone's negative TTL.
+    assert_negative_soa_ttl(&resp, "example.test.", 20);
+}
+
+#[test]
+fn negative_soa_owner_keeps_the_question_case_and_names_uncompressed() {
+    let request = request("Nx.ExAmPlE.TeSt.", RecordType::A).to_vec().unwrap();
+    let bytes = respond(&state(), &request, Transport::Udp, None).expect("a response");
+    let resp = Message::from_vec(&bytes).unwrap();
+    assert_header(&resp, ResponseCode::NXDomain, true);
+    let soa = &resp.authorities[0];
+    assert!(
+        soa.name.eq_case(&name("ExAmPlE.TeSt.")),
+        "owner {}",
+        soa.name
+    );
+    // The owner points at the apex in the question; MNAME follows in full
+    // (the fast path's canned SOA cannot point anywhere).
+    let owner = 12 + "\x02Nx".len();
+    let at = request.len();
+    assert_eq!(bytes[at..at + 2], [0xc0, owner as u8]);
+    let RData::SOA(data) = &soa.data else {
+        panic!("not an SOA: {soa}");
+    };
+    let mut mname = Vec::new();
+    for label in data.mname.iter() {
+        mname.push(label.len() as u8);
+        mname.extend(label);
+    }
+    mname.push(0);
+    assert_eq!(bytes[at + 12..at + 12 + mname.len()], mname[..]);
 }
 
 #[test]
@@ -230,7 +267,7 @@ fn other_types_at_a_gslb_name_come_from_static_data() {
     let resp = ask("www.example.test.", RecordType::MX);
     assert_header(&resp, ResponseCode::NoError, true);
     assert!(resp.answers.is_empty());
-    assert_negative_soa(&resp, "example.test.");
+    assert_negative_soa_ttl(&resp, "example.test.", 30);
 }
 
 #[test]
@@ -304,7 +341,8 @@ fn cname_chase_ends_in_nodata_or_nxdomain_with_the_target_soa() {
     let resp = ask("v4.example.test.", RecordType::AAAA);
     assert_header(&resp, ResponseCode::NoError, true);
     assert_eq!(resp.answers.len(), 1);
-    assert_negative_soa(&resp, "example.test.");
+    // Ends at the gslb name v4only (TTL 20).
+    assert_negative_soa_ttl(&resp, "example.test.", 20);
 
     // RFC 6604: the rcode is that of the last name in the chain.
     let resp = ask("dangling.example.test.", RecordType::A);
