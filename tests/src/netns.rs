@@ -814,6 +814,10 @@ impl Drop for Daemon<'_> {
             let _ = fs::remove_file(p);
         }
         let _ = fs::remove_file(&self.control);
+        // The daemon keeps the lock file of its control socket.
+        let mut lock = self.control.clone().into_os_string();
+        lock.push(".lock");
+        let _ = fs::remove_file(lock);
         // Our unique pin directory: remove what a killed daemon left.
         if let Ok(rd) = fs::read_dir(&self.pin_dir) {
             for e in rd.filter_map(Result::ok) {
