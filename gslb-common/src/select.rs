@@ -252,23 +252,27 @@ pub const fn uses_counter(mode: u16) -> bool {
 #[inline(always)]
 pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) -> usize {
     let count = usize::from(opaque_count(sel)).min(MAX_ADDRS);
+    let max = if sel.max == 0 {
+        MAX_ADDRS
+    } else {
+        usize::from(sel.max)
+    };
     let usable = usable(sel);
     let mut n = 0;
     for j in 0..MAX_ADDRS {
-        if j >= count {
+        if j >= count || n >= max {
             break;
         }
-        // `first < count`: one wrap at most.
-        let i = (first + j) % count & (MAX_ADDRS - 1);
+        // `first < count`: at most one wrap, subtracted without a branch
+        // (all ones when `i >= count`) or a division.
+        let i = first + j;
+        let wrap = ((count as i64 - 1 - i as i64) >> 63) as usize;
+        let i = (i - (count & wrap)) & (MAX_ADDRS - 1);
         // Written at the next free place, kept only if usable; `n <= j`.
         order[n & (MAX_ADDRS - 1)] = i as u8;
         n += ((usable >> i) & 1) as usize;
     }
-    if sel.max != 0 && usize::from(sel.max) < n {
-        usize::from(sel.max)
-    } else {
-        n
-    }
+    n
 }
 
 #[cfg(test)]

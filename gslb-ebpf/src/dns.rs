@@ -493,21 +493,24 @@ pub fn build_canned(
         // Bytes `at + 8 - rest..` of the tail, at the parity of `at`.
         tail_sum += csum::at(csum::word(w & (u64::MAX << ((8 - rest) * 8))), at);
     }
-    // The TTL, bytes 4..8 of the tail (`n >= 8`), rewritten in any case:
-    // the lower of the two is laundered, so that both outcomes of the
-    // comparison share one state. `tail_sum` holds the old TTL as the
-    // upper half of the first word: it is replaced exactly.
-    // SAFETY: within the tail's copy in `msg`.
-    let old = unsafe { s.msg.as_ptr().add(start + 4).cast::<u32>().read_unaligned() };
+    // The TTL, bytes 4..8 of the tail (`n >= 8`), rewritten in any case
+    // with the first word: the lower of the two is laundered, so that both
+    // outcomes of the comparison share one state. It is read from the map
+    // value, not back from `msg` (a load from a fresh store). `tail_sum`
+    // holds the old TTL as the upper half of the first word: it is
+    // replaced exactly.
+    // SAFETY: the first 8 bytes of the tail.
+    let w0 = unsafe { src.cast::<u64>().read_unaligned() };
+    let old = (w0 >> 32) as u32;
     let ttl = s.opaque(u32::from_be(old).min(ttl_cap) as usize) as u32;
     let new = ttl.to_be();
-    // SAFETY: as above.
+    // SAFETY: the first word of the tail's copy in `msg`.
     unsafe {
         s.msg
             .as_mut_ptr()
-            .add(start + 4)
-            .cast::<u32>()
-            .write_unaligned(new)
+            .add(start)
+            .cast::<u64>()
+            .write_unaligned((w0 & 0xffff_ffff) | (u64::from(new) << 32))
     };
     tail_sum = tail_sum - u64::from(old) + u64::from(new);
     let end = write_opt(&mut s.msg, o + 2 + n, q, edns_udp_size);
