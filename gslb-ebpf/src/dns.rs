@@ -420,9 +420,8 @@ pub fn canned_len(q: &Query, c: &Canned) -> usize {
 /// OPT last. The first owner is a pointer to its place in the question
 /// (a suffix of QNAME). The first record's TTL (bytes 4..8 of the tail)
 /// is lowered to `ttl_cap` when above it. Returns the response length and
-/// its unfolded
-/// checksum sum, added up while it is written (the tail is copied and
-/// summed by 8-byte words). `None` when `c` does not fit this query (the
+/// its unfolded checksum sum, added up while it is written (the tail is
+/// copied and summed by 8-byte words). `None` when `c` does not fit this query (the
 /// query is then passed).
 #[inline(always)]
 pub fn build_canned(

@@ -149,7 +149,9 @@ fn rand_u32() -> u32 {
 /// The decision for one (gslb name, type).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Decision {
-    /// No answer set of this type: NODATA. The XDP program passes.
+    /// No answer set of this type: NODATA, which the XDP program sends
+    /// itself for a name without static data (the SOA's TTL at most the
+    /// name's), as it does for [`Decision::Nodata`].
     #[default]
     NoSet,
     /// Pick answers from a set.
