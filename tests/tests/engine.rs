@@ -1093,6 +1093,138 @@ fn static_persist_moves_only_the_down_servers_clients() {
     f.assert_none();
 }
 
+/// spread.example.test: static persist over four servers without
+/// monitors (always up), per /24.
+fn spread_config(net: &Net) -> String {
+    let mut c = String::from(ZONE);
+    for h in 141..=144u8 {
+        c.push_str(&format!(
+            "\n[[vserver]]\nname = \"s{h}\"\naddress = \"{}\"\ndatacenter = \"dc1\"\n",
+            net.v4(h)
+        ));
+    }
+    c.push_str(
+        r#"
+[[pool]]
+name = "spread"
+members = ["s141", "s142", "s143", "s144"]
+preferred = "static_persist"
+max_answers = 1
+persist_prefix_v4 = 24
+
+[[gslb]]
+name = "spread.example.test"
+ttl = 30
+pools = ["spread"]
+"#,
+    );
+    c
+}
+
+/// One A query for spread.example.test from `src` to `server` port 53
+/// over UDP; the first answer address, `None` without one within 1 s.
+fn spread_query(src: IpAddr, server: IpAddr, id: u16) -> Option<IpAddr> {
+    use hickory_proto::{
+        op::{Message, MessageType, OpCode, Query},
+        rr::{Name, RData},
+    };
+    let sock = std::net::UdpSocket::bind(SocketAddr::new(src, 0))
+        .unwrap_or_else(|e| panic!("binding a UDP socket to {src}: {e}"));
+    sock.set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("read timeout");
+    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(
+        Name::from_ascii("spread.example.test.").unwrap(),
+        RecordType::A,
+    ));
+    sock.send_to(&m.to_vec().unwrap(), SocketAddr::new(server, 53))
+        .ok()?;
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).ok()?;
+    let r = Message::from_vec(&buf[..n]).ok()?;
+    r.answers.iter().find_map(|rec| match &rec.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        _ => None,
+    })
+}
+
+/// Static persist per /24 through the slow path of a `--no-xdp` daemon,
+/// on the wire: 10,000 resolvers from random /24s of 127/8 (distinct
+/// sources on the server namespace's `lo`) each get the server the
+/// shared selection (`gslb_common::select`, which the XDP program runs
+/// too) computes from their prefix, and each of the four servers gets
+/// 1/4 of them within 2 points.
+#[test]
+fn static_persist_spreads_resolvers_through_the_slow_path() {
+    const CLIENTS: usize = 10_000;
+    let net = Net::new("eng_persist_spread");
+    let config = spread_config(&net);
+    check_config(&config, "spread");
+    let d = start(&net, &config, true);
+    let members: Vec<IpAddr> = (141..=144u8).map(|h| net.v4(h)).collect();
+    let server = net.srv_v4();
+    let ns = net.srv_ns.clone();
+    // Every source first, so that the run below is one thread in the
+    // namespace; the generator is xorshift64 with a fixed seed.
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let clients: Vec<IpAddr> = (0..CLIENTS)
+        .map(|_| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            std::net::Ipv4Addr::new(127, (rng >> 8) as u8, (rng >> 16) as u8, rng as u8 | 1).into()
+        })
+        .collect();
+    let asked = clients.clone();
+    let answers: Vec<Option<IpAddr>> = gslb_tests::netns::in_netns(&ns, move || {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        asked
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (Instant::now() < deadline)
+                    .then(|| spread_query(*c, server, i as u16))
+                    .flatten()
+            })
+            .collect()
+    });
+    let sel = gslb_common::select::Selection {
+        mode: gslb_common::select::MODE_STATIC_PERSIST,
+        count: 4,
+        up: 0b1111,
+        ..Default::default()
+    };
+    let mut f = Failures::default();
+    let mut hits = [0usize; 4];
+    for (c, got) in clients.iter().zip(&answers) {
+        let IpAddr::V4(a) = c else { unreachable!() };
+        let pick = gslb_common::select::Pick {
+            client: gslb_common::select::persist_key_v4(a.octets(), 24),
+            ..Default::default()
+        };
+        let want = gslb_common::select::first(&sel, &pick, &mut gslb_common::select::identity)
+            .map(|i| members[i]);
+        if let Some(i) = got.and_then(|g| members.iter().position(|m| *m == g)) {
+            hits[i] += 1;
+        }
+        f.check(*got == want, || {
+            format!("{c}: got {got:?}, want {want:?} (its /24's server)")
+        });
+        if f.0.len() > 20 {
+            break;
+        }
+    }
+    eprintln!("STATIC PERSIST /24 over 4 servers, slow path: {hits:?}");
+    for (i, &h) in hits.iter().enumerate() {
+        let share = h as f64 / CLIENTS as f64;
+        f.check((share - 0.25).abs() < 0.02, || {
+            format!("server {i} has {share:.4} of the resolvers, want 0.25 ± 0.02 ({hits:?})")
+        });
+    }
+    drop(d);
+    f.assert_none();
+}
+
 // ---------------------------------------------------------------------------
 // 4. All down.
 
