@@ -1,6 +1,6 @@
 //! BPF map names, keys and values.
 //!
-//! Lookup chain of the fast path (see DESIGN.md, "Data path"):
+//! Lookup chain of the fast path (the data path of docs/ARCHITECTURE.md):
 //! 1. client address (IPv6, IPv4 mapped as `::ffff:a.b.c.d`) → [`CLIENT_GROUPS`]
 //!    LPM trie → client group (0 when the trie is empty or has no match);
 //! 2. lowercased wire-format QNAME → `NAMES_<n>` (the name map of the
@@ -211,8 +211,8 @@ pub const MAX_INLINE_A: usize = 4;
 /// Value of the name maps: which answer set serves each type. A fixed,
 /// ordered A set of up to [`MAX_INLINE_A`] addresses (the common case of a
 /// static gslb name) is stored inline, which saves an `ANSWERS_V4` element
-/// per name (issue 3's memory target). 32 bytes: with its key, one cache
-/// line in [`NAME_SLOTS`].
+/// per name and keeps map memory per name small. 32 bytes: with its key, one
+/// cache line in [`NAME_SLOTS`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameEntry {

@@ -1,6 +1,7 @@
 //! Per-query selection, shared by the XDP program and the slow path so that
-//! both pick the same answers from the same [`Selection`] (DESIGN.md,
-//! "Invariants"). Every loop is bounded by [`MAX_ADDRS`] for the verifier.
+//! both pick the same answers from the same [`Selection`]: a query gets the
+//! same answer whichever path serves it. Every loop is bounded by
+//! [`MAX_ADDRS`] for the verifier.
 
 use crate::maps::MAX_ADDRS;
 
