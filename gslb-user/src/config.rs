@@ -84,7 +84,7 @@ pub struct Config {
 pub struct ServerConfig {
     /// UDP and TCP addresses of the slow path. All use the same port,
     /// because the XDP program answers on a single port. Port 0 asks the
-    /// kernel for an ephemeral port (tests); see [`crate::server::bind`].
+    /// kernel for an ephemeral port (tests); see [`crate::dns::server::bind`].
     pub listen: Vec<SocketAddr>,
     /// Interfaces the XDP program is attached to.
     pub interfaces: Vec<String>,
@@ -338,6 +338,7 @@ fn position(text: &str, offset: usize) -> (usize, usize) {
 
 mod balancing;
 mod consistency;
+mod duration;
 pub mod engine;
 pub mod gslb;
 mod metrics;

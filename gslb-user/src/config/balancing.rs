@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use super::{
     raw::{
-        Dur, Float, Int, RawDatacenter, RawDuration, RawGslb, RawHealth, RawMetrics, RawMonitor,
+        Dur, Float, Int, RawDatacenter, RawGslb, RawHealth, RawMetrics, RawMonitor,
         RawPool, RawVirtualServer, Str, StrList,
     },
     validate::{absolute_name, unusable_address, Validator},
@@ -94,57 +94,6 @@ const RCODES: [(&str, u8); 11] = [
     ("NOTAUTH", 9),
     ("NOTZONE", 10),
 ];
-
-/// Parses a duration: a decimal number and a unit, `ms`, `s`, `m` or `h`
-/// (`"250ms"`, `"2s"`, `"1.5s"`, `"1m"`). Nanosecond precision.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let nanos_per_unit: u128 = match unit {
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        "" => {
-            return Err(format!(
-                "duration `{text}` has no unit: write e.g. \"{t}s\" (units: ms, s, m, h)"
-            ))
-        }
-        _ => {
-            return Err(format!(
-                "invalid duration `{text}`: unknown unit `{unit}` (units: ms, s, m, h)"
-            ))
-        }
-    };
-    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(format!(
-            "invalid duration `{text}`: expected a number and a unit, e.g. \"250ms\", \"2s\", \"1m\""
-        ));
-    }
-    let too_long = || format!("duration `{text}` is too long");
-    let int_value: u128 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| too_long())?
-    };
-    let mut nanos = int_value.checked_mul(nanos_per_unit).ok_or_else(too_long)?;
-    // The fraction, to the nanosecond (the finest unit, ms, has 6 digits
-    // below it; more digits are truncated).
-    let mut scale = nanos_per_unit;
-    for digit in frac.bytes().take(16) {
-        scale /= 10;
-        nanos += u128::from(digit - b'0') * scale;
-    }
-    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
-    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
-}
 
 impl Validator<'_> {
     pub(super) fn health(&mut self, raw: Option<&RawHealth>) -> HealthConfig {
@@ -275,13 +224,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn duration(&mut self, value: &Dur, what: &str) -> Option<Duration> {
-        let parsed = match value.get_ref() {
-            RawDuration::Seconds(s) => u64::try_from(*s)
-                .map(Duration::from_secs)
-                .map_err(|_| format!("{what} {s} is negative")),
-            RawDuration::Text(t) => parse_duration(t).map_err(|e| format!("{what}: {e}")),
-        };
-        match parsed {
+        match value.get_ref().parse(what) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.error(&value.span(), e);

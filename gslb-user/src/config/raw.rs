@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub(super) use super::duration::RawDuration;
+
 pub(super) type Str = Spanned<String>;
 pub(super) type Int = Spanned<i64>;
 pub(super) type StrList = Spanned<Vec<Str>>;
@@ -186,36 +188,4 @@ pub(super) struct RawPool {
     pub(super) when_all_down: Option<Str>,
     pub(super) persist_prefix_v4: Option<Int>,
     pub(super) persist_prefix_v6: Option<Int>,
-}
-
-/// A duration as written: a string with a unit (`"250ms"`) or an integer
-/// number of seconds. Checked in validation, where the span is known.
-pub(super) enum RawDuration {
-    Seconds(i64),
-    Text(String),
-}
-
-impl<'de> Deserialize<'de> for RawDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = RawDuration;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(
-                    "a duration such as \"250ms\", \"2s\" or \"1m\", \
-                     or an integer number of seconds",
-                )
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
-                Ok(RawDuration::Seconds(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
-                Ok(RawDuration::Seconds(i64::try_from(v).unwrap_or(i64::MAX)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
-                Ok(RawDuration::Text(v.to_string()))
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
 }
