@@ -1,6 +1,6 @@
 //! What a gslb name answers for one record type right now: the output of
 //! the selection engine, read by both the XDP map writer ([`crate::maps`])
-//! and the slow path ([`crate::lookup`]), so that both answer alike
+//! and the slow path ([`crate::dns::lookup`]), so that both answer alike
 //! (DESIGN.md, "Invariants").
 
 use std::{

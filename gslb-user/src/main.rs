@@ -6,7 +6,8 @@ use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use gslb::{
-    attached, config, control, engine, health, maps::Maps, model::State, report, server, stats, xdp,
+    dns::server,
+    attached, config, control, engine, health, maps::Maps, model::State, report, stats, xdp,
 };
 use tracing::{info, warn};
 

@@ -23,26 +23,14 @@ use gslb_common::maps::{
     NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
-use hickory_proto::rr::Name;
-
 use crate::{
     decision::Decision,
+    dns::wire::wire_key,
     model::{GslbName, State},
     negative::Negatives,
     slots::{self, Slots},
     statics,
 };
-
-/// Lowercased wire format of `name` (the name map key before padding).
-pub fn wire_key(name: &Name) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
-        out.push(label.len() as u8);
-        out.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    out.push(0);
-    out
-}
 
 /// The [`LocalAddrs`] of the listen addresses: the destinations the XDP
 /// program answers for. `0.0.0.0` (`::`) stands for every IPv4 (IPv6)

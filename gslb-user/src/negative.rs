@@ -1,7 +1,7 @@
 //! Negative answers in the fast path: which names may get NXDOMAIN or
 //! NODATA from XDP, and the SOA each zone puts in them.
 //!
-//! The rules mirror [`crate::lookup::lookup`] exactly, so that both paths
+//! The rules mirror [`crate::dns::lookup::lookup`] exactly, so that both paths
 //! give the same answer:
 //! - every name that exists in a zone (owners, gslb names, empty
 //!   non-terminals, apexes) gets a name map entry, so a name missing from
@@ -16,12 +16,13 @@
 use std::collections::BTreeMap;
 
 use gslb_common::maps::{Canned, CANNED_MAX, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE};
-use hickory_proto::rr::{
-    rdata::{NULL, SOA},
-    Name, RData, Record, RecordType,
-};
+use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::{maps::wire_key, model::State, model::Zone};
+use crate::{
+    dns::wire::{soa_rdata, wire_key},
+    model::State,
+    model::Zone,
+};
 
 /// What the maps need for negative answers.
 #[derive(Debug, Default, PartialEq)]
@@ -79,48 +80,6 @@ fn flags(state: &State, zones: &[Option<Canned>], name: &Name) -> (u8, u16) {
     (flags, index as u16)
 }
 
-/// The SOA RDATA as negative answers carry it, in both paths: names
-/// uncompressed (the fast path's canned copy cannot know where the record
-/// lands), as the zone spells them.
-fn soa_rdata(data: &SOA) -> Vec<u8> {
-    let mut rdata = Vec::new();
-    for n in [&data.mname, &data.rname] {
-        for label in n.iter() {
-            rdata.push(label.len() as u8);
-            rdata.extend(label);
-        }
-        rdata.push(0);
-    }
-    for v in [
-        data.serial,
-        data.refresh as u32,
-        data.retry as u32,
-        data.expire as u32,
-        data.minimum,
-    ] {
-        rdata.extend(v.to_be_bytes());
-    }
-    rdata
-}
-
-/// A record of the authority section as the slow path sends it: an SOA
-/// gets the RDATA of [`soa_rdata`], carried opaque so that the encoder
-/// does not compress its names; the owner is still compressed, into the
-/// question as the fast path points it. Other records are unchanged.
-/// The response then has the bytes of the fast path's negative answer.
-pub fn as_sent(record: Record) -> Record {
-    let RData::SOA(data) = &record.data else {
-        return record;
-    };
-    let rdata = RData::Unknown {
-        code: RecordType::SOA,
-        rdata: NULL::with(soa_rdata(data)),
-    };
-    let mut sent = Record::from_rdata(record.name.clone(), record.ttl, rdata);
-    sent.dns_class = record.dns_class;
-    sent
-}
-
 /// The zone's [`Canned`], or `None` when its SOA does not fit.
 fn zone_entry(zone: &Zone) -> Option<Canned> {
     let soa = zone.negative_soa();
@@ -153,8 +112,10 @@ fn zone_entry(zone: &Zone) -> Option<Canned> {
 mod tests {
     use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+    use hickory_proto::rr::Record;
+
     use super::*;
-    use crate::config;
+    use crate::{config, dns::wire::as_sent};
 
     fn state() -> State {
         let cfg = config::parse(

@@ -3,7 +3,7 @@
 //! MX or TXT, a name server's address), and the bytes it sends.
 //!
 //! The bytes are the slow path's own: each answer is made by
-//! [`crate::responder::respond`] for a question of that exact name and
+//! [`crate::dns::responder::respond`] for a question of that exact name and
 //! type, and the sections after the question are kept. Both paths so give
 //! the same answer by construction. Compression pointers in those bytes
 //! point at the question (owners, which take the query's spelling in both
@@ -27,10 +27,12 @@ use hickory_proto::{
 };
 
 use crate::{
-    maps::wire_key,
+    dns::{
+        responder::{self, Transport},
+        wire::wire_key,
+    },
     model::State,
     negative::Negatives,
-    responder::{self, Transport},
 };
 
 /// The static answers of one name.
@@ -269,7 +271,7 @@ a = ["198.18.0.11"]
             // in RDATA keep the zone's, as the slow path has them.
             for asked in [qname.to_owned(), mixed(qname)] {
                 let fast = fast_response(&asked, rtype, &c);
-                let slow = crate::lookup::lookup(&state, &name(&asked), rtype, None);
+                let slow = crate::dns::lookup::lookup(&state, &name(&asked), rtype, None);
                 let text = |r: &[Record]| r.iter().map(ToString::to_string).collect::<Vec<_>>();
                 assert_eq!(text(&fast.answers), text(&slow.answers), "{asked} {rtype}");
                 assert_eq!(text(&fast.authorities), text(&slow.authorities));

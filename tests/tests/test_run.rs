@@ -17,9 +17,9 @@ use aya::{
 use gslb::{
     config,
     decision::{AnswerSet, Decision},
+    dns::responder::{respond, Transport},
     maps::Maps,
     model::State,
-    responder::{respond, Transport},
     xdp,
 };
 use gslb_common::{select::MODE_STATIC_PERSIST, Counter};

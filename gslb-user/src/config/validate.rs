@@ -21,7 +21,7 @@ use super::{
     Config, Diagnostic, GslbConfig, PoolConfig, ServerConfig, ZoneConfig, DEFAULT_GSLB_TTL,
     DEFAULT_ZONE_TTL, MAX_GSLB_ADDRS, MAX_IFNAME_LEN, MAX_TTL,
 };
-use crate::rdata;
+use crate::dns::rdata;
 
 /// Validates `raw` (parsed from `text`, named `origin`): the config built
 /// from the valid parts, and every problem found.

@@ -2,7 +2,7 @@
 //! in each section of the answer to one question.
 //!
 //! Kept free of wire concerns (EDNS, truncation, encoding), which live in
-//! [`crate::responder`], so that it can also explain an answer.
+//! [`crate::dns::responder`], so that it can also explain an answer.
 
 use hickory_proto::{
     op::ResponseCode,

@@ -5,7 +5,7 @@
 //! exactly what the fast path would for the queries both handle
 //! (DESIGN.md, "Invariants"), and answer sensibly everything else.
 //! Parsing and encoding use hickory-proto; the data lookup is
-//! [`crate::lookup`].
+//! [`crate::dns::lookup`].
 
 use std::net::IpAddr;
 
@@ -16,7 +16,8 @@ use hickory_proto::{
 };
 use tracing::debug;
 
-use crate::{lookup, model::State};
+use super::{lookup, wire};
+use crate::model::State;
 
 /// How the request arrived: it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +118,7 @@ pub fn respond(
     response.authorities = answer
         .authorities
         .into_iter()
-        .map(crate::negative::as_sent)
+        .map(wire::as_sent)
         .collect();
     response.additionals = answer.additionals;
     encode(response, transport, limit, answer.additionals_required)

@@ -27,11 +27,11 @@ use tokio::{
 };
 use tracing::debug;
 
-use crate::{
+use super::{
     mmsg::{self, RecvBatch},
-    model::State,
     responder::{respond, Transport},
 };
+use crate::model::State;
 
 /// A TCP connection with no complete query for this long is closed
 /// (RFC 7766 §6.2.3 recommends timeouts of the order of seconds).
