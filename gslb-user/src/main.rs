@@ -7,7 +7,11 @@ use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use gslb::{
     dns::server,
-    attached, config, control, engine, health, maps::Maps, model::State, report, stats, xdp,
+    config, control, engine,
+    fastpath::{attached, loader, maps::Maps, stats},
+    health,
+    model::State,
+    report,
 };
 use tracing::{info, warn};
 
@@ -39,7 +43,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Directory of the pinned maps (`run --pin-dir`).
-        #[arg(long, default_value = xdp::DEFAULT_PIN_DIR)]
+        #[arg(long, default_value = loader::DEFAULT_PIN_DIR)]
         pin_dir: PathBuf,
     },
     /// Every pool and server: health, last probe, metrics, admin state,
@@ -119,7 +123,7 @@ struct RunArgs {
     #[arg(long)]
     listen: Vec<SocketAddr>,
     /// Directory (on a bpffs mount) where maps are pinned for `gslb stats`.
-    #[arg(long, default_value = xdp::DEFAULT_PIN_DIR)]
+    #[arg(long, default_value = loader::DEFAULT_PIN_DIR)]
     pin_dir: PathBuf,
     /// Control socket for `gslb status`, `explain` and `server`.
     #[arg(long, default_value = control::DEFAULT_SOCKET)]
@@ -307,16 +311,16 @@ async fn run(args: RunArgs) -> Result<()> {
     let mut maps = None;
     let mut hits = None;
     if !args.no_xdp {
-        let mut ebpf = xdp::load_object_for(&state)?;
+        let mut ebpf = loader::load_object_for(&state)?;
         let mut m = Maps::new(&mut ebpf)?;
         let started = std::time::Instant::now();
         let written = m.sync(&state).context("filling the XDP maps")?;
         let elapsed_ms = started.elapsed().as_millis();
-        let pins = xdp::pin_counters(&ebpf, &args.pin_dir)?;
-        hits = Some(xdp::server_hits(&mut ebpf)?);
-        let prog = xdp::load_program(&mut ebpf, xdp::PROGRAM)?;
+        let pins = loader::pin_counters(&ebpf, &args.pin_dir)?;
+        hits = Some(loader::server_hits(&mut ebpf)?);
+        let prog = loader::load_program(&mut ebpf, loader::PROGRAM)?;
         for iface in &cfg.server.interfaces {
-            let mode = xdp::attach(prog, iface)?;
+            let mode = loader::attach(prog, iface)?;
             info!(%iface, %mode, "XDP program attached");
         }
         info!(entries = written, elapsed_ms, pin_dir = %args.pin_dir.display(), "XDP maps filled");
@@ -373,10 +377,10 @@ async fn run(args: RunArgs) -> Result<()> {
 }
 
 fn xdp_pass(ifaces: &[String]) -> Result<()> {
-    let mut ebpf = xdp::load_object()?;
-    let prog = xdp::load_program(&mut ebpf, xdp::PASS_PROGRAM)?;
+    let mut ebpf = loader::load_object()?;
+    let prog = loader::load_program(&mut ebpf, loader::PASS_PROGRAM)?;
     for iface in ifaces {
-        let mode = xdp::attach(prog, iface)?;
+        let mode = loader::attach(prog, iface)?;
         info!(%iface, %mode, "pass-through XDP program attached");
     }
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -9,9 +9,11 @@ use aya::programs::{TestRun, TestRunOptions, Xdp};
 use gslb::{
     config,
     decision::{AnswerSet, Decision},
-    maps::{capacities, Maps},
+    fastpath::{
+        loader as xdp,
+        maps::{capacities, Maps},
+    },
     model::State,
-    xdp,
 };
 use gslb_common::maps::NAME_SLOTS;
 use gslb_tests::packet::{parse_reply, query, Frame};

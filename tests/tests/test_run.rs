@@ -18,9 +18,8 @@ use gslb::{
     config,
     decision::{AnswerSet, Decision},
     dns::responder::{respond, Transport},
-    maps::Maps,
+    fastpath::{loader as xdp, maps::Maps},
     model::State,
-    xdp,
 };
 use gslb_common::{select::MODE_STATIC_PERSIST, Counter};
 use gslb_tests::packet::{
@@ -400,7 +399,7 @@ fn set_engine_decisions(state: &State) {
 
 fn counters(ebpf: &Ebpf) -> Vec<u64> {
     let map: PerCpuArray<&MapData, u64> = ebpf.map("COUNTERS").unwrap().try_into().unwrap();
-    gslb::stats::read(&map)
+    gslb::fastpath::stats::read(&map)
         .unwrap()
         .into_iter()
         .map(|(_, v)| v)

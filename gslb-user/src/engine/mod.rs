@@ -34,7 +34,7 @@ use crate::{
     config::{AdminState, Config},
     decision::{Decision, SlowHits},
     health::HealthEvent,
-    maps::Maps,
+    fastpath::maps::Maps,
     model::State,
 };
 

@@ -27,6 +27,9 @@ use crate::{
     decision::Decision,
     dns::wire::wire_key,
     model::{GslbName, State},
+};
+
+use super::{
     negative::Negatives,
     slots::{self, Slots},
     statics,

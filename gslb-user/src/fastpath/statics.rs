@@ -32,8 +32,9 @@ use crate::{
         wire::wire_key,
     },
     model::State,
-    negative::Negatives,
 };
+
+use super::negative::Negatives;
 
 /// The static answers of one name.
 #[derive(Debug, Default, PartialEq)]

@@ -69,14 +69,14 @@ impl std::fmt::Display for AttachMode {
 
 /// Loads the object (programs not yet loaded into the kernel).
 pub fn load_object() -> Result<Ebpf, XdpError> {
-    load_sized(&crate::maps::capacities(None))
+    load_sized(&super::maps::capacities(None))
 }
 
 /// Loads the object with the name and answer maps sized for `state`: a
 /// hash map's bucket array has as many buckets as its capacity (rounded
 /// up to a power of two), and a small one stays in the CPU caches.
 pub fn load_object_for(state: &crate::model::State) -> Result<Ebpf, XdpError> {
-    load_sized(&crate::maps::capacities(Some(state)))
+    load_sized(&super::maps::capacities(Some(state)))
 }
 
 /// Loads the object with the given `(map, max_entries)` capacities (tests
@@ -114,7 +114,7 @@ pub fn attach(prog: &mut Xdp, iface: &str) -> Result<AttachMode, XdpError> {
         Ok(_) => Ok(AttachMode::Native),
         Err(native) => {
             // Taken, not unavailable: say by what, and do not try generic.
-            if let Ok(Some(prog)) = crate::attached::attached_xdp(iface) {
+            if let Ok(Some(prog)) = super::attached::attached_xdp(iface) {
                 return Err(XdpError::Program {
                     what: format!("attach to {iface}: {prog} is already attached"),
                     source: native,
