@@ -55,9 +55,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     use humantime::DurationError as E;
     const UNITS: &str = "units: ms, s, m, h, ...";
     humantime::parse_duration(text.trim()).map_err(|e| match e {
-        E::UnknownUnit { unit, value, .. } if unit.is_empty() => format!(
-            "duration `{text}` has no unit: write e.g. \"{value}s\" ({UNITS})"
-        ),
+        E::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+            format!("duration `{text}` has no unit: write e.g. \"{value}s\" ({UNITS})")
+        }
         E::UnknownUnit { unit, .. } => {
             format!("invalid duration `{text}`: unknown unit `{unit}` ({UNITS})")
         }
@@ -114,7 +114,9 @@ mod tests {
             assert!(parse_duration(bad).is_err(), "`{bad}` accepted");
         }
         assert!(parse_duration("5").unwrap_err().contains("has no unit"));
-        assert!(parse_duration("1x").unwrap_err().contains("unknown unit `x`"));
+        assert!(parse_duration("1x")
+            .unwrap_err()
+            .contains("unknown unit `x`"));
         assert!(parse_duration("99999999999999999999999h")
             .unwrap_err()
             .contains("too long"));

@@ -1,5 +1,8 @@
-use super::*;
-use hickory_proto::rr::RecordType;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use hickory_proto::rr::{Name, RecordType};
+
+use super::{diagnostics::position, *};
 
 /// A minimal valid zone, to which tests append.
 const ZONE: &str = r#"
@@ -1948,7 +1951,7 @@ fn engine_fewest_selected_window() {
     let cfg = parse(&engine_with(""), "t.toml").expect("valid");
     assert_eq!(
         cfg.engine.fewest_selected_window,
-        engine::DEFAULT_FEWEST_SELECTED_WINDOW
+        DEFAULT_FEWEST_SELECTED_WINDOW
     );
     for (text, want) in [
         ("\"5s\"", ms(5000)),

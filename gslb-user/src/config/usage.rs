@@ -5,7 +5,10 @@
 
 use std::collections::HashSet;
 
-use super::{diagnostic, raw::RawConfig, Diagnostic};
+use super::{
+    diagnostics::{diagnostic, Diagnostic},
+    tables::RawConfig,
+};
 
 /// The warnings for `raw` (parsed from `text`, named `origin`), in text
 /// order.

@@ -1,16 +1,72 @@
-//! Checks of the `[metrics]` table (how `metrics_url` endpoints are
-//! polled) and of a vserver's `metrics_labels`.
+//! `[metrics]`: how the vservers' `metrics_url` endpoints are polled and
+//! read.
+//!
+//! ```toml
+//! [metrics]
+//! interval = "5s"              # between two polls, >= 10ms (default 5s)
+//! timeout = "2s"               # of one poll, < interval (default 2s, or half the interval)
+//! max_age = "15s"              # a reading older than this is unknown, >= interval
+//!                              # (default 3 intervals)
+//! sessions = "sessions"        # gauge names (default sessions, connections)
+//! connections = "connections"
+//! ```
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
-use toml::Spanned;
+use serde::Deserialize;
 
-use super::{
-    balancing::MIN_MONITOR_INTERVAL,
-    raw::{RawMetricsPolling, Str},
-    validate::Validator,
-    MetricsConfig, DEFAULT_METRICS_MAX_AGE_INTERVALS, DEFAULT_METRICS_TIMEOUT,
+use super::monitor::MIN_MONITOR_INTERVAL;
+use crate::config::{
+    checks::Validator,
+    raw::{Dur, Str},
 };
+
+/// `[metrics]`: how the `metrics_url` endpoints are polled and read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Time between two polls of one endpoint.
+    pub interval: Duration,
+    /// Time one poll may take (< interval).
+    pub timeout: Duration,
+    /// A reading older than this is unknown (>= interval).
+    pub max_age: Duration,
+    /// Gauge of the current sessions.
+    pub sessions: String,
+    /// Gauge of the current connections.
+    pub connections: String,
+}
+
+/// Default `[metrics] interval`.
+pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Default `[metrics] timeout` (or half the interval when that is shorter).
+pub const DEFAULT_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Default `[metrics] max_age`, in intervals: two polls may fail before
+/// a reading is dropped.
+pub const DEFAULT_METRICS_MAX_AGE_INTERVALS: u32 = 3;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            interval: DEFAULT_METRICS_INTERVAL,
+            timeout: DEFAULT_METRICS_TIMEOUT,
+            max_age: DEFAULT_METRICS_INTERVAL * DEFAULT_METRICS_MAX_AGE_INTERVALS,
+            sessions: "sessions".into(),
+            connections: "connections".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(in crate::config) struct RawMetricsPolling {
+    pub(in crate::config) interval: Option<Dur>,
+    pub(in crate::config) timeout: Option<Dur>,
+    pub(in crate::config) max_age: Option<Dur>,
+    pub(in crate::config) sessions: Option<Str>,
+    pub(in crate::config) connections: Option<Str>,
+}
 
 /// Whether `name` can be matched as a Prometheus metric or label name:
 /// `[A-Za-z_][A-Za-z0-9_]*` (the colon of recording rules is not read by
@@ -96,35 +152,6 @@ impl Validator<'_> {
             }
         }
         m
-    }
-
-    /// A vserver's `metrics_labels`: label names as Prometheus has them,
-    /// any value.
-    pub(super) fn metrics_labels(
-        &mut self,
-        raw: &Spanned<BTreeMap<String, Str>>,
-    ) -> BTreeMap<String, String> {
-        let mut labels = BTreeMap::new();
-        for (k, v) in raw.get_ref() {
-            if !prometheus_name(k) {
-                self.error(
-                    &raw.span(),
-                    format!("invalid label name `{k}` in metrics_labels: [A-Za-z_][A-Za-z0-9_]*"),
-                );
-            } else if v.get_ref().contains([',', '=', '"', '\\', '}']) {
-                // The text parser splits label pairs on these.
-                self.error(
-                    &v.span(),
-                    format!(
-                        "metrics_labels.{k} `{}`: a value with , = \" \\ or }} cannot be matched",
-                        v.get_ref()
-                    ),
-                );
-            } else {
-                labels.insert(k.clone(), v.get_ref().clone());
-            }
-        }
-        labels
     }
 }
 

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
-use super::validate::{longest_zone, Entry, GslbDraft, Validator, ZoneDraft};
+use super::{longest_zone, Entry, ZoneDraft};
+use crate::config::{checks::Validator, tables::gslb::GslbDraft};
 
 impl Validator<'_> {
     /// Checks that need all the data of one zone: NS at the apex, CNAME
     /// exclusivity, gslb names vs static records, RRset TTLs, duplicates,
     /// delegations and glue.
-    pub(super) fn zone_consistency(
+    pub(in crate::config::tables) fn zone_consistency(
         &mut self,
         draft: &ZoneDraft,
         gslb: &[&GslbDraft],

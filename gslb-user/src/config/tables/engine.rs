@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use super::{raw::RawEngine, validate::Validator};
+use serde::Deserialize;
+
+use crate::config::{checks::Validator, raw::Dur};
 
 /// Default `fewest_selected_window`.
 pub const DEFAULT_FEWEST_SELECTED_WINDOW: Duration = Duration::from_secs(60);
@@ -31,6 +33,12 @@ impl Default for EngineConfig {
             fewest_selected_window: DEFAULT_FEWEST_SELECTED_WINDOW,
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(in crate::config) struct RawEngine {
+    pub(in crate::config) fewest_selected_window: Option<Dur>,
 }
 
 impl Validator<'_> {
