@@ -14,24 +14,22 @@ mod csum;
 mod dns;
 mod headers;
 mod maps;
+mod names;
+mod send;
 
 use aya_ebpf::{
     bindings::xdp_action::XDP_DROP,
     bindings::xdp_action::{XDP_PASS, XDP_TX},
-    helpers::generated::{
-        bpf_get_prandom_u32, bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
-        bpf_xdp_store_bytes,
-    },
+    helpers::generated::bpf_get_prandom_u32,
     macros::xdp,
     programs::XdpContext,
 };
 use gslb_common::{
     dns::{HEADER_LEN, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        name_class, slot_fits, slot_hash, AnswerKey, Canned, Config, NameEntry, StaticKey,
-        CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, MAX_ADDRS, NAME_CHILD_NX,
-        NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
-        SLOT_PROBES, SLOT_TOMBSTONE,
+        AnswerKey, Canned, NameEntry, StaticKey, CONFIG_CLIENT_GROUPS, CONFIG_ENABLED, MAX_ADDRS,
+        NAME_CHILD_NX, NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC,
+        NO_ANSWER,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -41,9 +39,10 @@ use crate::{
     dns::Query,
     headers::Layers,
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, NAMES_128,
-        NAMES_256, NAMES_32, NAMES_64, NAME_SLOTS, SCRATCH, SERVER_HITS, STATIC, ZONES,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, CONFIG, MAX_QUERY, SCRATCH,
+        SERVER_HITS, STATIC, ZONES,
     },
+    send::send,
 };
 
 /// Entry point: every outcome is counted; anything not answered is passed.
@@ -101,10 +100,12 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     if !copy::read_query(ctx, s, dns_off, dns_len) {
         return Err(Counter::PassMalformed);
     }
-    let q = dns::parse(s, dns_len, |s, name_len| prefetch_slot(s, cfg, name_len))?;
-    let Some(entry) = find_name(s, cfg, q.name_len, q.home)? else {
+    let q = dns::parse(s, dns_len, |s, name_len| {
+        names::prefetch_slot(s, cfg, name_len)
+    })?;
+    let Some(entry) = names::find_name(s, cfg, q.name_len, q.home)? else {
         // RFC 8020: the parent exists and lists every child that does.
-        let parent = lookup_parent(s, cfg, &q)?.ok_or(Counter::PassNameNotFound)?;
+        let parent = names::lookup_parent(s, cfg, &q)?.ok_or(Counter::PassNameNotFound)?;
         if parent.flags & NAME_CHILD_NX == 0 {
             return Err(Counter::PassNameNotFound);
         }
@@ -253,134 +254,6 @@ fn send_canned(
     Ok(())
 }
 
-/// Looks up the QNAME without its first label (the root has no parent),
-/// its key built from the query in `s.msg`.
-#[inline(always)]
-fn lookup_parent(s: &mut Scratch, cfg: &Config, q: &Query) -> Result<Option<NameEntry>, Counter> {
-    let skip = q.first_label + 1;
-    if q.first_label == 0 || skip >= q.name_len {
-        return Ok(None);
-    }
-    let len = s.opaque(q.name_len - skip);
-    if len == 0 || len > 255 {
-        return Ok(None);
-    }
-    dns::build_key(s, skip, len);
-    find_name(s, cfg, len, slot_home(s))
-}
-
-/// The first four words of the key in `s.key`: a `NAME_SLOTS` key.
-#[inline(always)]
-fn key_words(s: &Scratch) -> [u64; 4] {
-    let k = s.key.as_ptr().cast::<u64>();
-    // SAFETY: `key` is 256 bytes at offset 0 of the (8-byte aligned) value.
-    unsafe { [k.read(), k.add(1).read(), k.add(2).read(), k.add(3).read()] }
-}
-
-/// Home slot of the key in `s.key` in `NAME_SLOTS` (unmasked).
-#[inline(always)]
-fn slot_home(s: &Scratch) -> u32 {
-    slot_hash(key_words(s)) as u32
-}
-
-/// Returns the home slot of a QNAME that fits `NAME_SLOTS`, and starts
-/// loading that slot: the load, a cache miss with many names, then runs
-/// while the rest of the query is parsed instead of after it.
-#[inline(always)]
-fn prefetch_slot(s: &Scratch, cfg: &Config, name_len: usize) -> u32 {
-    if !slot_fits(name_len) {
-        return 0;
-    }
-    let home = slot_home(s);
-    // The home slot and the next one, where a probe most often goes on.
-    for i in 0..2 {
-        if let Some(slot) = NAME_SLOTS.get_ptr(home.wrapping_add(i) & cfg.slot_mask) {
-            // SAFETY: a valid map value; the value read is not used.
-            unsafe { core::ptr::read_volatile(slot.cast::<u64>()) };
-        }
-    }
-    home
-}
-
-/// The entry of the name whose key is in `s.key` (home slot `home`, see
-/// [`slot_home`]): from `NAME_SLOTS` for a short name, else from the hash
-/// map of its size class. A short name is looked for in `NAMES_32` only
-/// when it may have overflowed there: the daemon puts a name there only
-/// when all `SLOT_PROBES` slots from its home are taken, and a taken slot
-/// never becomes empty again (removal leaves a tombstone), so a probe that
-/// meets an empty slot has its answer. `Err` when the name's slot is being
-/// rewritten (the query is passed).
-#[inline(always)]
-fn find_name(
-    s: &mut Scratch,
-    cfg: &Config,
-    name_len: usize,
-    home: u32,
-) -> Result<Option<NameEntry>, Counter> {
-    if slot_fits(name_len) {
-        match lookup_slot(s, cfg.slot_mask, home)? {
-            Probe::Found(e) => return Ok(Some(e)),
-            Probe::Absent => return Ok(None),
-            Probe::Full if cfg.flags & CONFIG_SLOT_OVERFLOW == 0 => return Ok(None),
-            Probe::Full => {}
-        }
-    }
-    Ok(lookup_name(s, name_len))
-}
-
-/// Outcome of a probe of `NAME_SLOTS`.
-enum Probe {
-    /// The name's entry.
-    Found(NameEntry),
-    /// An empty slot ended the probe: the name is in no name map.
-    Absent,
-    /// Every probed slot held another name (or a tombstone): the name may
-    /// be in `NAMES_32`.
-    Full,
-}
-
-/// Probes `NAME_SLOTS` from slot `home` for the key in `s.key` (see
-/// `gslb_common::maps::NAME_SLOTS` for the sequence-byte protocol).
-#[inline(always)]
-fn lookup_slot(s: &mut Scratch, mask: u32, home: u32) -> Result<Probe, Counter> {
-    let w = key_words(s);
-    for i in 0..SLOT_PROBES {
-        let idx = home.wrapping_add(i) & mask;
-        let Some(slot) = NAME_SLOTS.get_ptr(idx) else {
-            return Ok(Probe::Full);
-        };
-        let sk = slot.cast::<u64>();
-        // SAFETY: a valid map value of 64 bytes; volatile keeps the reads
-        // in this order (sequence byte first, entry, sequence byte again).
-        unsafe {
-            let w3 = core::ptr::read_volatile(sk.add(3));
-            let w0 = core::ptr::read_volatile(sk);
-            if w0 == 0 {
-                return Ok(Probe::Absent);
-            }
-            if w0 as u8 == SLOT_TOMBSTONE || w0 != w[0] {
-                continue;
-            }
-            let w1 = core::ptr::read_volatile(sk.add(1));
-            let w2 = core::ptr::read_volatile(sk.add(2));
-            if w1 != w[1] || w2 != w[2] || (w3 & 0x00ff_ffff_ffff_ffff) != w[3] {
-                continue;
-            }
-            let seq = (w3 >> 56) as u8;
-            if seq & 1 != 0 {
-                return Err(Counter::PassInternal);
-            }
-            let e = core::ptr::read_volatile(&(*slot).entry);
-            let again = core::ptr::read_volatile(&(*slot).key[31]);
-            if again != seq {
-                return Err(Counter::PassInternal);
-            }
-            return Ok(Probe::Found(e));
-        }
-    }
-    Ok(Probe::Full)
-}
-
 /// Looks an answer set up for the client's group, falling back to the
 /// default group 0. User space replaces values whole (hash map RCU
 /// update); the program writes only the rotation counter in place.
@@ -392,26 +265,6 @@ fn lookup<V>(map: &aya_ebpf::maps::HashMap<AnswerKey, V>, set: u32, group: u32) 
         }
     }
     map.get_ptr_mut(AnswerKey { set, group: 0 })
-}
-
-/// Finds the name in the map of its size class. The key is the whole
-/// zero-padded class-sized prefix of `s.key`.
-#[inline(always)]
-#[allow(
-    clippy::needless_borrows_for_generic_args,
-    reason = "by value would copy up to 256 bytes of key onto the BPF stack"
-)]
-fn lookup_name(s: &Scratch, name_len: usize) -> Option<NameEntry> {
-    let k = s.key.as_ptr();
-    // SAFETY: `key` is 256 bytes, every class is at most 256 bytes.
-    unsafe {
-        match name_class(name_len)? {
-            0 => NAMES_32.get(&*k.cast::<[u8; 32]>()).copied(),
-            1 => NAMES_64.get(&*k.cast::<[u8; 64]>()).copied(),
-            2 => NAMES_128.get(&*k.cast::<[u8; 128]>()).copied(),
-            _ => NAMES_256.get(&*k.cast::<[u8; 256]>()).copied(),
-        }
-    }
 }
 
 /// Client group of the source address (ECS comes in a later version).
@@ -515,94 +368,6 @@ fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
             None => 0,
         }
     }
-}
-
-/// Resizes the packet, writes the response (whose checksum sum is
-/// `payload_sum`; its question, up to `q_end`, is the query's) in, rewrites
-/// the headers. On a helper failure the packet is restored to its original
-/// length and passed (its content below the DNS payload is untouched until
-/// the write).
-#[inline(always)]
-fn send(
-    ctx: &XdpContext,
-    s: &mut Scratch,
-    l: &Layers,
-    dns_off: usize,
-    q_end: usize,
-    resp_len: usize,
-    payload_sum: u64,
-) -> Result<(), Counter> {
-    // Longer responses (a canned tail after a long question) go to the slow
-    // path; the bound also lets the verifier prove the helper arguments.
-    if resp_len == 0 || resp_len > 508 {
-        return Err(Counter::PassTooBig);
-    }
-    let frame_len = (ctx.data_end() - ctx.data()) as i32;
-    let delta = (dns_off + resp_len) as i32 - frame_len;
-    let grown = resize(ctx, s, dns_off, delta)?;
-    let written = match grown {
-        // The query is still in place: write what differs.
-        Grown::Tail => copy::write_changes(ctx, s, dns_off, q_end, resp_len),
-        // The query moved with the front: write the whole response.
-        Grown::Head => unsafe {
-            bpf_xdp_store_bytes(
-                ctx.ctx,
-                dns_off as u32,
-                s.msg.as_mut_ptr().cast(),
-                (resp_len & 0x1ff) as u32,
-            ) == 0
-        },
-    };
-    if !written || !headers::rewrite(ctx, l, resp_len, payload_sum) {
-        // Cannot happen after the checks above; undo the resize.
-        unsafe {
-            match grown {
-                Grown::Tail => bpf_xdp_adjust_tail(ctx.ctx, -delta),
-                Grown::Head => bpf_xdp_adjust_head(ctx.ctx, delta),
-            }
-        };
-        return Err(Counter::PassInternal);
-    }
-    Ok(())
-}
-
-/// Which end of the frame [`resize`] moved.
-enum Grown {
-    Tail,
-    Head,
-}
-
-/// Makes the frame `delta` bytes longer (or shorter). The tail is tried
-/// first; drivers that leave little tailroom (veth copies frames into
-/// buffers with only alignment slack at the end) get the room at the front
-/// instead, where XDP guarantees 256 bytes of headroom: the L2-L4 headers
-/// (`dns_off` bytes) are then moved to the new start. Either way the bytes
-/// from `dns_off` on are to be overwritten by the response.
-#[inline(always)]
-fn resize(ctx: &XdpContext, s: &mut Scratch, dns_off: usize, delta: i32) -> Result<Grown, Counter> {
-    if unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } == 0 {
-        return Ok(Grown::Tail);
-    }
-    if delta <= 0 || dns_off == 0 || dns_off > maps::HDR_LEN {
-        return Err(Counter::PassInternal);
-    }
-    let hdr = s.hdr.as_mut_ptr().cast();
-    // Opaque, then masked: the mask must survive for the verifier.
-    let n = (s.opaque(dns_off) & (maps::HDR_LEN * 2 - 1)) as u32;
-    if n == 0 {
-        return Err(Counter::PassInternal);
-    }
-    if unsafe { bpf_xdp_load_bytes(ctx.ctx, 0, hdr, n) } != 0 {
-        return Err(Counter::PassInternal);
-    }
-    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } != 0 {
-        return Err(Counter::PassInternal);
-    }
-    if unsafe { bpf_xdp_store_bytes(ctx.ctx, 0, hdr, n) } != 0 {
-        unsafe { bpf_xdp_adjust_head(ctx.ctx, delta) };
-        return Err(Counter::PassInternal);
-    }
-    Ok(Grown::Head)
 }
 
 #[cfg(not(test))]
