@@ -7,11 +7,11 @@ use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use gslb::{
     dns::server,
-    config, control, engine,
+    api::{control, protocol, report},
+    config, engine,
     fastpath::{attached, loader, maps::Maps, stats},
     health,
-    model::State,
-    report,
+    state::model::State,
 };
 use tracing::{info, warn};
 
@@ -163,7 +163,7 @@ fn main() -> Result<()> {
             json,
             control: path,
         } => {
-            let v = control_request(&path, &control::Request::Status)?;
+            let v = control_request(&path, &protocol::Request::Status)?;
             print_report(&v, json, report::status_text);
             Ok(())
         }
@@ -173,7 +173,7 @@ fn main() -> Result<()> {
             json,
             control: path,
         } => {
-            let v = control_request(&path, &control::Request::Explain { name, client })?;
+            let v = control_request(&path, &protocol::Request::Explain { name, client })?;
             print_report(&v, json, report::explain_text);
             Ok(())
         }
@@ -189,7 +189,7 @@ fn main() -> Result<()> {
             };
             control_request(
                 &path,
-                &control::Request::Admin {
+                &protocol::Request::Admin {
                     server: name.clone(),
                     state: state.into(),
                 },
@@ -207,7 +207,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn control_request(path: &std::path::Path, req: &control::Request) -> Result<serde_json::Value> {
+fn control_request(path: &std::path::Path, req: &protocol::Request) -> Result<serde_json::Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -237,11 +237,11 @@ fn update_bench(path: &std::path::Path, server: &str, count: u32, rate: u32) -> 
                 tokio::time::sleep_until(tokio::time::Instant::from_std(start + due)).await;
             }
             let state = if i % 2 == 0 { "disabled" } else { "enabled" };
-            tx.send(&control::Request::Admin { server: server.to_string(), state: state.into() })
+            tx.send(&protocol::Request::Admin { server: server.to_string(), state: state.into() })
                 .await?;
         }
         // Leave the server enabled.
-        tx.send(&control::Request::Admin { server: server.to_string(), state: "enabled".into() })
+        tx.send(&protocol::Request::Admin { server: server.to_string(), state: "enabled".into() })
             .await?;
         reader.await??;
         let secs = start.elapsed().as_secs_f64();

@@ -110,7 +110,7 @@ fn a_second_daemon_is_refused_and_the_first_stays_manageable() {
     let control = d.control.with_extension("other.sock");
     let out = second_daemon(&net, &control, "same-iface");
     let _ = std::fs::remove_file(&control);
-    let _ = std::fs::remove_file(gslb::control::lock_path(&control));
+    let _ = std::fs::remove_file(gslb::api::control::lock_path(&control));
     assert!(out.status.is_some() && !out.success(), "{out}");
     assert!(
         out.stderr.contains(&format!(

@@ -8,12 +8,14 @@ use std::net::Ipv4Addr;
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use gslb::{
     config,
-    decision::{AnswerSet, Decision},
     fastpath::{
         loader as xdp,
         maps::{capacities, Maps},
     },
-    model::State,
+    state::{
+        decision::{AnswerSet, Decision},
+        model::State,
+    },
 };
 use gslb_common::maps::NAME_SLOTS;
 use gslb_tests::packet::{parse_reply, query, Frame};

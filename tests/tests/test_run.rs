@@ -16,10 +16,12 @@ use aya::{
 };
 use gslb::{
     config,
-    decision::{AnswerSet, Decision},
     dns::responder::{respond, Transport},
     fastpath::{loader as xdp, maps::Maps},
-    model::State,
+    state::{
+        decision::{AnswerSet, Decision},
+        model::State,
+    },
 };
 use gslb_common::{select::MODE_STATIC_PERSIST, Counter};
 use gslb_tests::packet::{

@@ -12,8 +12,8 @@ use hickory_proto::{
 use std::net::IpAddr;
 
 use crate::{
-    decision::Outcome,
-    model::{State, Zone},
+    state::decision::Outcome,
+    state::model::{State, Zone},
 };
 
 /// Most CNAMEs followed for one question. Long chains are a misconfig;

@@ -17,7 +17,7 @@ use hickory_proto::{
 use tracing::debug;
 
 use super::{lookup, wire};
-use crate::model::State;
+use crate::state::model::State;
 
 /// How the request arrived: it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

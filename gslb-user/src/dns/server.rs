@@ -31,7 +31,7 @@ use super::{
     mmsg::{self, RecvBatch},
     responder::{respond, Transport},
 };
-use crate::model::State;
+use crate::state::model::State;
 
 /// A TCP connection with no complete query for this long is closed
 /// (RFC 7766 §6.2.3 recommends timeouts of the order of seconds).

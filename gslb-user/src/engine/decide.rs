@@ -27,7 +27,7 @@ use crate::{
     config::{
         AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig,
     },
-    decision::{AnswerSet, Decision},
+    state::decision::{AnswerSet, Decision},
 };
 
 /// Address family of an answer set.
@@ -583,7 +583,7 @@ pub fn describe(d: &Decision) -> String {
             let addrs: Vec<String> = set.addrs.iter().map(ToString::to_string).collect();
             format!(
                 "answer {} of [{}] {mode}, ttl {}",
-                crate::decision::answers_per_response(set),
+                crate::state::decision::answers_per_response(set),
                 addrs.join(", "),
                 set.sel.ttl
             )

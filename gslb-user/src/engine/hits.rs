@@ -1,7 +1,7 @@
 //! Hand-out counts over a sliding window, for `fewest_selected`: how often
 //! each server was the first answer in the last `fewest_selected_window`,
 //! by the XDP program (its per-CPU `SERVER_HITS` counters, read as deltas
-//! every tick) and by the slow path ([`crate::decision::SlowHits`]).
+//! every tick) and by the slow path ([`crate::state::decision::SlowHits`]).
 //!
 //! A ring keeps one row of per-server deltas per tick; the window's count
 //! of a server is the sum of its column, kept up to date as rows enter and

@@ -32,10 +32,10 @@ use self::{
 };
 use crate::{
     config::{AdminState, Config},
-    decision::{Decision, SlowHits},
+    state::decision::{Decision, SlowHits},
     health::HealthEvent,
     fastpath::maps::Maps,
-    model::State,
+    state::model::State,
 };
 
 /// Period of the metrics / hit-counter refresh.
@@ -597,7 +597,7 @@ impl Engine {
         let answer = |d: &Decision| match d {
             // A copy, so explaining does not advance the live rotation.
             Decision::Answer(set) => {
-                crate::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client)
+                crate::state::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client)
             }
             _ => Vec::new(),
         };

@@ -75,7 +75,7 @@ pub fn load_object() -> Result<Ebpf, XdpError> {
 /// Loads the object with the name and answer maps sized for `state`: a
 /// hash map's bucket array has as many buckets as its capacity (rounded
 /// up to a power of two), and a small one stays in the CPU caches.
-pub fn load_object_for(state: &crate::model::State) -> Result<Ebpf, XdpError> {
+pub fn load_object_for(state: &crate::state::model::State) -> Result<Ebpf, XdpError> {
     load_sized(&super::maps::capacities(Some(state)))
 }
 

@@ -24,9 +24,9 @@ use gslb_common::maps::{
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 use crate::{
-    decision::Decision,
+    state::decision::Decision,
     dns::wire::wire_key,
-    model::{GslbName, State},
+    state::model::{GslbName, State},
 };
 
 use super::{
@@ -551,7 +551,7 @@ mod tests {
     use hickory_proto::rr::Name;
 
     use super::*;
-    use crate::decision::AnswerSet;
+    use crate::state::decision::AnswerSet;
 
     fn name(a: Decision) -> GslbName {
         GslbName::new(

@@ -20,8 +20,8 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::{
     dns::wire::{soa_rdata, wire_key},
-    model::State,
-    model::Zone,
+    state::model::State,
+    state::model::Zone,
 };
 
 /// What the maps need for negative answers.

@@ -31,7 +31,7 @@ use crate::{
         responder::{self, Transport},
         wire::wire_key,
     },
-    model::State,
+    state::model::State,
 };
 
 use super::negative::Negatives;

@@ -16,10 +16,8 @@ use arc_swap::ArcSwap;
 
 use hickory_proto::rr::{rdata::NS, LowerName, Name, RData, Record, RecordType};
 
-use crate::{
-    config::{Config, ServerConfig},
-    decision::{AnswerSet, Decision, Outcome},
-};
+use super::decision::{AnswerSet, Decision, Outcome};
+use crate::config::{Config, ServerConfig};
 
 /// A gslb name and its current decisions, one per address type.
 ///

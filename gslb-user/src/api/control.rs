@@ -2,11 +2,10 @@
 //! per line and answers one JSON line. `gslb status`, `gslb explain` and
 //! `gslb server enable|disable|drain` are its clients.
 
-use std::{future::Future, net::IpAddr, path::Path, pin::Pin};
+use std::{future::Future, path::Path, pin::Pin};
 
 use anyhow::{bail, Context as _};
 use hickory_proto::rr::Name;
-use serde::{Deserialize, Serialize};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
@@ -15,42 +14,11 @@ use tokio::{
 };
 use tracing::debug;
 
+use super::protocol::{Request, Response};
 use crate::{config::AdminState, engine::Command};
 
 /// Default path of the control socket.
 pub const DEFAULT_SOCKET: &str = "/run/gslb/control.sock";
-
-/// A request.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Request {
-    /// Every server and pool.
-    Status,
-    /// How a name is answered.
-    Explain {
-        /// The gslb name.
-        name: String,
-        /// Client (LDNS) address.
-        client: Option<IpAddr>,
-    },
-    /// Change a server's admin state: "enabled", "disabled", "draining".
-    Admin {
-        /// Server name.
-        server: String,
-        /// New state.
-        state: String,
-    },
-}
-
-/// A response: `{"ok": ...}` or `{"error": "..."}`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Response {
-    /// Success, with a JSON value.
-    Ok(serde_json::Value),
-    /// Failure.
-    Error(String),
-}
 
 /// Removes the socket file at `path` if it is still the one bound by this
 /// process (a newer daemon may have replaced it).
