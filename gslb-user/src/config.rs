@@ -100,8 +100,6 @@ mod diagnostics;
 mod duration;
 mod raw;
 mod read;
-#[cfg(test)]
-mod read_tests;
 mod tables;
 #[cfg(test)]
 mod tests;
