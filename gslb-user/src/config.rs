@@ -5,7 +5,7 @@
 //! consistent) or a [`ConfigError`] listing every problem as
 //! `FILE:LINE:COL: what is wrong`, the position being that of the offending
 //! value. `gslb check` is this function; the daemon never applies a config
-//! that did not pass it (DESIGN.md, "Invariants").
+//! that did not pass it (docs/ARCHITECTURE.md, "Invariants").
 //!
 //! The format is documented by example in `default.toml`
 //! ([`DEFAULT_CONFIG`]) and `examples/gslb.toml` ([`GSLB_EXAMPLE_CONFIG`]),
