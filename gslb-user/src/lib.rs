@@ -1,5 +1,8 @@
-//! The gslb daemon library: configuration, run-time state and the slow
-//! path (the user-space DNS responder behind the XDP program).
+//! The gslb daemon library, one module per role: `config` (TOML,
+//! validation, diagnostics), `state` (what both paths answer from),
+//! `engine` (selection), `health` (monitors), `fastpath` (the XDP program
+//! and its maps), `dns` (the slow path) and `api` (the control socket).
+//! The `gslb` binary's `daemon` module wires them together.
 
 pub mod api;
 pub mod config;

@@ -2,9 +2,9 @@
 //! answers what the fast path passes up (and everything with `--no-xdp`)
 //! from the same state and by the same rules.
 
-pub mod lookup;
-pub mod mmsg;
-pub mod rdata;
+pub(crate) mod lookup;
+pub(crate) mod mmsg;
+pub(crate) mod rdata;
 pub mod responder;
 pub mod server;
-pub mod wire;
+pub(crate) mod wire;

@@ -115,11 +115,7 @@ pub fn respond(
     response.metadata.authoritative = answer.authoritative;
     response.answers = answer.answers;
     // A negative answer's SOA goes out as the fast path sends it.
-    response.authorities = answer
-        .authorities
-        .into_iter()
-        .map(wire::as_sent)
-        .collect();
+    response.authorities = answer.authorities.into_iter().map(wire::as_sent).collect();
     response.additionals = answer.additionals;
     encode(response, transport, limit, answer.additionals_required)
 }

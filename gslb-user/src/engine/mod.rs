@@ -32,9 +32,9 @@ use self::{
 };
 use crate::{
     config::{AdminState, Config},
-    state::decision::{Decision, SlowHits},
-    health::HealthEvent,
     fastpath::maps::Maps,
+    health::HealthEvent,
+    state::decision::{Decision, SlowHits},
     state::model::State,
 };
 

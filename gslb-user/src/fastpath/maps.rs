@@ -23,10 +23,13 @@ use gslb_common::maps::{
     NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
+
 use crate::{
-    state::decision::Decision,
     dns::wire::wire_key,
-    state::model::{GslbName, State},
+    state::{
+        decision::Decision,
+        model::{GslbName, State},
+    },
 };
 
 use super::{

@@ -4,7 +4,7 @@
 pub mod attached;
 pub mod loader;
 pub mod maps;
-pub mod negative;
-pub mod slots;
-pub mod statics;
+pub(crate) mod negative;
+pub(crate) mod slots;
+pub(crate) mod statics;
 pub mod stats;

@@ -172,9 +172,4 @@ impl Slots {
             }
         }
     }
-
-    /// Whether `key` lives in the table.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.index.contains_key(key)
-    }
 }

@@ -1,0 +1,128 @@
+//! The commands that do not run the daemon: `check`, `stats`, and the
+//! control socket's clients (`status`, `explain`, `server`, and the
+//! benchmark's `update-bench`).
+
+use std::path::Path;
+
+use anyhow::Result;
+use gslb::{
+    api::{control, protocol::Request, report},
+    config,
+    fastpath::stats,
+    state::model::State,
+};
+
+/// `gslb check`: validates the config at `path`, printing its warnings.
+pub fn check(path: &Path) -> Result<()> {
+    let (cfg, warnings) = config::load_with_warnings(path)?;
+    State::from_config(&cfg);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// `gslb stats`: the pinned counters, as text or JSON.
+pub fn stats(pin_dir: &Path, json: bool) -> Result<()> {
+    let counters = stats::read_pinned(pin_dir)?;
+    if json {
+        println!("{}", stats::to_json(&counters));
+    } else {
+        print!("{}", stats::to_text(&counters));
+    }
+    Ok(())
+}
+
+/// `gslb status`.
+pub fn status(path: &Path, json: bool) -> Result<()> {
+    let v = control_request(path, &Request::Status)?;
+    print_report(&v, json, report::status_text);
+    Ok(())
+}
+
+/// `gslb explain`.
+pub fn explain(
+    path: &Path,
+    name: String,
+    client: Option<std::net::IpAddr>,
+    json: bool,
+) -> Result<()> {
+    let v = control_request(path, &Request::Explain { name, client })?;
+    print_report(&v, json, report::explain_text);
+    Ok(())
+}
+
+/// `gslb server enable|disable|drain`.
+pub fn admin(path: &Path, action: &str, name: String) -> Result<()> {
+    let state = match action {
+        "enable" => "enabled",
+        "disable" => "disabled",
+        _ => "draining",
+    };
+    control_request(
+        path,
+        &Request::Admin {
+            server: name.clone(),
+            state: state.into(),
+        },
+    )?;
+    println!("{name}: {state}");
+    Ok(())
+}
+
+/// One request on the control socket at `path`; the reply's value.
+fn control_request(path: &Path, req: &Request) -> Result<serde_json::Value> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(control::request(path, req))
+}
+
+/// `gslb update-bench`: toggles `server` `count` times at `rate`.
+pub fn update_bench(path: &Path, server: &str, count: u32, rate: u32) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        // Pipelined: requests go out on schedule while the responses are
+        // read as they come, so the rate measures the daemon, not the
+        // round trip.
+        let (mut tx, mut rx) = control::Client::connect(path).await?.split();
+        let total = count + 1;
+        let reader = tokio::spawn(async move {
+            for _ in 0..total {
+                rx.receive().await?;
+            }
+            anyhow::Ok(())
+        });
+        let start = std::time::Instant::now();
+        for i in 0..count {
+            if rate > 0 {
+                let due = std::time::Duration::from_secs_f64(f64::from(i) / f64::from(rate));
+                tokio::time::sleep_until(tokio::time::Instant::from_std(start + due)).await;
+            }
+            let state = if i % 2 == 0 { "disabled" } else { "enabled" };
+            tx.send(&Request::Admin { server: server.to_string(), state: state.into() })
+                .await?;
+        }
+        // Leave the server enabled.
+        tx.send(&Request::Admin { server: server.to_string(), state: "enabled".into() })
+            .await?;
+        reader.await??;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({"updates": count, "seconds": secs, "updates_per_second": f64::from(count) / secs})
+        );
+        anyhow::Ok(())
+    })
+}
+
+fn print_report(v: &serde_json::Value, json: bool, text: fn(&serde_json::Value) -> String) {
+    if json {
+        println!("{v}");
+    } else {
+        print!("{}", text(v));
+    }
+}

@@ -1,0 +1,173 @@
+//! The daemon: wires the config, the fast path (XDP program and maps), the
+//! slow path (DNS server), health monitors, the engine and the control
+//! socket, and runs them until SIGINT/SIGTERM.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::{Context as _, Result};
+use arc_swap::ArcSwap;
+use gslb::{
+    api::control,
+    config,
+    dns::server,
+    engine,
+    fastpath::{attached, loader, maps::Maps},
+    health,
+    state::model::State,
+};
+use tracing::{info, warn};
+
+/// How `gslb run` was asked to run.
+pub struct Options {
+    /// Config file; `None` for the embedded default config.
+    pub config: Option<PathBuf>,
+    /// Interfaces to attach to; replace `server.interfaces` when not empty.
+    pub ifaces: Vec<String>,
+    /// Slow path only: no XDP program.
+    pub no_xdp: bool,
+    /// Addresses to serve on; replace `server.listen` when not empty.
+    pub listen: Vec<SocketAddr>,
+    /// Where the maps are pinned for `gslb stats`.
+    pub pin_dir: PathBuf,
+    /// The control socket.
+    pub control: PathBuf,
+}
+
+/// The config at `path` (else the embedded default); its warnings are
+/// logged.
+fn load_config(path: Option<&PathBuf>) -> Result<config::Config> {
+    let (cfg, warnings) = match path {
+        Some(p) => config::load_with_warnings(p)?,
+        None => (config::load_default()?, Vec::new()),
+    };
+    for w in &warnings {
+        warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+/// `gslb run`: serves until SIGINT/SIGTERM, then detaches and cleans up.
+#[tokio::main]
+pub async fn run(args: Options) -> Result<()> {
+    // Handled from the start: SIGHUP's default action is to terminate.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut cfg = load_config(args.config.as_ref())?;
+    if !args.listen.is_empty() {
+        cfg.server.listen = args.listen.clone();
+    }
+    if !args.ifaces.is_empty() {
+        cfg.server.interfaces = args.ifaces.clone();
+    }
+    // One daemon per control socket and interface: refuse, naming the
+    // holder, before touching either.
+    let _control_lock = control::lock(&args.control)?;
+    if !args.no_xdp {
+        for iface in &cfg.server.interfaces {
+            match attached::attached_xdp(iface) {
+                Ok(None) => {}
+                Ok(Some(prog)) => anyhow::bail!(
+                    "interface {iface} is taken: {prog} is attached (another gslb daemon, or \
+                     another XDP user); detach it first (`ip link set dev {iface} xdp off`) or \
+                     choose other interfaces"
+                ),
+                // The attach itself will tell what is wrong.
+                Err(e) => warn!(%iface, error = %e, "cannot query the interface's XDP program"),
+            }
+        }
+    }
+    let state = State::from_config(&cfg);
+    // Bind first: a port in use must not leave an XDP program behind.
+    let listeners = server::bind(&cfg.server.listen).await?;
+    let addrs = listeners.local_addrs();
+
+    let mut fast_path = None;
+    let mut maps = None;
+    let mut hits = None;
+    if !args.no_xdp {
+        let mut ebpf = loader::load_object_for(&state)?;
+        let mut m = Maps::new(&mut ebpf)?;
+        let started = std::time::Instant::now();
+        let written = m.sync(&state).context("filling the XDP maps")?;
+        let elapsed_ms = started.elapsed().as_millis();
+        let pins = loader::pin_counters(&ebpf, &args.pin_dir)?;
+        hits = Some(loader::server_hits(&mut ebpf)?);
+        let prog = loader::load_program(&mut ebpf, loader::PROGRAM)?;
+        for iface in &cfg.server.interfaces {
+            let mode = loader::attach(prog, iface)?;
+            info!(%iface, %mode, "XDP program attached");
+        }
+        info!(entries = written, elapsed_ms, pin_dir = %args.pin_dir.display(), "XDP maps filled");
+        maps = Some(m);
+        fast_path = Some((ebpf, pins));
+    }
+    let cfg = Arc::new(cfg);
+    let shared = Arc::new(ArcSwap::from_pointee(state));
+    let tasks = listeners.spawn(shared.clone());
+
+    // The engine owns the maps from here on: health, metrics and admin
+    // changes flow through it.
+    let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
+    let targets = health::targets(&cfg.servers, &cfg.monitors);
+    let initial: Vec<bool> = cfg.servers.iter().map(|s| s.initial_up).collect();
+    let monitors = health::spawn(
+        targets,
+        move |i| initial.get(i).copied().unwrap_or(true),
+        health_tx,
+    );
+    let pollers = engine::metrics::spawn_all(&cfg, &cmd_tx).map_err(anyhow::Error::msg)?;
+    let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
+    let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
+    let control_task = control::serve(&args.control, cmd_tx)?;
+    let control_ino = control::inode(&args.control);
+    info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            // Its default action would kill the daemon; there is no reload.
+            _ = hup.recv() => warn!("SIGHUP ignored: the config is not reloaded (restart to apply a new one)"),
+        }
+    }
+    if args.no_xdp {
+        info!("shutting down: closing listeners");
+    } else {
+        info!("shutting down: detaching XDP, closing listeners");
+    }
+    for t in tasks
+        .into_iter()
+        .chain(pollers)
+        .chain([engine_task, control_task])
+    {
+        t.abort();
+    }
+    drop(monitors);
+    control::remove_own(&args.control, control_ino);
+    drop(fast_path);
+    Ok(())
+}
+
+/// Attaches the pass-through program to `ifaces` until SIGINT/SIGTERM.
+pub fn pass(ifaces: &[String]) -> Result<()> {
+    let mut ebpf = loader::load_object()?;
+    let prog = loader::load_program(&mut ebpf, loader::PASS_PROGRAM)?;
+    for iface in ifaces {
+        let mode = loader::attach(prog, iface)?;
+        info!(%iface, %mode, "pass-through XDP program attached");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    drop(ebpf);
+    Ok(())
+}
