@@ -102,6 +102,8 @@ pub struct Config {
     pub pools: Vec<PoolConfig>,
 }
 
+/// The document as serde reads it: one field per table, named as in
+/// the TOML.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -134,6 +136,8 @@ pub(super) fn validate(raw: RawConfig, text: &str, origin: &str) -> (Config, Vec
 }
 
 impl Validator<'_> {
+    /// Checks every table, each after those it refers to (a pool's
+    /// members are vservers, a vserver's monitors and datacenter, ...).
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
         let health = self.health(raw.health.as_ref());

@@ -34,6 +34,7 @@ pub struct DatacenterConfig {
 /// Validated coordinates are never NaN, so equality is total.
 impl Eq for DatacenterConfig {}
 
+/// One `[[datacenter]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawDatacenter {

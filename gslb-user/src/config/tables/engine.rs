@@ -35,6 +35,7 @@ impl Default for EngineConfig {
     }
 }
 
+/// `[engine]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawEngine {

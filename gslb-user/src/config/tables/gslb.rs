@@ -89,6 +89,7 @@ impl std::fmt::Display for PoolMethod {
     }
 }
 
+/// One `[[gslb]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawGslb {

@@ -23,6 +23,7 @@ impl Default for HealthConfig {
     }
 }
 
+/// `[health]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawHealth {

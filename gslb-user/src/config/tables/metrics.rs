@@ -58,6 +58,7 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[metrics]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawMetricsPolling {

@@ -143,6 +143,7 @@ pub struct MonitorConfig {
     pub jitter_permille: u32,
 }
 
+/// One `[[monitor]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawMonitor {

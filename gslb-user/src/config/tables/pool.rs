@@ -135,6 +135,7 @@ pub struct PoolConfig {
     pub persist_prefix_v6: u8,
 }
 
+/// One `[[pool]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawPool {

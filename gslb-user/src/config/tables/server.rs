@@ -59,6 +59,7 @@ impl ServerConfig {
     }
 }
 
+/// `[server]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawServer {

@@ -107,6 +107,7 @@ pub struct VirtualServerConfig {
     pub metrics: MetricsSource,
 }
 
+/// One `[[vserver]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawVirtualServer {
@@ -125,6 +126,7 @@ pub(in crate::config) struct RawVirtualServer {
     pub(in crate::config) metrics_labels: Option<Spanned<BTreeMap<String, Str>>>,
 }
 
+/// A vserver's static `metrics = { sessions, connections }`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawMetrics {

@@ -58,6 +58,7 @@ pub struct ZoneConfig {
     pub records: Vec<Record>,
 }
 
+/// One `[[zone]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawZone {
@@ -70,6 +71,7 @@ pub(in crate::config) struct RawZone {
     pub(in crate::config) record: Vec<RawRecord>,
 }
 
+/// `[zone.soa]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawSoa {
@@ -82,6 +84,7 @@ pub(in crate::config) struct RawSoa {
     pub(in crate::config) minimum: Option<Int>,
 }
 
+/// One `[[zone.record]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::config) struct RawRecord {
