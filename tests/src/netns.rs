@@ -32,19 +32,30 @@ use std::{
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
-        mpsc, Arc, Mutex,
+        mpsc, Arc,
     },
     thread,
     time::{Duration, Instant},
 };
 
+use gslb_testbed::{
+    cmd,
+    link::{self, PairNames, VethPair},
+    ns, XdpPass,
+};
+pub use gslb_testbed::{
+    cmd::{cmdline, strip_ansi, terminate, wait_bounded, CmdOutput, CMD_TIMEOUT},
+    link::has_xdp as link_has_xdp,
+    ns::in_netns,
+};
 use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query},
     rr::{Name, RData, RecordType},
 };
 
-/// Bound of short helper commands (`ip`, `gslb stats`).
-pub const CMD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prefix of every namespace, pin directory and scratch directory of the
+/// tests: `gslbt-<pid>-...`.
+const PREFIX: &str = "gslbt-";
 /// Bound of one `dig` run (dig itself gives up after `+time=2 +tries=1`).
 pub const DIG_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the daemon may take to log "gslb ready".
@@ -58,9 +69,6 @@ pub const DNS_PORT: u16 = 53;
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// Per-process counter making daemon pin directories and logs unique.
 static NEXT_DAEMON: AtomicU32 = AtomicU32::new(1);
-/// Serializes `ip netns add/del`: the first `ip netns add` of a boot sets up
-/// the /run/netns mount, which is racy when several run at once.
-static NETNS_LOCK: Mutex<()> = Mutex::new(());
 
 /// The workspace root (parent of this crate).
 pub fn workspace_root() -> PathBuf {
@@ -92,147 +100,16 @@ pub fn gslb_bin() -> PathBuf {
     bin
 }
 
-/// Output of a bounded command.
-#[derive(Debug)]
-pub struct CmdOutput {
-    /// The command line, for messages.
-    pub cmdline: String,
-    /// Exit status; `None` when it was killed for running too long.
-    pub status: Option<ExitStatus>,
-    /// Standard output (lossy UTF-8).
-    pub stdout: String,
-    /// Standard error (lossy UTF-8).
-    pub stderr: String,
-}
-
-impl CmdOutput {
-    /// Exited with status 0.
-    pub fn success(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-}
-
-impl fmt::Display for CmdOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.status {
-            Some(s) => writeln!(f, "`{}` exited with {s}", self.cmdline)?,
-            None => writeln!(f, "`{}` timed out and was killed", self.cmdline)?,
-        }
-        writeln!(f, "--- stdout ---\n{}", self.stdout)?;
-        write!(f, "--- stderr ---\n{}", self.stderr)
-    }
-}
-
-fn cmdline(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Reads `r` to the end on a thread; the result arrives on the channel.
-fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
 /// Runs `cmd` (stdin closed, output captured), killing it after `timeout`.
 /// Panics only if it cannot be started at all.
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> CmdOutput {
-    let line = cmdline(cmd);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
-    let out = drain(child.stdout.take().expect("piped stdout"));
-    let err = drain(child.stderr.take().expect("piped stderr"));
-    let status = wait_bounded(&mut child, timeout);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    // A grandchild holding the pipes open must not hang us.
-    let grab = |rx: mpsc::Receiver<Vec<u8>>| {
-        rx.recv_timeout(Duration::from_secs(2))
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
-    CmdOutput {
-        cmdline: line,
-        status,
-        stdout: grab(out),
-        stderr: grab(err),
-    }
+    cmd::run_bounded(cmd, timeout).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `cmd` bounded by [`CMD_TIMEOUT`]; panics unless it exits 0.
 /// Returns its standard output.
 pub fn run_ok(cmd: &mut Command) -> String {
-    let out = run_bounded(cmd, CMD_TIMEOUT);
-    assert!(out.success(), "{out}");
-    out.stdout
-}
-
-/// Waits for `child` at most `timeout`; `None` if it is still running.
-pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(s)) => return Some(s),
-            Ok(None) => {}
-            Err(e) => panic!("waiting for pid {}: {e}", child.id()),
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Sends SIGTERM, waits at most `bound`, then SIGKILLs. Returns the exit
-/// status and whether it came within `bound` of the SIGTERM.
-pub fn terminate(child: &mut Child, bound: Duration) -> (ExitStatus, bool) {
-    if let Ok(Some(s)) = child.try_wait() {
-        return (s, true);
-    }
-    // SAFETY: plain kill(2) on our own child, which has not been reaped.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    if let Some(s) = wait_bounded(child, bound) {
-        return (s, true);
-    }
-    let _ = child.kill();
-    let s = child.wait().expect("wait after SIGKILL");
-    (s, false)
-}
-
-/// Removes ANSI colour escapes (tracing's formatter may colour its output).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                // CSI: parameters and intermediates, then one final byte.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
+    cmd::run_ok(cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn read_log(path: &Path) -> String {
@@ -246,64 +123,18 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Whether process `pid` exists.
-fn pid_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// The test-process pid in a `gslbt-<pid>-...` name.
-fn owner_pid(name: &str) -> Option<u32> {
-    name.strip_prefix("gslbt-")?.split('-').next()?.parse().ok()
-}
-
 /// Once per process: removes what test processes that died without
 /// cleaning up (SIGKILL, timeout) left behind: their namespaces (killing
-/// the gslb processes still inside, which they started) and pin
-/// directories. Only names of our `gslbt-<pid>-` scheme whose pid is gone.
+/// the gslb processes still inside, which they started), pin directories
+/// and empty scratch directories (those with logs of failed runs are
+/// kept). Only names of our `gslbt-<pid>-` scheme whose pid is gone.
 fn clean_stale() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let stale = |name: &str| owner_pid(name).is_some_and(|p| !pid_alive(p));
-        let list = run_bounded(Command::new("ip").args(["netns", "list"]), CMD_TIMEOUT);
-        for ns in list
-            .stdout
-            .lines()
-            .filter_map(|l| l.split_whitespace().next())
-        {
-            if !stale(ns) {
-                continue;
-            }
-            let pids = run_bounded(Command::new("ip").args(["netns", "pids", ns]), CMD_TIMEOUT);
-            for pid in pids
-                .stdout
-                .split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-            {
-                // SAFETY: plain kill(2).
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            run_bounded(Command::new("ip").args(["netns", "del", ns]), CMD_TIMEOUT);
-        }
-        // Empty scratch directories of dead test processes (those with
-        // logs of failed runs are kept).
+        ns::clean_stale(PREFIX);
         if let Ok(rd) = fs::read_dir(std::env::temp_dir()) {
             for e in rd.filter_map(Result::ok) {
-                if stale(&e.file_name().to_string_lossy()) {
-                    let _ = fs::remove_dir(e.path());
-                }
-            }
-        }
-        if let Ok(rd) = fs::read_dir("/sys/fs/bpf") {
-            for e in rd.filter_map(Result::ok) {
-                if stale(&e.file_name().to_string_lossy()) {
-                    if let Ok(files) = fs::read_dir(e.path()) {
-                        for f in files.filter_map(Result::ok) {
-                            let _ = fs::remove_file(f.path());
-                        }
-                    }
+                if ns::is_stale(PREFIX, &e.file_name().to_string_lossy()) {
                     let _ = fs::remove_dir(e.path());
                 }
             }
@@ -340,9 +171,9 @@ pub struct Net {
     pub cli_if: String,
     /// Subnet number: 198.18.k.0/24 and 2001:db8:k::/64.
     pub k: u8,
-    created: Vec<String>,
-    xdp_pass: Option<Child>,
-    xdp_pass_log: PathBuf,
+    // Dropped in this order: the pass-through program, then the pair.
+    xdp_pass: Option<XdpPass>,
+    _pair: VethPair,
 }
 
 impl Net {
@@ -355,100 +186,52 @@ impl Net {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let k = u8::try_from(id).expect("more than 255 nets in one test process");
         let pid = std::process::id();
-        let base = format!("gslbt-{pid}-{id}-{}", sanitize(test));
-        let mut net = Net {
-            id,
-            srv_ns: format!("{base}-s"),
-            cli_ns: format!("{base}-c"),
-            srv_if: format!("gt{pid}n{id}s"),
-            cli_if: format!("gt{pid}n{id}c"),
-            k,
-            created: Vec::new(),
-            xdp_pass: None,
-            xdp_pass_log: scratch_dir().join(format!("{base}-xdp-pass.log")),
+        let base = format!("{PREFIX}{pid}-{id}-{}", sanitize(test));
+        let names = PairNames {
+            server_ns: format!("{base}-s"),
+            client_ns: format!("{base}-c"),
+            server_if: format!("gt{pid}n{id}s"),
+            client_if: format!("gt{pid}n{id}c"),
         };
-        assert!(net.srv_if.len() <= 15 && net.cli_if.len() <= 15);
-        {
-            let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            for ns in [net.srv_ns.clone(), net.cli_ns.clone()] {
-                run_ok(Command::new("ip").args(["netns", "add", &ns]));
-                net.created.push(ns);
+        let pair = VethPair::create(names.clone(), None).unwrap_or_else(|e| panic!("{e}"));
+        for (ns, ifname, host) in [
+            (&names.server_ns, &names.server_if, 1u8),
+            (&names.client_ns, &names.client_if, 2u8),
+        ] {
+            let v6 = Ipv6Addr::new(0x2001, 0xdb8, k.into(), 0, 0, 0, 0, host.into());
+            for (addr, len) in [
+                (Ipv4Addr::new(198, 18, k, host).into(), 24),
+                (v6.into(), 64),
+            ] {
+                link::add_addr(ns, ifname, addr, len).unwrap_or_else(|e| panic!("{e}"));
             }
-        }
-        let (s, c) = (net.srv_ns.clone(), net.cli_ns.clone());
-        run_ok(Command::new("ip").args([
-            "link",
-            "add",
-            "name",
-            &net.srv_if,
-            "netns",
-            &s,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &net.cli_if,
-            "netns",
-            &c,
-        ]));
-        let v4 = |h: u8| format!("{}/24", Ipv4Addr::new(198, 18, k, h));
-        let v6 = |h: u16| {
-            format!(
-                "{}/64",
-                Ipv6Addr::new(0x2001, 0xdb8, k.into(), 0, 0, 0, 0, h)
-            )
-        };
-        for (ns, ifname, host) in [(&s, &net.srv_if, 1u8), (&c, &net.cli_if, 2u8)] {
-            run_ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
-            run_ok(Command::new("ip").args(["-n", ns, "addr", "add", &v4(host), "dev", ifname]));
-            run_ok(Command::new("ip").args([
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &v6(host.into()),
-                "dev",
-                ifname,
-                "nodad",
-            ]));
-            run_ok(Command::new("ip").args(["-n", ns, "link", "set", ifname, "up"]));
         }
         // The pass-through program on the client end.
-        let log = File::create(&net.xdp_pass_log).expect("creating the xdp-pass log");
-        let child = Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{c}"))
-            .arg("--")
-            .arg(&bin)
-            .args(["xdp-pass", "--iface", &net.cli_if])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("dup log"))
-            .stderr(log)
-            .spawn()
-            .expect("starting gslb xdp-pass");
-        net.xdp_pass = Some(child);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let text = read_log(&net.xdp_pass_log);
-            if text.contains("pass-through XDP program attached") {
-                assert!(
-                    text.contains("mode=native"),
-                    "xdp-pass did not attach in native mode on {}:\n{text}",
-                    net.cli_if
-                );
-                break;
-            }
-            if let Ok(Some(st)) = net.xdp_pass.as_mut().unwrap().try_wait() {
-                panic!("gslb xdp-pass exited with {st}:\n{text}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gslb xdp-pass did not attach within {READY_TIMEOUT:?}:\n{text}"
-            );
-            thread::sleep(Duration::from_millis(50));
+        let log = scratch_dir().join(format!("{base}-xdp-pass.log"));
+        let pass = XdpPass::start(
+            &bin,
+            &names.client_ns,
+            &names.client_if,
+            &log,
+            READY_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            pass.attached.contains("mode=native"),
+            "xdp-pass did not attach in native mode on {}:\n{}",
+            names.client_if,
+            pass.log_text()
+        );
+        Net {
+            id,
+            srv_ns: names.server_ns,
+            cli_ns: names.client_ns,
+            srv_if: names.server_if,
+            cli_if: names.client_if,
+            k,
+            xdp_pass: Some(pass),
+            _pair: pair,
         }
-        net
     }
 
     /// Server address on the veth (IPv4).
@@ -474,18 +257,12 @@ impl Net {
     /// A command that runs `prog` in the server namespace, in our mount
     /// namespace (bpffs pins visible).
     pub fn in_srv(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg(format!("--net=/run/netns/{}", self.srv_ns))
-            .arg("--")
-            .arg(prog);
-        c
+        ns::nsenter(&self.srv_ns, prog)
     }
 
     /// A command that runs `prog` in the client namespace (`ip netns exec`).
     pub fn in_cli(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.cli_ns]).arg(prog);
-        c
+        ns::netns_exec(&self.cli_ns, prog)
     }
 
     /// Adds `addr` to the server veth (/32 or /128, no DAD): e.g. one
@@ -519,7 +296,7 @@ impl Net {
 
     /// `ip -n <server ns> link show <server veth>`.
     pub fn srv_link_show(&self) -> String {
-        run_ok(Command::new("ip").args(["-n", &self.srv_ns, "link", "show", &self.srv_if]))
+        link::link_show(&self.srv_ns, &self.srv_if).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Whether an XDP program is attached to the server veth, per
@@ -528,55 +305,59 @@ impl Net {
         link_has_xdp(&self.srv_link_show())
     }
 
+    /// Runs `dig @server name qtype +norec +time=<wait_s> +tries=1
+    /// [extra...]` in the client namespace (bounded by [`DIG_TIMEOUT`]).
+    /// Returns the parsed answer when dig exited 0 with one, and dig's
+    /// output.
+    pub fn dig_run(
+        &self,
+        server: IpAddr,
+        name: &str,
+        qtype: &str,
+        wait_s: u32,
+        extra: &[&str],
+    ) -> (Option<Response>, CmdOutput) {
+        let mut cmd = self.in_cli("dig");
+        cmd.arg(format!("@{server}"))
+            .args([
+                name,
+                qtype,
+                "+norec",
+                &format!("+time={wait_s}"),
+                "+tries=1",
+            ])
+            .args(extra);
+        let out = run_bounded(&mut cmd, DIG_TIMEOUT);
+        let r = Response::parse(&out.stdout).filter(|_| out.success());
+        (r, out)
+    }
+
     /// Runs `dig @server name qtype +norec +time=2 +tries=1 [extra...]` in
     /// the client namespace and parses the answer; panics (with dig's
     /// output) when there is none.
     pub fn dig(&self, server: IpAddr, name: &str, qtype: &str, extra: &[&str]) -> Response {
-        let mut cmd = self.in_cli("dig");
-        cmd.arg(format!("@{server}"))
-            .args([name, qtype, "+norec", "+time=2", "+tries=1"])
-            .args(extra);
-        let out = run_bounded(&mut cmd, DIG_TIMEOUT);
-        match Response::parse(&out.stdout) {
-            Some(r) if out.success() => r,
-            _ => panic!("no DNS answer to {name} {qtype} @{server} {extra:?}:\n{out}"),
+        match self.dig_run(server, name, qtype, 2, extra) {
+            (Some(r), _) => r,
+            (None, out) => panic!("no DNS answer to {name} {qtype} @{server} {extra:?}:\n{out}"),
         }
     }
 }
 
 impl Drop for Net {
     fn drop(&mut self) {
-        if let Some(mut c) = self.xdp_pass.take() {
-            terminate(&mut c, TERM_TIMEOUT);
-        }
-        if thread::panicking() {
-            eprintln!(
-                "--- {} (xdp-pass log) ---\n{}",
-                self.cli_if,
-                read_log(&self.xdp_pass_log)
-            );
-        }
-        let _ = fs::remove_file(&self.xdp_pass_log);
-        let _g = NETNS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        // Deleting a namespace deletes the veth end in it, hence the pair.
-        for ns in self.created.drain(..).rev() {
-            let out = run_bounded(Command::new("ip").args(["netns", "del", &ns]), CMD_TIMEOUT);
-            if !out.success() {
-                eprintln!("cleanup: {out}");
+        if let Some(mut pass) = self.xdp_pass.take() {
+            pass.stop(TERM_TIMEOUT);
+            if thread::panicking() {
+                eprintln!(
+                    "--- {} (xdp-pass log) ---\n{}",
+                    self.cli_if,
+                    pass.log_text()
+                );
             }
+            let _ = fs::remove_file(&pass.log);
         }
+        // Dropping the pair deletes the namespaces, hence the veth pair.
     }
-}
-
-/// Whether `ip link show` output says an XDP program is attached (the
-/// `xdp`/`xdpgeneric`/... flag or a `prog/xdp` line).
-pub fn link_has_xdp(link_show: &str) -> bool {
-    link_show.split_whitespace().any(|t| {
-        matches!(
-            t,
-            "xdp" | "xdpgeneric" | "xdpdrv" | "xdpoffload" | "xdpmulti"
-        ) || t.starts_with("prog/xdp")
-    })
 }
 
 /// How to start a [`Daemon`].
@@ -1113,12 +894,7 @@ impl Background {
     /// Starts `cmd` with piped output.
     pub fn spawn(cmd: &mut Command) -> Background {
         let line = cmdline(cmd);
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
+        let mut child = cmd::spawn_piped(cmd).unwrap_or_else(|e| panic!("{e}"));
         Background {
             stdout: lines_of(child.stdout.take().unwrap()),
             stderr: lines_of(child.stderr.take().unwrap()),
@@ -1198,34 +974,8 @@ impl Drop for Background {
 }
 
 fn add_addr(ns: &str, ifname: &str, addr: IpAddr) {
-    let cidr = match addr {
-        IpAddr::V4(a) => format!("{a}/32"),
-        IpAddr::V6(a) => format!("{a}/128"),
-    };
-    let mut cmd = Command::new("ip");
-    cmd.args(["-n", ns, "addr", "add", &cidr, "dev", ifname]);
-    if addr.is_ipv6() {
-        cmd.arg("nodad");
-    }
-    run_ok(&mut cmd);
-}
-
-/// Runs `f` on a new thread that first enters the network namespace
-/// `/run/netns/<ns>` (setns affects only that thread), and returns its
-/// result. Sockets created in `f` stay in that namespace wherever they are
-/// used afterwards.
-pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-        // SAFETY: setns(2) on a valid namespace fd; it changes the network
-        // namespace of this (dedicated) thread only.
-        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns({path}): {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("namespace thread panicked")
+    let len = if addr.is_ipv6() { 128 } else { 32 };
+    link::add_addr(ns, ifname, addr, len).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// A DNS response as the [`UdpDns`] client sees it.
@@ -1511,24 +1261,5 @@ example.test.\t\t300\tIN\tSOA\tns1.example.test. hostmaster.example.test. 202611
             [rr("example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. 2026112201 7200 3600 1209600 300")]
         );
         assert!(Response::parse(";; connection timed out; no servers could be reached").is_none());
-    }
-
-    #[test]
-    fn detects_xdp_in_link_show() {
-        let with = "2: v@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 xdp qdisc noqueue state UP mode DEFAULT group default qlen 1000
-    link/ether 0a:99:d3:a7:64:6a brd ff:ff:ff:ff:ff:ff link-netns gslbt-1-2-parity_noxdp-c
-    prog/xdp id 42 name gslb tag 0123456789abcdef jited";
-        let without = "2: v@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000
-    link/ether 0a:99:d3:a7:64:6a brd ff:ff:ff:ff:ff:ff link-netns gslbt-1-2-parity_noxdp-c";
-        assert!(link_has_xdp(with));
-        assert!(!link_has_xdp(without));
-    }
-
-    #[test]
-    fn strips_ansi() {
-        assert_eq!(
-            strip_ansi("\u{1b}[3mmode\u{1b}[0m\u{1b}[2m=\u{1b}[0mnative"),
-            "mode=native"
-        );
     }
 }

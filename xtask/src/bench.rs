@@ -39,6 +39,7 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+use gslb_testbed::XdpPass;
 
 use self::{
     dataset::{Dataset, Mix},
@@ -192,7 +193,7 @@ struct Ctx<'a> {
     gslb: &'a Path,
     /// The pass-through XDP program on the client end (for `XDP_TX` on
     /// veth); stopped for kxdpgun, which brings its own.
-    pass: Option<Proc>,
+    pass: Option<XdpPass>,
 }
 
 /// Entry point of `cargo xtask bench`.
@@ -473,18 +474,13 @@ impl Ctx<'_> {
         }
         net.xdp_off(false)?;
         net.set_threaded(false, true)?;
-        let mut p = Proc::spawn(
-            "xdp-pass",
-            {
-                let mut c = net.client(self.gslb);
-                c.args(["xdp-pass", "--iface", &net.client_if])
-                    .env("NO_COLOR", "1");
-                c
-            },
+        self.pass = Some(XdpPass::start(
+            self.gslb,
+            &net.client_ns,
+            &net.client_if,
             &self.work.join("xdp-pass.log"),
-        )?;
-        p.wait_log("pass-through XDP program attached", Duration::from_secs(20))?;
-        self.pass = Some(p);
+            Duration::from_secs(20),
+        )?);
         Ok(())
     }
 

@@ -4,6 +4,9 @@
 //! Names carry this process's id (`gslbb-<pid>-s`, veth `gb<pid>s`), so two
 //! runs never collide and a later run can remove what a killed run left
 //! behind (namespaces and bpffs pin directories of a pid that is gone).
+//! Namespaces, the pair and its addresses come from the testbed the
+//! integration tests use too; the tuning (queues, NAPI, moderation,
+//! neighbours) is the bench's own.
 
 use std::{
     ffi::OsStr,
@@ -17,6 +20,11 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+pub use gslb_testbed::ns::nsenter as in_ns;
+use gslb_testbed::{
+    link::{self, PairNames, VethPair},
+    ns,
+};
 
 use crate::cmd;
 
@@ -27,21 +35,11 @@ pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// Client address on the veth pair.
 pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
-/// `nsenter --net=/run/netns/NS -- PROGRAM`: unlike `ip netns exec`, it
-/// keeps the host's /sys (and so /sys/fs/bpf) visible.
-pub fn in_ns(ns: &str, program: impl AsRef<OsStr>) -> Command {
-    let mut c = Command::new("nsenter");
-    c.arg(format!("--net=/run/netns/{ns}"))
-        .arg("--")
-        .arg(program);
-    c
-}
-
 /// Runs shell `script` in namespace `ns` through `ip netns exec` (not
 /// nsenter): /sys/class/net must be remounted to show the namespace's
 /// devices.
 fn sysfs_sh(ns: &str, script: &str) -> Result<()> {
-    cmd::output(Command::new("ip").args(["netns", "exec", ns, "sh", "-c", script])).map(drop)
+    cmd::output(ns::netns_exec(ns, "sh").args(["-c", script])).map(drop)
 }
 
 /// Runs `ip ARGS`, failing with its stderr.
@@ -68,6 +66,8 @@ pub struct Net {
     pin_seq: u32,
     /// Interrupt moderation of the load runs, µs (see [`Net::coalesce`]).
     coalesce_us: u32,
+    /// The namespaces and the pair; taken (and so removed) on drop.
+    pair: Option<VethPair>,
 }
 
 impl Net {
@@ -78,68 +78,36 @@ impl Net {
     /// is the server's; interrupt moderation of `coalesce_us` on both ends
     /// (see [`Net::coalesce`]).
     pub fn create(coalesce_us: u32) -> Result<Self> {
-        cleanup_stale();
+        for name in ns::clean_stale(PREFIX) {
+            eprintln!("bench: removed namespace {name} left by an earlier run");
+        }
         let pid = std::process::id();
-        let mut net = Net {
+        let names = PairNames {
             server_ns: format!("{PREFIX}{pid}-s"),
             client_ns: format!("{PREFIX}{pid}-c"),
             server_if: format!("gb{pid}s"),
             client_if: format!("gb{pid}c"),
+        };
+        // From here on, drop removes what exists.
+        let pair = VethPair::create(names.clone(), Some(1))?;
+        let mut net = Net {
+            server_ns: names.server_ns,
+            client_ns: names.client_ns,
+            server_if: names.server_if,
+            client_if: names.client_if,
             server_mac: String::new(),
             client_mac: String::new(),
-            pin_prefix: PathBuf::from(format!("/sys/fs/bpf/{PREFIX}{pid}")),
+            pin_prefix: PathBuf::from(format!("{}/{PREFIX}{pid}", ns::BPFFS)),
             pin_seq: 0,
             coalesce_us,
+            pair: Some(pair),
         };
-        ip(&["netns", "add", &net.server_ns])?;
-        // From here on, drop removes what exists.
-        ip(&["netns", "add", &net.client_ns])?;
         let (s, c) = (net.server_if.clone(), net.client_if.clone());
-        ip(&[
-            "link",
-            "add",
-            &s,
-            "numtxqueues",
-            "1",
-            "numrxqueues",
-            "1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &c,
-            "numtxqueues",
-            "1",
-            "numrxqueues",
-            "1",
-        ])?;
-        ip(&["link", "set", &s, "netns", &net.server_ns])?;
-        ip(&["link", "set", &c, "netns", &net.client_ns])?;
         let (sns, cns) = (net.server_ns.clone(), net.client_ns.clone());
-        ip(&[
-            "-n",
-            &sns,
-            "addr",
-            "add",
-            &format!("{SERVER_V4}/24"),
-            "dev",
-            &s,
-        ])?;
-        ip(&[
-            "-n",
-            &cns,
-            "addr",
-            "add",
-            &format!("{CLIENT_V4}/24"),
-            "dev",
-            &c,
-        ])?;
-        for (ns, dev) in [(&sns, &s), (&cns, &c)] {
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-        }
-        net.server_mac = mac(&sns, &s)?;
-        net.client_mac = mac(&cns, &c)?;
+        link::add_addr(&sns, &s, SERVER_V4.into(), 24)?;
+        link::add_addr(&cns, &c, CLIENT_V4.into(), 24)?;
+        net.server_mac = link::mac(&sns, &s)?;
+        net.client_mac = link::mac(&cns, &c)?;
         // Static neighbours: no ARP in the measured path, and kxdpgun finds
         // the peer's MAC without a prior exchange.
         ip(&[
@@ -275,8 +243,7 @@ impl Net {
         } else {
             (&self.client_ns, &self.client_if)
         };
-        ip(&["-n", ns, "link", "set", "dev", dev, "xdp", "off"])?;
-        ip(&["-n", ns, "link", "set", "dev", dev, "xdpgeneric", "off"])
+        Ok(link::xdp_off(ns, dev)?)
     }
 
     /// A fresh pin directory for one gslb daemon.
@@ -299,10 +266,10 @@ impl Net {
 impl Net {
     /// Removes everything `create` made (and stops what runs inside).
     fn remove(server_ns: &str, client_ns: &str, pin_prefix: &str) {
-        for ns in [server_ns, client_ns] {
-            remove_ns(ns);
+        for name in [server_ns, client_ns] {
+            let _ = ns::remove(name);
         }
-        remove_pin_dirs(pin_prefix);
+        ns::remove_pin_dirs(pin_prefix);
     }
 
     /// On Ctrl-C (when no destructor runs): stop what runs in the
@@ -324,75 +291,8 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        Net::remove(
-            &self.server_ns,
-            &self.client_ns,
-            &self.pin_prefix.to_string_lossy(),
-        );
-    }
-}
-
-/// The MAC address of `dev` in `ns`.
-fn mac(ns: &str, dev: &str) -> Result<String> {
-    let out = cmd::output(Command::new("ip").args(["-n", ns, "-o", "link", "show", "dev", dev]))?;
-    out.split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .map(str::to_owned)
-        .with_context(|| format!("no link/ether address in `ip link show {dev}`: {out}"))
-}
-
-/// Stops the processes left in `ns` (only ever one of ours) and deletes it.
-fn remove_ns(ns: &str) {
-    if let Ok(pids) = cmd::output(Command::new("ip").args(["netns", "pids", ns])) {
-        for pid in pids.split_whitespace() {
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
-        }
-    }
-    let _ = Command::new("ip")
-        .args(["netns", "del", ns])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Removes pin directories `PREFIX*` (the daemon unpins its maps on exit;
-/// the directories stay).
-fn remove_pin_dirs(prefix: &str) {
-    let Ok(entries) = fs::read_dir("/sys/fs/bpf") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.to_string_lossy().starts_with(prefix) {
-            let _ = fs::remove_dir_all(&path);
-        }
-    }
-}
-
-/// Removes namespaces and pin directories of earlier runs whose process is
-/// gone (a run killed before its guards ran).
-fn cleanup_stale() {
-    let gone = |name: &str| -> bool {
-        name.strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
-    };
-    if let Ok(list) = cmd::output(Command::new("ip").args(["netns", "list"])) {
-        for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
-            if gone(name) {
-                eprintln!("bench: removing namespace {name} left by an earlier run");
-                remove_ns(name);
-            }
-        }
-    }
-    if let Ok(entries) = fs::read_dir("/sys/fs/bpf") {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if gone(&name) {
-                let _ = fs::remove_dir_all(e.path());
-            }
-        }
+        drop(self.pair.take());
+        ns::remove_pin_dirs(&self.pin_prefix.to_string_lossy());
     }
 }
 
