@@ -1,7 +1,7 @@
-//! Shared pieces of the engine-level namespace tests (`metrics.rs`,
-//! `methods.rs`, `monitors.rs`): collected expectations, the zone part of
-//! their configs, config checks, `gslb status` look-ups and small test
-//! servers (an HTTP metrics endpoint, a UDP DNS responder).
+//! Shared pieces of the namespace tests: collected expectations
+//! ([`Failures`]), the zone part of their configs ([`ZONE`]), config checks,
+//! daemon starts, `gslb status` look-ups and waits, dig and answer helpers,
+//! and small test servers (an HTTP metrics endpoint, a UDP DNS responder).
 
 use std::{
     fs,
@@ -12,7 +12,7 @@ use std::{
         Arc, Mutex,
     },
     thread,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use hickory_proto::{
@@ -21,7 +21,17 @@ use hickory_proto::{
 };
 use serde_json::Value;
 
-use crate::netns::{gslb_bin, in_netns, run_bounded, Daemon, DaemonOpts, Net};
+use crate::{
+    config::vserver,
+    netns::{gslb_bin, in_netns, run_bounded, Daemon, DaemonOpts, DnsReply, Net, Response, UdpDns},
+};
+
+/// Port of the test backends.
+pub const BACKEND_PORT: u16 = 8080;
+/// Body of the backends' `/health`; the HTTP monitor looks for "healthy".
+pub const BACKEND_BODY: &str = "status: healthy\n";
+/// Bound of one query of the UDP client.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Collects failed expectations so that one run reports all of them.
 #[derive(Default)]
@@ -103,10 +113,16 @@ pub fn check_config(config: &str, what: &str) {
 
 /// Starts the daemon with `config`, XDP attached.
 pub fn start<'n>(net: &'n Net, config: &str) -> Daemon<'n> {
+    start_with(net, config, false)
+}
+
+/// Starts the daemon with `config`, with XDP attached or (`no_xdp`) the
+/// slow path only.
+pub fn start_with<'n>(net: &'n Net, config: &str, no_xdp: bool) -> Daemon<'n> {
     Daemon::start(
         net,
         DaemonOpts {
-            no_xdp: false,
+            no_xdp,
             config: Some(config.to_string()),
         },
     )
@@ -142,6 +158,157 @@ pub fn wait_server(
         );
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits (bounded) until `gslb status` shows `server` with
+/// `availability`; returns the status.
+pub fn wait_availability(
+    d: &Daemon<'_>,
+    server: &str,
+    availability: &str,
+    timeout: Duration,
+) -> Value {
+    wait_server(d, server, availability, timeout, |s| {
+        s["availability"] == availability
+    })
+}
+
+/// Waits (bounded) until every monitor of `server` has completed a
+/// successful probe.
+pub fn wait_probed_ok(d: &Daemon<'_>, server: &str, timeout: Duration) {
+    wait_server(d, server, "probed ok by its monitors", timeout, |s| {
+        let mons = s["monitors"].as_array().cloned().unwrap_or_default();
+        !mons.is_empty() && mons.iter().all(|m| m["last_ok"] == true && m["up"] == true)
+    });
+}
+
+/// An address literal.
+pub fn v4(s: &str) -> IpAddr {
+    s.parse().expect("an address")
+}
+
+/// `[a, b, ...]`, for messages.
+pub fn addrs(list: &[IpAddr]) -> String {
+    let v: Vec<String> = list.iter().map(ToString::to_string).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Milliseconds, for messages.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// dig in the client namespace (`+time=1 +tries=1`); `None` when no
+/// response came (timeout).
+pub fn dig_opt(
+    net: &Net,
+    server: IpAddr,
+    name: &str,
+    qtype: &str,
+    extra: &[&str],
+) -> Option<Response> {
+    let (r, out) = net.dig_run(server, name, qtype, 1, extra);
+    if r.is_none() {
+        assert!(
+            out.stdout.contains("timed out") || out.stdout.contains("no servers could be reached"),
+            "dig neither answered nor timed out:\n{out}"
+        );
+    }
+    r
+}
+
+/// The A/AAAA addresses of a dig answer, in order.
+pub fn answer_addrs(r: &Response) -> Vec<IpAddr> {
+    r.answer
+        .iter()
+        .filter(|rr| rr.rtype == "A" || rr.rtype == "AAAA")
+        .map(|rr| rr.rdata.parse().expect("an address in A/AAAA data"))
+        .collect()
+}
+
+/// Polls `name` A with `client` every `period` until `done(reply)`, at most
+/// `timeout`. Returns the time it took (from `since`), the replies seen on
+/// the way, the wall-clock time of the first matching reply, and the
+/// number of queries sent.
+pub struct Poll {
+    /// Time from `since` to the matching reply.
+    pub elapsed: Duration,
+    /// The replies seen on the way (`None`: timed out).
+    pub seen: Vec<Option<DnsReply>>,
+    /// Wall-clock time of the matching reply.
+    pub at: SystemTime,
+    /// Queries sent.
+    pub queries: u64,
+}
+
+/// Polls until `done`; see [`Poll`].
+pub fn poll_until(
+    client: &UdpDns,
+    server: IpAddr,
+    name: &str,
+    since: Instant,
+    period: Duration,
+    timeout: Duration,
+    done: impl Fn(&DnsReply) -> bool,
+) -> Option<Poll> {
+    let mut seen = Vec::new();
+    let mut queries = 0;
+    loop {
+        let r = client.query(server, name, RecordType::A, QUERY_TIMEOUT);
+        queries += 1;
+        let now = Instant::now();
+        let at = SystemTime::now();
+        let hit = r.as_ref().is_some_and(&done);
+        seen.push(r);
+        if hit {
+            return Some(Poll {
+                elapsed: now - since,
+                seen,
+                at,
+                queries,
+            });
+        }
+        if now - since > timeout {
+            eprintln!(
+                "poll of {name} gave up after {queries} queries; last: {:?}",
+                seen.last()
+            );
+            return None;
+        }
+        thread::sleep(period);
+    }
+}
+
+/// A monitor that always fails: TCP to a closed port on the server's own
+/// address; servers start down (`initial = "down"`) so they never answer.
+pub fn dead_monitor(net: &Net) -> String {
+    format!(
+        r#"
+[[monitor]]
+name = "dead"
+type = "tcp"
+interval = "500ms"
+timeout = "200ms"
+rise = 2
+fall = 1
+port = 9
+# probes {}:9 (nothing listens there)
+"#,
+        net.srv_v4()
+    )
+}
+
+/// A vserver `name` at `addr` in `dc1` monitored by [`dead_monitor`]
+/// (down from the start).
+pub fn dead_server(net: &Net, name: &str, addr: &str) -> String {
+    vserver(
+        name,
+        addr,
+        &format!(
+            "monitors = [\"dead\"]\ncheck_address = \"{}\"\ninitial = \"down\"\n",
+            net.srv_v4()
+        ),
+    )
 }
 
 /// Modes of a [`MetricsEndpoint`].

@@ -1,10 +1,14 @@
-//! The per-query `random` and `weighted_random` methods through XDP: many
-//! queries from many client addresses; each server's share of the first
-//! answers must match its expected share (uniform, or `ratio` over the
-//! total) within a tolerance of about 4.5 standard deviations, and the
-//! answers must not follow a rotation (consecutive answers repeat about as
-//! often as independent draws do). Every query is answered by the XDP
-//! program (its counters prove it).
+//! Load-balancing methods through XDP.
+//!
+//! - `ratio` and `round_robin`: the kernel's rotation counter gives a 3:1
+//!   ratio over 10,000 queries within 2 %, and round robin cycles exactly.
+//! - The per-query `random` and `weighted_random` methods: many queries
+//!   from many client addresses; each server's share of the first answers
+//!   must match its expected share (uniform, or `ratio` over the total)
+//!   within a tolerance of about 4.5 standard deviations, and the answers
+//!   must not follow a rotation (consecutive answers repeat about as often
+//!   as independent draws do). Every query is answered by the XDP program
+//!   (its counters prove it).
 //!
 //! Run with `cargo xtask test -- -p gslb-tests --test methods`.
 
@@ -15,7 +19,8 @@ use std::{
 };
 
 use gslb_tests::{
-    harness::{check_config, start, Failures, ZONE},
+    config::{gslb, pool, vserver},
+    harness::{answer_addrs, check_config, start, Failures, QUERY_TIMEOUT, ZONE},
     netns::{Net, UdpDns},
 };
 use hickory_proto::rr::RecordType;
@@ -24,75 +29,23 @@ use hickory_proto::rr::RecordType;
 const N: u64 = 24_000;
 /// Client source addresses: 198.18.k.160 and up.
 const CLIENTS: u8 = 32;
-const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn config(net: &Net) -> String {
     let a = |h| net.v4(h);
-    format!(
-        r#"{ZONE}
-[[vserver]]
-name = "u1"
-address = "{u1}"
-datacenter = "dc1"
-
-[[vserver]]
-name = "u2"
-address = "{u2}"
-datacenter = "dc1"
-ratio = 7
-
-[[vserver]]
-name = "u3"
-address = "{u3}"
-datacenter = "dc1"
-
-[[vserver]]
-name = "w1"
-address = "{w1}"
-datacenter = "dc1"
-ratio = 1
-
-[[vserver]]
-name = "w2"
-address = "{w2}"
-datacenter = "dc1"
-ratio = 2
-
-[[vserver]]
-name = "w3"
-address = "{w3}"
-datacenter = "dc1"
-ratio = 5
-
-[[pool]]
-name = "random"
-members = ["u1", "u2", "u3"]
-preferred = "random"
-max_answers = 1
-
-[[pool]]
-name = "wrandom"
-members = ["w1", "w2", "w3"]
-preferred = "weighted_random"
-max_answers = 1
-
-[[gslb]]
-name = "random.example.test"
-ttl = 30
-pools = ["random"]
-
-[[gslb]]
-name = "wrandom.example.test"
-ttl = 30
-pools = ["wrandom"]
-"#,
-        u1 = a(111),
-        u2 = a(112),
-        u3 = a(113),
-        w1 = a(121),
-        w2 = a(122),
-        w3 = a(123),
-    )
+    [
+        ZONE.to_string(),
+        vserver("u1", a(111), ""),
+        vserver("u2", a(112), "ratio = 7\n"),
+        vserver("u3", a(113), ""),
+        vserver("w1", a(121), "ratio = 1\n"),
+        vserver("w2", a(122), "ratio = 2\n"),
+        vserver("w3", a(123), "ratio = 5\n"),
+        pool("random", &["u1", "u2", "u3"], "random", 1, ""),
+        pool("wrandom", &["w1", "w2", "w3"], "weighted_random", 1, ""),
+        gslb("random.example.test", 30, &["random"], ""),
+        gslb("wrandom.example.test", 30, &["wrandom"], ""),
+    ]
+    .concat()
 }
 
 /// `N` queries of `name` A spread over `clients` in turn; the first
@@ -239,6 +192,150 @@ fn random_and_weighted_random_shares_through_xdp() {
     f.check(xdp == answered, || {
         format!(
             "weighted_random: xdp_answered +{xdp}, want +{answered}: {:?}",
+            before.delta(&after)
+        )
+    });
+    f.assert_none();
+}
+
+// ---------------------------------------------------------------------------
+// Ratio and round robin: the kernel's rotation counter.
+
+fn methods_config(net: &Net) -> String {
+    let a = |h| net.v4(h);
+    [
+        ZONE.to_string(),
+        vserver("r1", a(111), "ratio = 3\n"),
+        vserver("r2", a(112), "ratio = 1\n"),
+        vserver("rr1", a(121), ""),
+        vserver("rr2", a(122), ""),
+        vserver("rr3", a(123), ""),
+        pool("ratio", &["r1", "r2"], "ratio", 1, ""),
+        pool("rr", &["rr1", "rr2", "rr3"], "round_robin", 1, ""),
+        gslb("ratio.example.test", 30, &["ratio"], ""),
+        gslb("rr.example.test", 30, &["rr"], ""),
+    ]
+    .concat()
+}
+
+/// Ratio 3:1, one answer per response: over 10,000 queries through XDP
+/// (2,500 full cycles of the kernel's rotation counter) 7,500 ± 2 % go to
+/// the ratio-3 server and 2,500 ± 2 % to the other.
+#[test]
+fn ratio_3_to_1_over_10000_queries_through_xdp() {
+    const N: u64 = 10_000;
+    let net = Net::new("eng_ratio");
+    let config = methods_config(&net);
+    check_config(&config, "methods");
+    let d = start(&net, &config);
+    let (r1, r2) = (net.v4(111), net.v4(112));
+    let client = net.udp_client(net.cli_v4());
+    let mut f = Failures::default();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut lost = 0;
+    let before = d.stats();
+    let t0 = Instant::now();
+    for _ in 0..N {
+        match client.query(
+            net.srv_v4(),
+            "ratio.example.test",
+            RecordType::A,
+            QUERY_TIMEOUT,
+        ) {
+            Some(r) => {
+                let key = if r.rcode == "NOERROR" && r.addrs.len() == 1 {
+                    r.addrs[0].to_string()
+                } else {
+                    format!("{} {:?}", r.rcode, r.addrs)
+                };
+                *counts.entry(key).or_default() += 1;
+            }
+            None => lost += 1,
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "10,000 queries took over 120 s: {counts:?}, lost {lost}"
+        );
+        assert!(
+            lost <= 20,
+            "over 20 of the queries got no response: {counts:?}"
+        );
+    }
+    let took = t0.elapsed();
+    let after = d.stats();
+    let c1 = counts.get(&r1.to_string()).copied().unwrap_or(0);
+    let c2 = counts.get(&r2.to_string()).copied().unwrap_or(0);
+    eprintln!(
+        "RATIO 3:1 over {N} queries through XDP: {r1} x{c1}, {r2} x{c2}, lost {lost}, in {:.2} s; all answers: {counts:?}",
+        took.as_secs_f64()
+    );
+    f.check(lost == 0, || format!("{lost} queries got no response"));
+    f.check(counts.len() == 2, || {
+        format!("answers other than one of {r1}, {r2}: {counts:?}")
+    });
+    f.check((7350..=7650).contains(&c1), || {
+        format!("{r1} (ratio 3) got {c1} of {N}, want 7500 ± 2 %")
+    });
+    f.check((2350..=2650).contains(&c2), || {
+        format!("{r2} (ratio 1) got {c2} of {N}, want 2500 ± 2 %")
+    });
+    let answered = before.delta_of(&after, "xdp_answered");
+    f.check(answered == N - lost, || {
+        format!(
+            "xdp_answered +{answered}, want +{} (every answered query in XDP); changes: {:?}",
+            N - lost,
+            before.delta(&after)
+        )
+    });
+    f.assert_none();
+}
+
+/// Round robin over 3 members, one answer per response, 30 sequential
+/// queries from one client (dig): the first answers cycle exactly.
+#[test]
+fn round_robin_cycles_exactly_through_xdp() {
+    let net = Net::new("eng_rr");
+    let config = methods_config(&net);
+    check_config(&config, "methods");
+    let d = start(&net, &config);
+    let members = [net.v4(121), net.v4(122), net.v4(123)];
+    let mut f = Failures::default();
+    let before = d.stats();
+    let mut seq = Vec::new();
+    for _ in 0..30 {
+        let r = net.dig(net.srv_v4(), "rr.example.test", "A", &[]);
+        let a = answer_addrs(&r);
+        f.check(r.status == "NOERROR" && a.len() == 1, || {
+            format!("rr.example.test: {} {a:?}\n{}", r.status, r.raw)
+        });
+        seq.push(a.first().copied());
+    }
+    let after = d.stats();
+    eprintln!(
+        "ROUND ROBIN 30 queries: {:?}",
+        seq.iter()
+            .flatten()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    );
+    let first3: std::collections::BTreeSet<_> = seq[..3].iter().flatten().copied().collect();
+    f.check(first3 == members.into_iter().collect(), || {
+        format!("the first 3 answers are not the 3 members: {seq:?}")
+    });
+    f.check(
+        seq.iter().enumerate().all(|(i, a)| *a == seq[i % 3]),
+        || format!("the answers do not cycle with period 3: {seq:?}"),
+    );
+    for m in members {
+        let n = seq.iter().filter(|a| **a == Some(m)).count();
+        f.check(n == 10, || {
+            format!("{m} first {n} times of 30, want 10: {seq:?}")
+        });
+    }
+    let answered = before.delta_of(&after, "xdp_answered");
+    f.check(answered == 30, || {
+        format!(
+            "xdp_answered +{answered}, want +30; changes: {:?}",
             before.delta(&after)
         )
     });

@@ -20,7 +20,11 @@ use std::{
 };
 
 use gslb_tests::{
-    harness::{check_config, start, status_server, wait_server, Failures, MetricsEndpoint, ZONE},
+    config::{gslb, pool, vserver},
+    harness::{
+        check_config, start, status_server, wait_server, Failures, MetricsEndpoint, QUERY_TIMEOUT,
+        ZONE,
+    },
     netns::{Net, UdpDns},
 };
 use hickory_proto::rr::RecordType;
@@ -30,7 +34,6 @@ use hickory_proto::rr::RecordType;
 const INTERVAL: Duration = Duration::from_millis(200);
 const MAX_AGE: Duration = Duration::from_secs(1);
 const METRICS_PORT: u16 = 9100;
-const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// web1 is over its limit of 100; web2 and web3 are ranked by sessions.
 const BODY: &str = "# HELP sessions Open sessions.\n# TYPE sessions gauge\n\
@@ -42,70 +45,42 @@ connections{instance=\"web1\"} 3\n";
 fn config(net: &Net, endpoint: SocketAddr) -> String {
     let a = |h| net.v4(h);
     let url = format!("http://{endpoint}/metrics");
-    format!(
+    let head = format!(
         r#"{ZONE}
 [metrics]
-interval = "{interval}ms"
+interval = "{}ms"
 timeout = "100ms"
-max_age = "{max_age}ms"
+max_age = "{}ms"
 
-[[vserver]]
-name = "c1"
-address = "{c1}"
-datacenter = "dc1"
-max_sessions = 100
-metrics_url = "{url}"
-metrics_labels = {{ instance = "web1" }}
-
-[[vserver]]
-name = "c2"
-address = "{c2}"
-datacenter = "dc1"
-
-[[vserver]]
-name = "l2"
-address = "{l2}"
-datacenter = "dc1"
-metrics_url = "{url}"
-metrics_labels = {{ instance = "web2" }}
-
-[[vserver]]
-name = "l3"
-address = "{l3}"
-datacenter = "dc1"
-metrics_url = "{url}"
-metrics_labels = {{ instance = "web3" }}
-
-[[pool]]
-name = "cap"
-members = ["c1", "c2"]
-preferred = "global_availability"
-max_answers = 2
-
-[[pool]]
-name = "least"
-members = ["l2", "l3"]
-preferred = "least_sessions"
-alternate = "global_availability"
-max_answers = 2
-
-[[gslb]]
-name = "cap.example.test"
-ttl = 5
-pools = ["cap"]
-
-[[gslb]]
-name = "least.example.test"
-ttl = 5
-pools = ["least"]
 "#,
-        interval = INTERVAL.as_millis(),
-        max_age = MAX_AGE.as_millis(),
-        c1 = a(111),
-        c2 = a(112),
-        l2 = a(121),
-        l3 = a(122),
-    )
+        INTERVAL.as_millis(),
+        MAX_AGE.as_millis(),
+    );
+    let scraped = |instance: &str| {
+        format!("metrics_url = \"{url}\"\nmetrics_labels = {{ instance = \"{instance}\" }}\n")
+    };
+    [
+        head,
+        vserver(
+            "c1",
+            a(111),
+            &format!("max_sessions = 100\n{}", scraped("web1")),
+        ),
+        vserver("c2", a(112), ""),
+        vserver("l2", a(121), &scraped("web2")),
+        vserver("l3", a(122), &scraped("web3")),
+        pool("cap", &["c1", "c2"], "global_availability", 2, ""),
+        pool(
+            "least",
+            &["l2", "l3"],
+            "least_sessions",
+            2,
+            "alternate = \"global_availability\"\n",
+        ),
+        gslb("cap.example.test", 5, &["cap"], ""),
+        gslb("least.example.test", 5, &["least"], ""),
+    ]
+    .concat()
 }
 
 /// The A answer of `name`, `None` when no NOERROR response came.

@@ -28,7 +28,8 @@ use std::{
 };
 
 use gslb_tests::{
-    harness::{check_config, start, DnsResponder, Failures, ZONE},
+    config::{gslb, pool, timing, vserver},
+    harness::{check_config, start, DnsResponder, Failures, QUERY_TIMEOUT, ZONE},
     netns::{in_netns, run_ok, Daemon, Net, UdpDns},
 };
 use hickory_proto::rr::RecordType;
@@ -40,7 +41,6 @@ const RISE: u64 = 2;
 const FALL: u64 = 2;
 const HTTPS_PORT: u16 = 8443;
 const DNS_PORT: u16 = 5353;
-const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bound of a change: fall (or rise) × interval, one probe timeout, and
 /// slack for scheduling and the map update.
 const CHANGE_BOUND: Duration = Duration::from_millis(FALL * INTERVAL_MS + TIMEOUT_MS + 800);
@@ -153,10 +153,8 @@ impl Drop for TlsBackend {
 
 fn config(net: &Net) -> String {
     let a = |h| net.v4(h);
-    let timing = format!(
-        "interval = \"{INTERVAL_MS}ms\"\ntimeout = \"{TIMEOUT_MS}ms\"\nrise = {RISE}\nfall = {FALL}\njitter = 0"
-    );
-    format!(
+    let timing = timing(INTERVAL_MS, TIMEOUT_MS, RISE, FALL);
+    let monitors = format!(
         r#"{ZONE}
 [health]
 initial = "down"
@@ -178,7 +176,7 @@ port = {DNS_PORT}
 query = "health.example.test."
 query_type = "A"
 expect_rcode = "NOERROR"
-expect_answer = "{dns_answer}"
+expect_answer = "{}"
 {timing}
 
 [[monitor]]
@@ -186,46 +184,25 @@ name = "ping"
 type = "icmp"
 {timing}
 
-[[vserver]]
-name = "https1"
-address = "{h}"
-datacenter = "dc1"
-monitors = ["tls"]
-
-[[vserver]]
-name = "dns1"
-address = "{d}"
-datacenter = "dc1"
-monitors = ["resolver"]
-
-[[vserver]]
-name = "icmp1"
-address = "{i}"
-datacenter = "dc1"
-monitors = ["ping"]
-
-[[vserver]]
-name = "plain"
-address = "{p}"
-datacenter = "dc1"
-
-[[pool]]
-name = "mon"
-members = ["https1", "dns1", "icmp1", "plain"]
-preferred = "global_availability"
-max_answers = 4
-
-[[gslb]]
-name = "mon.example.test"
-ttl = 5
-pools = ["mon"]
 "#,
-        dns_answer = a(99),
-        h = a(41),
-        d = a(42),
-        i = a(43),
-        p = a(44),
-    )
+        a(99),
+    );
+    [
+        monitors,
+        vserver("https1", a(41), "monitors = [\"tls\"]\n"),
+        vserver("dns1", a(42), "monitors = [\"resolver\"]\n"),
+        vserver("icmp1", a(43), "monitors = [\"ping\"]\n"),
+        vserver("plain", a(44), ""),
+        pool(
+            "mon",
+            &["https1", "dns1", "icmp1", "plain"],
+            "global_availability",
+            4,
+            "",
+        ),
+        gslb("mon.example.test", 5, &["mon"], ""),
+    ]
+    .concat()
 }
 
 /// The answer set of mon.example.test A (sorted), `None` on no NOERROR

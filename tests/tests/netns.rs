@@ -11,8 +11,11 @@ use std::{net::IpAddr, time::Duration};
 
 use hickory_proto::rr::RecordType;
 
-use gslb_tests::netns::{
-    link_has_xdp, rr, run_bounded, Background, Daemon, DaemonOpts, Net, Response, DIG_TIMEOUT,
+use gslb_tests::{
+    harness::Failures,
+    netns::{
+        link_has_xdp, rr, run_bounded, Background, Daemon, DaemonOpts, Net, Response, DIG_TIMEOUT,
+    },
 };
 
 type Key = (String, u32, String, String, String);
@@ -34,27 +37,6 @@ const GSLB_NODATA_SOA: &str = "example.test. 30 IN SOA ns1.example.test. hostmas
 
 fn keys(lines: &[&str]) -> Vec<Key> {
     lines.iter().map(|l| rr(l)).collect()
-}
-
-/// Collects failed expectations so that one run reports all of them.
-#[derive(Default)]
-struct Failures(Vec<String>);
-
-impl Failures {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-
-    fn assert_none(self) {
-        assert!(
-            self.0.is_empty(),
-            "{} failed expectation(s):\n\n{}",
-            self.0.len(),
-            self.0.join("\n\n")
-        );
-    }
 }
 
 fn sorted_flags(r: &Response) -> Vec<String> {

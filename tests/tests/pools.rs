@@ -9,128 +9,20 @@
 
 use std::{
     collections::BTreeMap,
-    fs,
     net::IpAddr,
     thread,
     time::{Duration, Instant},
 };
 
-use gslb_tests::netns::{gslb_bin, run_bounded, Daemon, DaemonOpts, Net, Response};
+use gslb_tests::{
+    config::{gslb, pool, vserver},
+    harness::{answer_addrs, check_config, start_with, v4, Failures, QUERY_TIMEOUT, ZONE},
+    netns::Net,
+};
 use hickory_proto::rr::RecordType;
-
-/// Bound of one query of the UDP client.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// The zone part of every config (listener and interface are replaced by
-/// the harness's `--listen` / `--iface`).
-const ZONE: &str = r#"
-[server]
-listen = ["127.0.0.1:53"]
-interfaces = ["lo"]
-
-[[zone]]
-name = "example.test"
-ttl = 3600
-ns = ["ns1.example.test."]
-[zone.soa]
-mname = "ns1.example.test."
-rname = "hostmaster.example.test."
-serial = 2026120601
-refresh = 7200
-retry = 3600
-expire = 1209600
-minimum = 300
-
-[[zone.record]]
-name = "ns1"
-type = "A"
-data = "198.18.0.53"
-
-[[datacenter]]
-name = "dc1"
-lat = 52.37
-lon = 4.90
-"#;
-
-/// Collects failed expectations so that one run reports all of them.
-#[derive(Default)]
-struct Failures(Vec<String>);
-
-impl Failures {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            self.0.push(what());
-        }
-    }
-
-    fn assert_none(self) {
-        assert!(
-            self.0.is_empty(),
-            "{} failed expectation(s):\n\n{}",
-            self.0.len(),
-            self.0.join("\n\n")
-        );
-    }
-}
-
-/// Validates `config` with `gslb check` first, so that a rejected config
-/// fails with the validator's message rather than a daemon start failure.
-fn check_config(config: &str, what: &str) {
-    let dir = std::env::temp_dir().join(format!("gslbt-{}", std::process::id()));
-    fs::create_dir_all(&dir).expect("scratch dir");
-    let path = dir.join(format!("check-pools-{what}.toml"));
-    fs::write(&path, config).expect("writing the config");
-    let out = run_bounded(
-        std::process::Command::new(gslb_bin())
-            .arg("check")
-            .arg("--config")
-            .arg(&path),
-        Duration::from_secs(10),
-    );
-    let _ = fs::remove_file(&path);
-    assert!(
-        out.success(),
-        "`gslb check` rejects the {what} config:\n{out}\n--- config ---\n{config}"
-    );
-}
-
-fn start<'n>(net: &'n Net, config: &str, no_xdp: bool) -> Daemon<'n> {
-    Daemon::start(
-        net,
-        DaemonOpts {
-            no_xdp,
-            config: Some(config.to_string()),
-        },
-    )
-}
-
-fn v4(s: &str) -> IpAddr {
-    s.parse().expect("an address")
-}
-
-/// The A addresses of a dig answer, in order.
-fn answer_addrs(r: &Response) -> Vec<IpAddr> {
-    r.answer
-        .iter()
-        .filter(|rr| rr.rtype == "A" || rr.rtype == "AAAA")
-        .map(|rr| rr.rdata.parse().expect("an address in A/AAAA data"))
-        .collect()
-}
 
 // ---------------------------------------------------------------------------
 // Pool chains.
-
-/// A vserver without monitors (always up unless disabled).
-fn vserver(name: &str, addr: &str) -> String {
-    format!(
-        r#"
-[[vserver]]
-name = "{name}"
-address = "{addr}"
-datacenter = "dc1"
-"#
-    )
-}
 
 /// A pool of one member: round robin, then `fallback`, with fallback
 /// address `fip`, and `when_all_down`.
@@ -162,7 +54,7 @@ when_all_down = "{all_down}"
 fn chain_config() -> String {
     let mut c = String::from(ZONE);
     for n in 1..=13 {
-        c.push_str(&vserver(&format!("s{n}"), &format!("198.18.60.{n}")));
+        c.push_str(&vserver(&format!("s{n}"), format!("198.18.60.{n}"), ""));
     }
     for (pool, member, fallback, n, all_down) in [
         ("p1", "s1", "fallback_ip", 1, "servfail"),
@@ -330,8 +222,8 @@ fn pool_chain_cases_through_xdp_and_slow_path() {
     check_config(&config, "chain");
     let net_x = Net::new("pools_chain_x");
     let net_s = Net::new("pools_chain_s");
-    let dx = start(&net_x, &config, false);
-    let ds = start(&net_s, &config, true);
+    let dx = start_with(&net_x, &config, false);
+    let ds = start_with(&net_s, &config, true);
     let mut f = Failures::default();
     for step in STEPS {
         for (verb, server) in step.admin {
@@ -412,22 +304,10 @@ fn fewest_config() -> String {
 fewest_selected_window = "{WINDOW_S}s"
 "#
     ));
-    c.push_str(&vserver("f1", "198.18.62.1"));
-    c.push_str(&vserver("f2", "198.18.62.2"));
-    c.push_str(
-        r#"
-[[pool]]
-name = "fs"
-members = ["f1", "f2"]
-preferred = "fewest_selected"
-max_answers = 1
-
-[[gslb]]
-name = "fs.example.test"
-ttl = 5
-pools = ["fs"]
-"#,
-    );
+    c.push_str(&vserver("f1", "198.18.62.1", ""));
+    c.push_str(&vserver("f2", "198.18.62.2", ""));
+    c.push_str(&pool("fs", &["f1", "f2"], "fewest_selected", 1, ""));
+    c.push_str(&gslb("fs.example.test", 5, &["fs"], ""));
     c
 }
 
@@ -467,7 +347,7 @@ fn a_returning_server_does_not_take_every_client_through_xdp() {
     let config = fewest_config();
     check_config(&config, "fewest");
     let net = Net::new("pools_fewest");
-    let d = start(&net, &config, false);
+    let d = start_with(&net, &config, false);
     let client = net.udp_client(net.cli_v4());
     let (f1, f2) = (v4("198.18.62.1"), v4("198.18.62.2"));
     let period = Duration::from_millis(10);
@@ -536,8 +416,8 @@ fn slow_path_answers_count_for_fewest_selected() {
     check_config(&config, "fewest");
     let net_x = Net::new("pools_fewest_tcp_x");
     let net_s = Net::new("pools_fewest_tcp_s");
-    let dx = start(&net_x, &config, false);
-    let ds = start(&net_s, &config, true);
+    let dx = start_with(&net_x, &config, false);
+    let ds = start_with(&net_s, &config, true);
     let mut f = Failures::default();
     for (net, d, what) in [(&net_x, &dx, "XDP"), (&net_s, &ds, "--no-xdp")] {
         let before = d.xdp.then(|| d.stats());

@@ -1,0 +1,87 @@
+//! Builders of the TOML tables the namespace tests' configs are made of:
+//! one `[[vserver]]`, `[[pool]]` or `[[gslb]]` table each, appended to
+//! [`crate::harness::ZONE`]. `extra` is further `key = value` lines of the
+//! table, verbatim.
+
+use std::fmt::Display;
+
+/// A `[[vserver]]` in datacenter `dc1`.
+pub fn vserver(name: &str, address: impl Display, extra: &str) -> String {
+    format!(
+        r#"
+[[vserver]]
+name = "{name}"
+address = "{address}"
+datacenter = "dc1"
+{extra}"#
+    )
+}
+
+/// A `[[pool]]` of `members` chosen by `preferred`, at most `max_answers`
+/// addresses per answer.
+pub fn pool(
+    name: &str,
+    members: &[&str],
+    preferred: &str,
+    max_answers: u32,
+    extra: &str,
+) -> String {
+    format!(
+        r#"
+[[pool]]
+name = "{name}"
+members = {}
+preferred = "{preferred}"
+max_answers = {max_answers}
+{extra}"#,
+        toml_list(members)
+    )
+}
+
+/// A `[[gslb]]` name answered from `pools`.
+pub fn gslb(name: &str, ttl: u32, pools: &[&str], extra: &str) -> String {
+    format!(
+        r#"
+[[gslb]]
+name = "{name}"
+ttl = {ttl}
+pools = {}
+{extra}"#,
+        toml_list(pools)
+    )
+}
+
+/// The timing lines of a `[[monitor]]`: probe interval and timeout (ms),
+/// rise, fall, and no jitter (so that test bounds are exact).
+pub fn timing(interval_ms: u64, timeout_ms: u64, rise: u64, fall: u64) -> String {
+    format!(
+        "interval = \"{interval_ms}ms\"\ntimeout = \"{timeout_ms}ms\"\nrise = {rise}\nfall = {fall}\njitter = 0"
+    )
+}
+
+/// `["a", "b"]`.
+fn toml_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables() {
+        assert_eq!(
+            vserver("a", "198.18.0.1", "ratio = 3\n"),
+            "\n[[vserver]]\nname = \"a\"\naddress = \"198.18.0.1\"\ndatacenter = \"dc1\"\nratio = 3\n"
+        );
+        assert_eq!(
+            pool("p", &["a", "b"], "ratio", 1, ""),
+            "\n[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\"]\npreferred = \"ratio\"\nmax_answers = 1\n"
+        );
+        assert_eq!(
+            gslb("www.example.test", 30, &["p"], ""),
+            "\n[[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n"
+        );
+    }
+}
