@@ -449,3 +449,52 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{SocketAddr, UdpSocket};
+
+    use gslb_testbed::ns::in_netns;
+
+    use super::*;
+
+    /// The bench network as `bench` builds it (needs root, like the
+    /// integration tests): one queue each way, threaded NAPI on the server
+    /// end, a datagram from the client address reaches the server address;
+    /// both namespaces are gone after drop.
+    #[test]
+    fn builds_and_removes_the_bench_network() {
+        let net = Net::create(50).expect("creating the bench network");
+        let link = cmd::output(
+            net.server("ip")
+                .args(["-d", "link", "show", &net.server_if]),
+        )
+        .expect("ip link show");
+        assert!(link.contains("numtxqueues 1 numrxqueues 1"), "{link}");
+        let threaded = cmd::output(
+            ns::netns_exec(&net.server_ns, "cat")
+                .arg(format!("/sys/class/net/{}/threaded", net.server_if)),
+        )
+        .expect("reading threaded");
+        assert_eq!(threaded.trim(), "1");
+        let server = SocketAddr::new(SERVER_V4.into(), 5300);
+        let rx = in_netns(&net.server_ns, move || UdpSocket::bind(server)).expect("server socket");
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let tx = in_netns(&net.client_ns, || {
+            UdpSocket::bind(SocketAddr::new(CLIENT_V4.into(), 0))
+        })
+        .expect("client socket");
+        tx.send_to(b"bench", server).expect("sending");
+        let mut buf = [0u8; 16];
+        let (n, from) = rx
+            .recv_from(&mut buf)
+            .expect("no datagram over the veth pair");
+        assert_eq!((&buf[..n], from.ip()), (&b"bench"[..], CLIENT_V4.into()));
+        let names = [net.server_ns.clone(), net.client_ns.clone()];
+        drop(net);
+        let list = cmd::output(Command::new("ip").args(["netns", "list"])).expect("ip netns list");
+        for name in names {
+            assert!(!list.contains(&name), "{name} left behind: {list}");
+        }
+    }
+}
