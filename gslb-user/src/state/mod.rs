@@ -1,5 +1,7 @@
 //! The run-time state both paths answer from: the zones and gslb names
-//! ([`model`]) and what each name answers now ([`decision`]).
+//! ([`model`]), what each name answers now ([`decision`]), and the typed
+//! ids that name the configured objects across config changes ([`ids`]).
 
 pub mod decision;
+pub mod ids;
 pub mod model;
