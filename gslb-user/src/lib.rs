@@ -4,6 +4,9 @@
 //! and its maps), `dns` (the slow path) and `api` (the control socket).
 //! The `gslb` binary's `daemon` module wires them together.
 
+#[macro_use]
+mod names;
+
 pub mod api;
 pub mod config;
 pub mod dns;

@@ -30,37 +30,6 @@ use serde::Deserialize;
 
 use super::{checks::Validator, diagnostics::Diagnostic};
 
-/// Generates `name()` (the config spelling), `from_name()` and `Display`.
-macro_rules! names {
-    ($ty:ty { $($variant:ident = $name:literal),* $(,)? }) => {
-        impl $ty {
-            /// Every value with its config spelling.
-            pub const ALL: &'static [($ty, &'static str)] = &[$((<$ty>::$variant, $name)),*];
-
-            /// The config spelling.
-            pub fn name(&self) -> &'static str {
-                match self {
-                    $(<$ty>::$variant => $name,)*
-                }
-            }
-
-            /// Parses the config spelling (exact, snake_case).
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name {
-                    $($name => Some(<$ty>::$variant),)*
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-    };
-}
-
 mod datacenter;
 mod engine;
 mod gslb;

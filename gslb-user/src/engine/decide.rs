@@ -162,37 +162,6 @@ pub struct Explanation {
     pub decision: String,
 }
 
-fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::None => "none",
-        Method::RoundRobin => "round_robin",
-        Method::Ratio => "ratio",
-        Method::StaticPersist => "static_persist",
-        Method::Random => "random",
-        Method::WeightedRandom => "weighted_random",
-        Method::GlobalAvailability => "global_availability",
-        Method::FewestSelected => "fewest_selected",
-        Method::LeastSessions => "least_sessions",
-        Method::LeastConnections => "least_connections",
-        Method::MostCapacity => "most_capacity",
-        Method::LowestLatency => "lowest_latency",
-        Method::DropPacket => "drop_packet",
-        Method::FallbackIp => "fallback_ip",
-        Method::ReturnToDns => "return_to_dns",
-    }
-}
-
-fn all_down_name(a: AllDown) -> &'static str {
-    match a {
-        AllDown::FailOpen => "fail_open",
-        AllDown::FallbackIp => "fallback_ip",
-        AllDown::ReturnToDns => "return_to_dns",
-        AllDown::Servfail => "servfail",
-        AllDown::Nodata => "nodata",
-        AllDown::Drop => "drop",
-    }
-}
-
 /// Inputs shared by every decision of one selection round.
 pub struct Round<'a> {
     /// Every server, indexed by id.
@@ -377,7 +346,7 @@ fn pool_chain(
     {
         if let Some(d) = run_method(method, pool, ttl, family, &members, *step == "fallback") {
             ex.step = (*step).to_string();
-            ex.method = method_name(method).to_string();
+            ex.method = method.name().to_string();
             return Some(d);
         }
     }
@@ -393,7 +362,7 @@ fn all_down(
     ex: &mut Explanation,
 ) -> Decision {
     ex.step = "when_all_down".into();
-    ex.method = all_down_name(pool.when_all_down).into();
+    ex.method = pool.when_all_down.name().into();
     match pool.when_all_down {
         AllDown::FailOpen => {
             let members: Vec<&ServerView<'_>> = round

@@ -227,14 +227,6 @@ pub struct Engine {
     dynamic: Vec<usize>,
 }
 
-fn admin_name(a: AdminState) -> &'static str {
-    match a {
-        AdminState::Enabled => "enabled",
-        AdminState::Disabled => "disabled",
-        AdminState::Draining => "draining",
-    }
-}
-
 impl Engine {
     /// An engine for `cfg`, publishing into `state` (built from it) and
     /// `maps` (absent with `--no-xdp`, as are the hit counters).
@@ -472,7 +464,7 @@ impl Engine {
                 let r = match self.cfg.servers.iter().position(|s| s.name == server) {
                     Some(i) => {
                         self.servers[i].admin = state;
-                        info!(%server, state = admin_name(state), "admin state changed");
+                        info!(%server, %state, "admin state changed");
                         self.recompute();
                         Ok(())
                     }
@@ -521,7 +513,7 @@ impl Engine {
                 name: v.cfg.name.clone(),
                 address: v.cfg.address,
                 datacenter: v.cfg.datacenter.clone(),
-                admin: admin_name(rt.admin).into(),
+                admin: rt.admin.name().into(),
                 health: if v.health_up { "up" } else { "down" }.into(),
                 availability: v.availability(),
                 monitors: rt.monitors.clone(),

@@ -72,7 +72,19 @@ pub enum PoolMethod {
 }
 
 impl PoolMethod {
-    /// The config spelling.
+    /// Every method (`Ratio` without its ratios, which are
+    /// `pool_ratios`).
+    pub fn all() -> [PoolMethod; 4] {
+        [
+            PoolMethod::GlobalAvailability,
+            PoolMethod::RoundRobin,
+            PoolMethod::Ratio(Vec::new()),
+            PoolMethod::Topology,
+        ]
+    }
+
+    /// The spelling (config, control protocol, CLI): the one source of
+    /// the pool methods' names.
     pub fn name(&self) -> &'static str {
         match self {
             PoolMethod::GlobalAvailability => "global_availability",
@@ -81,11 +93,34 @@ impl PoolMethod {
             PoolMethod::Topology => "topology",
         }
     }
+
+    /// Parses the spelling (`Ratio` without its ratios).
+    pub fn from_name(name: &str) -> Option<PoolMethod> {
+        PoolMethod::all().into_iter().find(|m| m.name() == name)
+    }
 }
 
 impl std::fmt::Display for PoolMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// As its spelling (the ratios are not part of it).
+impl serde::Serialize for PoolMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// From its spelling; `ratio` comes without its ratios.
+impl<'de> serde::Deserialize<'de> for PoolMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        PoolMethod::from_name(&name).ok_or_else(|| {
+            let names = PoolMethod::all().map(|m| m.name()).join(", ");
+            serde::de::Error::custom(format!("unknown pool method `{name}` (one of: {names})"))
+        })
     }
 }
 
@@ -250,12 +285,10 @@ impl Validator<'_> {
         let pool_count = g.pools.as_ref().map_or(0, |l| l.get_ref().len());
         let needs_pools = |key: &str| format!("`{key}` needs `pools`");
 
-        let methods = [
-            (PoolMethod::GlobalAvailability, "global_availability"),
-            (PoolMethod::RoundRobin, "round_robin"),
-            (PoolMethod::Ratio(Vec::new()), "ratio"),
-            (PoolMethod::Topology, "topology"),
-        ];
+        let methods = PoolMethod::all().map(|m| {
+            let name = m.name();
+            (m, name)
+        });
         let mut method = PoolMethod::default();
         if let Some(m) = &g.pool_method {
             if g.pools.is_none() {

@@ -23,6 +23,31 @@ impl Default for HealthConfig {
     }
 }
 
+/// A server's health: up when all its monitors say up (or it has none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Healthy.
+    Up,
+    /// A monitor says down.
+    Down,
+}
+
+names!(Health {
+    Up = "up",
+    Down = "down",
+});
+
+impl Health {
+    /// `Up` when `up`.
+    pub fn from_up(up: bool) -> Health {
+        if up {
+            Health::Up
+        } else {
+            Health::Down
+        }
+    }
+}
+
 /// `[health]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,16 +68,14 @@ impl Validator<'_> {
 
     /// `initial = "up" | "down"`.
     pub(super) fn up_down(&mut self, value: &Str) -> Option<bool> {
-        match value.get_ref().as_str() {
-            "up" => Some(true),
-            "down" => Some(false),
-            other => {
-                self.error(
-                    &value.span(),
-                    format!("invalid initial state `{other}`: expected \"up\" or \"down\""),
-                );
-                None
-            }
+        let text = value.get_ref();
+        let health = Health::from_name(text);
+        if health.is_none() {
+            self.error(
+                &value.span(),
+                format!("invalid initial state `{text}`: expected \"up\" or \"down\""),
+            );
         }
+        health.map(|h| h == Health::Up)
     }
 }
