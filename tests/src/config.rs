@@ -51,6 +51,23 @@ pools = {}
     )
 }
 
+/// The `[health]` table: servers start `initial` (`up` or `down`).
+pub fn health(initial: &str) -> String {
+    format!("\n[health]\ninitial = \"{initial}\"\n")
+}
+
+/// A `[[monitor]]` of type `kind` with `timing` (see [`timing`]).
+pub fn monitor(name: &str, kind: &str, timing: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[monitor]]
+name = "{name}"
+type = "{kind}"
+{timing}
+{extra}"#
+    )
+}
+
 /// The timing lines of a `[[monitor]]`: probe interval and timeout (ms),
 /// rise, fall, and no jitter (so that test bounds are exact).
 pub fn timing(interval_ms: u64, timeout_ms: u64, rise: u64, fall: u64) -> String {
@@ -78,6 +95,11 @@ mod tests {
         assert_eq!(
             pool("p", &["a", "b"], "ratio", 1, ""),
             "\n[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\"]\npreferred = \"ratio\"\nmax_answers = 1\n"
+        );
+        assert_eq!(
+            monitor("tcp", "tcp", &timing(200, 100, 2, 1), "port = 80\n"),
+            "\n[[monitor]]\nname = \"tcp\"\ntype = \"tcp\"\ninterval = \"200ms\"\n\
+             timeout = \"100ms\"\nrise = 2\nfall = 1\njitter = 0\nport = 80\n"
         );
         assert_eq!(
             gslb("www.example.test", 30, &["p"], ""),

@@ -201,16 +201,17 @@ fn explain_and_status_show_down_draining_over_capacity() {
 
     // Disable / enable at run time, seen through XDP.
     let before = d.stats();
-    let t0 = Instant::now();
-    d.server_admin("disable", "e_ok1");
-    let off = wait_answer(&net, &client, &[ok2], t0, Duration::from_secs(1));
-    eprintln!(
-        "TIMING admin: disable -> out of the answers: {:?}",
-        off.map(ms)
-    );
-    f.check(off.is_some(), || {
-        "e_ok1 still answered 1 s after `gslb server disable`".to_string()
-    });
+    // `gslb server <action> e_ok1`: the answers are `want` within a second.
+    let admin = |f: &mut Failures, action: &str, want: &[IpAddr], change: &str| {
+        let t0 = Instant::now();
+        d.server_admin(action, "e_ok1");
+        let took = wait_answer(&net, &client, want, t0, Duration::from_secs(1));
+        eprintln!("TIMING admin: {action} -> {change}: {:?}", took.map(ms));
+        f.check(took.is_some(), || {
+            format!("e_ok1 not {change} 1 s after `gslb server {action}`")
+        });
+    };
+    admin(&mut f, "disable", &[ok2], "out of the answers");
     let st = d.status_json();
     let s = status_server(&st, "e_ok1");
     f.check(
@@ -222,16 +223,7 @@ fn explain_and_status_show_down_draining_over_capacity() {
         c.get("e_ok1").map(String::as_str) == Some("disabled"),
         || format!("explain after disable: {c:?}"),
     );
-    let t0 = Instant::now();
-    d.server_admin("enable", "e_ok1");
-    let on = wait_answer(&net, &client, &[ok1, ok2], t0, Duration::from_secs(1));
-    eprintln!(
-        "TIMING admin: enable -> back in the answers: {:?}",
-        on.map(ms)
-    );
-    f.check(on.is_some(), || {
-        "e_ok1 not answered 1 s after `gslb server enable`".to_string()
-    });
+    admin(&mut f, "enable", &[ok1, ok2], "back in the answers");
     let after = d.stats();
     f.check(before.delta_of(&after, "xdp_answered") >= 2, || {
         format!(

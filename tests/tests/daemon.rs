@@ -18,7 +18,10 @@
 
 use std::{path::PathBuf, thread, time::Duration};
 
-use gslb_tests::netns::{gslb_bin, run_bounded, Daemon, DaemonOpts, Net, CMD_TIMEOUT, DNS_PORT};
+use gslb_tests::{
+    harness::start,
+    netns::{gslb_bin, run_bounded, Daemon, DaemonOpts, Net, CMD_TIMEOUT, DNS_PORT},
+};
 
 /// The embedded default config's zone, with `extra` appended and our EDNS
 /// size set to `edns`.
@@ -183,13 +186,7 @@ when_all_down = "servfail"
 name = "down.example.test"
 pools = ["p"]
 "#;
-    let d = Daemon::start(
-        &net,
-        DaemonOpts {
-            config: Some(config(1232, extra)),
-            ..DaemonOpts::default()
-        },
-    );
+    let d = start(&net, &config(1232, extra));
     for extra in [&[][..], &["+tcp"], &["+noedns"]] {
         let r = net.dig(net.srv_v4(), "down.example.test", "A", extra);
         assert_eq!(r.status, "SERVFAIL", "{extra:?}:\n{}", r.raw);
@@ -209,13 +206,7 @@ pools = ["p"]
 #[test]
 fn udp_replies_are_capped_by_our_edns_size() {
     let net = Net::new("udp-size");
-    let d = Daemon::start(
-        &net,
-        DaemonOpts {
-            config: Some(config(1232, &large_rrset())),
-            ..DaemonOpts::default()
-        },
-    );
+    let d = start(&net, &config(1232, &large_rrset()));
     // The whole RRset over TCP: larger than 1232 and smaller than 4096.
     let full = net.dig(net.srv_v4(), "many.example.test", "TXT", &["+tcp"]);
     assert_eq!(full.answer.len(), 24, "{}", full.raw);
@@ -246,13 +237,7 @@ fn udp_replies_are_capped_by_our_edns_size() {
     drop(d);
 
     // With our size at 4096 the same client gets it whole over UDP.
-    let d = Daemon::start(
-        &net,
-        DaemonOpts {
-            config: Some(config(4096, &large_rrset())),
-            ..DaemonOpts::default()
-        },
-    );
+    let d = start(&net, &config(4096, &large_rrset()));
     let r = net.dig(
         net.srv_v4(),
         "many.example.test",

@@ -19,12 +19,12 @@ use std::{
 };
 
 use gslb_tests::{
-    config::{gslb, pool, timing, vserver},
+    config::{gslb, health, monitor, pool, timing, vserver},
     harness::{
         addrs, answer_addrs, check_config, ms, poll_until, start_with, status_server,
         wait_probed_ok, Failures, BACKEND_BODY, BACKEND_PORT, QUERY_TIMEOUT, ZONE,
     },
-    netns::{Backend, Net},
+    netns::{Backend, DnsReply, Net},
 };
 use hickory_proto::rr::RecordType;
 
@@ -53,47 +53,29 @@ exit 0
 
 fn health_config(net: &Net, script: &str, state: &str, log: &str) -> String {
     let a = |h| net.v4(h);
-    let health = timing(H_INTERVAL_MS, H_TIMEOUT_MS, H_RISE, H_FALL);
-    let flappy = timing(300, 250, 3, 3);
-    let flap = timing(150, 100, 3, 3);
-    let monitors = format!(
-        r#"{ZONE}
-[health]
-initial = "up"
-
-[[monitor]]
-name = "http"
-type = "http"
-{health}
-port = {BACKEND_PORT}
-method = "GET"
-path = "/health"
-expect_status = [200]
-expect_body = "healthy"
-
-[[monitor]]
-name = "tcp"
-type = "tcp"
-{health}
-port = {BACKEND_PORT}
-
-[[monitor]]
-name = "flappy"
-type = "external"
-{flappy}
-command = ["/bin/sh", "{script}", "{state}", "{log}"]
-
-[[monitor]]
-name = "http_flap"
-type = "http"
-{flap}
-port = {BACKEND_PORT}
-path = "/health"
-expect_status = [200]
-expect_body = "healthy"
-
-"#
+    let health_page = format!(
+        "port = {BACKEND_PORT}\npath = \"/health\"\nexpect_status = [200]\nexpect_body = \"healthy\"\n"
     );
+    let every = timing(H_INTERVAL_MS, H_TIMEOUT_MS, H_RISE, H_FALL);
+    let monitors = [
+        ZONE.to_string(),
+        health("up"),
+        monitor(
+            "http",
+            "http",
+            &every,
+            &format!("{health_page}method = \"GET\"\n"),
+        ),
+        monitor("tcp", "tcp", &every, &format!("port = {BACKEND_PORT}\n")),
+        monitor(
+            "flappy",
+            "external",
+            &timing(300, 250, 3, 3),
+            &format!("command = [\"/bin/sh\", \"{script}\", \"{state}\", \"{log}\"]\n"),
+        ),
+        monitor("http_flap", "http", &timing(150, 100, 3, 3), &health_page),
+    ]
+    .concat();
     [
         monitors,
         vserver("web1", a(101), "monitors = [\"http\", \"tcp\"]\n"),
@@ -165,6 +147,18 @@ fn health_changes_reach_xdp_answers_in_time() {
     let mut f = Failures::default();
     let srv = net.srv_v4();
     let client = net.udp_client(net.cli_v4());
+    // www A every 5 ms until `done`, at most 5 s from `t0`.
+    let poll_www = |t0, done: &dyn Fn(&DnsReply) -> bool| {
+        poll_until(
+            &client,
+            srv,
+            "www.example.test",
+            t0,
+            Duration::from_millis(5),
+            Duration::from_secs(5),
+            done,
+        )
+    };
 
     wait_probed_ok(&d, "web1", Duration::from_secs(5));
     wait_probed_ok(&d, "web2", Duration::from_secs(5));
@@ -195,15 +189,7 @@ fn health_changes_reach_xdp_answers_in_time() {
     let t0 = Instant::now();
     let stopped_at = SystemTime::now();
     let bound_down = Duration::from_millis(H_FALL * H_INTERVAL_MS + H_TIMEOUT_MS + 300);
-    let down = poll_until(
-        &client,
-        srv,
-        "www.example.test",
-        t0,
-        Duration::from_millis(5),
-        Duration::from_secs(5),
-        |r| r.addrs == [web2],
-    );
+    let down = poll_www(t0, &|r| r.addrs == [web2]);
     let st_down = d.status_json();
     let after = d.stats();
     let Some(down) = down else {
@@ -304,15 +290,7 @@ fn health_changes_reach_xdp_answers_in_time() {
     // Start web1 again: back after rise × interval.
     b1.resume();
     let t0 = Instant::now();
-    let up = poll_until(
-        &client,
-        srv,
-        "www.example.test",
-        t0,
-        Duration::from_millis(5),
-        Duration::from_secs(5),
-        |r| r.addrs == both,
-    );
+    let up = poll_www(t0, &|r| r.addrs == both);
     let Some(up) = up else {
         panic!(
             "web1 did not return within 5 s; status: {}\n{}",

@@ -28,7 +28,7 @@ use std::{
 };
 
 use gslb_tests::{
-    config::{gslb, pool, timing, vserver},
+    config::{gslb, health, monitor, pool, timing, vserver},
     harness::{check_config, start, DnsResponder, Failures, QUERY_TIMEOUT, ZONE},
     netns::{in_netns, run_ok, Daemon, Net, UdpDns},
 };
@@ -153,40 +153,32 @@ impl Drop for TlsBackend {
 
 fn config(net: &Net) -> String {
     let a = |h| net.v4(h);
-    let timing = timing(INTERVAL_MS, TIMEOUT_MS, RISE, FALL);
-    let monitors = format!(
-        r#"{ZONE}
-[health]
-initial = "down"
-
-[[monitor]]
-name = "tls"
-type = "https"
-port = {HTTPS_PORT}
-path = "/health"
-host = "backend.example.test"
-expect_status = [200]
-expect_body = "healthy over TLS"
-{timing}
-
-[[monitor]]
-name = "resolver"
-type = "dns"
-port = {DNS_PORT}
-query = "health.example.test."
-query_type = "A"
-expect_rcode = "NOERROR"
-expect_answer = "{}"
-{timing}
-
-[[monitor]]
-name = "ping"
-type = "icmp"
-{timing}
-
-"#,
-        a(99),
-    );
+    let every = timing(INTERVAL_MS, TIMEOUT_MS, RISE, FALL);
+    let monitors = [
+        ZONE.to_string(),
+        health("down"),
+        monitor(
+            "tls",
+            "https",
+            &every,
+            &format!(
+                "port = {HTTPS_PORT}\npath = \"/health\"\nhost = \"backend.example.test\"\n\
+                 expect_status = [200]\nexpect_body = \"healthy over TLS\"\n"
+            ),
+        ),
+        monitor(
+            "resolver",
+            "dns",
+            &every,
+            &format!(
+                "port = {DNS_PORT}\nquery = \"health.example.test.\"\nquery_type = \"A\"\n\
+                 expect_rcode = \"NOERROR\"\nexpect_answer = \"{}\"\n",
+                a(99)
+            ),
+        ),
+        monitor("ping", "icmp", &every, ""),
+    ]
+    .concat();
     [
         monitors,
         vserver("https1", a(41), "monitors = [\"tls\"]\n"),

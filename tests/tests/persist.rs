@@ -17,7 +17,7 @@ use std::{
 };
 
 use gslb_tests::{
-    config::{gslb, pool, timing, vserver},
+    config::{gslb, monitor, pool, timing, vserver},
     harness::{
         answer_addrs, check_config, start_with, wait_availability, wait_probed_ok, Failures,
         BACKEND_BODY, BACKEND_PORT, ZONE,
@@ -28,17 +28,16 @@ use hickory_proto::rr::RecordType;
 
 fn persist_config(net: &Net) -> String {
     let a = |h| net.v4(h);
-    let tcp = timing(200, 100, 2, 2);
-    let monitors = format!(
-        r#"{ZONE}
-[[monitor]]
-name = "tcp"
-type = "tcp"
-{tcp}
-port = {BACKEND_PORT}
-
-"#
-    );
+    let monitors = [
+        ZONE.to_string(),
+        monitor(
+            "tcp",
+            "tcp",
+            &timing(200, 100, 2, 2),
+            &format!("port = {BACKEND_PORT}\n"),
+        ),
+    ]
+    .concat();
     [
         monitors,
         vserver("sp1", a(131), "monitors = [\"tcp\"]\n"),
