@@ -6,7 +6,11 @@ use std::path::Path;
 
 use anyhow::Result;
 use gslb::{
-    api::{control, protocol::Request, report},
+    api::{
+        control,
+        protocol::{AdminAction, AdminState, ExplainReport, Request, StatusReport},
+        report,
+    },
     config,
     fastpath::stats,
     state::model::State,
@@ -36,8 +40,8 @@ pub fn stats(pin_dir: &Path, json: bool) -> Result<()> {
 
 /// `gslb status`.
 pub fn status(path: &Path, json: bool) -> Result<()> {
-    let v = control_request(path, &Request::Status)?;
-    print_report(&v, json, report::status_text);
+    let v: StatusReport = control_request(path, &Request::Status)?;
+    print_report(&v, json, report::status_text)?;
     Ok(())
 }
 
@@ -48,35 +52,31 @@ pub fn explain(
     client: Option<std::net::IpAddr>,
     json: bool,
 ) -> Result<()> {
-    let v = control_request(path, &Request::Explain { name, client })?;
-    print_report(&v, json, report::explain_text);
+    let v: ExplainReport = control_request(path, &Request::Explain { name, client })?;
+    print_report(&v, json, report::explain_text)?;
     Ok(())
 }
 
 /// `gslb server enable|disable|drain`.
-pub fn admin(path: &Path, action: &str, name: String) -> Result<()> {
-    let state = match action {
-        "enable" => "enabled",
-        "disable" => "disabled",
-        _ => "draining",
-    };
-    control_request(
+pub fn admin(path: &Path, action: AdminAction, name: String) -> Result<()> {
+    let state = action.state();
+    control_request::<()>(
         path,
         &Request::Admin {
             server: name.clone(),
-            state: state.into(),
+            state,
         },
     )?;
     println!("{name}: {state}");
     Ok(())
 }
 
-/// One request on the control socket at `path`; the reply's value.
-fn control_request(path: &Path, req: &Request) -> Result<serde_json::Value> {
+/// One request on the control socket at `path`; its reply.
+fn control_request<T: serde::de::DeserializeOwned>(path: &Path, req: &Request) -> Result<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(control::request(path, req))
+    Ok(rt.block_on(control::request(path, req))?)
 }
 
 /// `gslb update-bench`: toggles `server` `count` times at `rate`.
@@ -92,7 +92,7 @@ pub fn update_bench(path: &Path, server: &str, count: u32, rate: u32) -> Result<
         let total = count + 1;
         let reader = tokio::spawn(async move {
             for _ in 0..total {
-                rx.receive().await?;
+                rx.receive::<()>().await?;
             }
             anyhow::Ok(())
         });
@@ -102,12 +102,16 @@ pub fn update_bench(path: &Path, server: &str, count: u32, rate: u32) -> Result<
                 let due = std::time::Duration::from_secs_f64(f64::from(i) / f64::from(rate));
                 tokio::time::sleep_until(tokio::time::Instant::from_std(start + due)).await;
             }
-            let state = if i % 2 == 0 { "disabled" } else { "enabled" };
-            tx.send(&Request::Admin { server: server.to_string(), state: state.into() })
+            let state = if i % 2 == 0 {
+                AdminState::Disabled
+            } else {
+                AdminState::Enabled
+            };
+            tx.send(&Request::Admin { server: server.to_string(), state })
                 .await?;
         }
         // Leave the server enabled.
-        tx.send(&Request::Admin { server: server.to_string(), state: "enabled".into() })
+        tx.send(&Request::Admin { server: server.to_string(), state: AdminState::Enabled })
             .await?;
         reader.await??;
         let secs = start.elapsed().as_secs_f64();
@@ -119,10 +123,13 @@ pub fn update_bench(path: &Path, server: &str, count: u32, rate: u32) -> Result<
     })
 }
 
-fn print_report(v: &serde_json::Value, json: bool, text: fn(&serde_json::Value) -> String) {
+/// A reply as JSON (the reply type's serde form, as the daemon sent it)
+/// or as text.
+fn print_report<T: serde::Serialize>(v: &T, json: bool, text: fn(&T) -> String) -> Result<()> {
     if json {
-        println!("{v}");
+        println!("{}", serde_json::to_string(v)?);
     } else {
         print!("{}", text(v));
     }
+    Ok(())
 }

@@ -108,15 +108,21 @@ pub async fn run(args: Options) -> Result<()> {
     // changes flow through it.
     let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
-    let targets = health::targets(&cfg.servers, &cfg.monitors);
-    let initial: Vec<bool> = cfg.servers.iter().map(|s| s.initial_up).collect();
+    // Health events and metrics readings name servers by the engine's ids.
+    let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
+    let ids = engine.server_ids().to_vec();
+    let targets = health::targets(&cfg.servers, &ids, &cfg.monitors);
+    let initial: std::collections::HashMap<_, bool> = ids
+        .iter()
+        .zip(&cfg.servers)
+        .map(|(&id, s)| (id, s.initial_up))
+        .collect();
     let monitors = health::spawn(
         targets,
-        move |i| initial.get(i).copied().unwrap_or(true),
+        move |id| initial.get(&id).copied().unwrap_or(true),
         health_tx,
     );
-    let pollers = engine::metrics::spawn_all(&cfg, &cmd_tx).map_err(anyhow::Error::msg)?;
-    let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
+    let pollers = engine::metrics::spawn_all(&cfg, &ids, &cmd_tx).map_err(anyhow::Error::msg)?;
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let control_task = control::serve(&args.control, cmd_tx)?;
     let control_ino = control::inode(&args.control);

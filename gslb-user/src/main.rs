@@ -7,7 +7,10 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use gslb::{api::control, fastpath::loader};
+use gslb::{
+    api::{control, protocol::AdminAction},
+    fastpath::loader,
+};
 
 /// GSLB authoritative DNS server with an XDP fast path.
 #[derive(Parser)]
@@ -68,8 +71,8 @@ enum Command {
     /// Change a server's admin state at run time.
     Server {
         /// enable | disable | drain.
-        #[arg(value_parser = ["enable", "disable", "drain"])]
-        action: String,
+        #[arg(value_parser = admin_action())]
+        action: AdminAction,
         /// Server name.
         name: String,
         /// The daemon's control socket.
@@ -124,6 +127,13 @@ struct RunArgs {
     control: PathBuf,
 }
 
+/// `gslb server`'s verbs, spelled as [`AdminAction`] names them.
+fn admin_action() -> impl clap::builder::TypedValueParser<Value = AdminAction> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(AdminAction::NAMES)
+        .map(|verb| AdminAction::from_name(&verb).expect("one of the possible values"))
+}
+
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -156,7 +166,7 @@ fn main() -> Result<()> {
             action,
             name,
             control,
-        } => commands::admin(&control, &action, name),
+        } => commands::admin(&control, action, name),
         Command::UpdateBench {
             server,
             count,

@@ -2,10 +2,14 @@
 //! per line and answers one JSON line. `gslb status`, `gslb explain` and
 //! `gslb server enable|disable|drain` are its clients.
 
-use std::{future::Future, path::Path, pin::Pin};
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    pin::Pin,
+};
 
-use anyhow::{bail, Context as _};
 use hickory_proto::rr::Name;
+use serde::de::DeserializeOwned;
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{UnixListener, UnixStream},
@@ -14,8 +18,75 @@ use tokio::{
 };
 use tracing::debug;
 
-use super::protocol::{Request, Response};
-use crate::{config::AdminState, engine::Command};
+use super::protocol::{
+    AdminState, ExplainReport, Reply, Request, RequestError, Response, StatusReport,
+};
+use crate::engine::Command;
+
+/// Why the control socket could not be served or asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// A file system or socket step failed; `what` names it.
+    #[error("{what}")]
+    Io {
+        /// The step, e.g. `binding /run/gslb/control.sock`.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another daemon holds the socket's lock.
+    #[error(
+        "{holder} is running with control socket {} (locked: {}); stop it first, or \
+         give this one its own --control",
+        socket.display(),
+        lock.display()
+    )]
+    Locked {
+        /// Who: `another gslb daemon (pid N)`.
+        holder: String,
+        /// The control socket.
+        socket: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// A process that does not take the lock serves the socket.
+    #[error(
+        "another process is serving control socket {}; stop it first, or give this \
+         daemon its own --control",
+        .0.display()
+    )]
+    Served(PathBuf),
+    /// No daemon answers at the socket.
+    #[error("connecting to {} (is `gslb run` running with --control?)", path.display())]
+    Connect {
+        /// The control socket.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading or writing the connection failed.
+    #[error("control connection: {0}")]
+    Connection(#[from] std::io::Error),
+    /// A message is not valid JSON of its type.
+    #[error("bad control message: {0}")]
+    Message(#[from] serde_json::Error),
+    /// The daemon hung up before answering.
+    #[error("the daemon closed the control connection")]
+    Closed,
+    /// The daemon refused the request; its message.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// `f`'s I/O error as a [`ControlError::Io`] naming the step.
+fn io<T>(r: std::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, ControlError> {
+    r.map_err(|source| ControlError::Io {
+        what: what(),
+        source,
+    })
+}
 
 /// Default path of the control socket.
 pub const DEFAULT_SOCKET: &str = "/run/gslb/control.sock";
@@ -54,19 +125,23 @@ pub fn lock_path(path: &Path) -> std::path::PathBuf {
 /// Takes the control socket at `path` for this process; fails, naming the
 /// holder, when another daemon has it. Call before anything else of the
 /// daemon touches shared state (socket, interfaces, pins).
-pub fn lock(path: &Path) -> anyhow::Result<SocketLock> {
+pub fn lock(path: &Path) -> Result<SocketLock, ControlError> {
     use std::io::{Read as _, Seek as _, Write as _};
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        io(std::fs::create_dir_all(dir), || {
+            format!("creating {}", dir.display())
+        })?;
     }
     let lock = lock_path(path);
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock)
-        .with_context(|| format!("opening {}", lock.display()))?;
+    let mut file = io(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock),
+        || format!("opening {}", lock.display()),
+    )?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -76,41 +151,42 @@ pub fn lock(path: &Path) -> anyhow::Result<SocketLock> {
                 "" => "another gslb daemon".to_string(),
                 pid => format!("another gslb daemon (pid {pid})"),
             };
-            bail!(
-                "{holder} is running with control socket {} (locked: {}); stop it first, or \
-                 give this one its own --control",
-                path.display(),
-                lock.display()
-            );
+            return Err(ControlError::Locked {
+                holder,
+                socket: path.to_owned(),
+                lock,
+            });
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e).with_context(|| format!("locking {}", lock.display()))
+            return io(Err(e), || format!("locking {}", lock.display()));
         }
     }
-    file.set_len(0)?;
-    file.rewind()?;
-    writeln!(file, "{}", std::process::id())?;
+    io(
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id())),
+        || format!("writing {}", lock.display()),
+    )?;
     // Also refuse a live socket whose owner does not lock (an older
     // daemon): it answers a connect.
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        bail!(
-            "another process is serving control socket {}; stop it first, or give this \
-             daemon its own --control",
-            path.display()
-        );
+        return Err(ControlError::Served(path.to_owned()));
     }
     Ok(SocketLock { _file: file })
 }
 
 /// Binds the socket (replacing a stale one) and serves it until aborted.
 /// The caller holds its [`lock`], so a file left at `path` is stale.
-pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinHandle<()>> {
+pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> Result<JoinHandle<()>, ControlError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        io(std::fs::create_dir_all(dir), || {
+            format!("creating {}", dir.display())
+        })?;
     }
     let _ = std::fs::remove_file(path);
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    let listener = io(UnixListener::bind(path), || {
+        format!("binding {}", path.display())
+    })?;
     Ok(tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -131,45 +207,52 @@ pub fn serve(path: &Path, engine: mpsc::Sender<Command>) -> anyhow::Result<JoinH
 const PIPELINE_DEPTH: usize = 1024;
 
 /// A response still to come from the engine.
-type Reply = Pin<Box<dyn Future<Output = Response> + Send>>;
+type Pending = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// Serves one connection. Requests are handed to the engine as they are
 /// read, in order, without waiting for the one before to be answered; a
 /// writer task writes the responses in request order. So a client that
 /// pipelines its requests (`gslb update-bench`) is limited by the engine,
 /// not by a round trip per request.
-async fn connection(stream: UnixStream, engine: mpsc::Sender<Command>) -> anyhow::Result<()> {
+async fn connection(stream: UnixStream, engine: mpsc::Sender<Command>) -> Result<(), ControlError> {
     let (r, mut w) = stream.into_split();
-    let (queue, mut replies) = mpsc::channel::<Reply>(PIPELINE_DEPTH);
+    let (queue, mut replies) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
     let writer = tokio::spawn(async move {
         while let Some(reply) = replies.recv().await {
             let mut out = serde_json::to_string(&reply.await)?;
             out.push('\n');
             w.write_all(out.as_bytes()).await?;
         }
-        anyhow::Ok(())
+        Ok::<_, ControlError>(())
     });
     let mut lines = BufReader::new(r).lines();
     while let Some(line) = lines.next_line().await? {
         let reply = match serde_json::from_str::<Request>(&line) {
             Ok(req) => submit(req, &engine).await,
-            Err(e) => answered(Err(format!("bad request: {e}"))),
+            Err(e) => answered(Err(RequestError::BadRequest(e.to_string()))),
         };
         if queue.send(reply).await.is_err() {
             break; // The writer failed: the client is gone.
         }
     }
     drop(queue);
-    writer.await??;
-    Ok(())
+    match writer.await {
+        Ok(r) => r,
+        // The writer panicked or was cancelled: the connection is over.
+        Err(_) => Err(ControlError::Closed),
+    }
 }
 
 /// A reply known without the engine.
-fn answered(result: Result<serde_json::Value, String>) -> Reply {
-    Box::pin(std::future::ready(match result {
+fn answered(result: Result<Reply, RequestError>) -> Pending {
+    Box::pin(std::future::ready(response(result)))
+}
+
+fn response(result: Result<Reply, RequestError>) -> Response {
+    match result {
         Ok(v) => Response::Ok(v),
-        Err(e) => Response::Error(e),
-    }))
+        Err(e) => Response::Error(e.to_string()),
+    }
 }
 
 /// Sends the engine the command `make` builds around a reply channel;
@@ -177,38 +260,35 @@ fn answered(result: Result<serde_json::Value, String>) -> Reply {
 async fn ask<T: Send + 'static>(
     engine: &mpsc::Sender<Command>,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    f: impl FnOnce(T) -> Result<serde_json::Value, String> + Send + 'static,
-) -> Reply {
+    f: impl FnOnce(T) -> Result<Reply, RequestError> + Send + 'static,
+) -> Pending {
     let (reply, rx) = oneshot::channel();
     if engine.send(make(reply)).await.is_err() {
-        return answered(Err("engine stopped".into()));
+        return answered(Err(RequestError::EngineStopped));
     }
     Box::pin(async move {
-        match rx
-            .await
-            .map_err(|_| "engine stopped".to_owned())
-            .and_then(f)
-        {
-            Ok(v) => Response::Ok(v),
-            Err(e) => Response::Error(e),
-        }
+        response(
+            rx.await
+                .map_err(|_| RequestError::EngineStopped)
+                .and_then(f),
+        )
     })
 }
 
 /// Hands `req` to the engine; returns its reply to come.
-async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
+async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
     match req {
         Request::Status => {
             let make = |reply| Command::Status { reply };
-            ask(engine, make, |r| {
-                serde_json::to_value(r).map_err(|e| e.to_string())
-            })
-            .await
+            ask(engine, make, |r| Ok(Reply::Status(Box::new(r)))).await
         }
         Request::Explain { name, client } => {
             let mut name = match Name::from_ascii(&name) {
                 Ok(n) => n,
-                Err(e) => return answered(Err(format!("bad name {name:?}: {e}"))),
+                Err(e) => {
+                    let reason = e.to_string();
+                    return answered(Err(RequestError::BadName { name, reason }));
+                }
             };
             // Names on the command line are absolute.
             name.set_fqdn(true);
@@ -217,24 +297,15 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Reply {
                 client,
                 reply,
             };
-            ask(engine, make, |r| {
-                serde_json::to_value(r?).map_err(|e| e.to_string())
-            })
-            .await
+            ask(engine, make, |r| Ok(Reply::Explain(Box::new(r?)))).await
         }
         Request::Admin { server, state } => {
-            let state = match state.as_str() {
-                "enabled" | "enable" => AdminState::Enabled,
-                "disabled" | "disable" => AdminState::Disabled,
-                "draining" | "drain" => AdminState::Draining,
-                other => return answered(Err(format!("unknown admin state {other:?}"))),
-            };
             let make = |reply| Command::SetAdmin {
                 server,
                 state,
                 reply,
             };
-            ask(engine, make, |r| r.map(|()| serde_json::Value::Null)).await
+            ask(engine, make, |r| r.map(|()| Reply::Done)).await
         }
     }
 }
@@ -247,13 +318,13 @@ pub struct Client {
 
 impl Client {
     /// Connects to the socket at `path`.
-    pub async fn connect(path: &Path) -> anyhow::Result<Client> {
-        let stream = UnixStream::connect(path).await.with_context(|| {
-            format!(
-                "connecting to {} (is `gslb run` running with --control?)",
-                path.display()
-            )
-        })?;
+    pub async fn connect(path: &Path) -> Result<Client, ControlError> {
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|source| ControlError::Connect {
+                path: path.to_owned(),
+                source,
+            })?;
         let (r, writer) = stream.into_split();
         Ok(Client {
             tx: Sender { writer },
@@ -263,10 +334,30 @@ impl Client {
         })
     }
 
-    /// Sends one request; the JSON result.
-    pub async fn request(&mut self, req: &Request) -> anyhow::Result<serde_json::Value> {
+    /// Sends one request; its reply, read as `T` (the reply type of the
+    /// request: see [`Request`]).
+    pub async fn request<T: DeserializeOwned>(&mut self, req: &Request) -> Result<T, ControlError> {
         self.tx.send(req).await?;
         self.rx.receive().await
+    }
+
+    /// Every server, pool and gslb name.
+    pub async fn status(&mut self) -> Result<StatusReport, ControlError> {
+        self.request(&Request::Status).await
+    }
+
+    /// How `name` is answered, for `client`.
+    pub async fn explain(
+        &mut self,
+        name: String,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ExplainReport, ControlError> {
+        self.request(&Request::Explain { name, client }).await
+    }
+
+    /// Sets `server`'s admin state.
+    pub async fn admin(&mut self, server: String, state: AdminState) -> Result<(), ControlError> {
+        self.request(&Request::Admin { server, state }).await
     }
 
     /// Splits into a sending and a receiving half, for pipelining:
@@ -283,7 +374,7 @@ pub struct Sender {
 
 impl Sender {
     /// Sends one request without waiting for its response.
-    pub async fn send(&mut self, req: &Request) -> anyhow::Result<()> {
+    pub async fn send(&mut self, req: &Request) -> Result<(), ControlError> {
         let mut line = serde_json::to_string(req)?;
         line.push('\n');
         self.writer.write_all(line.as_bytes()).await?;
@@ -297,20 +388,21 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Reads the response to the oldest request not yet answered.
-    pub async fn receive(&mut self) -> anyhow::Result<serde_json::Value> {
+    /// Reads the response to the oldest request not yet answered, as
+    /// that request's reply type `T`.
+    pub async fn receive<T: DeserializeOwned>(&mut self) -> Result<T, ControlError> {
         let Some(resp) = self.reader.next_line().await? else {
-            bail!("the daemon closed the control connection");
+            return Err(ControlError::Closed);
         };
-        match serde_json::from_str::<Response>(&resp)? {
+        match serde_json::from_str::<Response<T>>(&resp)? {
             Response::Ok(v) => Ok(v),
-            Response::Error(e) => bail!("{e}"),
+            Response::Error(e) => Err(ControlError::Refused(e)),
         }
     }
 }
 
-/// Sends one request to the daemon's socket; the JSON result.
-pub async fn request(path: &Path, req: &Request) -> anyhow::Result<serde_json::Value> {
+/// Sends one request to the daemon's socket; its reply as `T`.
+pub async fn request<T: DeserializeOwned>(path: &Path, req: &Request) -> Result<T, ControlError> {
     Client::connect(path).await?.request(req).await
 }
 
@@ -365,7 +457,7 @@ mod tests {
                     continue;
                 };
                 let r = if server.starts_with("bad") {
-                    Err(format!("no server named {server:?}"))
+                    Err(RequestError::NoServer(server.clone()))
                 } else {
                     Ok(())
                 };
@@ -395,19 +487,22 @@ mod tests {
         for i in 0..N {
             // Every 11th request has an unknown state: answered without
             // the engine, yet in its place.
-            let state = if i.is_multiple_of(11) {
-                "sideways"
-            } else {
-                "disabled"
-            };
+            if i.is_multiple_of(11) {
+                let line = format!(
+                    "{{\"cmd\":\"admin\",\"server\":\"{}\",\"state\":\"sideways\"}}\n",
+                    name(i)
+                );
+                tx.writer.write_all(line.as_bytes()).await.expect("send");
+                continue;
+            }
             let req = Request::Admin {
                 server: name(i),
-                state: state.into(),
+                state: AdminState::Disabled,
             };
             tx.send(&req).await.expect("send");
         }
         for i in 0..N {
-            let r = tokio::time::timeout(std::time::Duration::from_secs(10), rx.receive())
+            let r = tokio::time::timeout(std::time::Duration::from_secs(10), rx.receive::<()>())
                 .await
                 .expect("no response in 10 s: requests are not pipelined");
             if i.is_multiple_of(11) {

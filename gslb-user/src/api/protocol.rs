@@ -1,38 +1,450 @@
 //! The control protocol's request and reply types: one JSON object per
-//! line each way on the control socket.
+//! line each way on the control socket. The HTTP API will serve the same
+//! types. Every state, method and behaviour in them is an enum spelled by
+//! its one `name()` (`names!`), the spelling the config uses.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::{AdminState, AllDown, Health, Method, PoolMethod};
+
 /// A request.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
-    /// Every server and pool.
+    /// Every server and pool: answered with a [`StatusReport`].
     Status,
-    /// How a name is answered.
+    /// How a name is answered: answered with an [`ExplainReport`].
     Explain {
         /// The gslb name.
         name: String,
         /// Client (LDNS) address.
         client: Option<IpAddr>,
     },
-    /// Change a server's admin state: "enabled", "disabled", "draining".
+    /// Change a server's admin state: answered with `null`.
     Admin {
         /// Server name.
         server: String,
-        /// New state.
-        state: String,
+        /// New state; the CLI's verbs (`enable`, `disable`, `drain`)
+        /// are read as their states too.
+        #[serde(deserialize_with = "admin_state")]
+        state: AdminState,
     },
 }
 
-/// A response: `{"ok": ...}` or `{"error": "..."}`.
+/// The verbs of `gslb server enable|disable|drain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAction {
+    /// To [`AdminState::Enabled`].
+    Enable,
+    /// To [`AdminState::Disabled`].
+    Disable,
+    /// To [`AdminState::Draining`].
+    Drain,
+}
+
+names!(AdminAction {
+    Enable = "enable",
+    Disable = "disable",
+    Drain = "drain",
+});
+
+impl AdminAction {
+    /// The state it sets.
+    pub fn state(self) -> AdminState {
+        match self {
+            AdminAction::Enable => AdminState::Enabled,
+            AdminAction::Disable => AdminState::Disabled,
+            AdminAction::Drain => AdminState::Draining,
+        }
+    }
+}
+
+/// An admin state by its name or its verb.
+fn admin_state<'de, D: serde::Deserializer<'de>>(d: D) -> Result<AdminState, D::Error> {
+    let name = String::deserialize(d)?;
+    AdminState::from_name(&name)
+        .or_else(|| AdminAction::from_name(&name).map(AdminAction::state))
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown admin state {name:?}")))
+}
+
+/// A response: `{"ok": ...}` or `{"error": "..."}`. The daemon sends a
+/// [`Reply`]; a client reads the reply type of its request.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Response {
-    /// Success, with a JSON value.
-    Ok(serde_json::Value),
-    /// Failure.
+pub enum Response<T = Reply> {
+    /// Success.
+    Ok(T),
+    /// Failure, in words.
     Error(String),
+}
+
+/// What the daemon answers, by request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Reply {
+    /// To [`Request::Status`].
+    Status(Box<StatusReport>),
+    /// To [`Request::Explain`].
+    Explain(Box<ExplainReport>),
+    /// To [`Request::Admin`]: `null`.
+    Done,
+}
+
+/// Why a request failed (sent as its message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The line is not a request.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The name to explain is not a DNS name.
+    #[error("bad name {name:?}: {reason}")]
+    BadName {
+        /// As given.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// No server has that name.
+    #[error("no server named {0:?}")]
+    NoServer(String),
+    /// The name is not a gslb name.
+    #[error("{0} is not a gslb name")]
+    NotGslbName(String),
+    /// The engine is gone (the daemon is stopping).
+    #[error("engine stopped")]
+    EngineStopped,
+}
+
+/// `gslb status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Servers.
+    pub servers: Vec<ServerStatus>,
+    /// Pools with their members' names.
+    pub pools: Vec<PoolStatus>,
+    /// The gslb names with pools: their pools and current decisions.
+    pub names: Vec<NameStatus>,
+}
+
+/// One gslb name in `gslb status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NameStatus {
+    /// The name.
+    pub name: String,
+    /// Its pools, in order.
+    pub pools: Vec<String>,
+    /// How a pool is chosen.
+    pub pool_method: PoolMethod,
+    /// The pool deciding A answers now, if any.
+    pub a_pool: Option<String>,
+    /// The A decision in words.
+    pub a: String,
+    /// The pool deciding AAAA answers now, if any.
+    pub aaaa_pool: Option<String>,
+    /// The AAAA decision in words.
+    pub aaaa: String,
+}
+
+/// One server in `gslb status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: IpAddr,
+    /// Datacenter.
+    pub datacenter: String,
+    /// Admin state.
+    pub admin: AdminState,
+    /// Health (all monitors up).
+    pub health: Health,
+    /// Availability for new clients.
+    pub availability: Availability,
+    /// Monitors.
+    pub monitors: Vec<MonitorStatus>,
+    /// Sessions.
+    pub sessions: Option<u64>,
+    /// Connections.
+    pub connections: Option<u64>,
+    /// Seconds since the last good reading of its `metrics_url` (absent
+    /// without one, null before the first).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub metrics_age_s: Option<Option<f64>>,
+    /// Why the latest poll of its `metrics_url` failed (null when it
+    /// succeeded; absent without a `metrics_url`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub metrics_error: Option<Option<String>>,
+    /// How often it was handed out first since start (XDP and slow path).
+    pub handed_out: u64,
+    /// How often it was handed out first within `fewest_selected_window`
+    /// (what `fewest_selected` compares).
+    pub handed_out_window: u64,
+}
+
+/// A field that may be absent (`None`) or null (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Last result of one monitor of one server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MonitorStatus {
+    /// Monitor name.
+    pub monitor: String,
+    /// Its rise/fall state.
+    pub up: bool,
+    /// Last probe succeeded.
+    pub last_ok: Option<bool>,
+    /// Last probe message.
+    pub last_message: Option<String>,
+    /// Last probe latency in milliseconds.
+    pub last_latency_ms: Option<f64>,
+    /// When, seconds since the epoch.
+    pub last_at: Option<f64>,
+}
+
+/// One pool in `gslb status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PoolStatus {
+    /// Name.
+    pub name: String,
+    /// Members in order.
+    pub members: Vec<String>,
+    /// Method chain: preferred, alternate, fallback.
+    pub methods: Vec<Method>,
+    /// How many members are available for new clients now.
+    pub available_members: usize,
+    /// Whether any member is available.
+    pub available: bool,
+}
+
+/// Why a server can or cannot take new clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    /// Enabled, healthy, within capacity.
+    Available,
+    /// A monitor says down.
+    Down,
+    /// Administratively disabled.
+    Disabled,
+    /// Draining: keeps persistent clients, no new ones.
+    Draining,
+    /// Sessions or connections above the configured limit (seed 000
+    /// claims 29, 35).
+    OverCapacity,
+}
+
+names!(Availability {
+    Available = "available",
+    Down = "down",
+    Disabled = "disabled",
+    Draining = "draining",
+    OverCapacity = "over_capacity",
+});
+
+/// `gslb explain`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExplainReport {
+    /// The gslb name.
+    pub name: String,
+    /// The client address used.
+    pub client: Option<IpAddr>,
+    /// A: how it was decided, and what this client gets now.
+    pub a: ExplainFamily,
+    /// AAAA.
+    pub aaaa: ExplainFamily,
+}
+
+/// One family of `gslb explain`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExplainFamily {
+    /// How the decision was reached.
+    pub explanation: Explanation,
+    /// The answer this client would get now.
+    pub answer: Vec<IpAddr>,
+}
+
+/// How a decision was reached.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The pool that answered, if any.
+    pub pool: Option<String>,
+    /// Which step decided: preferred, alternate, fallback, when_all_down,
+    /// static (fixed addresses), none; `last_resort/` before it when the
+    /// last resort pool decided.
+    pub step: String,
+    /// The method (or all-down behaviour) that decided; `ordered` for
+    /// fixed addresses.
+    pub method: String,
+    /// Pools considered before, and why they were skipped.
+    pub skipped_pools: Vec<String>,
+    /// The members of the deciding pool with their state.
+    pub candidates: Vec<Candidate>,
+    /// The decision in words.
+    pub decision: String,
+}
+
+/// One candidate in an explanation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Server name.
+    pub server: String,
+    /// Answered address.
+    pub address: IpAddr,
+    /// Availability.
+    pub availability: Availability,
+    /// Sessions, when known.
+    pub sessions: Option<u64>,
+    /// Connections, when known.
+    pub connections: Option<u64>,
+    /// Probe latency in milliseconds, when known.
+    pub latency_ms: Option<f64>,
+    /// First-answer count so far.
+    pub hits: u64,
+    /// Ratio (weight).
+    pub ratio: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each enum's serde form is its `name()`, and `from_name` reads it
+    /// back: the one spelling the config, the replies and the CLI share.
+    #[test]
+    fn serde_spelling_is_the_name() {
+        fn check<T>(all: &[(T, &str)])
+        where
+            T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+        {
+            for (v, name) in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), *name);
+                let back: T = serde_json::from_value(serde_json::json!(name)).unwrap();
+                assert_eq!(&back, v);
+            }
+        }
+        check(AdminState::ALL);
+        check(AdminAction::ALL);
+        check(Health::ALL);
+        check(Availability::ALL);
+        check(Method::ALL);
+        check(AllDown::ALL);
+        for m in PoolMethod::all() {
+            assert_eq!(serde_json::to_value(&m).unwrap(), m.name());
+            assert_eq!(PoolMethod::from_name(m.name()), Some(m));
+        }
+        assert_eq!(
+            serde_json::to_value(PoolMethod::Ratio(vec![3, 1])).unwrap(),
+            "ratio"
+        );
+        let e = serde_json::from_str::<Method>("\"rount_robin\"").unwrap_err();
+        assert!(e.to_string().contains("rount_robin"), "{e}");
+    }
+
+    /// An admin request takes a state by name or by the CLI's verb, and
+    /// names an unknown one.
+    #[test]
+    fn admin_request_states_and_verbs() {
+        for (word, state) in [
+            ("enabled", AdminState::Enabled),
+            ("enable", AdminState::Enabled),
+            ("disabled", AdminState::Disabled),
+            ("disable", AdminState::Disabled),
+            ("draining", AdminState::Draining),
+            ("drain", AdminState::Draining),
+        ] {
+            let line = format!(r#"{{"cmd":"admin","server":"s1","state":"{word}"}}"#);
+            match serde_json::from_str::<Request>(&line).unwrap() {
+                Request::Admin { server, state: got } => {
+                    assert_eq!((server.as_str(), got), ("s1", state), "{word}");
+                }
+                other => panic!("{word}: {other:?}"),
+            }
+        }
+        let sent = serde_json::to_string(&Request::Admin {
+            server: "s1".into(),
+            state: AdminState::Draining,
+        })
+        .unwrap();
+        assert_eq!(sent, r#"{"cmd":"admin","server":"s1","state":"draining"}"#);
+        let e = serde_json::from_str::<Request>(r#"{"cmd":"admin","server":"s1","state":"up"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown admin state \"up\""), "{e}");
+    }
+
+    /// A server's reply keeps its JSON shape through a client's read and
+    /// write: the metrics fields stay absent without a `metrics_url` and
+    /// null before the first reading; states are their names.
+    #[test]
+    fn server_status_round_trips() {
+        let server = |age: Option<Option<f64>>, error: Option<Option<String>>| ServerStatus {
+            name: "s1".into(),
+            address: "198.18.0.1".parse().unwrap(),
+            datacenter: "dc1".into(),
+            admin: AdminState::Draining,
+            health: Health::Down,
+            availability: Availability::OverCapacity,
+            monitors: vec![MonitorStatus {
+                monitor: "tcp".into(),
+                up: false,
+                last_ok: Some(false),
+                last_message: Some("refused".into()),
+                last_latency_ms: Some(0.25),
+                last_at: Some(1.5),
+            }],
+            sessions: Some(7),
+            connections: None,
+            metrics_age_s: age,
+            metrics_error: error,
+            handed_out: 3,
+            handed_out_window: 1,
+        };
+        for s in [
+            server(None, None),
+            server(Some(None), Some(None)),
+            server(Some(Some(2.5)), Some(Some("timeout".into()))),
+        ] {
+            let json = serde_json::to_value(&s).unwrap();
+            assert_eq!(json["admin"], "draining");
+            assert_eq!(json["health"], "down");
+            assert_eq!(json["availability"], "over_capacity");
+            assert_eq!(
+                json.get("metrics_age_s").is_some(),
+                s.metrics_age_s.is_some()
+            );
+            let back: ServerStatus = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(back.metrics_age_s, s.metrics_age_s);
+            assert_eq!(back.metrics_error, s.metrics_error);
+            assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        }
+    }
+
+    /// The daemon's replies are the wire shapes clients read: `{"ok":null}`
+    /// for an admin change, `{"error":"..."}` with the error's message.
+    #[test]
+    fn response_shapes() {
+        let done = serde_json::to_string(&Response::Ok(Reply::Done)).unwrap();
+        assert_eq!(done, r#"{"ok":null}"#);
+        let r: Response<()> = serde_json::from_str(&done).unwrap();
+        assert!(matches!(r, Response::Ok(())));
+        let e = Response::<Reply>::Error(RequestError::NoServer("x".into()).to_string());
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"error":"no server named \"x\""}"#
+        );
+    }
 }

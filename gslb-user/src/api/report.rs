@@ -1,77 +1,66 @@
-//! Text renderings of the control socket's JSON answers for `gslb status`
-//! and `gslb explain`.
+//! Text renderings of the control socket's replies for `gslb status` and
+//! `gslb explain`.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 
-use serde_json::Value;
+use super::protocol::{ExplainReport, Method, MonitorStatus, ServerStatus, StatusReport};
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// A value, or `-` when unknown.
+fn s<T: Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn ms(v: &Value) -> String {
-    v.as_f64()
-        .map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
+/// Milliseconds with one decimal, or `-` when unknown.
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{x:.1}ms"))
 }
 
 /// The state of a server's `metrics_url` polls, when it has one: the age
 /// of the last good reading and the latest poll's error.
-fn metrics_line(srv: &Value) -> Option<String> {
-    let obj = srv.as_object()?;
-    let age = obj.get("metrics_age_s")?;
-    let age = age
-        .as_f64()
+fn metrics_line(srv: &ServerStatus) -> Option<String> {
+    let age = srv
+        .metrics_age_s?
         .map_or_else(|| "no reading yet".into(), |a| format!("{a:.1}s old"));
-    let error = match obj.get("metrics_error") {
-        Some(Value::String(e)) => format!(", last poll failed: {e}"),
+    let error = match &srv.metrics_error {
+        Some(Some(e)) => format!(", last poll failed: {e}"),
         _ => String::new(),
     };
     Some(format!("metrics: {age}{error}"))
 }
 
+/// One monitor's latest probe.
+fn probe(m: &MonitorStatus) -> String {
+    format!(
+        "{}: {} {} {}",
+        m.monitor,
+        if m.up { "up" } else { "down" },
+        s(m.last_message.as_deref()),
+        ms(m.last_latency_ms)
+    )
+}
+
 /// `gslb status` as text: servers, then pools.
-pub fn status_text(v: &Value) -> String {
+pub fn status_text(v: &StatusReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<16} {:<24} {:<8} {:<9} {:<6} {:<14} {:>9} {:>9} {:>10}  last probe",
         "SERVER", "ADDRESS", "DC", "ADMIN", "HEALTH", "AVAILABILITY", "SESSIONS", "CONNS", "HANDED"
     );
-    for srv in v["servers"].as_array().into_iter().flatten() {
-        let probes: Vec<String> = srv["monitors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| {
-                format!(
-                    "{}: {} {} {}",
-                    s(&m["monitor"]),
-                    if m["up"].as_bool() == Some(true) {
-                        "up"
-                    } else {
-                        "down"
-                    },
-                    s(&m["last_message"]),
-                    ms(&m["last_latency_ms"])
-                )
-            })
-            .collect();
+    for srv in &v.servers {
+        let probes: Vec<String> = srv.monitors.iter().map(probe).collect();
         let _ = writeln!(
             out,
             "{:<16} {:<24} {:<8} {:<9} {:<6} {:<14} {:>9} {:>9} {:>10}  {}",
-            s(&srv["name"]),
-            s(&srv["address"]),
-            s(&srv["datacenter"]),
-            s(&srv["admin"]),
-            s(&srv["health"]),
-            s(&srv["availability"]),
-            s(&srv["sessions"]),
-            s(&srv["connections"]),
-            s(&srv["handed_out"]),
+            srv.name,
+            srv.address.to_string(),
+            srv.datacenter,
+            srv.admin.name(),
+            srv.health.name(),
+            srv.availability.name(),
+            s(srv.sessions),
+            s(srv.connections),
+            srv.handed_out,
             if probes.is_empty() {
                 "(no monitors)".into()
             } else {
@@ -87,38 +76,36 @@ pub fn status_text(v: &Value) -> String {
         "\n{:<16} {:<12} {:<48} MEMBERS",
         "POOL", "AVAILABLE", "METHODS"
     );
-    for p in v["pools"].as_array().into_iter().flatten() {
-        let members = p["members"].as_array().map_or(0, Vec::len);
-        let available = format!("{}/{members}", s(&p["available_members"]));
+    for p in &v.pools {
+        let available = format!("{}/{}", p.available_members, p.members.len());
         let _ = writeln!(
             out,
             "{:<16} {:<12} {:<48} {}",
-            s(&p["name"]),
+            p.name,
             available,
-            methods(&p["methods"]),
-            list(&p["members"])
+            methods(&p.methods),
+            p.members.join(", ")
         );
     }
-    let names = v["names"].as_array().cloned().unwrap_or_default();
-    if !names.is_empty() {
+    if !v.names.is_empty() {
         let _ = writeln!(
             out,
             "\n{:<32} {:<20} {:<32} ANSWER (A; AAAA)",
             "NAME", "POOL METHOD", "POOLS"
         );
-        for n in &names {
-            let answer = |pool: &str, decision: &str| match &n[pool] {
-                Value::Null => s(&n[decision]),
-                p => format!("{}: {}", s(p), s(&n[decision])),
+        for n in &v.names {
+            let answer = |pool: &Option<String>, decision: &str| match pool {
+                None => decision.to_string(),
+                Some(p) => format!("{p}: {decision}"),
             };
             let _ = writeln!(
                 out,
                 "{:<32} {:<20} {:<32} {}; {}",
-                s(&n["name"]),
-                s(&n["pool_method"]),
-                list(&n["pools"]),
-                answer("a_pool", "a"),
-                answer("aaaa_pool", "aaaa")
+                n.name,
+                n.pool_method.name(),
+                n.pools.join(", "),
+                answer(&n.a_pool, &n.a),
+                answer(&n.aaaa_pool, &n.aaaa)
             );
         }
     }
@@ -126,62 +113,52 @@ pub fn status_text(v: &Value) -> String {
 }
 
 /// A pool's method chain, without the trailing `none`s.
-fn methods(v: &Value) -> String {
-    let mut chain: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
-    while chain.len() > 1 && chain.last().is_some_and(|m| m == "none") {
-        chain.pop();
+fn methods(chain: &[Method]) -> String {
+    let mut chain = chain;
+    while let [rest @ .., Method::None] = chain {
+        if rest.is_empty() {
+            break;
+        }
+        chain = rest;
     }
-    chain.join(", ")
-}
-
-/// A JSON array of strings as `a, b, c`.
-fn list(v: &Value) -> String {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .map(s)
+    chain
+        .iter()
+        .map(Method::name)
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// `gslb explain` as text.
-pub fn explain_text(v: &Value) -> String {
+pub fn explain_text(v: &ExplainReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} (client {})", s(&v["name"]), s(&v["client"]));
-    for (label, key) in [("A", "a"), ("AAAA", "aaaa")] {
-        let f = &v[key];
-        let e = &f["explanation"];
+    let _ = writeln!(out, "{} (client {})", v.name, s(v.client));
+    for (label, f) in [("A", &v.a), ("AAAA", &v.aaaa)] {
+        let e = &f.explanation;
         let _ = writeln!(out, "{label}:");
-        let _ = writeln!(out, "  pool:      {}", s(&e["pool"]));
-        let _ = writeln!(out, "  decided by: {} ({})", s(&e["method"]), s(&e["step"]));
-        for sk in e["skipped_pools"].as_array().into_iter().flatten() {
-            let _ = writeln!(out, "  skipped:   {}", s(sk));
+        let _ = writeln!(out, "  pool:      {}", s(e.pool.as_deref()));
+        let _ = writeln!(out, "  decided by: {} ({})", e.method, e.step);
+        for sk in &e.skipped_pools {
+            let _ = writeln!(out, "  skipped:   {sk}");
         }
-        let _ = writeln!(out, "  decision:  {}", s(&e["decision"]));
-        let cands = e["candidates"].as_array().cloned().unwrap_or_default();
-        if !cands.is_empty() {
+        let _ = writeln!(out, "  decision:  {}", e.decision);
+        if !e.candidates.is_empty() {
             let _ = writeln!(out, "  candidates:");
-            for c in &cands {
+            for c in &e.candidates {
                 let _ = writeln!(
                     out,
                     "    {:<16} {:<24} {:<14} sessions={} connections={} latency={} hits={} ratio={}",
-                    s(&c["server"]),
-                    s(&c["address"]),
-                    s(&c["availability"]),
-                    s(&c["sessions"]),
-                    s(&c["connections"]),
-                    ms(&c["latency_ms"]),
-                    s(&c["hits"]),
-                    s(&c["ratio"])
+                    c.server,
+                    c.address.to_string(),
+                    c.availability.name(),
+                    s(c.sessions),
+                    s(c.connections),
+                    ms(c.latency_ms),
+                    c.hits,
+                    c.ratio
                 );
             }
         }
-        let answer: Vec<String> = f["answer"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(s)
-            .collect();
+        let answer: Vec<String> = f.answer.iter().map(ToString::to_string).collect();
         let _ = writeln!(
             out,
             "  answer now: {}",

@@ -23,11 +23,15 @@ use gslb_common::{
 };
 use serde::Serialize;
 
+pub use crate::api::protocol::{Availability, Candidate, Explanation};
 use crate::{
     config::{
         AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig,
     },
-    state::decision::{AnswerSet, Decision},
+    state::{
+        decision::{AnswerSet, Decision},
+        ids::ServerId,
+    },
 };
 
 /// Address family of an answer set.
@@ -54,8 +58,9 @@ impl Family {
 pub struct ServerView<'a> {
     /// Its configuration.
     pub cfg: &'a VirtualServerConfig,
-    /// Server id (index in the config; the XDP hit counter index).
-    pub id: u16,
+    /// Server id (stable across config changes; the XDP hit counter
+    /// index).
+    pub id: ServerId,
     /// Administrative state now.
     pub admin: AdminState,
     /// All its monitors say up (or it has none).
@@ -68,23 +73,6 @@ pub struct ServerView<'a> {
     pub connections: Option<u64>,
     /// How often it was handed out first so far.
     pub hits: u64,
-}
-
-/// Why a server can or cannot take new clients.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    /// Enabled, healthy, within capacity.
-    Available,
-    /// A monitor says down.
-    Down,
-    /// Administratively disabled.
-    Disabled,
-    /// Draining: keeps persistent clients, no new ones.
-    Draining,
-    /// Sessions or connections above the configured limit (seed 000
-    /// claims 29, 35).
-    OverCapacity,
 }
 
 impl ServerView<'_> {
@@ -121,45 +109,6 @@ impl ServerView<'_> {
             None => Some(u64::MAX),
         }
     }
-}
-
-/// One candidate in an explanation.
-#[derive(Clone, Debug, Serialize)]
-pub struct Candidate {
-    /// Server name.
-    pub server: String,
-    /// Answered address.
-    pub address: IpAddr,
-    /// Availability.
-    pub availability: Availability,
-    /// Sessions, when known.
-    pub sessions: Option<u64>,
-    /// Connections, when known.
-    pub connections: Option<u64>,
-    /// Probe latency in milliseconds, when known.
-    pub latency_ms: Option<f64>,
-    /// First-answer count so far.
-    pub hits: u64,
-    /// Ratio (weight).
-    pub ratio: u16,
-}
-
-/// How a decision was reached.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Explanation {
-    /// The pool that answered, if any.
-    pub pool: Option<String>,
-    /// Which step decided: preferred, alternate, fallback, when_all_down,
-    /// static (fixed addresses), none.
-    pub step: String,
-    /// The method (or all-down behaviour) that decided.
-    pub method: String,
-    /// Pools considered before, and why they were skipped.
-    pub skipped_pools: Vec<String>,
-    /// The members of the deciding pool with their state.
-    pub candidates: Vec<Candidate>,
-    /// The decision in words.
-    pub decision: String,
 }
 
 /// Inputs shared by every decision of one selection round.
@@ -226,7 +175,7 @@ fn selection(
             sel.up |= 1 << i;
         }
         sel.weights[i] = s.cfg.ratio.max(1);
-        sel.ids[i] = s.id;
+        sel.ids[i] = s.id.get();
         sel.total_weight += u32::from(sel.weights[i]);
     }
     AnswerSet::new(sel, servers.iter().map(|s| s.cfg.address).collect())
@@ -630,7 +579,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, cfg)| ServerView {
                     cfg,
-                    id: i as u16,
+                    id: ServerId(i as u16),
                     admin: AdminState::Enabled,
                     health_up: true,
                     latency: Some(Duration::from_millis(10 * (3 - i as u64))),

@@ -7,6 +7,9 @@
 //! of a server is the sum of its column, kept up to date as rows enter and
 //! leave. A server that was disabled for a while therefore competes with
 //! the others' recent counts, not with everything they got since start.
+//!
+//! Columns are server ids ([`crate::state::ids::ServerId`]), so a server
+//! keeps its counts across a config change that moves it.
 
 /// The per-server counts of the last `intervals` ticks.
 #[derive(Debug)]
@@ -66,6 +69,36 @@ impl HitWindow {
         self.next = (self.next + 1) % self.ring.len();
     }
 
+    /// Makes room for ids `0..servers` (new columns start at zero).
+    pub fn resize(&mut self, servers: usize) {
+        if servers <= self.window.len() {
+            return;
+        }
+        for row in &mut self.ring {
+            row.resize(servers, 0);
+        }
+        self.window.resize(servers, 0);
+        self.total.resize(servers, 0);
+        self.last_fast.resize(servers, 0);
+    }
+
+    /// Clears the counts of `id` (its server is gone, or the id now names
+    /// another server). The last XDP reading is kept: the counter itself
+    /// goes on, and only what it counts from now on is new.
+    pub fn forget(&mut self, id: usize) {
+        for row in &mut self.ring {
+            if let Some(c) = row.get_mut(id) {
+                *c = 0;
+            }
+        }
+        if let Some(c) = self.window.get_mut(id) {
+            *c = 0;
+        }
+        if let Some(c) = self.total.get_mut(id) {
+            *c = 0;
+        }
+    }
+
     /// Hand-outs of server `id` within the window.
     pub fn window(&self, id: usize) -> u64 {
         self.window.get(id).copied().unwrap_or(0)
@@ -119,6 +152,37 @@ mod tests {
         assert_eq!(w.fast_deltas(&[Some(9), Some(2), Some(1)]), vec![1, 0, 0]);
         // Restarted counters (e.g. a new map): the reading is all new.
         assert_eq!(w.fast_deltas(&[Some(2), Some(2), Some(1)]), vec![2, 0, 0]);
+    }
+
+    #[test]
+    fn resize_adds_zero_columns_and_forget_clears_one() {
+        let mut w = HitWindow::new(2, 3);
+        w.push(&[4, 6]);
+        w.resize(4);
+        w.push(&[1, 1, 2, 3]);
+        assert_eq!(
+            (0..4).map(|i| w.window(i)).collect::<Vec<_>>(),
+            [5, 7, 2, 3]
+        );
+        w.forget(1);
+        assert_eq!((w.window(1), w.total(1)), (0, 0));
+        w.push(&[0, 5, 0, 0]);
+        w.push(&[0, 0, 0, 0]);
+        // The tick before forget leaves without taking anything from it.
+        assert_eq!((w.window(0), w.window(1)), (1, 5));
+        // A reading continues from the last one kept across forget.
+        assert_eq!(
+            w.fast_deltas(&[None, Some(10), None, None]),
+            vec![0, 10, 0, 0]
+        );
+        w.forget(1);
+        assert_eq!(
+            w.fast_deltas(&[None, Some(12), None, None]),
+            vec![0, 2, 0, 0]
+        );
+        // Shrinking is not a thing: ids only grow.
+        w.resize(1);
+        assert_eq!((w.window(3), w.total(3)), (3, 3));
     }
 
     /// The case the window exists for: a server away for longer than the

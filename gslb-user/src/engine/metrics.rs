@@ -21,7 +21,10 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use tracing::debug;
 
 use super::Command;
-use crate::config::{Config, MetricsConfig, MetricsSource};
+use crate::{
+    config::{Config, MetricsConfig, MetricsSource},
+    state::ids::ServerId,
+};
 
 /// Largest response read.
 const MAX_BODY: usize = 1 << 20;
@@ -176,7 +179,7 @@ fn error_message(e: &reqwest::Error) -> String {
 /// Polls with `poller` for server `server` every `interval` until the
 /// task is aborted or the engine is gone; every result goes to the engine.
 pub fn spawn(
-    server: usize,
+    server: ServerId,
     poller: Poller,
     interval: Duration,
     tx: mpsc::Sender<Command>,
@@ -197,13 +200,18 @@ pub fn spawn(
     })
 }
 
-/// Starts a poller for every server with a `metrics_url`.
-pub fn spawn_all(cfg: &Config, tx: &mpsc::Sender<Command>) -> Result<Vec<JoinHandle<()>>, String> {
+/// Starts a poller for every server with a `metrics_url`; `ids` holds the
+/// id of each server, in config order.
+pub fn spawn_all(
+    cfg: &Config,
+    ids: &[ServerId],
+    tx: &mpsc::Sender<Command>,
+) -> Result<Vec<JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
-    for (i, s) in cfg.servers.iter().enumerate() {
+    for (s, &id) in cfg.servers.iter().zip(ids) {
         if let MetricsSource::Url { url, labels } = &s.metrics {
             let poller = Poller::new(url, Selector::new(&cfg.metrics, labels), &cfg.metrics)?;
-            tasks.push(spawn(i, poller, cfg.metrics.interval, tx.clone()));
+            tasks.push(spawn(id, poller, cfg.metrics.interval, tx.clone()));
         }
     }
     Ok(tasks)

@@ -11,6 +11,9 @@
 pub mod decide;
 pub mod hits;
 pub mod metrics;
+mod servers;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::HashMap,
@@ -22,56 +25,29 @@ use std::{
 use arc_swap::ArcSwap;
 use aya::maps::{MapData, PerCpuArray};
 use hickory_proto::rr::{LowerName, Name};
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use self::{
     decide::{Availability, Explanation, Family, Round, ServerView},
     hits::HitWindow,
+    servers::Servers,
+};
+pub use crate::api::protocol::{
+    ExplainFamily, ExplainReport, MonitorStatus, NameStatus, PoolStatus, RequestError,
+    ServerStatus, StatusReport,
 };
 use crate::{
-    config::{AdminState, Config},
+    config::{AdminState, Config, Health},
     fastpath::maps::Maps,
     health::HealthEvent,
     state::decision::{Decision, SlowHits},
+    state::ids::{Exhausted, ServerId},
     state::model::State,
 };
 
 /// Period of the metrics / hit-counter refresh.
 pub const TICK: Duration = Duration::from_secs(1);
-
-/// Last result of one monitor of one server.
-#[derive(Clone, Debug, Serialize)]
-pub struct MonitorStatus {
-    /// Monitor name.
-    pub monitor: String,
-    /// Its rise/fall state.
-    pub up: bool,
-    /// Last probe succeeded.
-    pub last_ok: Option<bool>,
-    /// Last probe message.
-    pub last_message: Option<String>,
-    /// Last probe latency in milliseconds.
-    pub last_latency_ms: Option<f64>,
-    /// When, seconds since the epoch.
-    pub last_at: Option<f64>,
-}
-
-/// Run-time state of one server.
-#[derive(Clone, Debug)]
-struct ServerRuntime {
-    admin: AdminState,
-    monitors: Vec<MonitorStatus>,
-    sessions: Option<u64>,
-    connections: Option<u64>,
-    /// Polls of its `metrics_url`, if it has one.
-    metrics_poll: Option<metrics::PollState>,
-    /// First-answer count within `fewest_selected_window`, both paths.
-    hits_window: u64,
-    /// First-answer count since start, both paths.
-    hits_total: u64,
-}
 
 /// A command from the control socket.
 pub enum Command {
@@ -82,7 +58,7 @@ pub enum Command {
         /// New state.
         state: AdminState,
         /// Result.
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), RequestError>>,
     },
     /// Report every pool and server.
     Status {
@@ -96,118 +72,15 @@ pub enum Command {
         /// The client (LDNS) address.
         client: Option<IpAddr>,
         /// Result.
-        reply: oneshot::Sender<Result<ExplainReport, String>>,
+        reply: oneshot::Sender<Result<ExplainReport, RequestError>>,
     },
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
-        /// Server index.
-        server: usize,
+        /// The server.
+        server: ServerId,
         /// The reading, or why the poll failed.
         reading: Result<metrics::Reading, String>,
     },
-}
-
-/// `gslb status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct StatusReport {
-    /// Servers.
-    pub servers: Vec<ServerStatus>,
-    /// Pools with their members' names.
-    pub pools: Vec<PoolStatus>,
-    /// The gslb names with pools: their pools and current decisions.
-    pub names: Vec<NameStatus>,
-}
-
-/// One gslb name in `gslb status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct NameStatus {
-    /// The name.
-    pub name: String,
-    /// Its pools, in order.
-    pub pools: Vec<String>,
-    /// How a pool is chosen (config spelling).
-    pub pool_method: String,
-    /// The pool deciding A answers now, if any.
-    pub a_pool: Option<String>,
-    /// The A decision in words.
-    pub a: String,
-    /// The pool deciding AAAA answers now, if any.
-    pub aaaa_pool: Option<String>,
-    /// The AAAA decision in words.
-    pub aaaa: String,
-}
-
-/// One server in `gslb status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ServerStatus {
-    /// Name.
-    pub name: String,
-    /// Address.
-    pub address: IpAddr,
-    /// Datacenter.
-    pub datacenter: String,
-    /// Admin state.
-    pub admin: String,
-    /// Health (all monitors up).
-    pub health: String,
-    /// Availability for new clients.
-    pub availability: Availability,
-    /// Monitors.
-    pub monitors: Vec<MonitorStatus>,
-    /// Sessions.
-    pub sessions: Option<u64>,
-    /// Connections.
-    pub connections: Option<u64>,
-    /// Seconds since the last good reading of its `metrics_url` (absent
-    /// without one, null before the first).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_age_s: Option<Option<f64>>,
-    /// Why the latest poll of its `metrics_url` failed (null when it
-    /// succeeded; absent without a `metrics_url`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics_error: Option<Option<String>>,
-    /// How often it was handed out first since start (XDP and slow path).
-    pub handed_out: u64,
-    /// How often it was handed out first within `fewest_selected_window`
-    /// (what `fewest_selected` compares).
-    pub handed_out_window: u64,
-}
-
-/// One pool in `gslb status`.
-#[derive(Clone, Debug, Serialize)]
-pub struct PoolStatus {
-    /// Name.
-    pub name: String,
-    /// Members in order.
-    pub members: Vec<String>,
-    /// Method chain (config spelling).
-    pub methods: Vec<String>,
-    /// How many members are available for new clients now.
-    pub available_members: usize,
-    /// Whether any member is available.
-    pub available: bool,
-}
-
-/// `gslb explain`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ExplainReport {
-    /// The gslb name.
-    pub name: String,
-    /// The client address used.
-    pub client: Option<IpAddr>,
-    /// A: how it was decided, and what this client gets now.
-    pub a: ExplainFamily,
-    /// AAAA.
-    pub aaaa: ExplainFamily,
-}
-
-/// One family of `gslb explain`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ExplainFamily {
-    /// How the decision was reached.
-    pub explanation: Explanation,
-    /// The answer this client would get now.
-    pub answer: Vec<IpAddr>,
 }
 
 /// The engine.
@@ -220,7 +93,8 @@ pub struct Engine {
     slow_hits: Arc<SlowHits>,
     /// Both paths' counts over `fewest_selected_window`.
     window: HitWindow,
-    servers: Vec<ServerRuntime>,
+    /// Every server's state, by id.
+    servers: Servers,
     explanations: HashMap<LowerName, [Explanation; 2]>,
     round: u64,
     /// Indexes of the gslb names with pools (the others never change).
@@ -236,47 +110,17 @@ impl Engine {
         maps: Option<Maps>,
         hits: Option<PerCpuArray<MapData, u64>>,
     ) -> Engine {
-        let servers = cfg
-            .servers
-            .iter()
-            .map(|s| {
-                let (sessions, connections) = match &s.metrics {
-                    crate::config::MetricsSource::Static {
-                        sessions,
-                        connections,
-                    } => (Some(*sessions), Some(*connections)),
-                    _ => (None, None),
-                };
-                ServerRuntime {
-                    admin: s.admin,
-                    monitors: s
-                        .monitors
-                        .iter()
-                        .map(|m| MonitorStatus {
-                            monitor: m.clone(),
-                            up: s.initial_up,
-                            last_ok: None,
-                            last_message: None,
-                            last_latency_ms: None,
-                            last_at: None,
-                        })
-                        .collect(),
-                    sessions,
-                    connections,
-                    metrics_poll: matches!(s.metrics, crate::config::MetricsSource::Url { .. })
-                        .then(metrics::PollState::default),
-                    hits_window: 0,
-                    hits_total: 0,
-                }
-            })
-            .collect();
+        // A validated config has at most `MAX_VSERVERS`, as many as ids.
+        let servers = Servers::new(&cfg).expect("a validated config has ids for every server");
         let dynamic = (0..cfg.gslb.len())
             .filter(|&i| !cfg.gslb[i].pools.is_empty())
             .collect();
-        let n = cfg.servers.len();
+        let n = servers.capacity();
         let window = window_ticks(cfg.engine.fewest_selected_window);
         Engine {
-            slow_hits: Arc::new(SlowHits::new(n)),
+            // Every id has a counter, so a later config's servers need no
+            // new one.
+            slow_hits: Arc::new(SlowHits::new(gslb_common::maps::MAX_SERVERS as usize)),
             window: HitWindow::new(n, window),
             cfg,
             state,
@@ -292,6 +136,20 @@ impl Engine {
     fn views(&self) -> Vec<ServerView<'_>> {
         views(&self.cfg, &self.servers)
     }
+
+    /// The configured name of server `id` (its id when it is gone).
+    fn server_name(&self, id: ServerId) -> String {
+        match self.servers.position(id) {
+            Some(pos) => self.cfg.servers[pos].name.clone(),
+            None => format!("#{id}"),
+        }
+    }
+
+    /// Per config position: the id of each server (what health events and
+    /// metrics readings name it by).
+    pub fn server_ids(&self) -> &[ServerId] {
+        self.servers.ids()
+    }
 }
 
 /// Ticks in a hand-out window of `window` (at least one).
@@ -299,15 +157,14 @@ fn window_ticks(window: Duration) -> usize {
     (window.as_millis().div_ceil(TICK.as_millis()) as usize).max(1)
 }
 
-/// The selection's view of every server.
-fn views<'a>(cfg: &'a Config, servers: &'a [ServerRuntime]) -> Vec<ServerView<'a>> {
+/// The selection's view of every server, in config order.
+fn views<'a>(cfg: &'a Config, servers: &'a Servers) -> Vec<ServerView<'a>> {
     cfg.servers
         .iter()
-        .zip(servers)
-        .enumerate()
-        .map(|(i, (cfg, rt))| ServerView {
+        .zip(servers.iter())
+        .map(|(cfg, (_, id, rt))| ServerView {
             cfg,
-            id: i as u16,
+            id,
             admin: rt.admin,
             health_up: rt.monitors.iter().all(|m| m.up),
             latency: rt
@@ -389,7 +246,7 @@ impl Engine {
             .map(|d| d.as_secs_f64());
         if ev.changed {
             info!(
-                server = %self.cfg.servers[ev.server].name,
+                server = %self.server_name(ev.server),
                 monitor = %ev.monitor,
                 up = ev.up,
                 message = %ev.probe.message,
@@ -404,7 +261,7 @@ impl Engine {
     fn expire_metrics(&mut self, now: Instant) -> bool {
         let max_age = self.cfg.metrics.max_age;
         let mut dropped = false;
-        for (i, rt) in self.servers.iter_mut().enumerate() {
+        for (i, _, rt) in self.servers.iter_mut() {
             let Some(poll) = &rt.metrics_poll else {
                 continue;
             };
@@ -423,6 +280,27 @@ impl Engine {
         dropped
     }
 
+    /// Takes a changed config's servers, pools and gslb names. A server
+    /// still there (by name) keeps its id, and with it its health, admin
+    /// state, metrics and hand-out counts (in the `fewest_selected` window
+    /// too), wherever it now sits in the config; a new or renamed one
+    /// starts from its config, and a removed one's state and counts go.
+    /// Building and publishing the new config's names (the slow path's
+    /// `State`, the maps) is the caller's; the hand-out window keeps its
+    /// length.
+    pub fn reconfigure(&mut self, cfg: Arc<Config>) -> Result<(), Exhausted> {
+        let assignment = self.servers.update(&cfg)?;
+        self.window.resize(self.servers.capacity());
+        for id in assignment.retired.iter().chain(&assignment.fresh) {
+            self.window.forget(id.index());
+        }
+        self.dynamic = (0..cfg.gslb.len())
+            .filter(|&i| !cfg.gslb[i].pools.is_empty())
+            .collect();
+        self.cfg = cfg;
+        Ok(())
+    }
+
     /// The periodic refresh: hand-out counters, then a recompute.
     pub fn on_tick(&mut self) {
         self.expire_metrics(Instant::now());
@@ -435,7 +313,7 @@ impl Engine {
     /// last tick (per-CPU `SERVER_HITS` summed) and the slow path's enter
     /// the window.
     fn count_hand_outs(&mut self) {
-        let n = self.servers.len();
+        let n = self.servers.capacity();
         let fast: Vec<Option<u64>> = match &self.hits {
             Some(hits) => (0..n)
                 .map(|i| hits.get(&(i as u32), 0).ok().map(|v| v.iter().sum()))
@@ -447,9 +325,9 @@ impl Engine {
             *d += slow;
         }
         self.window.push(&deltas);
-        for (i, rt) in self.servers.iter_mut().enumerate() {
-            rt.hits_window = self.window.window(i);
-            rt.hits_total = self.window.total(i);
+        for (_, id, rt) in self.servers.iter_mut() {
+            rt.hits_window = self.window.window(id.index());
+            rt.hits_total = self.window.total(id.index());
         }
     }
 
@@ -461,14 +339,18 @@ impl Engine {
                 state,
                 reply,
             } => {
-                let r = match self.cfg.servers.iter().position(|s| s.name == server) {
-                    Some(i) => {
-                        self.servers[i].admin = state;
+                let r = match self
+                    .servers
+                    .by_name(&server)
+                    .and_then(|id| self.servers.get_mut(id))
+                {
+                    Some(rt) => {
+                        rt.admin = state;
                         info!(%server, %state, "admin state changed");
                         self.recompute();
                         Ok(())
                     }
-                    None => Err(format!("no server named {server:?}")),
+                    None => Err(RequestError::NoServer(server)),
                 };
                 let _ = reply.send(r);
             }
@@ -508,13 +390,13 @@ impl Engine {
         let views = self.views();
         let servers = views
             .iter()
-            .zip(&self.servers)
-            .map(|(v, rt)| ServerStatus {
+            .zip(self.servers.iter())
+            .map(|(v, (_, _, rt))| ServerStatus {
                 name: v.cfg.name.clone(),
                 address: v.cfg.address,
                 datacenter: v.cfg.datacenter.clone(),
-                admin: rt.admin.name().into(),
-                health: if v.health_up { "up" } else { "down" }.into(),
+                admin: rt.admin,
+                health: Health::from_up(v.health_up),
                 availability: v.availability(),
                 monitors: rt.monitors.clone(),
                 sessions: rt.sessions,
@@ -545,7 +427,7 @@ impl Engine {
                 PoolStatus {
                     name: p.name.clone(),
                     members: p.members.clone(),
-                    methods: p.methods.iter().map(|m| m.name().to_string()).collect(),
+                    methods: p.methods.to_vec(),
                     available_members,
                     available: available_members > 0,
                 }
@@ -564,7 +446,7 @@ impl Engine {
                 NameStatus {
                     name: g.name.to_string(),
                     pools: g.pools.clone(),
-                    pool_method: g.pool_method.name().to_string(),
+                    pool_method: g.pool_method.clone(),
                     a_pool: a.pool,
                     a: a.decision,
                     aaaa_pool: aaaa.pool,
@@ -579,12 +461,16 @@ impl Engine {
         }
     }
 
-    fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, String> {
+    fn explain(
+        &self,
+        name: &Name,
+        client: Option<IpAddr>,
+    ) -> Result<ExplainReport, RequestError> {
         let key = LowerName::new(name);
         let state = self.state.load();
         let g = state
             .gslb_name(&key)
-            .ok_or_else(|| format!("{name} is not a gslb name"))?;
+            .ok_or_else(|| RequestError::NotGslbName(name.to_string()))?;
         let [ea, eaaaa] = self.explanations.get(&key).cloned().unwrap_or_default();
         let answer = |d: &Decision| match d {
             // A copy, so explaining does not advance the live rotation.

@@ -23,7 +23,10 @@ use std::{
 
 use tokio::{sync::mpsc::UnboundedSender, task::JoinHandle};
 
-use crate::config::{MonitorConfig, MonitorKind, VirtualServerConfig};
+use crate::{
+    config::{MonitorConfig, MonitorKind, VirtualServerConfig},
+    state::ids::ServerId,
+};
 
 pub mod dns;
 pub mod external;
@@ -39,8 +42,8 @@ pub use hysteresis::Hysteresis;
 /// One probe target: a server and one of its monitors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    /// Index into the config's servers.
-    pub server: usize,
+    /// The server.
+    pub server: ServerId,
     /// Probed address: the server's `check_address`, or its `address`.
     pub address: IpAddr,
     /// The monitor.
@@ -66,8 +69,8 @@ pub struct Probe {
 /// tracked).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HealthEvent {
-    /// Index into the config's servers.
-    pub server: usize,
+    /// The server.
+    pub server: ServerId,
     /// Monitor name.
     pub monitor: String,
     /// The probe.
@@ -106,14 +109,19 @@ impl Drop for Monitors {
 
 /// The probe targets of a configuration: one per (server, monitor), in
 /// server order, then in the order of the server's `monitors`. Monitor names
-/// that do not resolve are skipped (validation rejects them).
-pub fn targets(servers: &[VirtualServerConfig], monitors: &[MonitorConfig]) -> Vec<Target> {
+/// that do not resolve are skipped (validation rejects them). `ids` holds
+/// the id of each server, in the same order.
+pub fn targets(
+    servers: &[VirtualServerConfig],
+    ids: &[ServerId],
+    monitors: &[MonitorConfig],
+) -> Vec<Target> {
     let mut out = Vec::new();
-    for (index, server) in servers.iter().enumerate() {
+    for (server, &id) in servers.iter().zip(ids) {
         for name in &server.monitors {
             if let Some(monitor) = monitors.iter().find(|m| &m.name == name) {
                 out.push(Target {
-                    server: index,
+                    server: id,
                     address: server.check_address.unwrap_or(server.address),
                     monitor: monitor.clone(),
                 });
@@ -129,7 +137,7 @@ pub fn targets(servers: &[VirtualServerConfig], monitors: &[MonitorConfig]) -> V
 /// gone or when the returned [`Monitors`] is dropped.
 pub fn spawn(
     targets: Vec<Target>,
-    initial_up: impl Fn(usize) -> bool,
+    initial_up: impl Fn(ServerId) -> bool,
     tx: UnboundedSender<HealthEvent>,
 ) -> Monitors {
     let seed = RandomState::new().build_hasher().finish();
@@ -176,7 +184,7 @@ async fn run(
         let probe = prober.probe().await;
         let (up, changed) = hysteresis.record(probe.ok);
         tracing::debug!(
-            server,
+            %server,
             monitor = %name,
             address = %prober.address,
             ok = probe.ok,

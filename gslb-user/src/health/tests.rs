@@ -18,7 +18,10 @@ use tokio::{
 };
 
 use super::*;
-use crate::config::{AdminState, MetricsSource, MonitorConfig, MonitorKind, VirtualServerConfig};
+use crate::{
+    config::{AdminState, MetricsSource, MonitorConfig, MonitorKind, VirtualServerConfig},
+    state::ids::ServerId,
+};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -672,17 +675,18 @@ fn targets_from_config() {
     tcp.name = "tcp".to_string();
     let mut icmp = mon(MonitorKind::Icmp, 100);
     icmp.name = "icmp".to_string();
-    let t = targets(&servers, &[icmp.clone(), tcp.clone()]);
-    let got: Vec<(usize, IpAddr, &str)> = t
+    let ids = [ServerId(10), ServerId(3), ServerId(5)];
+    let t = targets(&servers, &ids, &[icmp.clone(), tcp.clone()]);
+    let got: Vec<(ServerId, IpAddr, &str)> = t
         .iter()
         .map(|t| (t.server, t.address, t.monitor.name.as_str()))
         .collect();
     assert_eq!(
         got,
         [
-            (0, IpAddr::from([198, 18, 0, 1]), "tcp"),
-            (0, IpAddr::from([198, 18, 0, 1]), "icmp"),
-            (1, IpAddr::from([198, 18, 1, 2]), "icmp"),
+            (ServerId(10), IpAddr::from([198, 18, 0, 1]), "tcp"),
+            (ServerId(10), IpAddr::from([198, 18, 0, 1]), "icmp"),
+            (ServerId(3), IpAddr::from([198, 18, 1, 2]), "icmp"),
         ]
     );
     assert_eq!(t[0].monitor, tcp);
@@ -720,12 +724,12 @@ async fn every_probe_is_an_event_and_changed_marks_exactly_the_flips() {
     monitor.interval = ms(50);
     monitor.name = "flag".to_string();
     let target = Target {
-        server: 7,
+        server: ServerId(7),
         address: LOCALHOST,
         monitor,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let monitors = spawn(vec![target], |server| server == 7, tx);
+    let monitors = spawn(vec![target], |server| server == ServerId(7), tx);
     assert_eq!(monitors.len(), 1);
 
     // Starts up; the flag is missing: goes down after 2 failures.
@@ -742,7 +746,7 @@ async fn every_probe_is_an_event_and_changed_marks_exactly_the_flips() {
     let mut h = Hysteresis::new(true, 2, 2);
     let mut flips = 0;
     for e in &events {
-        assert_eq!((e.server, e.monitor.as_str()), (7, "flag"));
+        assert_eq!((e.server, e.monitor.as_str()), (ServerId(7), "flag"));
         assert!(
             e.probe.latency > Duration::ZERO && e.probe.latency < ms(1000),
             "{e:?}"
@@ -764,17 +768,17 @@ async fn initial_state_comes_from_the_callback() {
     monitor.rise = 1;
     let targets: Vec<Target> = (0..2)
         .map(|server| Target {
-            server,
+            server: ServerId(server),
             address: LOCALHOST,
             monitor: monitor.clone(),
         })
         .collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _monitors = spawn(targets, |server| server == 0, tx);
+    let _monitors = spawn(targets, |server| server == ServerId(0), tx);
     let events = collect_until(&mut rx, ms(2000), |e| e.len() >= 2).await;
     for e in events {
         // Server 0 starts up (one failure is not enough), server 1 down.
-        assert_eq!((e.up, e.changed), (e.server == 0, false), "{e:?}");
+        assert_eq!((e.up, e.changed), (e.server == ServerId(0), false), "{e:?}");
     }
 }
 
@@ -782,14 +786,14 @@ async fn initial_state_comes_from_the_callback() {
 async fn jitter_spreads_start_times_and_intervals() {
     let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let make = |n: usize, interval: u64, jitter: u32| -> Vec<Target> {
+    let make = |n: u16, interval: u64, jitter: u32| -> Vec<Target> {
         (0..n)
             .map(|server| {
                 let mut monitor = mon(MonitorKind::Tcp { port }, 50);
                 monitor.interval = ms(interval);
                 monitor.jitter_permille = jitter;
                 Target {
-                    server,
+                    server: ServerId(server),
                     address: LOCALHOST,
                     monitor,
                 }
@@ -804,7 +808,7 @@ async fn jitter_spreads_start_times_and_intervals() {
     let mut seen = [false; 8];
     collect_until(&mut rx, ms(2000), |e| {
         if let Some(last) = e.last() {
-            seen[last.server] = true;
+            seen[last.server.index()] = true;
         }
         seen.iter().all(|s| *s)
     })
@@ -819,7 +823,7 @@ async fn jitter_spreads_start_times_and_intervals() {
     let mut firsts = [None; 8];
     collect_until(&mut rx, ms(2000), |e| {
         if let Some(last) = e.last() {
-            firsts[last.server].get_or_insert(start.elapsed());
+            firsts[last.server.index()].get_or_insert(start.elapsed());
         }
         firsts.iter().all(Option::is_some)
     })
@@ -858,7 +862,7 @@ async fn dropping_monitors_stops_the_tasks() {
     let mut monitor = mon(MonitorKind::Tcp { port }, 40);
     monitor.interval = ms(50);
     let target = Target {
-        server: 0,
+        server: ServerId(0),
         address: LOCALHOST,
         monitor,
     };

@@ -49,6 +49,11 @@ macro_rules! id_type {
             pub fn get(self) -> $repr {
                 self.0
             }
+
+            /// Its number, as an index.
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
         }
 
         impl Id for $name {
