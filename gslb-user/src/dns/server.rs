@@ -15,7 +15,6 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::{
@@ -54,6 +53,25 @@ pub struct Listeners {
     tcp: Vec<TcpListener>,
 }
 
+/// Why the slow path could not listen.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// `[server] listen` is empty.
+    #[error("no listen addresses")]
+    NoAddresses,
+    /// Binding one socket failed.
+    #[error("cannot listen on {proto} {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// `UDP` or `TCP`.
+        proto: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// Binds UDP and TCP on every address of `listen`.
 ///
 /// IPv6 sockets are IPV6_V6ONLY, so `0.0.0.0:53` and `[::]:53` can both be
@@ -61,8 +79,10 @@ pub struct Listeners {
 /// one for the first socket and every other socket, UDP and TCP, uses the
 /// same one, so [`Listeners::local_addrs`] gives one address per entry
 /// that serves both transports, as with a fixed port.
-pub async fn bind(listen: &[SocketAddr]) -> anyhow::Result<Listeners> {
-    anyhow::ensure!(!listen.is_empty(), "no listen addresses");
+pub async fn bind(listen: &[SocketAddr]) -> Result<Listeners, ListenError> {
+    if listen.is_empty() {
+        return Err(ListenError::NoAddresses);
+    }
     let ephemeral = listen.iter().any(|a| a.port() == 0);
     let mut attempt = 0;
     loop {
@@ -75,8 +95,12 @@ pub async fn bind(listen: &[SocketAddr]) -> anyhow::Result<Listeners> {
                 if ephemeral
                     && e.kind() == io::ErrorKind::AddrInUse
                     && attempt < EPHEMERAL_ATTEMPTS => {}
-            Err((addr, proto, e)) => {
-                return Err(e).with_context(|| format!("cannot listen on {proto} {addr}"));
+            Err((addr, proto, source)) => {
+                return Err(ListenError::Bind {
+                    addr,
+                    proto,
+                    source,
+                });
             }
         }
     }

@@ -35,7 +35,7 @@ use crate::{
 use super::{
     negative::Negatives,
     slots::{self, Slots},
-    statics,
+    statics, MapsError,
 };
 
 /// The [`LocalAddrs`] of the listen addresses: the destinations the XDP
@@ -274,14 +274,14 @@ pub struct Maps {
     current: Entries,
 }
 
-fn take(ebpf: &mut Ebpf, name: &str) -> anyhow::Result<aya::maps::Map> {
+fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, MapsError> {
     ebpf.take_map(name)
-        .ok_or_else(|| anyhow::anyhow!("map {name} missing from the XDP object"))
+        .ok_or_else(|| MapsError::Missing(name.to_owned()))
 }
 
 impl Maps {
     /// Takes the maps out of a loaded object.
-    pub fn new(ebpf: &mut Ebpf) -> anyhow::Result<Self> {
+    pub fn new(ebpf: &mut Ebpf) -> Result<Self, MapsError> {
         let [a, b, c, d] = NAME_MAPS;
         Ok(Self {
             config: take(ebpf, CONFIG)?.try_into()?,
@@ -371,7 +371,7 @@ impl Maps {
     /// maps through [`Maps::sync`]): only the entries that changed, answer
     /// sets before the name entry, stale sets after it. Returns the number
     /// of entries written or removed.
-    pub fn update(&mut self, g: &GslbName) -> anyhow::Result<usize> {
+    pub fn update(&mut self, g: &GslbName) -> Result<usize, MapsError> {
         let key = wire_key(&g.name);
         let id = self.id_of(&key);
         let set = AnswerKey { set: id, group: 0 };
@@ -413,7 +413,7 @@ impl Maps {
     /// Makes the maps hold exactly what `state` calls for, and enables the
     /// program with `dns_port`. Returns the number of entries written or
     /// removed.
-    pub fn sync(&mut self, state: &State) -> anyhow::Result<usize> {
+    pub fn sync(&mut self, state: &State) -> Result<usize, MapsError> {
         let new = self.entries(state);
         let mut changes = 0;
         // Zones first: a name entry never points at a zone not yet written.
@@ -498,7 +498,7 @@ impl Maps {
         Ok(changes)
     }
 
-    fn write_config(&mut self) -> anyhow::Result<()> {
+    fn write_config(&mut self) -> Result<(), MapsError> {
         let mut cfg = self.config_value;
         if !self.overflow.is_empty() {
             cfg.flags |= CONFIG_SLOT_OVERFLOW;
@@ -508,7 +508,7 @@ impl Maps {
     }
 
     /// Inserts (`Some`) or removes (`None`) a name in the map of its class.
-    fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> anyhow::Result<()> {
+    fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> Result<(), MapsError> {
         if slots::fits(key.len()) && !self.overflow.contains(key) {
             if self.slots.set(key, value) {
                 return Ok(());
@@ -522,8 +522,7 @@ impl Maps {
         } else if value.is_none() {
             self.overflow.remove(key);
         }
-        let class =
-            name_class(key.len()).ok_or_else(|| anyhow::anyhow!("name longer than 255 bytes"))?;
+        let class = name_class(key.len()).ok_or(MapsError::NameTooLong)?;
         match class {
             0 => name_op(&mut self.n32, key, value),
             1 => name_op(&mut self.n64, key, value),
@@ -538,7 +537,7 @@ fn name_op<const N: usize>(
     map: &mut HashMap<MapData, [u8; N], NameEntry>,
     key: &[u8],
     value: Option<NameEntry>,
-) -> anyhow::Result<()> {
+) -> Result<(), MapsError> {
     let mut k = [0u8; N];
     k[..key.len()].copy_from_slice(key);
     match value {

@@ -2,9 +2,12 @@
 //! XDP program's maps, and loads, attaches and pins the program.
 
 pub mod attached;
+mod error;
 pub mod loader;
 pub mod maps;
 pub(crate) mod negative;
 pub(crate) mod slots;
 pub(crate) mod statics;
 pub mod stats;
+
+pub use self::error::MapsError;

@@ -14,6 +14,8 @@ use std::{
 use aya::maps::{Map, MapData};
 use gslb_common::maps::{slot_hash, NameEntry, NameSlot, SLOT_PROBES, SLOT_SEQ, SLOT_TOMBSTONE};
 
+use super::MapsError;
+
 /// Smallest table.
 pub const MIN_SLOTS: u32 = 64;
 
@@ -58,15 +60,14 @@ fn words(key: &[u8; 32]) -> [u64; 4] {
 
 impl Slots {
     /// Maps the `NAME_SLOTS` array taken from the object.
-    pub fn new(map: Map) -> anyhow::Result<Slots> {
+    pub fn new(map: Map) -> Result<Slots, MapsError> {
         let Map::Array(data) = map else {
-            anyhow::bail!("NAME_SLOTS is not an array map");
+            return Err(MapsError::SlotsNotArray);
         };
         let len = data.info()?.max_entries();
-        anyhow::ensure!(
-            len.is_power_of_two(),
-            "NAME_SLOTS size {len} is not a power of two"
-        );
+        if !len.is_power_of_two() {
+            return Err(MapsError::SlotsSize(len));
+        }
         let page = 4096usize;
         let bytes = (len as usize * size_of::<NameSlot>()).div_ceil(page) * page;
         use std::os::fd::AsRawFd;
@@ -82,11 +83,9 @@ impl Slots {
                 0,
             )
         };
-        anyhow::ensure!(
-            ptr != libc::MAP_FAILED,
-            "mapping NAME_SLOTS: {}",
-            std::io::Error::last_os_error()
-        );
+        if ptr == libc::MAP_FAILED {
+            return Err(MapsError::SlotsMmap(std::io::Error::last_os_error()));
+        }
         Ok(Slots {
             _map: data,
             base: ptr.cast(),

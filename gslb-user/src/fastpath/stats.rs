@@ -6,15 +6,15 @@ use std::path::Path;
 use aya::maps::{Map, MapData, PerCpuArray};
 use gslb_common::{maps::COUNTERS, Counter};
 
+use super::MapsError;
+
 /// Counter values by [`Counter`] index, summed over CPUs.
-pub fn read_pinned(pin_dir: &Path) -> anyhow::Result<Vec<(Counter, u64)>> {
+pub fn read_pinned(pin_dir: &Path) -> Result<Vec<(Counter, u64)>, MapsError> {
     let path = pin_dir.join(COUNTERS);
-    let data = MapData::from_pin(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "no pinned counters at {}: {e} (is `gslb run` running with this --pin-dir?)",
-            path.display()
-        )
-    })?;
+    let data = match MapData::from_pin(&path) {
+        Ok(data) => data,
+        Err(error) => return Err(MapsError::NotPinned { path, error }),
+    };
     let map: PerCpuArray<MapData, u64> = Map::PerCpuArray(data).try_into()?;
     read(&map)
 }
@@ -22,7 +22,7 @@ pub fn read_pinned(pin_dir: &Path) -> anyhow::Result<Vec<(Counter, u64)>> {
 /// Sums every counter of `map` over CPUs.
 pub fn read<T: std::borrow::Borrow<MapData>>(
     map: &PerCpuArray<T, u64>,
-) -> anyhow::Result<Vec<(Counter, u64)>> {
+) -> Result<Vec<(Counter, u64)>, MapsError> {
     Counter::ALL
         .iter()
         .map(|&c| Ok((c, map.get(&(c as u32), 0)?.iter().sum())))
