@@ -3,7 +3,7 @@
 
 use std::fmt::{Display, Write as _};
 
-use super::protocol::{ExplainReport, Method, MonitorStatus, ServerStatus, StatusReport};
+use super::protocol::{ExplainReport, Health, Method, MonitorStatus, ServerStatus, StatusReport};
 
 /// A value, or `-` when unknown.
 fn s<T: Display>(v: Option<T>) -> String {
@@ -33,7 +33,7 @@ fn probe(m: &MonitorStatus) -> String {
     format!(
         "{}: {} {} {}",
         m.monitor,
-        if m.up { "up" } else { "down" },
+        Health::from_up(m.up).name(),
         s(m.last_message.as_deref()),
         ms(m.last_latency_ms)
     )
