@@ -8,7 +8,7 @@
 //! name's addresses.
 
 use std::{
-    collections::{BTreeMap, HashMap as StdHashMap},
+    collections::BTreeMap,
     net::{IpAddr, SocketAddr},
 };
 
@@ -28,6 +28,7 @@ use crate::{
     dns::wire::wire_key,
     state::{
         decision::Decision,
+        ids::{GroupId, Registry, SetId},
         model::{GslbName, State},
     },
 };
@@ -267,10 +268,10 @@ pub struct Maps {
     v4: HashMap<MapData, AnswerKey, AnswerV4>,
     v6: HashMap<MapData, AnswerKey, AnswerV6>,
     statics: HashMap<MapData, StaticKey, Canned>,
-    /// Answer-set and static ids by wire key, never reused: an id never
-    /// points at another name's answers, not even while a sync runs.
-    ids: StdHashMap<Vec<u8>, u32>,
-    next_id: u32,
+    /// Answer-set and static ids by wire key, not reused while unused
+    /// ids remain (4 billion): an id never points at another name's
+    /// answers, not even while a sync runs.
+    ids: Registry<Vec<u8>, SetId>,
     current: Entries,
 }
 
@@ -297,8 +298,7 @@ impl Maps {
             v4: take(ebpf, ANSWERS_V4)?.try_into()?,
             v6: take(ebpf, ANSWERS_V6)?.try_into()?,
             statics: take(ebpf, STATIC)?.try_into()?,
-            ids: StdHashMap::new(),
-            next_id: 0,
+            ids: Registry::new(),
             current: Entries::default(),
         })
     }
@@ -334,7 +334,10 @@ impl Maps {
         for g in &state.gslb {
             let key = wire_key(&g.name);
             let id = self.id_of(&key);
-            let set = AnswerKey { set: id, group: 0 };
+            let set = AnswerKey {
+                set: id,
+                group: GroupId::DEFAULT.get(),
+            };
             let (mut entry, v4, v6) = name_values(g, id);
             (entry.flags, entry.zone) = {
                 let (flags, zone) = e.negatives.of_name(&key);
@@ -353,13 +356,10 @@ impl Maps {
 
     /// The id of the name with wire key `key` (a new one the first time).
     fn id_of(&mut self, key: &[u8]) -> u32 {
-        if let Some(&id) = self.ids.get(key) {
-            return id;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        self.ids.insert(key.to_vec(), id);
-        id
+        self.ids
+            .id_of(key)
+            .expect("fewer names with map entries than set ids")
+            .get()
     }
 
     /// Short names kept in `NAMES_32` because their slots were all taken.
@@ -374,7 +374,10 @@ impl Maps {
     pub fn update(&mut self, g: &GslbName) -> Result<usize, MapsError> {
         let key = wire_key(&g.name);
         let id = self.id_of(&key);
-        let set = AnswerKey { set: id, group: 0 };
+        let set = AnswerKey {
+            set: id,
+            group: GroupId::DEFAULT.get(),
+        };
         let mut changes = 0;
         let (mut entry, v4, v6) = name_values(g, id);
         let (flags, zone) = self.current.negatives.of_name(&key);
@@ -464,7 +467,7 @@ impl Maps {
             .collect();
         for k in &stale {
             self.name_op(k, None)?;
-            self.ids.remove(k);
+            self.ids.retire(k.as_slice());
             changes += 1;
         }
         for k in self.current.v4.keys().filter(|k| !new.v4.contains_key(k)) {

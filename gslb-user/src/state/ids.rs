@@ -92,6 +92,13 @@ id_type!(
     u32::MAX as u64
 );
 id_type!(
+    /// An answer set of the maps (`AnswerKey::set`), or a name's static
+    /// answers (`StaticKey::id`): one per name with map entries, kept for
+    /// as long as the name has them.
+    SetId(u32),
+    u32::MAX as u64
+);
+id_type!(
     /// A client group (`CLIENT_GROUPS` value, `AnswerKey::group`); group 0
     /// is every client until client-aware rules fill the others.
     GroupId(u32),
@@ -210,6 +217,43 @@ impl<K: Eq + Hash + Clone, I: Id> Registry<K, I> {
         })
     }
 
+    /// The id of `name`, a new one the first time (or the first time
+    /// since it was retired): for objects that come and go one at a time.
+    pub fn id_of<Q>(&mut self, name: &Q) -> Result<I, Exhausted>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(&id) = self.live.get(name) {
+            return Ok(id);
+        }
+        let id = if self.next < I::LIMIT {
+            self.next += 1;
+            I::from_index(self.next - 1)
+        } else {
+            self.retired
+                .pop_first()
+                .ok_or(Exhausted { limit: I::LIMIT })?
+        };
+        self.live.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    /// Retires the id of `name` (its object is gone); whether it had one.
+    pub fn retire<Q>(&mut self, name: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        match self.live.remove(name) {
+            Some(id) => {
+                self.retired.insert(id);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The id of `name`, if it is live.
     pub fn get<Q>(&self, name: &Q) -> Option<I>
     where
@@ -288,6 +332,25 @@ mod tests {
         r.assign(&names(&["a"])).unwrap();
         let a = r.assign(&names(&["a", "b"])).unwrap();
         assert_eq!(a.ids, vec![PoolId(0), PoolId(2)]);
+    }
+
+    /// One at a time: a name keeps its id until it is retired, and comes
+    /// back with a new one.
+    #[test]
+    fn ids_one_at_a_time() {
+        let mut r: Registry<Vec<u8>, SetId> = Registry::new();
+        let www = b"\x03www".to_vec();
+        assert_eq!(r.id_of(b"\x01a".as_slice()), Ok(SetId(0)));
+        assert_eq!(r.id_of(www.as_slice()), Ok(SetId(1)));
+        assert_eq!(r.id_of(b"\x01a".as_slice()), Ok(SetId(0)));
+        assert!(r.retire(www.as_slice()));
+        assert!(!r.retire(www.as_slice()));
+        assert_eq!(r.get(www.as_slice()), None);
+        assert_eq!(r.id_of(www.as_slice()), Ok(SetId(2)));
+        // A whole-config assignment afterwards keeps them too.
+        let a = r.assign(&[www.clone(), b"\x01b".to_vec()]).unwrap();
+        assert_eq!(a.ids, vec![SetId(2), SetId(3)]);
+        assert_eq!(a.retired, vec![SetId(0)]);
     }
 
     /// With the id space used up, the lowest retired id is reused, and
