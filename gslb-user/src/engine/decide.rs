@@ -21,9 +21,9 @@ use gslb_common::{
         MODE_WEIGHTED_RANDOM,
     },
 };
-use serde::Serialize;
 
 pub use crate::api::protocol::{Availability, Candidate, Explanation};
+pub use crate::state::decision::Family;
 use crate::{
     config::{
         AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig,
@@ -33,25 +33,6 @@ use crate::{
         ids::ServerId,
     },
 };
-
-/// Address family of an answer set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Family {
-    /// A records.
-    V4,
-    /// AAAA records.
-    V6,
-}
-
-impl Family {
-    /// Whether `a` belongs to this family.
-    pub fn holds(self, a: &IpAddr) -> bool {
-        matches!(
-            (self, a),
-            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
-        )
-    }
-}
 
 /// A server as the selection sees it right now.
 #[derive(Clone, Debug)]

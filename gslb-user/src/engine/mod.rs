@@ -41,8 +41,8 @@ use crate::{
     config::{AdminState, Config, Health},
     fastpath::maps::Maps,
     health::HealthEvent,
-    state::decision::{Decision, SlowHits},
-    state::ids::{Exhausted, ServerId},
+    state::decision::{Decision, DecisionKey, SlowHits},
+    state::ids::{Exhausted, GroupId, NameId, Registry, ServerId},
     state::model::State,
 };
 
@@ -95,7 +95,11 @@ pub struct Engine {
     window: HitWindow,
     /// Every server's state, by id.
     servers: Servers,
-    explanations: HashMap<LowerName, [Explanation; 2]>,
+    /// How each decision was reached.
+    explanations: HashMap<DecisionKey, Explanation>,
+    /// The ids of the gslb names with pools, by name: what their
+    /// decisions are keyed by.
+    names: Registry<LowerName, NameId>,
     round: u64,
     /// Indexes of the gslb names with pools (the others never change).
     dynamic: Vec<usize>,
@@ -112,9 +116,8 @@ impl Engine {
     ) -> Engine {
         // A validated config has at most `MAX_VSERVERS`, as many as ids.
         let servers = Servers::new(&cfg).expect("a validated config has ids for every server");
-        let dynamic = (0..cfg.gslb.len())
-            .filter(|&i| !cfg.gslb[i].pools.is_empty())
-            .collect();
+        let mut names = Registry::new();
+        let dynamic = dynamic_names(&cfg, &mut names).expect("fewer gslb names than name ids");
         let n = servers.capacity();
         let window = window_ticks(cfg.engine.fewest_selected_window);
         Engine {
@@ -128,6 +131,7 @@ impl Engine {
             hits,
             servers,
             explanations: HashMap::new(),
+            names,
             dynamic,
             round: 0,
         }
@@ -150,6 +154,23 @@ impl Engine {
     pub fn server_ids(&self) -> &[ServerId] {
         self.servers.ids()
     }
+}
+
+/// The gslb names with pools (the others never change): their indexes in
+/// `cfg.gslb`, after giving them ids in `names`.
+fn dynamic_names(
+    cfg: &Config,
+    names: &mut Registry<LowerName, NameId>,
+) -> Result<Vec<usize>, Exhausted> {
+    let dynamic: Vec<usize> = (0..cfg.gslb.len())
+        .filter(|&i| !cfg.gslb[i].pools.is_empty())
+        .collect();
+    let keys: Vec<LowerName> = dynamic
+        .iter()
+        .map(|&i| LowerName::new(&cfg.gslb[i].name))
+        .collect();
+    names.assign(&keys)?;
+    Ok(dynamic)
 }
 
 /// Ticks in a hand-out window of `window` (at least one).
@@ -208,7 +229,15 @@ impl Engine {
                     set.hits = Some(Arc::clone(&self.slow_hits));
                 }
             }
-            explanations.insert(key, [ea, eaaaa]);
+            if let Some(id) = self.names.get(&key) {
+                let at = |family| DecisionKey {
+                    name: id,
+                    family,
+                    group: GroupId::DEFAULT,
+                };
+                explanations.insert(at(Family::V4), ea);
+                explanations.insert(at(Family::V6), eaaaa);
+            }
             if !name.set(a, aaaa) {
                 continue;
             }
@@ -294,9 +323,7 @@ impl Engine {
         for id in assignment.retired.iter().chain(&assignment.fresh) {
             self.window.forget(id.index());
         }
-        self.dynamic = (0..cfg.gslb.len())
-            .filter(|&i| !cfg.gslb[i].pools.is_empty())
-            .collect();
+        self.dynamic = dynamic_names(&cfg, &mut self.names)?;
         self.cfg = cfg;
         Ok(())
     }
@@ -438,11 +465,7 @@ impl Engine {
             .iter()
             .map(|&i| &self.cfg.gslb[i])
             .map(|g| {
-                let [a, aaaa] = self
-                    .explanations
-                    .get(&LowerName::new(&g.name))
-                    .cloned()
-                    .unwrap_or_default();
+                let [a, aaaa] = self.explained(&LowerName::new(&g.name));
                 NameStatus {
                     name: g.name.to_string(),
                     pools: g.pools.clone(),
@@ -461,17 +484,31 @@ impl Engine {
         }
     }
 
-    fn explain(
-        &self,
-        name: &Name,
-        client: Option<IpAddr>,
-    ) -> Result<ExplainReport, RequestError> {
+    /// How the A and AAAA decisions of `name` for the default client
+    /// group were reached.
+    fn explained(&self, name: &LowerName) -> [Explanation; 2] {
+        [Family::V4, Family::V6].map(|family| {
+            self.names
+                .get(name)
+                .and_then(|id| {
+                    self.explanations.get(&DecisionKey {
+                        name: id,
+                        family,
+                        group: GroupId::DEFAULT,
+                    })
+                })
+                .cloned()
+                .unwrap_or_default()
+        })
+    }
+
+    fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, RequestError> {
         let key = LowerName::new(name);
         let state = self.state.load();
         let g = state
             .gslb_name(&key)
             .ok_or_else(|| RequestError::NotGslbName(name.to_string()))?;
-        let [ea, eaaaa] = self.explanations.get(&key).cloned().unwrap_or_default();
+        let [ea, eaaaa] = self.explained(&key);
         let answer = |d: &Decision| match d {
             // A copy, so explaining does not advance the live rotation.
             Decision::Answer(set) => {

@@ -7,8 +7,13 @@ use super::*;
 use crate::{config, health::Probe};
 
 /// A config with the vservers `names`, all in one round-robin pool with
-/// one TCP monitor each.
+/// one TCP monitor each, answering `www.example.test`.
 fn config_with(names: &[&str]) -> Config {
+    config_of(names, &["www"])
+}
+
+/// [`config_with`] with the gslb names `gslb` (in `example.test`).
+fn config_of(names: &[&str], gslb: &[&str]) -> Config {
     let mut text = String::from(
         "[[zone]]\nname = \"example.test\"\nns = [\"ns1.example.test.\"]\n\
          [zone.soa]\nrname = \"hostmaster.example.test.\"\n\
@@ -25,10 +30,12 @@ fn config_with(names: &[&str]) -> Config {
     }
     let members: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
     text += &format!(
-        "[[pool]]\nname = \"p\"\nmembers = [{}]\npreferred = \"round_robin\"\n\
-         [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n",
+        "[[pool]]\nname = \"p\"\nmembers = [{}]\npreferred = \"round_robin\"\n",
         members.join(", ")
     );
+    for g in gslb {
+        text += &format!("[[gslb]]\nname = \"{g}.example.test\"\nttl = 30\npools = [\"p\"]\n");
+    }
     config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -174,4 +181,40 @@ fn the_hand_out_window_of_a_moved_server_is_kept() {
     let after = seen(&e);
     assert_eq!((after[0].0.as_str(), after[0].4, after[0].5), ("b", 7, 7));
     assert_eq!((after[1].0.as_str(), after[1].4), ("x", 0));
+}
+
+/// Decisions are kept by (name id, family, client group): a gslb name
+/// keeps its id when another is added before it, and its explanation
+/// stays reachable by name.
+#[test]
+fn decisions_are_keyed_by_name_id_family_and_group() {
+    let www = LowerName::new(&Name::from_ascii("www.example.test.").unwrap());
+    let api = LowerName::new(&Name::from_ascii("api.example.test.").unwrap());
+    let mut e = engine(config_with(&["a", "b"]));
+    e.recompute();
+    assert_eq!(e.names.get(&www), Some(NameId(0)));
+    let key = |name, family| DecisionKey {
+        name,
+        family,
+        group: GroupId::DEFAULT,
+    };
+    assert_eq!(e.explanations.len(), 2);
+    let before = e.explanations[&key(NameId(0), Family::V4)].decision.clone();
+    assert!(before.contains("198.18.20."), "{before}");
+
+    e.reconfigure(Arc::new(config_of(&["a", "b"], &["api", "www"])))
+        .unwrap();
+    assert_eq!(e.names.get(&www), Some(NameId(0)));
+    assert_eq!(e.names.get(&api), Some(NameId(1)));
+    e.recompute();
+    // The engine's `State` still holds only www (publishing a new config's
+    // names is the caller's): its decisions are there under its old id.
+    assert_eq!(e.explanations[&key(NameId(0), Family::V4)].decision, before);
+    let [a, aaaa] = e.explained(&www);
+    assert_eq!(a.decision, before);
+    assert_eq!(
+        aaaa.decision,
+        e.explanations[&key(NameId(0), Family::V6)].decision
+    );
+    assert_eq!(e.explained(&api)[0].decision, "");
 }

@@ -20,6 +20,40 @@ use hickory_proto::rr::{
     Name, RData, Record,
 };
 
+use super::ids::{GroupId, NameId};
+
+/// Address family of an answer set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Family {
+    /// A records.
+    V4,
+    /// AAAA records.
+    V6,
+}
+
+impl Family {
+    /// Whether `a` belongs to this family.
+    pub fn holds(self, a: &IpAddr) -> bool {
+        matches!(
+            (self, a),
+            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+        )
+    }
+}
+
+/// What one decision is for: a gslb name, an address family and a client
+/// group (every client is in [`GroupId::DEFAULT`] until client-aware rules
+/// place them in others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DecisionKey {
+    /// The gslb name.
+    pub name: NameId,
+    /// A or AAAA.
+    pub family: Family,
+    /// The client group.
+    pub group: GroupId,
+}
+
 /// Candidates and how to pick among them.
 #[derive(Clone, Debug)]
 pub struct AnswerSet {
