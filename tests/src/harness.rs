@@ -5,7 +5,7 @@
 
 use std::{
     fs,
-    io::{Read, Write},
+    io::Write,
     net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering},
@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::{
     config::vserver,
+    http,
     netns::{gslb_bin, in_netns, run_bounded, Daemon, DaemonOpts, DnsReply, Net, Response, UdpDns},
 };
 
@@ -396,18 +397,8 @@ impl Drop for MetricsEndpoint {
 fn serve_metrics(mut conn: TcpStream, body: &str) {
     let _ = conn.set_nonblocking(false);
     let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-    let mut req = Vec::new();
-    let mut buf = [0u8; 2048];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-        }
-    }
-    let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    http::read_request_head(&mut conn);
+    let resp = http::response("200 OK", "text/plain; version=0.0.4", body);
     let _ = conn.write_all(resp.as_bytes());
 }
 

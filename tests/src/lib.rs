@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod harness;
+pub mod http;
 pub mod netns;
 pub mod packet;

@@ -16,7 +16,7 @@
 //! Run with `cargo xtask test -- -p gslb-tests --test monitors`.
 
 use std::{
-    io::{Read, Write},
+    io::Write,
     net::{IpAddr, SocketAddr, TcpListener},
     process::Command,
     sync::{
@@ -30,6 +30,7 @@ use std::{
 use gslb_tests::{
     config::{gslb, health, monitor, pool, timing, vserver},
     harness::{check_config, start, DnsResponder, Failures, QUERY_TIMEOUT, ZONE},
+    http,
     netns::{in_netns, run_ok, Daemon, Net, UdpDns},
 };
 use hickory_proto::rr::RecordType;
@@ -112,22 +113,10 @@ impl TlsBackend {
                     continue;
                 };
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut req = Vec::new();
-                let mut buf = [0u8; 2048];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
-                    match tls.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if req.is_empty() {
+                if http::read_request_head(&mut tls).is_empty() {
                     continue;
                 }
-                let body = "status: healthy over TLS\n";
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let resp = http::response("200 OK", "text/plain", "status: healthy over TLS\n");
                 if tls.write_all(resp.as_bytes()).is_ok() {
                     tls.conn.send_close_notify();
                     let _ = tls.flush();

@@ -2,7 +2,6 @@
 //! and TCP connects, stopped and resumed at will.
 
 use std::{
-    io::Read,
     net::{SocketAddr, TcpListener},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -13,6 +12,7 @@ use std::{
 };
 
 use super::{in_netns, Net};
+use crate::http;
 
 /// A test backend: a TCP listener in a namespace that answers HTTP
 /// requests (`GET /health` → 200 with the configured body, anything else
@@ -125,15 +125,8 @@ fn serve_backend(
         };
         let _ = conn.set_nonblocking(false);
         let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-        // Read the request head (a TCP monitor sends nothing and closes).
-        let mut req = Vec::new();
-        let mut buf = [0u8; 2048];
-        while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
-            match conn.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => req.extend_from_slice(&buf[..n]),
-            }
-        }
+        // A TCP monitor sends nothing and closes.
+        let req = http::read_request_head(&mut conn);
         if req.is_empty() {
             continue;
         }
@@ -147,10 +140,6 @@ fn serve_backend(
         } else {
             ("404 Not Found", "not found\n")
         };
-        let resp = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-            text.len()
-        );
-        let _ = conn.write_all(resp.as_bytes());
+        let _ = conn.write_all(http::response(status, "text/plain", text).as_bytes());
     }
 }
