@@ -289,13 +289,79 @@ pub struct Explanation {
     pub step: String,
     /// The method (or all-down behaviour) that decided; `ordered` for
     /// fixed addresses.
-    pub method: String,
+    pub method: Decider,
     /// Pools considered before, and why they were skipped.
     pub skipped_pools: Vec<String>,
     /// The members of the deciding pool with their state.
     pub candidates: Vec<Candidate>,
     /// The decision in words.
     pub decision: String,
+}
+
+/// What decided an answer: a method of the pool's chain, its all-down
+/// behaviour, or the fixed order of static addresses. Spelled as the
+/// method or behaviour is in the config; `""` before any decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Decider {
+    /// Nothing decided yet (or no pool serves the family).
+    #[default]
+    Nothing,
+    /// A method of the chain.
+    Method(Method),
+    /// The pool's `when_all_down`.
+    AllDown(AllDown),
+    /// Fixed addresses, in order.
+    Ordered,
+}
+
+impl Decider {
+    /// The spelling.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decider::Nothing => "",
+            Decider::Method(m) => m.name(),
+            Decider::AllDown(a) => a.name(),
+            Decider::Ordered => "ordered",
+        }
+    }
+
+    /// Parses the spelling; a word that is both a method and an all-down
+    /// behaviour (`fallback_ip`, `return_to_dns`) reads as the method.
+    pub fn from_name(name: &str) -> Option<Decider> {
+        match name {
+            "" => Some(Decider::Nothing),
+            "ordered" => Some(Decider::Ordered),
+            _ => Method::from_name(name)
+                .map(Decider::Method)
+                .or_else(|| AllDown::from_name(name).map(Decider::AllDown)),
+        }
+    }
+}
+
+impl std::fmt::Display for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<&str> for Decider {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl Serialize for Decider {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Decider {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Decider::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown method {name:?}")))
+    }
 }
 
 /// One candidate in an explanation.
@@ -351,6 +417,17 @@ mod tests {
             serde_json::to_value(PoolMethod::Ratio(vec![3, 1])).unwrap(),
             "ratio"
         );
+        for d in Method::ALL
+            .iter()
+            .map(|&(m, _)| Decider::Method(m))
+            .chain(AllDown::ALL.iter().map(|&(a, _)| Decider::AllDown(a)))
+            .chain([Decider::Nothing, Decider::Ordered])
+        {
+            let json = serde_json::to_value(d).unwrap();
+            assert_eq!(json, d.name());
+            let back: Decider = serde_json::from_value(json).unwrap();
+            assert_eq!(back.name(), d.name());
+        }
         let e = serde_json::from_str::<Method>("\"rount_robin\"").unwrap_err();
         assert!(e.to_string().contains("rount_robin"), "{e}");
     }

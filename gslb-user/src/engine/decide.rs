@@ -22,7 +22,7 @@ use gslb_common::{
     },
 };
 
-pub use crate::api::protocol::{Availability, Candidate, Explanation};
+pub use crate::api::protocol::{Availability, Candidate, Decider, Explanation};
 pub use crate::state::decision::Family;
 use crate::{
     config::{
@@ -276,7 +276,7 @@ fn pool_chain(
     {
         if let Some(d) = run_method(method, pool, ttl, family, &members, *step == "fallback") {
             ex.step = (*step).to_string();
-            ex.method = method.name().to_string();
+            ex.method = Decider::Method(method);
             return Some(d);
         }
     }
@@ -292,7 +292,7 @@ fn all_down(
     ex: &mut Explanation,
 ) -> Decision {
     ex.step = "when_all_down".into();
-    ex.method = pool.when_all_down.name().into();
+    ex.method = Decider::AllDown(pool.when_all_down);
     match pool.when_all_down {
         AllDown::FailOpen => {
             let members: Vec<&ServerView<'_>> = round
@@ -403,7 +403,7 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
             Family::V6 => g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect(),
         };
         ex.step = "static".into();
-        ex.method = "ordered".into();
+        ex.method = Decider::Ordered;
         if addrs.is_empty() {
             ex.decision = "no answer set: NODATA".into();
             return (Decision::NoSet, ex);
@@ -719,7 +719,7 @@ mod tests {
         v[2].health_up = true;
         let (d, ex) = run(&p, &v);
         assert_eq!(
-            (ex.step.as_str(), ex.method.as_str()),
+            (ex.step.as_str(), ex.method.name()),
             ("preferred", "round_robin")
         );
         assert_eq!(last_octets(&d), vec![3]);
