@@ -283,10 +283,8 @@ pub struct ExplainFamily {
 pub struct Explanation {
     /// The pool that answered, if any.
     pub pool: Option<String>,
-    /// Which step decided: preferred, alternate, fallback, when_all_down,
-    /// static (fixed addresses), none; `last_resort/` before it when the
-    /// last resort pool decided.
-    pub step: String,
+    /// Which step decided.
+    pub step: Step,
     /// The method (or all-down behaviour) that decided; `ordered` for
     /// fixed addresses.
     pub method: Decider,
@@ -296,6 +294,104 @@ pub struct Explanation {
     pub candidates: Vec<Candidate>,
     /// The decision in words.
     pub decision: String,
+}
+
+/// The stages of a decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Nothing decided yet.
+    #[default]
+    Nothing,
+    /// The pool's preferred method.
+    Preferred,
+    /// Its alternate method.
+    Alternate,
+    /// Its fallback method.
+    Fallback,
+    /// Its all-down behaviour.
+    WhenAllDown,
+    /// Fixed addresses (a gslb name without pools).
+    Static,
+    /// No pool serves the family.
+    None,
+}
+
+names!(Stage {
+    Nothing = "",
+    Preferred = "preferred",
+    Alternate = "alternate",
+    Fallback = "fallback",
+    WhenAllDown = "when_all_down",
+    Static = "static",
+    None = "none",
+});
+
+impl Stage {
+    /// A pool's method chain, in order.
+    pub const CHAIN: [Stage; 3] = [Stage::Preferred, Stage::Alternate, Stage::Fallback];
+}
+
+/// The step that decided: its stage, and whether in the gslb name's last
+/// resort pool. Spelled as the stage, after `last_resort/` in the last
+/// resort pool (`last_resort/preferred`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The stage.
+    pub stage: Stage,
+    /// In the last resort pool.
+    pub last_resort: bool,
+}
+
+/// What a last resort step's spelling starts with.
+const LAST_RESORT: &str = "last_resort/";
+
+impl Step {
+    /// Parses the spelling.
+    pub fn from_name(name: &str) -> Option<Step> {
+        let (last_resort, stage) = match name.strip_prefix(LAST_RESORT) {
+            Some(stage) => (true, stage),
+            None => (false, name),
+        };
+        Stage::from_name(stage).map(|stage| Step { stage, last_resort })
+    }
+}
+
+impl From<Stage> for Step {
+    fn from(stage: Stage) -> Step {
+        Step {
+            stage,
+            last_resort: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.last_resort {
+            f.write_str(LAST_RESORT)?;
+        }
+        f.write_str(self.stage.name())
+    }
+}
+
+impl PartialEq<&str> for Step {
+    fn eq(&self, other: &&str) -> bool {
+        Step::from_name(other) == Some(*self)
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Step::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown step {name:?}")))
+    }
 }
 
 /// What decided an answer: a method of the pool's chain, its all-down
@@ -427,6 +523,18 @@ mod tests {
             assert_eq!(json, d.name());
             let back: Decider = serde_json::from_value(json).unwrap();
             assert_eq!(back.name(), d.name());
+        }
+        for &(stage, name) in Stage::ALL {
+            for last_resort in [false, true] {
+                let step = Step { stage, last_resort };
+                let want = if last_resort {
+                    format!("last_resort/{name}")
+                } else {
+                    name.to_string()
+                };
+                assert_eq!(serde_json::to_value(step).unwrap(), want);
+                assert_eq!(serde_json::from_value::<Step>(want.into()).unwrap(), step);
+            }
         }
         let e = serde_json::from_str::<Method>("\"rount_robin\"").unwrap_err();
         assert!(e.to_string().contains("rount_robin"), "{e}");

@@ -22,7 +22,7 @@ use gslb_common::{
     },
 };
 
-pub use crate::api::protocol::{Availability, Candidate, Decider, Explanation};
+pub use crate::api::protocol::{Availability, Candidate, Decider, Explanation, Stage, Step};
 pub use crate::state::decision::Family;
 use crate::{
     config::{
@@ -270,12 +270,10 @@ fn pool_chain(
         .into_iter()
         .filter(|s| s.admin != AdminState::Disabled)
         .collect();
-    for (step, method) in ["preferred", "alternate", "fallback"]
-        .iter()
-        .zip(pool.methods)
-    {
-        if let Some(d) = run_method(method, pool, ttl, family, &members, *step == "fallback") {
-            ex.step = (*step).to_string();
+    for (stage, method) in Stage::CHAIN.into_iter().zip(pool.methods) {
+        let fallback = stage == Stage::Fallback;
+        if let Some(d) = run_method(method, pool, ttl, family, &members, fallback) {
+            ex.step = stage.into();
             ex.method = Decider::Method(method);
             return Some(d);
         }
@@ -291,7 +289,7 @@ fn all_down(
     family: Family,
     ex: &mut Explanation,
 ) -> Decision {
-    ex.step = "when_all_down".into();
+    ex.step = Stage::WhenAllDown.into();
     ex.method = Decider::AllDown(pool.when_all_down);
     match pool.when_all_down {
         AllDown::FailOpen => {
@@ -402,7 +400,7 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
             Family::V4 => g.a.iter().map(|&a| IpAddr::V4(a)).collect(),
             Family::V6 => g.aaaa.iter().map(|&a| IpAddr::V6(a)).collect(),
         };
-        ex.step = "static".into();
+        ex.step = Stage::Static.into();
         ex.method = Decider::Ordered;
         if addrs.is_empty() {
             ex.decision = "no answer set: NODATA".into();
@@ -445,14 +443,14 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
     if let Some(pool) = last.filter(|p| pool_available(round, p, family)) {
         let ttl = pool.ttl.unwrap_or(g.ttl);
         if let Some(d) = pool_chain(round, pool, ttl, family, &mut ex) {
-            ex.step = format!("last_resort/{}", ex.step);
+            ex.step.last_resort = true;
             return decided(round, pool, family, d, ex);
         }
     }
     // 3. Every pool down: the chosen pool's chain, then its all-down
     // behaviour.
     let Some(pool) = last.or(serving.first().map(|&(_, p)| p)) else {
-        ex.step = "none".into();
+        ex.step = Stage::None.into();
         ex.decision = "no pool serves this family: NODATA".into();
         return (Decision::NoSet, ex);
     };
@@ -460,7 +458,7 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
     let d = pool_chain(round, pool, ttl, family, &mut ex)
         .unwrap_or_else(|| all_down(round, pool, ttl, family, &mut ex));
     if last.is_some() {
-        ex.step = format!("last_resort/{}", ex.step);
+        ex.step.last_resort = true;
     }
     decided(round, pool, family, d, ex)
 }
@@ -666,7 +664,7 @@ mod tests {
                 &pool([m, Method::GlobalAvailability, N], AllDown::Servfail),
                 v,
             );
-            (last_octets(&d), ex.step)
+            (last_octets(&d), ex.step.to_string())
         };
         // Only the servers whose metric is known are ranked.
         assert_eq!(
@@ -719,7 +717,7 @@ mod tests {
         v[2].health_up = true;
         let (d, ex) = run(&p, &v);
         assert_eq!(
-            (ex.step.as_str(), ex.method.name()),
+            (ex.step.to_string().as_str(), ex.method.name()),
             ("preferred", "round_robin")
         );
         assert_eq!(last_octets(&d), vec![3]);
@@ -822,7 +820,7 @@ mod tests {
         };
         let (d, ex) = decide(&round, &g, Family::V4);
         assert_eq!(last_octets(&d), vec![3]);
-        assert!(ex.step.starts_with("last_resort"));
+        assert!(ex.step.last_resort);
         // No AAAA members anywhere: no set for AAAA.
         let (d, _) = decide(&round, &g, Family::V6);
         assert_eq!(d, Decision::NoSet);
@@ -880,7 +878,11 @@ mod tests {
         v[0].health_up = false;
         let (d, ex) = decide_at(&v, &pools, &g, 0);
         assert_eq!(
-            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (
+                last_octets(&d),
+                ex.pool.as_deref(),
+                ex.step.to_string().as_str()
+            ),
             (vec![2], Some("p2"), "preferred")
         );
         assert_eq!(ex.skipped_pools, vec!["p1: no available member"]);
@@ -935,7 +937,11 @@ mod tests {
         v[1].health_up = false;
         let (d, ex) = decide_at(&v, &pools, &g, 0);
         assert_eq!(
-            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (
+                last_octets(&d),
+                ex.pool.as_deref(),
+                ex.step.to_string().as_str()
+            ),
             (vec![3], Some("last"), "last_resort/preferred")
         );
         assert_eq!(ex.skipped_pools.len(), 2);
@@ -960,7 +966,11 @@ mod tests {
             0,
         );
         assert_eq!(
-            (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+            (
+                last_octets(&d),
+                ex.pool.as_deref(),
+                ex.step.to_string().as_str()
+            ),
             (vec![33], Some("last"), "last_resort/fallback")
         );
         // Without a last resort pool: the first pool in config order, also
@@ -968,7 +978,11 @@ mod tests {
         for m in [PoolMethod::GlobalAvailability, PoolMethod::RoundRobin] {
             let (d, ex) = decide_at(&v, &pools, &chain_gslb(m, false), 1);
             assert_eq!(
-                (last_octets(&d), ex.pool.as_deref(), ex.step.as_str()),
+                (
+                    last_octets(&d),
+                    ex.pool.as_deref(),
+                    ex.step.to_string().as_str()
+                ),
                 (vec![11], Some("p1"), "fallback")
             );
         }
@@ -981,7 +995,10 @@ mod tests {
             &chain_gslb(PoolMethod::GlobalAvailability, false),
             0,
         );
-        assert_eq!((last_octets(&d), ex.step.as_str()), (vec![1], "fallback"));
+        assert_eq!(
+            (last_octets(&d), ex.step.to_string().as_str()),
+            (vec![1], "fallback")
+        );
     }
 
     /// Case 7: the chosen pool's chain yields nothing: its when_all_down.
@@ -1003,7 +1020,7 @@ mod tests {
         );
         assert_eq!(d, Decision::Servfail);
         assert_eq!(
-            (ex.pool.as_deref(), ex.step.as_str()),
+            (ex.pool.as_deref(), ex.step.to_string().as_str()),
             (Some("p1"), "when_all_down")
         );
         let (d, ex) = decide_at(
@@ -1054,6 +1071,6 @@ mod tests {
             &chain_gslb(PoolMethod::GlobalAvailability, true),
             Family::V6,
         );
-        assert_eq!((d, ex.step.as_str()), (Decision::NoSet, "none"));
+        assert_eq!((d, ex.step.to_string().as_str()), (Decision::NoSet, "none"));
     }
 }
