@@ -1,5 +1,5 @@
 //! End-to-end tests of how the engine chooses among a gslb name's pools
-//! (README, "Pool chains") and of the `fewest_selected` hand-out window:
+//! (docs/methods.md, "Pool chains") and of the `fewest_selected` hand-out window:
 //! a daemon in a network namespace, servers made down with `gslb server
 //! disable`, answers read by dig in the client namespace and proven to
 //! come from XDP by its counters; the same answers from a `--no-xdp`
@@ -211,7 +211,7 @@ const STEPS: &[Step] = &[
     },
 ];
 
-/// Every row of the pool-chain table (README, "Pool chains") through XDP:
+/// Every row of the pool-chain table (docs/methods.md, "Pool chains") through XDP:
 /// servers disabled one by one, each answer read by dig and counted by
 /// the XDP program (answers in `xdp_answered`, SERVFAIL passed to the
 /// slow path), and the same answers from a `--no-xdp` daemon. Pool round

@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: gslb against NSD, Knot (UDP and XDP), `PowerDNS`
 //! with LUA records and gdnsd, measured in one run on this machine with
-//! dnsperf and kxdpgun over a veth pair between two namespaces (issue 3).
+//! dnsperf and kxdpgun over a veth pair between two namespaces, and judged
+//! against the targets in `bench/targets.rs`.
 //!
 //! Steps: install the servers and tools (Debian), build gslb (release),
 //! generate one data set, build the network, then for every server: start

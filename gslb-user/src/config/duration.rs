@@ -81,7 +81,7 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    /// Every spelling the README and the examples use, and the finer ones
+    /// Every spelling docs/configuration.md and the examples use, and the finer ones
     /// the old hand-written parser took.
     #[test]
     fn spellings() {

@@ -3,7 +3,7 @@
 //!
 //! Everything the XDP program passes up ends here, so this must answer
 //! exactly what the fast path would for the queries both handle
-//! (DESIGN.md, "Invariants"), and answer sensibly everything else.
+//! (docs/ARCHITECTURE.md, "Invariants"), and answer sensibly everything else.
 //! Parsing and encoding use hickory-proto; the data lookup is
 //! [`crate::dns::lookup`].
 

@@ -379,7 +379,7 @@ fn decided(
     (d, ex)
 }
 
-/// Decides what `g` answers for `family` this round. The rules (README,
+/// Decides what `g` answers for `family` this round. The rules (docs/methods.md,
 /// "Pool chains"), after F5 BIG-IP DNS:
 ///
 /// 1. The pools that have an available member, in the order of the

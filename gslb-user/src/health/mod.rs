@@ -1,4 +1,4 @@
-//! Health monitors (issue 4, "Health"): one task per (server, monitor)
+//! Health monitors: one task per (server, monitor)
 //! probes the server's check address every `interval ± jitter`, each probe
 //! bounded by `timeout`, and feeds the result through a rise/fall
 //! [`Hysteresis`]. Every completed probe is reported as a [`HealthEvent`]

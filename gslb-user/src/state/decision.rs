@@ -1,7 +1,7 @@
 //! What a gslb name answers for one record type right now: the output of
 //! the selection engine, read by both the XDP map writer ([`crate::fastpath::maps`])
 //! and the slow path ([`crate::dns::lookup`]), so that both answer alike
-//! (DESIGN.md, "Invariants").
+//! (docs/ARCHITECTURE.md, "Invariants").
 
 use std::{
     net::IpAddr,

@@ -396,7 +396,7 @@ pub struct Results {
     pub servers: Vec<ServerResult>,
     /// gslb map memory and load time.
     pub gslb_load: Option<GslbLoad>,
-    /// Targets of issue 3 and how this run did.
+    /// The benchmark's targets and how this run did.
     pub targets: Vec<Target>,
     /// What the harness does not measure yet.
     pub not_measured: Vec<String>,

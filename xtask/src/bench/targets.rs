@@ -1,4 +1,6 @@
-//! The targets of issue 3, judged on one run.
+//! The benchmark's targets (throughput against NSD and Knot XDP, CPU per
+//! query, the slow path, XDP run time, map memory, load time, answer
+//! updates under load, correct answers), judged on one run.
 
 use std::fmt::Write as _;
 
@@ -257,7 +259,7 @@ fn xdp_time(servers: &[ServerResult]) -> Target {
     )
 }
 
-/// The targets of issue 3, judged on this run (`nx_pct`: the mix's share
+/// The benchmark's targets, judged on this run (`nx_pct`: the mix's share
 /// of NXDOMAIN queries).
 pub fn targets(servers: &[ServerResult], load: Option<&GslbLoad>, nx_pct: u32) -> Vec<Target> {
     let kx = |k| {

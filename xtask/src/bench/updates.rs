@@ -22,7 +22,7 @@ pub const NAME: &str = "upd.bench.test";
 pub const ADDRS: [&str; 2] = ["198.18.250.1", "198.18.250.2"];
 /// The server toggled.
 pub const SERVER: &str = "upd1";
-/// Updates per second asked for (issue 3's target).
+/// Updates per second asked for (the benchmark's target).
 pub const RATE: u32 = 10_000;
 /// Query load meanwhile: high, but below the machine's ceiling (both of
 /// its cores are shared by the generator, the fast path and the updater),
