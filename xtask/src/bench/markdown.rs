@@ -438,7 +438,7 @@ pub fn markdown(r: &Results) -> String {
     profiles(r, &mut s);
     rounds(r, &mut s);
     s.push_str(
-        "\n## Targets (issue 3)\n\nA rate marked `or more` is a lower bound: the server's best \
+        "\n## Targets\n\nA rate marked `or more` is a lower bound: the server's best \
          kxdpgun step answered all that the search offered. A ratio such a bound could overturn \
          is `inconclusive` (quick runs stop the slower servers' search early). With several \
          rounds, `median rounds` gives the same ratio between the servers' median rounds: a \
