@@ -413,7 +413,16 @@ fn counters(ebpf: &Ebpf) -> Vec<u64> {
 fn run(frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
     let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
     let before = counters(&f.ebpf);
-    let prog: &Xdp = f.ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
+    let (verdict, out) = test_run(&f.ebpf, frame);
+    let after = counters(&f.ebpf);
+    let delta = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    (verdict, out, delta)
+}
+
+/// One `BPF_PROG_TEST_RUN` of the program on `frame`: the verdict and the
+/// output frame.
+fn test_run(ebpf: &Ebpf, frame: &[u8]) -> (u32, Vec<u8>) {
+    let prog: &Xdp = ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
     let mut out = vec![0u8; 4096];
     let r = prog
         .test_run(TestRunOptions {
@@ -423,9 +432,7 @@ fn run(frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
         })
         .expect("BPF_PROG_TEST_RUN");
     out.truncate(r.data_size_out as usize);
-    let after = counters(&f.ebpf);
-    let delta = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-    (r.return_value, out, delta)
+    (r.return_value, out)
 }
 
 /// Asserts the frame is answered with a positive answer; returns the output.
@@ -2122,17 +2129,7 @@ fn malformed_lengths_and_trailing_bytes() {
 /// thousands of queries); returns the verdict and the output frame.
 fn run_quiet(frame: &[u8]) -> (u32, Vec<u8>) {
     let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
-    let prog: &Xdp = f.ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
-    let mut out = vec![0u8; 4096];
-    let r = prog
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ..Default::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    out.truncate(r.data_size_out as usize);
-    (r.return_value, out)
+    test_run(&f.ebpf, frame)
 }
 
 /// A small deterministic generator (xorshift64) of client addresses.
