@@ -41,7 +41,9 @@ pub enum Counter {
     PassAdditional,
     /// OPT with an EDNS version above 0 (the slow path answers BADVERS).
     PassEdnsVersion,
-    /// OPT carrying EDNS Client Subnet (handled by the slow path for now).
+    /// An EDNS Client Subnet option the program does not use: malformed
+    /// (the slow path answers FORMERR, RFC 7871 §6), more than one, or an
+    /// unknown FAMILY.
     PassEcs,
     /// QCLASS other than IN.
     PassClass,
@@ -69,11 +71,20 @@ pub enum Counter {
     /// Of [`Counter::Answered`]: a static RRset (SOA, NS, MX, TXT, ... from
     /// the zone data).
     AnsweredStatic,
+    /// Of [`Counter::Answered`]: the reply echoes an EDNS Client Subnet
+    /// option (the ECS address was the client).
+    AnsweredEcs,
+    /// Of [`Counter::Answered`]: the first answer came from a live
+    /// persistence record.
+    PersistHit,
+    /// Of [`Counter::Answered`]: a persistence record was made (first
+    /// query of a client prefix, or its record had expired or was void).
+    PersistNew,
 }
 
 impl Counter {
     /// Number of counters (the `COUNTERS` array length).
-    pub const COUNT: u32 = Counter::AnsweredStatic as u32 + 1;
+    pub const COUNT: u32 = Counter::PersistNew as u32 + 1;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT as usize] = [
@@ -103,6 +114,9 @@ impl Counter {
         Counter::AnsweredNxdomain,
         Counter::AnsweredNodata,
         Counter::AnsweredStatic,
+        Counter::AnsweredEcs,
+        Counter::PersistHit,
+        Counter::PersistNew,
     ];
 
     /// The stable name used by `gslb stats` and Prometheus.
@@ -122,7 +136,7 @@ impl Counter {
             Counter::PassSectionCounts => "xdp_passed_section_counts",
             Counter::PassAdditional => "xdp_passed_additional",
             Counter::PassEdnsVersion => "xdp_passed_edns_version",
-            Counter::PassEcs => "xdp_passed_ecs",
+            Counter::PassEcs => "xdp_passed_ecs_malformed",
             Counter::PassClass => "xdp_passed_class",
             Counter::PassType => "xdp_passed_unsupported_type",
             Counter::PassNameNotFound => "xdp_passed_name_not_found",
@@ -134,6 +148,9 @@ impl Counter {
             Counter::AnsweredNxdomain => "xdp_answered_nxdomain",
             Counter::AnsweredNodata => "xdp_answered_nodata",
             Counter::AnsweredStatic => "xdp_answered_static",
+            Counter::AnsweredEcs => "xdp_answered_ecs",
+            Counter::PersistHit => "xdp_persist_hits",
+            Counter::PersistNew => "xdp_persist_new",
         }
     }
 }

@@ -22,8 +22,28 @@ pub const NAME_MAPS: [&str; 4] = ["NAMES_32", "NAMES_64", "NAMES_128", "NAMES_25
 pub const COUNTERS: &str = "COUNTERS";
 /// Single-entry array holding the [`Config`].
 pub const CONFIG: &str = "CONFIG";
-/// LPM trie: client prefix → client group.
+/// LPM trie: client prefix → [`ClientGroup`]. The daemon writes a
+/// partition (no prefix inside another, every address of a family covered
+/// once the trie is in use), so the prefix that matched is the widest one
+/// over which the answer is the same: the ECS scope.
 pub const CLIENT_GROUPS: &str = "CLIENT_GROUPS";
+/// LPM trie: resolver prefix → 1, the resolvers whose EDNS Client Subnet
+/// is used when [`CONFIG_ECS_TRUSTED`] is set (`[server] ecs = [...]`).
+pub const ECS_TRUSTED: &str = "ECS_TRUSTED";
+/// Most prefixes in [`ECS_TRUSTED`].
+pub const MAX_ECS_TRUSTED: u32 = 1024;
+/// LRU hash: [`PersistKey`] → [`PersistRecord`], the persistence records
+/// with a TTL (seed 004) that the XDP program and the slow path read and
+/// write. Sized by the daemon at load time.
+pub const PERSIST: &str = "PERSIST";
+/// Default capacity of [`PERSIST`] (records; the least recently used
+/// goes first when it is full).
+pub const DEFAULT_PERSIST_RECORDS: u32 = 65_536;
+/// Array, [`MAX_SERVERS`] entries: each server's generation. The daemon
+/// adds one when a server goes down or is disabled; a [`PersistRecord`]
+/// made under another generation is void, so every client persisted to
+/// that server moves at once, without a scan of [`PERSIST`].
+pub const SERVER_GEN: &str = "SERVER_GEN";
 /// Per-CPU count of how often each server was handed out first.
 pub const SERVER_HITS: &str = "SERVER_HITS";
 /// Most servers (server ids are `0..MAX_SERVERS`).
@@ -142,7 +162,8 @@ pub const CANNED_MAX: usize = 252;
 /// one bucket per entry of capacity); they are created with
 /// `BPF_F_NO_PREALLOC`, so unused capacity costs only buckets.
 pub const DEFAULT_MAX_NAMES: u32 = 1 << 20;
-/// Capacity of the client group trie.
+/// Capacity of the client group trie in the object; the daemon sizes it
+/// for its client data at load time.
 pub const MAX_CLIENT_PREFIXES: u32 = 65_536;
 
 /// Most addresses in one answer set.
@@ -158,6 +179,16 @@ pub const CONFIG_CLIENT_GROUPS: u32 = 2;
 /// instead (no free slot within [`SLOT_PROBES`]): a probe that finds all
 /// its slots taken by other names looks there.
 pub const CONFIG_SLOT_OVERFLOW: u32 = 4;
+/// [`Config::flags`]: use the EDNS Client Subnet of every resolver
+/// (`[server] ecs = "all"`): its address, masked to its SOURCE
+/// PREFIX-LENGTH, is the client for the lookup, and the reply echoes the
+/// option with its scope (RFC 7871).
+pub const CONFIG_ECS: u32 = 8;
+/// [`Config::flags`]: use the EDNS Client Subnet only of resolvers whose
+/// source address is in [`ECS_TRUSTED`]; from others the option is
+/// ignored (not used, not echoed). Without [`CONFIG_ECS`] or this flag the
+/// option is ignored from every resolver (`ecs = "none"`).
+pub const CONFIG_ECS_TRUSTED: u32 = 16;
 
 /// Global settings of the XDP program (`CONFIG[0]`).
 #[repr(C)]
@@ -198,6 +229,11 @@ pub const NAME_STATIC: u8 = 16;
 /// than they would keep an address. The inline answers, if any, have
 /// that same TTL.
 pub const NAME_NEG_TTL: u8 = 32;
+/// [`NameEntry::flags`]: the name's answers depend on the client group
+/// (topology, geography): a reply to a query with ECS carries as SCOPE
+/// PREFIX-LENGTH the length of the [`CLIENT_GROUPS`] prefix that matched
+/// (otherwise 0, unless the set's persistence sets a scope of its own).
+pub const NAME_CLIENT_AWARE: u8 = 64;
 /// [`NameEntry::zone`] of a name without fast negative answers.
 pub const NO_ZONE: u16 = u16::MAX;
 /// Server id meaning "no server" (fixed addresses): not counted in
@@ -390,6 +426,87 @@ pub struct AnswerV6 {
 /// Data part of a [`CLIENT_GROUPS`] key: an IPv6 address (IPv4 mapped).
 pub type ClientPrefix = [u8; 16];
 
+/// Length of the IPv4-mapped prefix `::ffff:0:0/96`: an IPv4 prefix of
+/// length `l` is a trie prefix of length `V4_MAPPED_LEN + l`.
+pub const V4_MAPPED_LEN: u8 = 96;
+
+/// Value of [`CLIENT_GROUPS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientGroup {
+    /// The client group ([`AnswerKey::group`]).
+    pub group: u32,
+    /// Length of this entry's trie prefix (128-bit key: an IPv4 prefix of
+    /// length `l` has `V4_MAPPED_LEN + l`).
+    pub prefix_len: u8,
+    /// Padding (zero).
+    pub _pad: [u8; 3],
+}
+
+impl ClientGroup {
+    /// ECS SCOPE PREFIX-LENGTH of this entry for a client of the given
+    /// family: the prefix length within the family's own address.
+    #[inline(always)]
+    pub const fn scope(&self, v4: bool) -> u8 {
+        if v4 {
+            self.prefix_len.saturating_sub(V4_MAPPED_LEN)
+        } else {
+            self.prefix_len
+        }
+    }
+}
+
+/// Key of [`PERSIST`]: a client prefix as one answer set sees it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PersistKey {
+    /// Answer-set id ([`AnswerKey::set`]).
+    pub set: u32,
+    /// 4 for the set's A answers, 6 for its AAAA answers.
+    pub family: u8,
+    /// Length of `addr`'s prefix in the 128-bit key (an IPv4 client
+    /// prefix of length `l`: `V4_MAPPED_LEN + l`).
+    pub prefix_len: u8,
+    /// Padding (zero).
+    pub _pad: u16,
+    /// The client's address (IPv4 mapped), every bit past `prefix_len`
+    /// zero.
+    pub addr: ClientPrefix,
+}
+
+/// Value of [`PERSIST`]: the server a client prefix sticks to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PersistRecord {
+    /// Server id ([`crate::select::Selection::ids`]).
+    pub server: u16,
+    /// Padding (zero).
+    pub _pad: u16,
+    /// The server's [`SERVER_GEN`] when the record was made.
+    pub generation: u32,
+    /// When the record was last used: `CLOCK_MONOTONIC` nanoseconds
+    /// (`bpf_ktime_get_ns`). Void once `sticky_ttl` seconds have passed.
+    pub last_used_ns: u64,
+}
+
+/// Masks `addr` (a 128-bit key, IPv4 mapped) to its first `len` bits.
+#[inline(always)]
+pub fn mask_prefix(addr: &mut ClientPrefix, len: u8) {
+    let len = len.min(128) as usize;
+    let mut i = 0;
+    while i < 16 {
+        let keep = if len >= (i + 1) * 8 {
+            8
+        } else if len > i * 8 {
+            len - i * 8
+        } else {
+            0
+        };
+        addr[i] &= if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+        i += 1;
+    }
+}
+
 /// Index of the first name class that holds a wire name of `len` bytes.
 pub const fn name_class(len: usize) -> Option<usize> {
     let mut i = 0;
@@ -407,8 +524,11 @@ const _: () = assert!(core::mem::size_of::<NameEntry>() == 32);
 const _: () = assert!(core::mem::offset_of!(NameEntry, aaaa) == 12);
 const _: () = assert!(core::mem::size_of::<NameSlot>() == 64);
 const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
-const _: () = assert!(core::mem::size_of::<AnswerV4>() == 84);
-const _: () = assert!(core::mem::size_of::<AnswerV6>() == 180);
+const _: () = assert!(core::mem::size_of::<AnswerV4>() == 92);
+const _: () = assert!(core::mem::size_of::<AnswerV6>() == 188);
+const _: () = assert!(core::mem::size_of::<ClientGroup>() == 8);
+const _: () = assert!(core::mem::size_of::<PersistKey>() == 24);
+const _: () = assert!(core::mem::size_of::<PersistRecord>() == 16);
 const _: () = assert!(core::mem::size_of::<Canned>() == 260);
 const _: () = assert!(core::mem::size_of::<StaticKey>() == 8);
 const _: () = assert!(core::mem::size_of::<LocalAddrs>() == 20 * MAX_LOCAL_ADDRS + 8);
@@ -425,4 +545,7 @@ mod pod {
     unsafe impl aya::Pod for super::Canned {}
     unsafe impl aya::Pod for super::StaticKey {}
     unsafe impl aya::Pod for super::LocalAddrs {}
+    unsafe impl aya::Pod for super::ClientGroup {}
+    unsafe impl aya::Pod for super::PersistKey {}
+    unsafe impl aya::Pod for super::PersistRecord {}
 }

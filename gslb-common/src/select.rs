@@ -57,9 +57,24 @@ pub struct Selection {
     pub weights: [u16; MAX_ADDRS],
     /// Server id of each candidate (per-server hit counters).
     pub ids: [u16; MAX_ADDRS],
+    /// Persistence with a TTL (seed 004 claims 1, 5-13): seconds a client
+    /// prefix keeps the server it was first handed, after its last use
+    /// (`PERSIST` records); 0: off.
+    pub sticky_ttl: u32,
+    /// Persistence: leading bits of an IPv4 client address that make its
+    /// prefix (0..=32).
+    pub sticky_v4: u8,
+    /// Persistence: leading bits of an IPv6 client address (0..=128).
+    pub sticky_v6: u8,
+    /// Persistence: bit i set: candidate i keeps the clients persisted to
+    /// it. Candidates `count..` (draining servers) are there only for
+    /// those clients: never picked for a new one.
+    pub keep: u8,
+    /// Padding (zero).
+    pub _pad2: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<Selection>() == 52);
+const _: () = assert!(core::mem::size_of::<Selection>() == 60);
 
 /// Inputs of one pick that vary per query.
 #[derive(Clone, Copy, Debug, Default)]
