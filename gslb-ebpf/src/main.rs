@@ -16,6 +16,7 @@
 #![no_main]
 
 mod answer;
+mod bounce;
 mod copy;
 mod csum;
 mod dns;
