@@ -3,7 +3,7 @@
 //! same answer whichever path serves it. Every loop is bounded by
 //! [`MAX_ADDRS`] for the verifier.
 
-use crate::maps::MAX_ADDRS;
+use crate::maps::{mask_prefix, ClientPrefix, PersistKey, PersistRecord, MAX_ADDRS, V4_MAPPED_LEN};
 
 /// Hand out candidates in the order the daemon computed (global
 /// availability, fewest selected, least sessions, lowest latency, ...).
@@ -261,34 +261,169 @@ pub const fn uses_counter(mode: u16) -> bool {
 /// Writes the candidate index of each answer into `order`, in answer
 /// order: `first`, then the candidates after it in pool order, wrapping
 /// around, skipping those that are down (static persist), up to `max`
-/// answers. Returns the number of answers ([`answer_count`]). One loop of
-/// at most [`MAX_ADDRS`] steps, the same for the XDP program and the slow
-/// path, without a branch on the candidates' state: the verifier then
-/// sees one state per step, not one per combination of skips.
+/// answers. A `first` at or past `count` is a candidate kept only for its
+/// persistent clients (a draining server, see [`keep_index`]): it comes
+/// first, then the candidates `0..count` in pool order. Returns the number
+/// of answers, [`answer_count`] in either case. One loop of at most
+/// [`MAX_ADDRS`] steps, the same for the XDP program and the slow path,
+/// without a branch on the candidates' state: the verifier then sees one
+/// state per step, not one per combination of skips.
 #[inline(always)]
 pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) -> usize {
     let count = usize::from(opaque_count(sel)).min(MAX_ADDRS);
-    let max = if sel.max == 0 {
-        MAX_ADDRS
-    } else {
-        usize::from(sel.max)
-    };
+    let first = first & (MAX_ADDRS - 1);
+    let cap = answer_count(sel);
     let usable = usable(sel);
+    // All ones when `first` is a keep-only candidate. The answers then
+    // run over `count + 1` places, `count, 0, 1, ..`, place `count`
+    // standing for `first`: the same one-wrap rotation as the usual case.
+    let keep_only = ((count as i64 - 1 - first as i64) >> 63) as usize;
+    let places = count + (keep_only & 1);
+    let start = first - (first.wrapping_sub(count) & keep_only);
     let mut n = 0;
     for j in 0..MAX_ADDRS {
-        if j >= count || n >= max {
+        if j >= places || n >= cap {
             break;
         }
-        // `first < count`: at most one wrap, subtracted without a branch
-        // (all ones when `i >= count`) or a division.
-        let i = first + j;
-        let wrap = ((count as i64 - 1 - i as i64) >> 63) as usize;
-        let i = (i - (count & wrap)) & (MAX_ADDRS - 1);
+        // `start < places`: at most one wrap, subtracted without a branch
+        // (all ones when `i >= places`) or a division.
+        let i = start + j;
+        let wrap = ((places as i64 - 1 - i as i64) >> 63) as usize;
+        let i = i - (places & wrap);
+        // All ones at the keep-only place (only when there is one).
+        let is_kept = (((i ^ count) as i64 - 1) >> 63) as usize & keep_only;
+        let i = ((i & !is_kept) | (first & is_kept)) & (MAX_ADDRS - 1);
         // Written at the next free place, kept only if usable; `n <= j`.
         order[n & (MAX_ADDRS - 1)] = i as u8;
-        n += ((usable >> i) & 1) as usize;
+        n += (((usable >> i) & 1) as usize) | (is_kept & 1);
     }
     n
+}
+
+/// Nanoseconds per second ([`Selection::sticky_ttl`] is in seconds).
+const NS_PER_S: u64 = 1_000_000_000;
+
+/// Key of the [`crate::maps::PERSIST`] record of a client for the answer
+/// set `set` of family `family` (4: the set's A answers, 6: its AAAA):
+/// the client's address (`client`, 128 bits, IPv4 mapped when `v4`)
+/// masked to the set's persistence prefix, [`Selection::sticky_v4`] (as
+/// `V4_MAPPED_LEN + l`) or [`Selection::sticky_v6`].
+#[inline(always)]
+pub fn persist_record_key(
+    sel: &Selection,
+    set: u32,
+    family: u8,
+    client: &ClientPrefix,
+    v4: bool,
+) -> PersistKey {
+    let prefix_len = if v4 {
+        V4_MAPPED_LEN + sel.sticky_v4.min(32)
+    } else {
+        sel.sticky_v6.min(128)
+    };
+    let mut addr = *client;
+    mask_prefix(&mut addr, prefix_len);
+    PersistKey {
+        set,
+        family,
+        prefix_len,
+        _pad: 0,
+        addr,
+    }
+}
+
+/// The candidate that keeps the clients persisted to `server`: the first
+/// `i` with keep bit `i` ([`Selection::keep`]) and `ids[i] == server`.
+/// `None`: the server is no longer a candidate of the set (down, disabled,
+/// removed), so its record is void.
+#[inline(always)]
+pub fn keep_index(sel: &Selection, server: u16) -> Option<usize> {
+    let keep = u32::from(sel.keep);
+    for i in 0..MAX_ADDRS {
+        if (keep >> i) & 1 != 0 && sel.ids[i] == server {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Whether a persistence record still holds at `now_ns` (`CLOCK_MONOTONIC`
+/// ns): used less than [`Selection::sticky_ttl`] seconds ago, and made
+/// under `generation`, the current generation of its server (a server
+/// that went down or was disabled since has another). Whether its server
+/// is still a candidate is [`keep_index`]'s question.
+#[inline(always)]
+pub fn record_live(sel: &Selection, rec: &PersistRecord, generation: u32, now_ns: u64) -> bool {
+    sel.sticky_ttl != 0
+        && rec.generation == generation
+        && now_ns.saturating_sub(rec.last_used_ns) < u64::from(sel.sticky_ttl) * NS_PER_S
+}
+
+/// What a query of a set with persistence ([`Selection::sticky_ttl`] not
+/// 0) does with the client's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persisted {
+    /// The record is live and its server a candidate: the first answer is
+    /// this candidate (possibly keep-only), and the record's `last_used_ns`
+    /// is refreshed.
+    Hit(usize),
+    /// No live record: the set's method picks the first answer, and a new
+    /// record is written for it.
+    New,
+}
+
+/// Decides [`Persisted`] from the client's record, if any, and the
+/// current generation of its server (`generation`): the same rule for
+/// the XDP program and the slow path.
+#[inline(always)]
+pub fn persisted(
+    sel: &Selection,
+    rec: Option<&PersistRecord>,
+    generation: u32,
+    now_ns: u64,
+) -> Persisted {
+    match rec {
+        Some(r) if record_live(sel, r, generation, now_ns) => match keep_index(sel, r.server) {
+            Some(i) => Persisted::Hit(i),
+            None => Persisted::New,
+        },
+        _ => Persisted::New,
+    }
+}
+
+/// ECS SCOPE PREFIX-LENGTH of a reply (RFC 7871 §7.2.1) with an answer
+/// from `sel`: `trie_scope` (the length, in the client's family, of the
+/// client-group prefix that matched; see
+/// [`crate::maps::ClientGroup::scope`]) when the name's answers depend on
+/// the client group, else 0; raised to the prefix that persistence keys
+/// on (with a TTL: `sticky_v4/v6`; static persist: `persist_v4/v6`); 0
+/// when the query's SOURCE PREFIX-LENGTH is 0. Negative and static
+/// answers carry 0 (not this function's).
+#[inline(always)]
+pub fn ecs_scope(sel: &Selection, source: u8, v4: bool, trie_scope: u8, client_aware: bool) -> u8 {
+    if source == 0 {
+        return 0;
+    }
+    let mut scope = if client_aware { trie_scope } else { 0 };
+    let persist = if sel.sticky_ttl != 0 {
+        if v4 {
+            sel.sticky_v4
+        } else {
+            sel.sticky_v6
+        }
+    } else if sel.mode == MODE_STATIC_PERSIST {
+        if v4 {
+            sel.persist_v4
+        } else {
+            sel.persist_v6
+        }
+    } else {
+        0
+    };
+    if persist > scope {
+        scope = persist;
+    }
+    scope.min(if v4 { 32 } else { 128 })
 }
 
 #[cfg(test)]
@@ -488,6 +623,116 @@ mod tests {
         // Modes other than static persist never skip (`up` is not theirs).
         s.up = 0;
         assert_eq!(order(&s, 0).get(), [0, 1]);
+    }
+
+    fn sticky(count: u8, keep: u8) -> Selection {
+        let mut s = sel(MODE_ROUND_ROBIN, count);
+        s.sticky_ttl = 600;
+        s.sticky_v4 = 24;
+        s.sticky_v6 = 56;
+        s.keep = keep;
+        for i in 0..MAX_ADDRS {
+            s.ids[i] = 100 + i as u16;
+        }
+        s
+    }
+
+    #[test]
+    fn answer_order_puts_a_keep_only_candidate_first() {
+        // Candidates 0..3, candidate 3 draining (keep-only).
+        let s = sticky(3, 0b1111);
+        assert_eq!(order(&s, 3).get(), [3, 0, 1]);
+        let mut s = sticky(3, 0b1111);
+        s.max = 2;
+        assert_eq!(order(&s, 3).get(), [3, 0]);
+        s.max = 1;
+        assert_eq!(order(&s, 3).get(), [3]);
+        // Keep-only candidate 6 behind two: first, then 0 and 1.
+        let s = sticky(2, 0b0100_0011);
+        assert_eq!(order(&s, 6).get(), [6, 0]);
+        // The last place (count 7, candidate 7 keep-only).
+        let s = sticky(7, 0xff);
+        assert_eq!(order(&s, 7).get(), [7, 0, 1, 2, 3, 4, 5]);
+        // A regular first is unchanged by `keep`.
+        assert_eq!(order(&s, 5).get(), [5, 6, 0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn keep_index_finds_only_kept_candidates() {
+        let s = sticky(3, 0b1011);
+        assert_eq!(keep_index(&s, 100), Some(0));
+        assert_eq!(keep_index(&s, 101), Some(1));
+        // Candidate 2 has no keep bit: its clients move.
+        assert_eq!(keep_index(&s, 102), None);
+        assert_eq!(keep_index(&s, 103), Some(3));
+        assert_eq!(keep_index(&s, 7), None);
+    }
+
+    #[test]
+    fn records_expire_and_die_with_their_generation() {
+        let s = sticky(3, 0b111);
+        let rec = PersistRecord {
+            server: 101,
+            generation: 4,
+            last_used_ns: 1_000 * NS_PER_S,
+            ..Default::default()
+        };
+        let now = rec.last_used_ns + 599 * NS_PER_S;
+        assert!(record_live(&s, &rec, 4, now));
+        assert_eq!(persisted(&s, Some(&rec), 4, now), Persisted::Hit(1));
+        // TTL passed since the last use.
+        assert!(!record_live(&s, &rec, 4, rec.last_used_ns + 600 * NS_PER_S));
+        // The server went down (or was disabled) since.
+        assert_eq!(persisted(&s, Some(&rec), 5, now), Persisted::New);
+        // Not a candidate any more.
+        let gone = PersistRecord { server: 107, ..rec };
+        assert_eq!(persisted(&s, Some(&gone), 4, now), Persisted::New);
+        assert_eq!(persisted(&s, None, 4, now), Persisted::New);
+        // A clock before the record (another CPU's newer stamp): live.
+        assert!(record_live(&s, &rec, 4, 0));
+        let off = Selection { sticky_ttl: 0, ..s };
+        assert!(!record_live(&off, &rec, 4, now));
+    }
+
+    #[test]
+    fn persist_record_keys_mask_to_the_sticky_prefix() {
+        let s = sticky(2, 0b11);
+        let mut a = [0u8; 16];
+        a[10] = 0xff;
+        a[11] = 0xff;
+        a[12..].copy_from_slice(&[198, 18, 7, 9]);
+        let k = persist_record_key(&s, 3, 4, &a, true);
+        assert_eq!(k.prefix_len, 96 + 24);
+        assert_eq!(k.addr[12..], [198, 18, 7, 0]);
+        assert_eq!((k.set, k.family), (3, 4));
+        a[15] = 200;
+        assert_eq!(persist_record_key(&s, 3, 4, &a, true), k);
+        assert_ne!(persist_record_key(&s, 3, 6, &a, true), k);
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 0xff]);
+        b[15] = 1;
+        let k6 = persist_record_key(&s, 3, 6, &b, false);
+        assert_eq!(k6.prefix_len, 56);
+        assert_eq!(k6.addr[..8], [0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 0]);
+        assert!(k6.addr[8..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn ecs_scope_rule() {
+        let plain = sel(MODE_ROUND_ROBIN, 2);
+        assert_eq!(ecs_scope(&plain, 24, true, 16, false), 0);
+        assert_eq!(ecs_scope(&plain, 24, true, 16, true), 16);
+        assert_eq!(ecs_scope(&plain, 0, true, 16, true), 0);
+        let st = sticky(2, 0b11);
+        assert_eq!(ecs_scope(&st, 24, true, 16, true), 24);
+        assert_eq!(ecs_scope(&st, 24, true, 28, true), 28);
+        assert_eq!(ecs_scope(&st, 48, false, 32, false), 56);
+        assert_eq!(ecs_scope(&st, 0, false, 32, true), 0);
+        let mut sp = sel(MODE_STATIC_PERSIST, 2);
+        sp.persist_v4 = 24;
+        sp.persist_v6 = 48;
+        assert_eq!(ecs_scope(&sp, 32, true, 0, false), 24);
+        assert_eq!(ecs_scope(&sp, 64, false, 0, false), 48);
     }
 
     #[test]
