@@ -42,6 +42,16 @@ impl<'a> Validator<'a> {
     pub(super) fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.diags
     }
+
+    /// A path named in the config: relative ones are relative to the
+    /// config file's directory.
+    pub(super) fn relative_to_config(&self, path: &str) -> std::path::PathBuf {
+        let path = std::path::Path::new(path);
+        match std::path::Path::new(self.origin).parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
 }
 
 impl Validator<'_> {

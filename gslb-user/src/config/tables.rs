@@ -16,6 +16,9 @@
 //! | `[[monitor]]` | `monitor.rs` |
 //! | `[[vserver]]` | `vserver.rs` |
 //! | `[[pool]]` | `pool.rs` |
+//! | `[[region]]` | `region.rs` |
+//! | `[geoip]` | `geoip.rs` |
+//! | `[[topology]]` | `topology.rs` |
 //!
 //! A new table (`[[topology]]`, `[[agent]]`, `[cluster]`, `[api]`, ...)
 //! is a new file here; this file gets its `mod` line, a field in
@@ -32,18 +35,21 @@ use super::{checks::Validator, diagnostics::Diagnostic};
 
 mod datacenter;
 mod engine;
+mod geoip;
 mod gslb;
 mod health;
 mod metrics;
 mod monitor;
 mod pool;
+mod region;
 mod server;
+mod topology;
 mod vserver;
 mod zone;
 
 pub use self::{
-    datacenter::*, engine::*, gslb::*, health::*, metrics::*, monitor::*, pool::*, server::*,
-    vserver::*, zone::*,
+    datacenter::*, engine::*, geoip::*, gslb::*, health::*, metrics::*, monitor::*, pool::*,
+    region::*, server::*, topology::*, vserver::*, zone::*,
 };
 
 /// A complete, validated configuration.
@@ -69,6 +75,13 @@ pub struct Config {
     pub servers: Vec<VirtualServerConfig>,
     /// The `[[pool]]` entries, in config order.
     pub pools: Vec<PoolConfig>,
+    /// The `[[region]]` entries (named client prefix lists), in config
+    /// order.
+    pub regions: Vec<RegionConfig>,
+    /// `[geoip]`, if present.
+    pub geoip: Option<GeoipConfig>,
+    /// The `[[topology]]` rules, in config order.
+    pub topology: Vec<TopologyRule>,
 }
 
 /// The document as serde reads it: one field per table, named as in
@@ -94,6 +107,11 @@ pub(super) struct RawConfig {
     pub(super) vserver: Vec<vserver::RawVirtualServer>,
     #[serde(default)]
     pub(super) pool: Vec<pool::RawPool>,
+    #[serde(default)]
+    pub(super) region: Vec<region::RawRegion>,
+    pub(super) geoip: Option<geoip::RawGeoip>,
+    #[serde(default)]
+    pub(super) topology: Vec<topology::RawTopology>,
 }
 
 /// Validates `raw` (parsed from `text`, named `origin`): the config built
@@ -116,6 +134,16 @@ impl Validator<'_> {
         let monitors = self.monitors(&raw.monitor);
         let servers = self.servers(&raw.vserver, &health, &datacenters, &monitors);
         let pools = self.pools(&raw.pool, &servers);
+        let regions = self.regions(&raw.region);
+        let geoip = self.geoip(raw.geoip.as_ref());
+        let topology = self.topology(
+            &raw.topology,
+            &datacenters,
+            &pools,
+            &regions,
+            raw.geoip.is_some(),
+            raw.geoip.as_ref().is_some_and(|g| g.asn_database.is_some()),
+        );
         let mut zones = self.zone_names(&raw.zone);
         let index: HashMap<LowerName, usize> = zones
             .iter()
@@ -149,6 +177,9 @@ impl Validator<'_> {
             monitors: monitors.items,
             servers: servers.items,
             pools: pools.items,
+            regions: regions.items,
+            geoip,
+            topology,
         }
     }
 }

@@ -186,6 +186,9 @@ fn run_method(
     let ordered = |avail: &[&ServerView<'_>]| per_query(MODE_ORDERED, avail);
     match method {
         Method::None => None,
+        // Per client group: decided with the client's profile (until
+        // then, the chain goes on).
+        Method::Topology | Method::GeoProximity => None,
         Method::RoundRobin => per_query(MODE_ROUND_ROBIN, &avail),
         Method::Ratio => per_query(MODE_RATIO, &avail),
         Method::Random => per_query(MODE_RANDOM, &avail),
@@ -238,6 +241,9 @@ fn run_method(
             avail.sort_by_key(|s| s.latency.unwrap_or(Duration::MAX));
             ordered(&avail)
         }
+        // Ranked by the client's group (no scores / no location: the
+        // chain goes on).
+        Method::Topology | Method::GeoProximity => None,
         Method::DropPacket => Some(Decision::Drop),
         Method::FallbackIp => fallback_ips(pool, ttl, family),
         Method::ReturnToDns => Some(Decision::ReturnToDns),

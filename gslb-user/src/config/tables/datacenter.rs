@@ -7,13 +7,15 @@
 //! lon = 4.90                   # -180..=180
 //! region = "eu"                # optional
 //! country = "NL"               # optional, ISO 3166 alpha-2 (stored uppercase)
+//! bias = 20                    # optional, -99..=99 (default 0): geo_proximity
+//!                              # sees it at distance × (1 - bias/100)
 //! ```
 
 use serde::Deserialize;
 
 use crate::config::{
     checks::{Declared, Validator},
-    raw::{Float, Str},
+    raw::{Float, Int, Str},
 };
 
 /// One `[[datacenter]]`.
@@ -29,6 +31,9 @@ pub struct DatacenterConfig {
     pub region: Option<String>,
     /// Optional ISO 3166 alpha-2 country code, uppercase.
     pub country: Option<String>,
+    /// geo_proximity bias, -99..=99: the client's distance to it counts as
+    /// distance × (1 - bias/100).
+    pub bias: i8,
 }
 
 /// Validated coordinates are never NaN, so equality is total.
@@ -43,6 +48,7 @@ pub(in crate::config) struct RawDatacenter {
     pub(in crate::config) lon: Float,
     pub(in crate::config) region: Option<Str>,
     pub(in crate::config) country: Option<Str>,
+    pub(in crate::config) bias: Option<Int>,
 }
 
 impl Validator<'_> {
@@ -71,6 +77,7 @@ impl Validator<'_> {
                     None
                 }
             });
+            let bias = self.opt_int_in(dc.bias.as_ref(), -99..=99, 0, "bias") as i8;
             if let Some(name) = name {
                 decl.items.push(DatacenterConfig {
                     name,
@@ -78,6 +85,7 @@ impl Validator<'_> {
                     lon,
                     region,
                     country,
+                    bias,
                 });
             }
         }

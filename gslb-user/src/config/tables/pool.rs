@@ -11,7 +11,7 @@
 //! # methods: none | round_robin | ratio | static_persist | random |
 //! # weighted_random | global_availability | fewest_selected |
 //! # least_sessions | least_connections | most_capacity | lowest_latency |
-//! # drop_packet | fallback_ip | return_to_dns
+//! # drop_packet | fallback_ip | return_to_dns | topology | geo_proximity
 //! ttl = 30                             # optional: default the gslb name's ttl
 //! max_answers = 1                      # 1..=8 (default 1)
 //! fallback_ip = ["198.18.99.1", "2001:db8:99::1"]  # required by fallback_ip
@@ -64,6 +64,12 @@ pub enum Method {
     FallbackIp,
     /// Answer from the static zone data (slow path).
     ReturnToDns,
+    /// Out of band, per client group: the members the client's topology
+    /// rules score, by score descending (docs/methods.md).
+    Topology,
+    /// Out of band, per client group: members by their datacenter's
+    /// biased distance from the client's location.
+    GeoProximity,
 }
 
 names!(Method {
@@ -82,6 +88,8 @@ names!(Method {
     DropPacket = "drop_packet",
     FallbackIp = "fallback_ip",
     ReturnToDns = "return_to_dns",
+    Topology = "topology",
+    GeoProximity = "geo_proximity",
 });
 
 /// What a pool answers when no method of its chain yields an available

@@ -190,6 +190,7 @@ fn gslb_example_config_is_valid() {
                 lon: 4.90,
                 region: Some("eu".into()),
                 country: Some("NL".into()),
+                bias: 0,
             },
             DatacenterConfig {
                 name: "nyc".into(),
@@ -197,6 +198,7 @@ fn gslb_example_config_is_valid() {
                 lon: -74.01,
                 region: Some("us".into()),
                 country: Some("US".into()),
+                bias: 0,
             },
             DatacenterConfig {
                 name: "sgp".into(),
@@ -204,6 +206,7 @@ fn gslb_example_config_is_valid() {
                 lon: 103.82,
                 region: None,
                 country: None,
+                bias: 0,
             },
         ]
     );
