@@ -229,6 +229,9 @@ pub struct State {
     pub zones: Vec<Zone>,
     /// The gslb names, in config order.
     pub gslb: Vec<GslbName>,
+    /// The client groups: which group a client address is in (and the
+    /// ECS scope), the groups' profiles, topology scoring.
+    pub clients: Arc<crate::clients::ClientMap>,
     zone_index: HashMap<LowerName, usize>,
     gslb_index: HashMap<LowerName, usize>,
 }
@@ -270,6 +273,11 @@ impl State {
             server: cfg.server.clone(),
             zones,
             gslb: Vec::with_capacity(cfg.gslb.len()),
+            clients: Arc::new(crate::clients::ClientMap::build(cfg).unwrap_or_else(|e| {
+                // Validation read the same files; they changed since.
+                tracing::warn!("client groups: {e}; every client is in group 0");
+                crate::clients::ClientMap::empty()
+            })),
             zone_index,
             gslb_index: HashMap::new(),
         };
