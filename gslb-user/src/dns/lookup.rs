@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use crate::{
     state::decision::Outcome,
-    state::model::{State, Zone},
+    state::model::{Client, GslbName, State, Zone},
 };
 
 /// Most CNAMEs followed for one question. Long chains are a misconfig;
@@ -40,6 +40,14 @@ pub struct Answer {
     /// Whether the additional section must be sent in full (glue of a
     /// referral, RFC 9471 §3) or may be dropped to fit (RFC 2181 §9).
     pub additionals_required: bool,
+    /// The ECS SCOPE PREFIX-LENGTH this answer calls for (RFC 7871
+    /// §7.2.1), in the client address's family: the largest
+    /// [`GslbName::scope`](crate::state::model::GslbName::scope) of the
+    /// gslb answers it carries (answer and additional sections), 0 when
+    /// it carries none (static data, NXDOMAIN, NODATA, referrals). The
+    /// responder echoes it, or 0 when the query's SOURCE PREFIX-LENGTH is
+    /// 0 or its ECS option is not used.
+    pub ecs_scope: u8,
 }
 
 impl Answer {
@@ -52,6 +60,7 @@ impl Answer {
             authorities: Vec::new(),
             additionals: Vec::new(),
             additionals_required: false,
+            ecs_scope: 0,
         }
     }
 
@@ -62,14 +71,18 @@ impl Answer {
 }
 
 /// Looks up `qname`/`qtype` (class IN) in `state` for a query from
-/// `client` (the LDNS; static persist uses it). `qname` keeps the
-/// client's case: answers owned by it use it (resolvers that randomize
-/// case, "0x20", compare it). `qtype` must be a data type or ANY; the
-/// responder deals with the other meta types.
+/// `client`: the ECS address when the query's ECS option is used, else
+/// the source address (the client map places it in its client group,
+/// whose decisions answer; static persist and persistence key on it).
+/// `qname` keeps the client's case: answers owned by it use it
+/// (resolvers that randomize case, "0x20", compare it). `qtype` must be a
+/// data type or ANY; the responder deals with the other meta types.
 pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpAddr>) -> Answer {
     let Some(mut zone) = state.zone_for(qname) else {
         return Answer::refused();
     };
+    let client = client.map(|a| state.client(a));
+    let client = client.as_ref();
     let mut answer = Answer::new(ResponseCode::NoError, true);
     let mut owner = qname.clone();
     let mut seen: Vec<LowerName> = Vec::new();
@@ -88,9 +101,18 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
                 return answer;
             }
         }
-        match rrset(state, zone, &owner, &key, qtype, client) {
+        match rrset(
+            state,
+            zone,
+            &owner,
+            &key,
+            qtype,
+            client,
+            &mut answer.ecs_scope,
+        ) {
             Found::Records(records) => {
-                answer.additionals = additional_addresses(state, &records, client);
+                answer.additionals =
+                    additional_addresses(state, &records, client, &mut answer.ecs_scope);
                 answer.answers.extend(records);
                 return answer;
             }
@@ -164,22 +186,32 @@ enum Found {
     Servfail,
 }
 
-/// The RRset of `qtype` at `owner` (gslb decisions first), owned by
-/// `owner` as spelled. For ANY, one RRset (RFC 8482 §4.1): the gslb A set,
-/// then AAAA, then the first static RRset.
+/// The RRset of `qtype` at `owner` (gslb decisions first, those of the
+/// client's group), owned by `owner` as spelled. For ANY, one RRset (RFC
+/// 8482 §4.1): the gslb A set, then AAAA, then the first static RRset.
+/// A gslb answer raises `scope` to its ECS scope.
 fn rrset(
     state: &State,
     zone: &Zone,
     owner: &Name,
     key: &LowerName,
     qtype: RecordType,
-    client: Option<IpAddr>,
+    client: Option<&Client>,
+    scope: &mut u8,
 ) -> Found {
     let static_rrset = |t: RecordType| zone.rrset(key, t).map(<[Record]>::to_vec);
     let gslb = state.gslb_name(key);
+    let mut scoped = |g: &GslbName, t: RecordType| {
+        if let Some(c) = client {
+            *scope = (*scope).max(g.scope(t, c));
+        }
+    };
     let found: Option<Vec<Record>> = match (qtype, gslb) {
         (RecordType::A | RecordType::AAAA, Some(g)) => match g.outcome(owner, qtype, client) {
-            Outcome::Records(r) => return Found::Records(r),
+            Outcome::Records(r) => {
+                scoped(g, qtype);
+                return Found::Records(r);
+            }
             Outcome::Nodata => None,
             Outcome::Drop => return Found::Drop,
             Outcome::Servfail => return Found::Servfail,
@@ -189,7 +221,10 @@ fn rrset(
         (RecordType::ANY, Some(g)) => [RecordType::A, RecordType::AAAA]
             .into_iter()
             .find_map(|t| match g.outcome(owner, t, client) {
-                Outcome::Records(r) => Some(r),
+                Outcome::Records(r) => {
+                    scoped(g, t);
+                    Some(r)
+                }
                 _ => None,
             })
             .or_else(|| zone.rrsets(key).next().map(<[Record]>::to_vec)),
@@ -240,7 +275,12 @@ fn referral(state: &State, zone: &Zone, ns: &[Record]) -> Answer {
 
 /// Addresses of the hosts named by NS, MX and SRV records, when we are
 /// authoritative for them (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
-fn additional_addresses(state: &State, records: &[Record], client: Option<IpAddr>) -> Vec<Record> {
+fn additional_addresses(
+    state: &State,
+    records: &[Record],
+    client: Option<&Client>,
+    scope: &mut u8,
+) -> Vec<Record> {
     let mut out = Vec::new();
     for target in records.iter().filter_map(|r| match &r.data {
         RData::NS(ns) => Some(&ns.0),
@@ -256,7 +296,7 @@ fn additional_addresses(state: &State, records: &[Record], client: Option<IpAddr
         }
         let key = LowerName::new(target);
         for t in [RecordType::A, RecordType::AAAA] {
-            if let Found::Records(records) = rrset(state, zone, target, &key, t, client) {
+            if let Found::Records(records) = rrset(state, zone, target, &key, t, client, scope) {
                 push_unique(&mut out, records);
             }
         }

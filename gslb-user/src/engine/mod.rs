@@ -41,8 +41,8 @@ use crate::{
     config::{AdminState, Config, Health},
     fastpath::maps::Maps,
     health::HealthEvent,
-    state::decision::{Decision, DecisionKey, SlowHits},
-    state::ids::{Exhausted, GroupId, NameId, Registry, ServerId},
+    state::decision::{Decision, DecisionKey, PolicyKey, SlowHits},
+    state::ids::{Exhausted, GroupId, PolicyId, Registry, ServerId},
     state::model::State,
 };
 
@@ -97,12 +97,12 @@ pub struct Engine {
     servers: Servers,
     /// How each decision was reached.
     explanations: HashMap<DecisionKey, Explanation>,
-    /// The ids of the gslb names with pools, by name: what their
-    /// decisions are keyed by.
-    names: Registry<LowerName, NameId>,
+    /// The ids of the answer policies: what their decisions are keyed by.
+    policies: Registry<PolicyKey, PolicyId>,
     round: u64,
-    /// Indexes of the gslb names with pools (the others never change).
-    dynamic: Vec<usize>,
+    /// The answer policies (gslb names with pools; the others never
+    /// change), each with the index in `cfg.gslb` of its first name.
+    dynamic: Vec<(PolicyKey, usize)>,
 }
 
 impl Engine {
@@ -116,8 +116,8 @@ impl Engine {
     ) -> Engine {
         // A validated config has at most `MAX_VSERVERS`, as many as ids.
         let servers = Servers::new(&cfg).expect("a validated config has ids for every server");
-        let mut names = Registry::new();
-        let dynamic = dynamic_names(&cfg, &mut names).expect("fewer gslb names than name ids");
+        let mut policies = Registry::new();
+        let dynamic = dynamic_policies(&cfg, &mut policies).expect("fewer policies than ids");
         let n = servers.capacity();
         let window = window_ticks(cfg.engine.fewest_selected_window);
         Engine {
@@ -131,7 +131,7 @@ impl Engine {
             hits,
             servers,
             explanations: HashMap::new(),
-            names,
+            policies,
             dynamic,
             round: 0,
         }
@@ -156,20 +156,22 @@ impl Engine {
     }
 }
 
-/// The gslb names with pools (the others never change): their indexes in
-/// `cfg.gslb`, after giving them ids in `names`.
-fn dynamic_names(
+/// The answer policies of the gslb names with pools (the others never
+/// change), each once with the index in `cfg.gslb` of its first name,
+/// after giving them ids in `policies`.
+fn dynamic_policies(
     cfg: &Config,
-    names: &mut Registry<LowerName, NameId>,
-) -> Result<Vec<usize>, Exhausted> {
-    let dynamic: Vec<usize> = (0..cfg.gslb.len())
-        .filter(|&i| !cfg.gslb[i].pools.is_empty())
-        .collect();
-    let keys: Vec<LowerName> = dynamic
+    policies: &mut Registry<PolicyKey, PolicyId>,
+) -> Result<Vec<(PolicyKey, usize)>, Exhausted> {
+    let mut seen = std::collections::HashSet::new();
+    let dynamic: Vec<(PolicyKey, usize)> = cfg
+        .gslb
         .iter()
-        .map(|&i| LowerName::new(&cfg.gslb[i].name))
+        .enumerate()
+        .filter_map(|(i, g)| PolicyKey::of(g).map(|k| (k, i)))
+        .filter(|(k, _)| seen.insert(k.clone()))
         .collect();
-    names.assign(&keys)?;
+    policies.assign(dynamic.iter().map(|(k, _)| k))?;
     Ok(dynamic)
 }
 
@@ -204,9 +206,11 @@ fn views<'a>(cfg: &'a Config, servers: &'a Servers) -> Vec<ServerView<'a>> {
 }
 
 impl Engine {
-    /// Recomputes the decisions of every gslb name with pools and
-    /// publishes those that changed: swapped in place for the slow path,
-    /// written to the XDP maps (only the changed entries).
+    /// Recomputes the decisions of every answer policy, once per policy
+    /// (and per client group for client-aware ones), and publishes those
+    /// that changed: swapped in place for the slow path (every name of
+    /// the policy shares them), written to the XDP maps (only the changed
+    /// entries).
     pub fn recompute(&mut self) {
         let views = views(&self.cfg, &self.servers);
         let round = Round {
@@ -217,32 +221,38 @@ impl Engine {
         let state = self.state.load();
         let mut changes = 0;
         let mut explanations = HashMap::new();
-        for g in self.dynamic.iter().map(|&i| &self.cfg.gslb[i]) {
-            let key = LowerName::new(&g.name);
-            let Some(name) = state.gslb_name(&key) else {
+        for (key, i) in &self.dynamic {
+            let g = &self.cfg.gslb[*i];
+            let Some(first) = state.policy_names(key).next() else {
                 continue;
             };
-            let (mut a, ea) = decide::decide(&round, g, Family::V4);
-            let (mut aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
-            for d in [&mut a, &mut aaaa] {
-                if let Decision::Answer(set) = d {
-                    set.hits = Some(Arc::clone(&self.slow_hits));
+            let Some(id) = self.policies.get(key) else {
+                continue;
+            };
+            let mut decided = Vec::new();
+            for group in [GroupId::DEFAULT] {
+                let (mut a, ea) = decide::decide(&round, g, Family::V4);
+                let (mut aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
+                for d in [&mut a, &mut aaaa] {
+                    if let Decision::Answer(set) = d {
+                        set.hits = Some(Arc::clone(&self.slow_hits));
+                    }
                 }
-            }
-            if let Some(id) = self.names.get(&key) {
                 let at = |family| DecisionKey {
-                    name: id,
+                    policy: id,
                     family,
-                    group: GroupId::DEFAULT,
+                    group,
                 };
                 explanations.insert(at(Family::V4), ea);
                 explanations.insert(at(Family::V6), eaaaa);
+                decided.push((group, a, aaaa));
             }
-            if !name.set(a, aaaa) {
+            if !first.set_groups(false, decided) {
                 continue;
             }
             if let Some(maps) = self.maps.as_mut() {
-                match maps.update(name) {
+                let names: Vec<&crate::state::model::GslbName> = state.policy_names(key).collect();
+                match maps.update(&names) {
                     Ok(n) => changes += n,
                     Err(e) => warn!(name = %g.name, error = %e, "updating the XDP maps failed"),
                 }
@@ -323,7 +333,7 @@ impl Engine {
         for id in assignment.retired.iter().chain(&assignment.fresh) {
             self.window.forget(id.index());
         }
-        self.dynamic = dynamic_names(&cfg, &mut self.names)?;
+        self.dynamic = dynamic_policies(&cfg, &mut self.policies)?;
         self.cfg = cfg;
         Ok(())
     }
@@ -461,9 +471,10 @@ impl Engine {
             })
             .collect();
         let names = self
-            .dynamic
+            .cfg
+            .gslb
             .iter()
-            .map(|&i| &self.cfg.gslb[i])
+            .filter(|g| !g.pools.is_empty())
             .map(|g| {
                 let [a, aaaa] = self.explained(&LowerName::new(&g.name));
                 NameStatus {
@@ -487,15 +498,28 @@ impl Engine {
     /// How the A and AAAA decisions of `name` for the default client
     /// group were reached.
     fn explained(&self, name: &LowerName) -> [Explanation; 2] {
+        self.explained_for(name, GroupId::DEFAULT)
+    }
+
+    /// How the A and AAAA decisions of `name` for client `group` were
+    /// reached (the default group's when the group has none of its own).
+    fn explained_for(&self, name: &LowerName, group: GroupId) -> [Explanation; 2] {
+        let state = self.state.load();
+        let policy = state
+            .gslb_name(name)
+            .and_then(|g| g.policy.as_ref())
+            .and_then(|k| self.policies.get(k));
         [Family::V4, Family::V6].map(|family| {
-            self.names
-                .get(name)
+            policy
                 .and_then(|id| {
-                    self.explanations.get(&DecisionKey {
-                        name: id,
+                    let at = |group| DecisionKey {
+                        policy: id,
                         family,
-                        group: GroupId::DEFAULT,
-                    })
+                        group,
+                    };
+                    self.explanations
+                        .get(&at(group))
+                        .or_else(|| self.explanations.get(&at(GroupId::DEFAULT)))
                 })
                 .cloned()
                 .unwrap_or_default()

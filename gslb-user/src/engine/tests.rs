@@ -183,38 +183,54 @@ fn the_hand_out_window_of_a_moved_server_is_kept() {
     assert_eq!((after[1].0.as_str(), after[1].4), ("x", 0));
 }
 
-/// Decisions are kept by (name id, family, client group): a gslb name
-/// keeps its id when another is added before it, and its explanation
-/// stays reachable by name.
+/// Decisions are kept by (policy id, family, client group): names with
+/// identical pools, pool method, last resort pool and TTL share one
+/// policy, decided once, whose decisions every name of it reads; a name
+/// that differs in one of them (the TTL here) has a policy of its own.
 #[test]
-fn decisions_are_keyed_by_name_id_family_and_group() {
+fn names_of_one_policy_share_their_decisions() {
     let www = LowerName::new(&Name::from_ascii("www.example.test.").unwrap());
     let api = LowerName::new(&Name::from_ascii("api.example.test.").unwrap());
-    let mut e = engine(config_with(&["a", "b"]));
+    let mut cfg = config_of(&["a", "b"], &["api", "www", "img"]);
+    cfg.gslb[2].ttl = 60;
+    let mut e = engine(cfg);
     e.recompute();
-    assert_eq!(e.names.get(&www), Some(NameId(0)));
-    let key = |name, family| DecisionKey {
-        name,
+    let key = |policy, family| DecisionKey {
+        policy,
         family,
         group: GroupId::DEFAULT,
     };
-    assert_eq!(e.explanations.len(), 2);
-    let before = e.explanations[&key(NameId(0), Family::V4)].decision.clone();
+    // Two policies: {api, www} and {img}.
+    assert_eq!(e.dynamic.len(), 2);
+    assert_eq!(e.explanations.len(), 4);
+    let shared = e.policies.get(&e.dynamic[0].0).unwrap();
+    assert_eq!(shared, PolicyId(0));
+    let before = e.explanations[&key(shared, Family::V4)].decision.clone();
     assert!(before.contains("198.18.20."), "{before}");
-
-    e.reconfigure(Arc::new(config_of(&["a", "b"], &["api", "www"])))
-        .unwrap();
-    assert_eq!(e.names.get(&www), Some(NameId(0)));
-    assert_eq!(e.names.get(&api), Some(NameId(1)));
-    e.recompute();
-    // The engine's `State` still holds only www (publishing a new config's
-    // names is the caller's): its decisions are there under its old id.
-    assert_eq!(e.explanations[&key(NameId(0), Family::V4)].decision, before);
-    let [a, aaaa] = e.explained(&www);
-    assert_eq!(a.decision, before);
-    assert_eq!(
-        aaaa.decision,
-        e.explanations[&key(NameId(0), Family::V6)].decision
+    assert_eq!(e.explained(&www)[0].decision, before);
+    assert_eq!(e.explained(&api)[0].decision, before);
+    let state = e.state.load();
+    let (w, a) = (
+        state.gslb_name(&www).unwrap(),
+        state.gslb_name(&api).unwrap(),
     );
-    assert_eq!(e.explained(&api)[0].decision, "");
+    let img = state
+        .gslb_name(&LowerName::new(
+            &Name::from_ascii("img.example.test.").unwrap(),
+        ))
+        .unwrap();
+    assert!(w.shares_decisions(a) && !w.shares_decisions(img));
+    assert_eq!(*w.a(), *a.a());
+    assert!(matches!(&*img.a(), Decision::Answer(s) if s.sel.ttl == 60));
+    // A server going down changes both names at once.
+    e.on_health(&down(id_of(&e, "a")));
+    let Decision::Answer(set) = &*a.a() else {
+        panic!("{:?}", a.a())
+    };
+    assert_eq!(set.addrs.len(), 1);
+    assert_eq!(*w.a(), *a.a());
+    // The policy keeps its id when a name is added before its names.
+    e.reconfigure(Arc::new(config_of(&["a", "b"], &["new", "api", "www"])))
+        .unwrap();
+    assert_eq!(e.policies.get(&e.dynamic[0].0), Some(shared));
 }

@@ -19,15 +19,15 @@ use aya::{
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, LocalAddrs, NameEntry, StaticKey,
     ANSWERS_V4, ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, LOCAL_ADDRS, MAX_ADDRS,
-    MAX_INLINE_A, MAX_LOCAL_ADDRS, MAX_ZONES, NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS,
-    NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
+    MAX_INLINE_A, MAX_LOCAL_ADDRS, MAX_ZONES, NAME_CLIENT_AWARE, NAME_INLINE_A, NAME_INLINE_AAAA,
+    NAME_MAPS, NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 
 use crate::{
     dns::wire::wire_key,
     state::{
-        decision::Decision,
+        decision::{Decision, Decisions, PolicyKey},
         ids::{GroupId, Registry, SetId},
         model::{GslbName, State},
     },
@@ -103,10 +103,24 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
         }
         // Sets not stored inline, and room for every name without a set
         // yet: a pool-based name gets its sets when the engine first runs.
+        let mut seen = std::collections::HashSet::new();
         for g in &state.gslb {
-            let (_, v4, v6) = name_values(g, 0);
-            sets_v4 += u32::from(v4.is_some() || *g.a() == Decision::NoSet);
-            sets_v6 += u32::from(v6.is_some() || *g.aaaa() == Decision::NoSet);
+            if let Some(p) = &g.policy {
+                if !seen.insert(p) {
+                    continue;
+                }
+            }
+            let d = g.decisions();
+            let v = set_values(g.ttl, &d, 0);
+            let groups = if d.client_aware {
+                state.group_count() as u32
+            } else {
+                1
+            };
+            let none = |x: &Decision| *x == Decision::NoSet;
+            let d0 = d.for_group(GroupId::DEFAULT);
+            sets_v4 += groups * u32::from(!v.v4.is_empty() || none(&d0.a));
+            sets_v6 += groups * u32::from(!v.v6.is_empty() || none(&d0.aaaa));
         }
     }
     // NAMES_32 also takes the short names that find no free slot: a few
@@ -138,6 +152,8 @@ pub struct Entries {
     pub v6: BTreeMap<AnswerKey, AnswerV6>,
     /// Static answers.
     pub statics: BTreeMap<StaticKey, Canned>,
+    /// What the set and static ids in use were handed out for.
+    keys: std::collections::HashSet<SetKey>,
 }
 
 /// The map value of a decision: candidates and selection for an answer
@@ -171,18 +187,18 @@ fn map_value<const N: usize>(
     Some((sel, addrs))
 }
 
-/// The A map value of `g`.
-pub fn answer_v4(g: &GslbName) -> Option<AnswerV4> {
-    let (sel, addrs) = map_value(&g.a(), |a| match a {
+/// The A map value of a decision.
+fn answer_v4(d: &Decision) -> Option<AnswerV4> {
+    let (sel, addrs) = map_value(d, |a| match a {
         IpAddr::V4(a) => Some(a.octets()),
         IpAddr::V6(_) => None,
     })?;
     Some(AnswerV4 { sel, addrs })
 }
 
-/// The AAAA map value of `g`.
-pub fn answer_v6(g: &GslbName) -> Option<AnswerV6> {
-    let (sel, addrs) = map_value(&g.aaaa(), |a| match a {
+/// The AAAA map value of a decision.
+fn answer_v6(d: &Decision) -> Option<AnswerV6> {
+    let (sel, addrs) = map_value(d, |a| match a {
         IpAddr::V6(a) => Some(a.octets()),
         IpAddr::V4(_) => None,
     })?;
@@ -195,25 +211,85 @@ fn fixed(sel: &Selection) -> bool {
     sel.mode == MODE_ORDERED && sel.ids.iter().all(|&i| i == NO_SERVER)
 }
 
-/// The name entry of `g` (with set id `id`) and the answer-set values it
-/// points at. A fixed, ordered A set of up to four addresses is stored
-/// inline in the entry; so is a fixed AAAA set of one address when the A
-/// set is inline with one address (or absent). Inline sets have the
-/// name's TTL, which the entry's `inline_ttl` holds in any case: it caps
-/// the TTL of the name's NODATA answers ([`NAME_NEG_TTL`]).
-fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
+/// What one set of decisions (a policy's, or a static name's) puts in the
+/// maps under set id `id`: the name entry's answer fields (every name of
+/// the policy gets them, with its own negative-answer flags and zone)
+/// and the answer-set values per (set, group).
+#[derive(Debug, PartialEq)]
+struct SetValues {
+    entry: NameEntry,
+    v4: BTreeMap<AnswerKey, AnswerV4>,
+    v6: BTreeMap<AnswerKey, AnswerV6>,
+}
+
+/// The map values of decisions `d` of names with TTL `ttl`, under set id
+/// `id`.
+///
+/// Decisions for the default group only: a fixed, ordered A set of up to
+/// four addresses is stored inline in the entry; so is a fixed AAAA set
+/// of one address when the A set is inline with one address (or absent);
+/// the others are written for group 0. Inline sets have the name's TTL,
+/// which the entry's `inline_ttl` holds in any case: it caps the TTL of
+/// the name's NODATA answers ([`NAME_NEG_TTL`]).
+///
+/// Client-aware decisions: nothing inline, the entry is flagged
+/// [`NAME_CLIENT_AWARE`], and a family that has a set in any group has
+/// one in every group the decisions name (a group whose decision has no
+/// map value gets an empty `MODE_SLOW_PATH` set: the slow path answers
+/// it, rather than the kernel falling back to group 0's answers).
+fn set_values(ttl: u32, d: &Decisions, id: u32) -> SetValues {
     let mut entry = NameEntry::EMPTY;
     entry.flags |= NAME_NEG_TTL;
-    entry.inline_ttl = g.ttl;
-    let mut v4 = answer_v4(g);
-    let mut v6 = answer_v6(g);
-    let a_inline = v4.filter(|v| {
-        fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == g.ttl
-    });
+    entry.inline_ttl = ttl;
+    let at = |group: GroupId| AnswerKey {
+        set: id,
+        group: group.get(),
+    };
+    let mut out = SetValues {
+        entry,
+        v4: BTreeMap::new(),
+        v6: BTreeMap::new(),
+    };
+    if d.client_aware {
+        out.entry.flags |= NAME_CLIENT_AWARE;
+        let slow = Selection {
+            mode: MODE_SLOW_PATH,
+            ..Default::default()
+        };
+        let v4: Vec<_> = d.groups().map(|(g, gd)| (g, answer_v4(&gd.a))).collect();
+        if v4.iter().any(|(_, v)| v.is_some()) {
+            out.entry.a = id;
+            for (g, v) in v4 {
+                let v = v.unwrap_or(AnswerV4 {
+                    sel: slow,
+                    ..Default::default()
+                });
+                out.v4.insert(at(g), v);
+            }
+        }
+        let v6: Vec<_> = d.groups().map(|(g, gd)| (g, answer_v6(&gd.aaaa))).collect();
+        if v6.iter().any(|(_, v)| v.is_some()) {
+            out.entry.aaaa = id;
+            for (g, v) in v6 {
+                let v = v.unwrap_or(AnswerV6 {
+                    sel: slow,
+                    ..Default::default()
+                });
+                out.v6.insert(at(g), v);
+            }
+        }
+        return out;
+    }
+    let d0 = d.for_group(GroupId::DEFAULT);
+    let mut v4 = answer_v4(&d0.a);
+    let mut v6 = answer_v6(&d0.aaaa);
+    let entry = &mut out.entry;
+    let a_inline = v4
+        .filter(|v| fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == ttl);
     let aaaa_inline = v6.filter(|v| {
         fixed(&v.sel)
             && v.sel.count == 1
-            && v.sel.ttl == g.ttl
+            && v.sel.ttl == ttl
             && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1)
     });
     if let Some(v) = aaaa_inline {
@@ -242,13 +318,46 @@ fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<An
         }
         v4 = None;
     }
-    if v4.is_some() {
+    if let Some(v) = v4 {
         entry.a = id;
+        out.v4.insert(at(GroupId::DEFAULT), v);
     }
-    if v6.is_some() {
+    if let Some(v) = v6 {
         entry.aaaa = id;
+        out.v6.insert(at(GroupId::DEFAULT), v);
     }
-    (entry, v4, v6)
+    out
+}
+
+/// What an answer-set id is handed out for: the sets of an answer policy
+/// (shared by its names), or one name's own sets and static answers. Two
+/// variants, so a policy and a name never get one id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SetKey {
+    /// A name by wire key.
+    Name(Vec<u8>),
+    /// An answer policy.
+    Policy(PolicyKey),
+}
+
+impl SetKey {
+    /// The key of the answer sets of `g` (wire key `wire`).
+    fn of(g: &GslbName, wire: &[u8]) -> SetKey {
+        match &g.policy {
+            Some(p) => SetKey::Policy(p.clone()),
+            None => SetKey::Name(wire.to_vec()),
+        }
+    }
+}
+
+/// Every (set, group) key of set `id` in `map`.
+fn of_set<V>(map: &BTreeMap<AnswerKey, V>, id: u32) -> impl Iterator<Item = (&AnswerKey, &V)> {
+    map.range(
+        AnswerKey { set: id, group: 0 }..=AnswerKey {
+            set: id,
+            group: u32::MAX,
+        },
+    )
 }
 
 /// Typed handles on the maps, and what was last written to them.
@@ -268,10 +377,11 @@ pub struct Maps {
     v4: HashMap<MapData, AnswerKey, AnswerV4>,
     v6: HashMap<MapData, AnswerKey, AnswerV6>,
     statics: HashMap<MapData, StaticKey, Canned>,
-    /// Answer-set and static ids by wire key, not reused while unused
-    /// ids remain (4 billion): an id never points at another name's
-    /// answers, not even while a sync runs.
-    ids: Registry<Vec<u8>, SetId>,
+    /// Answer-set ids by policy (names of one policy share its sets) and
+    /// static ids by wire key, not reused while unused ids remain (4
+    /// billion): an id never points at another name's answers, not even
+    /// while a sync runs.
+    ids: Registry<SetKey, SetId>,
     current: Entries,
 }
 
@@ -303,7 +413,7 @@ impl Maps {
         })
     }
 
-    /// The entries `state` calls for, with ids stable per name.
+    /// The entries `state` calls for, with ids stable per policy or name.
     fn entries(&mut self, state: &State) -> Entries {
         let mut e = Entries {
             negatives: Negatives::of(state),
@@ -321,7 +431,9 @@ impl Maps {
         }
         // Static answers (never of a gslb name): the id rides in the entry.
         for (key, answers) in statics::of(state, &e.negatives) {
-            let id = self.id_of(&key);
+            let set_key = SetKey::Name(key.clone());
+            let id = self.id_of(&set_key);
+            e.keys.insert(set_key);
             for (qtype, c) in answers.answers {
                 e.statics.insert(StaticKey { id, qtype, _pad: 0 }, c);
             }
@@ -331,31 +443,29 @@ impl Maps {
                 entry.flags |= NAME_NODATA;
             }
         }
+        // A policy's sets once, whatever its number of names.
+        let mut done: std::collections::HashMap<u32, NameEntry> = Default::default();
         for g in &state.gslb {
             let key = wire_key(&g.name);
-            let id = self.id_of(&key);
-            let set = AnswerKey {
-                set: id,
-                group: GroupId::DEFAULT.get(),
-            };
-            let (mut entry, v4, v6) = name_values(g, id);
-            (entry.flags, entry.zone) = {
-                let (flags, zone) = e.negatives.of_name(&key);
-                (entry.flags | flags, zone)
-            };
-            if let Some(v) = v4 {
-                e.v4.insert(set, v);
-            }
-            if let Some(v) = v6 {
-                e.v6.insert(set, v);
-            }
+            let set_key = SetKey::of(g, &key);
+            let id = self.id_of(&set_key);
+            e.keys.insert(set_key);
+            let mut entry = *done.entry(id).or_insert_with(|| {
+                let v = set_values(g.ttl, &g.decisions(), id);
+                e.v4.extend(v.v4);
+                e.v6.extend(v.v6);
+                v.entry
+            });
+            let (flags, zone) = e.negatives.of_name(&key);
+            entry.flags |= flags;
+            entry.zone = zone;
             e.names.insert(key, entry);
         }
         e
     }
 
-    /// The id of the name with wire key `key` (a new one the first time).
-    fn id_of(&mut self, key: &[u8]) -> u32 {
+    /// The id of `key` (a new one the first time).
+    fn id_of(&mut self, key: &SetKey) -> u32 {
         self.ids
             .id_of(key)
             .expect("fewer names with map entries than set ids")
@@ -367,47 +477,63 @@ impl Maps {
         self.overflow.len()
     }
 
-    /// Writes the current decisions of one gslb name (already known to the
-    /// maps through [`Maps::sync`]): only the entries that changed, answer
-    /// sets before the name entry, stale sets after it. Returns the number
-    /// of entries written or removed.
-    pub fn update(&mut self, g: &GslbName) -> Result<usize, MapsError> {
-        let key = wire_key(&g.name);
-        let id = self.id_of(&key);
-        let set = AnswerKey {
-            set: id,
-            group: GroupId::DEFAULT.get(),
+    /// Writes the current decisions of `names` (already known to the maps
+    /// through [`Maps::sync`]; the names of one policy, which share their
+    /// decisions, or one name without a policy): only the entries that
+    /// changed, in an order that never leaves a reader without an entry:
+    /// every group's answer sets first, then the name entries, then the
+    /// sets no longer called for (groups the decisions no longer name,
+    /// families that lost their set). Returns the number of entries
+    /// written or removed.
+    pub fn update(&mut self, names: &[&GslbName]) -> Result<usize, MapsError> {
+        let Some(first) = names.first() else {
+            return Ok(0);
         };
+        let id = self.id_of(&SetKey::of(first, &wire_key(&first.name)));
+        let want = set_values(first.ttl, &first.decisions(), id);
         let mut changes = 0;
-        let (mut entry, v4, v6) = name_values(g, id);
-        let (flags, zone) = self.current.negatives.of_name(&key);
-        entry.flags |= flags;
-        entry.zone = zone;
-        if let Some(v) = &v4 {
-            if self.current.v4.get(&set) != Some(v) {
-                self.v4.insert(set, v, 0)?;
-                self.current.v4.insert(set, *v);
+        for (k, v) in &want.v4 {
+            if self.current.v4.get(k) != Some(v) {
+                self.v4.insert(k, v, 0)?;
+                self.current.v4.insert(*k, *v);
                 changes += 1;
             }
         }
-        if let Some(v) = &v6 {
-            if self.current.v6.get(&set) != Some(v) {
-                self.v6.insert(set, v, 0)?;
-                self.current.v6.insert(set, *v);
+        for (k, v) in &want.v6 {
+            if self.current.v6.get(k) != Some(v) {
+                self.v6.insert(k, v, 0)?;
+                self.current.v6.insert(*k, *v);
                 changes += 1;
             }
         }
-        if self.current.names.get(&key) != Some(&entry) {
-            self.name_op(&key, Some(entry))?;
-            self.current.names.insert(key, entry);
+        for g in names {
+            let key = wire_key(&g.name);
+            let mut entry = want.entry;
+            let (flags, zone) = self.current.negatives.of_name(&key);
+            entry.flags |= flags;
+            entry.zone = zone;
+            if self.current.names.get(&key) != Some(&entry) {
+                self.name_op(&key, Some(entry))?;
+                self.current.names.insert(key, entry);
+                changes += 1;
+            }
+        }
+        let stale: Vec<AnswerKey> = of_set(&self.current.v4, id)
+            .map(|(k, _)| *k)
+            .filter(|k| !want.v4.contains_key(k))
+            .collect();
+        for k in stale {
+            self.v4.remove(&k)?;
+            self.current.v4.remove(&k);
             changes += 1;
         }
-        if v4.is_none() && self.current.v4.remove(&set).is_some() {
-            self.v4.remove(&set)?;
-            changes += 1;
-        }
-        if v6.is_none() && self.current.v6.remove(&set).is_some() {
-            self.v6.remove(&set)?;
+        let stale: Vec<AnswerKey> = of_set(&self.current.v6, id)
+            .map(|(k, _)| *k)
+            .filter(|k| !want.v6.contains_key(k))
+            .collect();
+        for k in stale {
+            self.v6.remove(&k)?;
+            self.current.v6.remove(&k);
             changes += 1;
         }
         Ok(changes)
@@ -467,7 +593,6 @@ impl Maps {
             .collect();
         for k in &stale {
             self.name_op(k, None)?;
-            self.ids.retire(k.as_slice());
             changes += 1;
         }
         for k in self.current.v4.keys().filter(|k| !new.v4.contains_key(k)) {
@@ -487,11 +612,15 @@ impl Maps {
             self.statics.remove(k)?;
             changes += 1;
         }
+        for k in self.current.keys.difference(&new.keys) {
+            self.ids.retire(k);
+        }
         self.current = new;
         // Before the config enables the program.
         self.local.set(0, local_addrs(&state.server.listen), 0)?;
         self.config_value = Config {
-            flags: CONFIG_ENABLED,
+            // The feature flags set with `set_flag` stay.
+            flags: CONFIG_ENABLED | (self.config_value.flags & !CONFIG_ENABLED),
             dns_port: state.server.port(),
             edns_udp_size: state.server.edns_udp_size,
             slot_mask: self.slots.mask(),
@@ -499,6 +628,21 @@ impl Maps {
         };
         self.write_config()?;
         Ok(changes)
+    }
+
+    /// Sets or clears a `Config::flags` bit (`CONFIG_CLIENT_GROUPS`,
+    /// `CONFIG_ECS`, ...); kept across syncs, written at once when the
+    /// program is enabled (else with the next sync).
+    pub fn set_flag(&mut self, flag: u32, on: bool) -> Result<(), MapsError> {
+        if on {
+            self.config_value.flags |= flag;
+        } else {
+            self.config_value.flags &= !flag;
+        }
+        if self.config_value.flags & CONFIG_ENABLED != 0 {
+            self.write_config()?;
+        }
+        Ok(())
     }
 
     fn write_config(&mut self) -> Result<(), MapsError> {
@@ -557,6 +701,13 @@ mod tests {
 
     use super::*;
     use crate::state::decision::AnswerSet;
+
+    /// The entry and group-0 sets of `g` under set id `id`.
+    fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
+        let v = set_values(g.ttl, &g.decisions(), id);
+        let at = AnswerKey { set: id, group: 0 };
+        (v.entry, v.v4.get(&at).copied(), v.v6.get(&at).copied())
+    }
 
     fn name(a: Decision) -> GslbName {
         GslbName::new(
@@ -626,5 +777,74 @@ mod tests {
         assert_eq!(e.flags & NAME_INLINE_A, 0);
         assert_eq!(e.a, 7);
         assert_eq!(v4.unwrap().sel.ids[0], 3);
+    }
+
+    /// Client-aware decisions: a set for every group the decisions name
+    /// (no inline set, even a fixed one), the name flagged; a group
+    /// without a map value of a family that others have gets an empty
+    /// slow-path set instead of falling back to group 0's answers.
+    #[test]
+    fn client_aware_sets_cover_every_group() {
+        let fixed = |a: &str| Decision::Answer(AnswerSet::ordered(30, vec![a.parse().unwrap()]));
+        let g = name(Decision::NoSet);
+        g.set_groups(
+            true,
+            [
+                (GroupId(0), fixed("198.18.0.1"), Decision::NoSet),
+                (GroupId(3), fixed("198.18.0.3"), Decision::NoSet),
+                (GroupId(5), Decision::Nodata, Decision::NoSet),
+            ],
+        );
+        let v = set_values(30, &g.decisions(), 9);
+        assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, NAME_CLIENT_AWARE);
+        assert_eq!(v.entry.flags & (NAME_INLINE_A | NAME_INLINE_AAAA), 0);
+        assert_eq!((v.entry.a, v.entry.aaaa), (9, NO_ANSWER));
+        let at = |group| AnswerKey { set: 9, group };
+        assert_eq!(
+            v.v4.keys().copied().collect::<Vec<_>>(),
+            [at(0), at(3), at(5)]
+        );
+        assert_eq!(v.v4[&at(3)].addrs[0], [198, 18, 0, 3]);
+        assert_eq!(v.v4[&at(5)].sel.mode, MODE_SLOW_PATH);
+        assert!(v.v6.is_empty());
+        // The same decisions for the default group only: inline, no flag.
+        g.set(fixed("198.18.0.1"), Decision::NoSet);
+        let v = set_values(30, &g.decisions(), 9);
+        assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, 0);
+        assert!(v.v4.is_empty());
+    }
+
+    /// Set ids: a policy's names share one, a static name has its own,
+    /// and a policy key never meets a wire key (distinct variants).
+    #[test]
+    fn names_of_a_policy_share_a_set_id() {
+        let mut text = String::from(
+            "[[zone]]\nname = \"example.test\"\nns = [\"ns1.example.test.\"]\n\
+             [zone.soa]\nrname = \"hostmaster.example.test.\"\n\
+             [[zone.record]]\nname = \"ns1\"\ntype = \"A\"\ndata = \"198.18.0.53\"\n\
+             [[datacenter]]\nname = \"ams\"\nlat = 52.37\nlon = 4.9\n\
+             [[vserver]]\nname = \"a\"\ndatacenter = \"ams\"\naddress = \"198.18.20.1\"\n\
+             [[pool]]\nname = \"p\"\nmembers = [\"a\"]\npreferred = \"round_robin\"\n\
+             [[gslb]]\nname = \"static.example.test\"\nttl = 30\na = [\"198.18.0.9\"]\n",
+        );
+        for (n, ttl) in [("www", 30), ("api", 30), ("img", 60)] {
+            text +=
+                &format!("[[gslb]]\nname = \"{n}.example.test\"\nttl = {ttl}\npools = [\"p\"]\n");
+        }
+        let cfg = crate::config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"));
+        let state = State::from_config(&cfg);
+        let mut ids: Registry<SetKey, SetId> = Registry::new();
+        let mut by_name = std::collections::BTreeMap::new();
+        for g in &state.gslb {
+            let wire = wire_key(&g.name);
+            let id = ids.id_of(&SetKey::of(g, &wire)).unwrap();
+            by_name.insert(g.name.to_string(), (id, g.policy.is_some()));
+        }
+        let www = by_name["www.example.test."];
+        assert!(www.1, "{by_name:?}");
+        assert_eq!(by_name["api.example.test."], www);
+        assert_ne!(by_name["img.example.test."].0, www.0);
+        assert!(!by_name["static.example.test."].1);
+        assert_eq!(ids.len(), 3);
     }
 }

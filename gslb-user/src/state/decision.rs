@@ -20,7 +20,8 @@ use hickory_proto::rr::{
     Name, RData, Record,
 };
 
-use super::ids::{GroupId, NameId};
+use super::ids::{GroupId, PolicyId};
+use crate::config::{GslbConfig, PoolMethod};
 
 /// Address family of an answer set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -41,17 +42,154 @@ impl Family {
     }
 }
 
-/// What one decision is for: a gslb name, an address family and a client
-/// group (every client is in [`GroupId::DEFAULT`] until client-aware rules
-/// place them in others).
+/// What one decision is for: an answer policy (the gslb names that share
+/// it), an address family and a client group (every client is in
+/// [`GroupId::DEFAULT`] unless client-aware rules place it in another).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DecisionKey {
-    /// The gslb name.
-    pub name: NameId,
+    /// The answer policy.
+    pub policy: PolicyId,
     /// A or AAAA.
     pub family: Family,
     /// The client group.
     pub group: GroupId,
+}
+
+/// Everything in a gslb name's config that its answers depend on: names
+/// with equal keys answer alike for every client, so they share one set
+/// of decisions (computed once) and one answer-set id in the maps. Only
+/// names with pools have one; static answer sets stay per name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PolicyKey {
+    /// The pools, in config order.
+    pub pools: Vec<String>,
+    /// How a pool is chosen (with its ratios).
+    pub pool_method: PoolMethod,
+    /// The last resort pool.
+    pub last_resort_pool: Option<String>,
+    /// The name's TTL.
+    pub ttl: u32,
+}
+
+impl PolicyKey {
+    /// The key of `g`; `None` for a name without pools (static answers).
+    pub fn of(g: &GslbConfig) -> Option<PolicyKey> {
+        (!g.pools.is_empty()).then(|| PolicyKey {
+            pools: g.pools.clone(),
+            pool_method: g.pool_method.clone(),
+            last_resort_pool: g.last_resort_pool.clone(),
+            ttl: g.ttl,
+        })
+    }
+}
+
+/// The A and AAAA decisions of one client group.
+#[derive(Clone, Debug, Default)]
+pub struct GroupDecisions {
+    /// A.
+    pub a: Arc<Decision>,
+    /// AAAA.
+    pub aaaa: Arc<Decision>,
+}
+
+impl PartialEq for GroupDecisions {
+    fn eq(&self, other: &Self) -> bool {
+        *self.a == *other.a && *self.aaaa == *other.aaaa
+    }
+}
+
+/// The decisions of a policy (or of one static name) for every client
+/// group it has its own for. Replaced whole, so a reader sees one
+/// consistent generation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decisions {
+    /// The answers depend on the client's group (a method or pool method
+    /// ranks by topology or geography): every group of the client map has
+    /// its own decisions, and the replies' ECS scope is the matched
+    /// prefix's length.
+    pub client_aware: bool,
+    /// By group, ascending; [`GroupId::DEFAULT`] is always there.
+    groups: Vec<(GroupId, GroupDecisions)>,
+}
+
+impl Decisions {
+    /// Decisions for the default group only.
+    pub fn single(a: Decision, aaaa: Decision) -> Decisions {
+        Decisions {
+            client_aware: false,
+            groups: vec![(
+                GroupId::DEFAULT,
+                GroupDecisions {
+                    a: Arc::new(a),
+                    aaaa: Arc::new(aaaa),
+                },
+            )],
+        }
+    }
+
+    /// Builds decisions from `(group, A, AAAA)`, keeping the decisions of
+    /// `old` that are unchanged (and with them their rotation counters).
+    /// A missing default group gets "no set".
+    pub fn build(
+        client_aware: bool,
+        decided: impl IntoIterator<Item = (GroupId, Decision, Decision)>,
+        old: &Decisions,
+    ) -> Decisions {
+        let mut groups: Vec<(GroupId, GroupDecisions)> = decided
+            .into_iter()
+            .map(|(group, a, aaaa)| {
+                let prev = old.get(group);
+                let keep = |d: Decision, prev: Option<&Arc<Decision>>| match prev {
+                    Some(p) if **p == d => Arc::clone(p),
+                    _ => Arc::new(d),
+                };
+                let g = GroupDecisions {
+                    a: keep(a, prev.map(|p| &p.a)),
+                    aaaa: keep(aaaa, prev.map(|p| &p.aaaa)),
+                };
+                (group, g)
+            })
+            .collect();
+        groups.sort_by_key(|(g, _)| *g);
+        groups.dedup_by_key(|(g, _)| *g);
+        if groups.first().map(|(g, _)| *g) != Some(GroupId::DEFAULT) {
+            groups.insert(0, (GroupId::DEFAULT, GroupDecisions::default()));
+        }
+        Decisions {
+            client_aware,
+            groups,
+        }
+    }
+
+    /// The decisions of `group` itself, if it has its own.
+    pub fn get(&self, group: GroupId) -> Option<&GroupDecisions> {
+        self.groups
+            .binary_search_by_key(&group, |(g, _)| *g)
+            .ok()
+            .map(|i| &self.groups[i].1)
+    }
+
+    /// The decisions a client of `group` gets: its own, else the default
+    /// group's (as the XDP program falls back to group 0).
+    pub fn for_group(&self, group: GroupId) -> &GroupDecisions {
+        self.get(group)
+            .or_else(|| self.get(GroupId::DEFAULT))
+            .expect("the default group is always there")
+    }
+
+    /// Every group with its own decisions, ascending (the default first).
+    pub fn groups(&self) -> impl Iterator<Item = (GroupId, &GroupDecisions)> {
+        self.groups.iter().map(|(g, d)| (*g, d))
+    }
+
+    /// The decision of `family` for `group` (see [`Decisions::for_group`]).
+    pub fn decision(&self, family: Family, group: GroupId) -> &Arc<Decision> {
+        let d = self.for_group(group);
+        match family {
+            Family::V4 => &d.a,
+            Family::V6 => &d.aaaa,
+        }
+    }
 }
 
 /// Candidates and how to pick among them.

@@ -92,6 +92,12 @@ id_type!(
     u32::MAX as u64
 );
 id_type!(
+    /// An answer policy: the gslb names whose answer-relevant config is
+    /// identical (see `PolicyKey`) share one set of decisions under it.
+    PolicyId(u32),
+    u32::MAX as u64
+);
+id_type!(
     /// An answer set of the maps (`AnswerKey::set`), or a name's static
     /// answers (`StaticKey::id`): one per name with map entries, kept for
     /// as long as the name has them.

@@ -16,81 +16,188 @@ use arc_swap::ArcSwap;
 
 use hickory_proto::rr::{rdata::NS, LowerName, Name, RData, Record, RecordType};
 
-use super::decision::{AnswerSet, Decision, Outcome};
+use super::decision::{AnswerSet, Decision, Decisions, Family, Outcome, PolicyKey};
+use super::ids::GroupId;
 use crate::config::{Config, ServerConfig};
 
-/// A gslb name and its current decisions, one per address type.
+/// A gslb name and its current decisions: per client group, one per
+/// address type.
 ///
-/// The decisions are swapped in place by the engine (each one atomically:
-/// a reader sees the old or the new one), so a health change does not
-/// rebuild the whole [`State`]. Clones share them.
+/// The decisions are swapped in place by the engine (whole: a reader sees
+/// the old or the new generation), so a health change does not rebuild
+/// the whole [`State`]. Names with the same [`PolicyKey`] share them, and
+/// clones share them too.
 #[derive(Clone, Debug)]
 pub struct GslbName {
     /// The name: absolute, lowercase.
     pub name: Name,
     /// Default TTL of the answers.
     pub ttl: u32,
-    a: Arc<ArcSwap<Decision>>,
-    aaaa: Arc<ArcSwap<Decision>>,
+    /// The answer policy it shares with names of identical config;
+    /// `None` for static answer sets.
+    pub policy: Option<PolicyKey>,
+    decisions: Arc<ArcSwap<Decisions>>,
 }
 
 impl PartialEq for GslbName {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
             && self.ttl == other.ttl
-            && self.a() == other.a()
-            && self.aaaa() == other.aaaa()
+            && self.policy == other.policy
+            && *self.decisions() == *other.decisions()
     }
 }
 
 impl GslbName {
-    /// A gslb name with these decisions.
+    /// A gslb name of its own with these decisions (default group).
     pub fn new(name: Name, ttl: u32, a: Decision, aaaa: Decision) -> GslbName {
         GslbName {
             name,
             ttl,
-            a: Arc::new(ArcSwap::from_pointee(a)),
-            aaaa: Arc::new(ArcSwap::from_pointee(aaaa)),
+            policy: None,
+            decisions: Arc::new(ArcSwap::from_pointee(Decisions::single(a, aaaa))),
         }
     }
 
-    /// The current A decision.
+    /// A gslb name of `policy`, sharing the decisions of `with` (another
+    /// name of the same policy) if given.
+    pub fn of_policy(name: Name, policy: PolicyKey, with: Option<&GslbName>) -> GslbName {
+        let decisions = match with {
+            Some(w) => Arc::clone(&w.decisions),
+            None => Arc::new(ArcSwap::from_pointee(Decisions::single(
+                Decision::NoSet,
+                Decision::NoSet,
+            ))),
+        };
+        GslbName {
+            name,
+            ttl: policy.ttl,
+            policy: Some(policy),
+            decisions,
+        }
+    }
+
+    /// Whether `self` and `other` share their decisions (one policy).
+    pub fn shares_decisions(&self, other: &GslbName) -> bool {
+        Arc::ptr_eq(&self.decisions, &other.decisions)
+    }
+
+    /// Every group's current decisions.
+    pub fn decisions(&self) -> Arc<Decisions> {
+        self.decisions.load_full()
+    }
+
+    /// The current A decision of the default group.
     pub fn a(&self) -> Arc<Decision> {
-        self.a.load_full()
+        Arc::clone(&self.decisions.load().for_group(GroupId::DEFAULT).a)
     }
 
-    /// The current AAAA decision.
+    /// The current AAAA decision of the default group.
     pub fn aaaa(&self) -> Arc<Decision> {
-        self.aaaa.load_full()
+        Arc::clone(&self.decisions.load().for_group(GroupId::DEFAULT).aaaa)
     }
 
-    /// Replaces the decisions; returns whether anything changed. An
-    /// unchanged decision keeps its running rotation counter.
+    /// Replaces the decisions with those of the default group only;
+    /// returns whether anything changed (see [`GslbName::set_groups`]).
     pub fn set(&self, a: Decision, aaaa: Decision) -> bool {
-        let mut changed = false;
-        for (slot, d) in [(&self.a, a), (&self.aaaa, aaaa)] {
-            if **slot.load() != d {
-                slot.store(Arc::new(d));
-                changed = true;
-            }
-        }
-        changed
+        self.set_groups(false, [(GroupId::DEFAULT, a, aaaa)])
     }
 
-    /// The decision for `rtype` (A or AAAA; others have none).
-    pub fn decision(&self, rtype: RecordType) -> Option<Arc<Decision>> {
-        match rtype {
-            RecordType::A => Some(self.a()),
-            RecordType::AAAA => Some(self.aaaa()),
-            _ => None,
+    /// Replaces the decisions of every group at once (`client_aware`: the
+    /// answers depend on the group); returns whether anything changed. An
+    /// unchanged decision keeps its running rotation counter.
+    pub fn set_groups(
+        &self,
+        client_aware: bool,
+        decided: impl IntoIterator<Item = (GroupId, Decision, Decision)>,
+    ) -> bool {
+        let old = self.decisions.load_full();
+        let new = Decisions::build(client_aware, decided, &old);
+        if *old == new {
+            return false;
         }
+        self.decisions.store(Arc::new(new));
+        true
+    }
+
+    /// The decision for `rtype` (A or AAAA; others have none) for a
+    /// client of `group`.
+    pub fn decision(&self, rtype: RecordType, group: GroupId) -> Option<Arc<Decision>> {
+        let family = match rtype {
+            RecordType::A => Family::V4,
+            RecordType::AAAA => Family::V6,
+            _ => return None,
+        };
+        Some(Arc::clone(self.decisions.load().decision(family, group)))
     }
 
     /// What a query of `rtype` from `client` gets, answers owned by `owner`
-    /// (the query name as the client wrote it).
-    pub fn outcome(&self, owner: &Name, rtype: RecordType, client: Option<IpAddr>) -> Outcome {
-        self.decision(rtype)
-            .map_or(Outcome::Nodata, |d| d.outcome(owner, client))
+    /// (the query name as the client wrote it): the decision of the
+    /// client's group, picked with the client's address.
+    pub fn outcome(&self, owner: &Name, rtype: RecordType, client: Option<&Client>) -> Outcome {
+        let group = client.map_or(GroupId::DEFAULT, |c| c.group);
+        self.decision(rtype, group).map_or(Outcome::Nodata, |d| {
+            d.outcome(owner, client.map(|c| c.addr))
+        })
+    }
+
+    /// The ECS SCOPE PREFIX-LENGTH of an answer of `rtype` to `client`
+    /// (RFC 7871 §7.2.1): the length of the client-map prefix that placed
+    /// the client when the name's answers depend on the client group,
+    /// else 0; raised to the set's persistence prefix for the client's
+    /// family (`sticky_v4`/`sticky_v6` with persistence,
+    /// `persist_v4`/`persist_v6` with static persist), since the answer
+    /// then depends on that much of the address. 0 when the decision has
+    /// no answer set (NODATA and the like). The XDP program computes the
+    /// same.
+    pub fn scope(&self, rtype: RecordType, client: &Client) -> u8 {
+        let decisions = self.decisions.load();
+        let family = match rtype {
+            RecordType::A => Family::V4,
+            RecordType::AAAA => Family::V6,
+            _ => return 0,
+        };
+        let Decision::Answer(set) = &**decisions.decision(family, client.group) else {
+            return 0;
+        };
+        let v4 = client.addr.is_ipv4();
+        let mut scope = if decisions.client_aware {
+            client.scope
+        } else {
+            0
+        };
+        let sel = &set.sel;
+        if sel.sticky_ttl != 0 {
+            scope = scope.max(if v4 { sel.sticky_v4 } else { sel.sticky_v6 });
+        }
+        if sel.mode == gslb_common::select::MODE_STATIC_PERSIST {
+            scope = scope.max(if v4 { sel.persist_v4 } else { sel.persist_v6 });
+        }
+        scope
+    }
+}
+
+/// A query's client as the answers see it: its address (the ECS address
+/// when trusted, else the source) and where the client map places it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// The address.
+    pub addr: IpAddr,
+    /// Its client group.
+    pub group: GroupId,
+    /// Length of the client-map prefix that placed it, in the address's
+    /// own family (the ECS scope of a client-aware answer).
+    pub scope: u8,
+}
+
+impl Client {
+    /// A client in the default group (no client map, or none needed).
+    pub fn default_group(addr: IpAddr) -> Client {
+        Client {
+            addr,
+            group: GroupId::DEFAULT,
+            scope: 0,
+        }
     }
 }
 
@@ -234,6 +341,8 @@ pub struct State {
     pub clients: Arc<crate::clients::ClientMap>,
     zone_index: HashMap<LowerName, usize>,
     gslb_index: HashMap<LowerName, usize>,
+    /// The names of each answer policy (indexes in `gslb`, config order).
+    policies: HashMap<PolicyKey, Vec<usize>>,
 }
 
 impl State {
@@ -280,6 +389,7 @@ impl State {
             })),
             zone_index,
             gslb_index: HashMap::new(),
+            policies: HashMap::new(),
         };
         // A zone served inside another makes its apex and the names between
         // them exist in the outer zone (RFC 8020: NXDOMAIN there would deny
@@ -304,6 +414,14 @@ impl State {
             }
             state.zones[zi].mark_exists(&name);
             state.gslb_index.insert(key, state.gslb.len());
+            if let Some(policy) = PolicyKey::of(g) {
+                let names = state.policies.entry(policy.clone()).or_default();
+                let with = names.first().map(|&i| &state.gslb[i]);
+                let named = GslbName::of_policy(name, policy, with);
+                names.push(state.gslb.len());
+                state.gslb.push(named);
+                continue;
+            }
             let set = |addrs: Vec<IpAddr>| {
                 if addrs.is_empty() {
                     Decision::NoSet
@@ -344,6 +462,36 @@ impl State {
     /// Index of the gslb name `name` in [`State::gslb`], if it is one.
     pub fn gslb_index_of(&self, name: &LowerName) -> Option<usize> {
         self.gslb_index.get(name).copied()
+    }
+
+    /// How many client groups the client map has (at least the default).
+    pub fn group_count(&self) -> usize {
+        1
+    }
+
+    /// Every client group of the client map, the default first.
+    pub fn groups(&self) -> Vec<GroupId> {
+        vec![GroupId::DEFAULT]
+    }
+
+    /// Where the client map places a query from `addr` (the ECS address
+    /// when trusted, else the source address).
+    pub fn client(&self, addr: IpAddr) -> Client {
+        Client::default_group(addr)
+    }
+
+    /// The gslb names of `policy`, in config order.
+    pub fn policy_names(&self, policy: &PolicyKey) -> impl Iterator<Item = &GslbName> {
+        self.policies
+            .get(policy)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.gslb[i])
+    }
+
+    /// Every answer policy with its names (indexes in [`State::gslb`]).
+    pub fn policies(&self) -> impl Iterator<Item = (&PolicyKey, &[usize])> {
+        self.policies.iter().map(|(k, v)| (k, v.as_slice()))
     }
 
     /// The gslb name `name`, if it is one.

@@ -57,7 +57,7 @@ pub struct GslbConfig {
 }
 
 /// How a gslb name chooses among its pools.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub enum PoolMethod {
     /// First pool with an available server.
     #[default]
