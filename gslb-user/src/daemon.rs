@@ -11,10 +11,11 @@ use gslb::{
     config,
     dns::server,
     engine,
-    fastpath::{attached, loader, maps::Maps},
+    fastpath::{attached, clients::ClientTrie, loader, maps::Maps},
     health,
     state::model::State,
 };
+use gslb_common::maps::CONFIG_CLIENT_GROUPS;
 use tracing::{info, warn};
 
 /// How `gslb run` was asked to run.
@@ -83,11 +84,24 @@ pub async fn run(args: Options) -> Result<()> {
     let mut fast_path = None;
     let mut maps = None;
     let mut hits = None;
+    let mut client_trie = None;
     if !args.no_xdp {
         let mut ebpf = loader::load_object_for(&state)?;
         let mut m = Maps::new(&mut ebpf)?;
         let started = std::time::Instant::now();
         let written = m.sync(&state).context("filling the XDP maps")?;
+        // Every group's answer sets are in; now the prefixes that lead
+        // to them, then the program may look them up.
+        let mut trie = ClientTrie::new(&mut ebpf)?;
+        trie.write(&state.clients)
+            .context("filling the client group trie")?;
+        m.set_flag(CONFIG_CLIENT_GROUPS, !state.clients.is_empty())?;
+        info!(
+            prefixes = trie.len(),
+            groups = state.clients.group_count(),
+            "client groups written"
+        );
+        client_trie = Some(trie);
         let elapsed_ms = started.elapsed().as_millis();
         let pins = loader::pin_counters(&ebpf, &args.pin_dir)?;
         hits = Some(loader::server_hits(&mut ebpf)?);
@@ -151,6 +165,7 @@ pub async fn run(args: Options) -> Result<()> {
     }
     drop(monitors);
     control::remove_own(&args.control, control_ino);
+    drop(client_trie);
     drop(fast_path);
     Ok(())
 }

@@ -45,10 +45,10 @@ pub fn range(net: IpNet) -> (u128, u128, u8) {
 
 /// Last key of the prefix `start/len`.
 fn last(start: u128, len: u8) -> u128 {
-    if len == 0 {
-        u128::MAX
-    } else {
-        start | (u128::MAX >> len)
+    match len {
+        0 => u128::MAX,
+        128.. => start,
+        _ => start | (u128::MAX >> len),
     }
 }
 

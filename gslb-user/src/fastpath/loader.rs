@@ -76,7 +76,12 @@ pub fn load_object() -> Result<Ebpf, XdpError> {
 /// hash map's bucket array has as many buckets as its capacity (rounded
 /// up to a power of two), and a small one stays in the CPU caches.
 pub fn load_object_for(state: &crate::state::model::State) -> Result<Ebpf, XdpError> {
-    load_sized(&super::maps::capacities(Some(state)))
+    let mut capacities = super::maps::capacities(Some(state));
+    capacities.push((
+        gslb_common::maps::CLIENT_GROUPS,
+        super::clients::capacity(state.clients.entries().len()),
+    ));
+    load_sized(&capacities)
 }
 
 /// Loads the object with the given `(map, max_entries)` capacities (tests

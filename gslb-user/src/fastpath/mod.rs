@@ -2,6 +2,7 @@
 //! XDP program's maps, and loads, attaches and pins the program.
 
 pub mod attached;
+pub mod clients;
 mod error;
 pub mod loader;
 pub mod maps;
