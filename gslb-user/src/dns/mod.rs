@@ -2,6 +2,7 @@
 //! answers what the fast path passes up (and everything with `--no-xdp`)
 //! from the same state and by the same rules.
 
+pub(crate) mod ecs;
 pub(crate) mod lookup;
 pub(crate) mod mmsg;
 pub(crate) mod rdata;

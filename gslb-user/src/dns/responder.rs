@@ -9,15 +9,22 @@
 
 use std::net::IpAddr;
 
+use gslb_common::select;
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode},
-    rr::{DNSClass, RecordType},
+    rr::{rdata::opt::EdnsCode, DNSClass, LowerName, RecordType},
     serialize::binary::{BinDecodable, BinDecoder},
 };
 use tracing::debug;
 
-use super::{lookup, wire};
-use crate::state::model::State;
+use super::{
+    ecs::{self, Ecs},
+    lookup, wire,
+};
+use crate::state::{
+    decision::{Decision, Family},
+    model::State,
+};
 
 /// How the request arrived: it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,15 +40,17 @@ pub enum Transport {
 /// Largest DNS message (two-octet TCP length prefix).
 const MAX_MESSAGE: usize = u16::MAX as usize;
 
-/// Answers one request. Returns the encoded response, or `None` when the
-/// request must be dropped: shorter than a header, or itself a response
-/// (answering responses invites loops, RFC 1035 §4.1.1 QR).
+/// Answers one request from `client` (the resolver's address; `None` in
+/// tests). Returns the encoded response, or `None` when the request must
+/// be dropped: shorter than a header, or itself a response (answering
+/// responses invites loops, RFC 1035 §4.1.1 QR).
 pub fn respond(
     state: &State,
     request: &[u8],
     transport: Transport,
     client: Option<IpAddr>,
 ) -> Option<Vec<u8>> {
+    let raw = request;
     let header = Header::read(&mut BinDecoder::new(request)).ok()?;
     if header.metadata.message_type != MessageType::Query {
         return None;
@@ -89,6 +98,24 @@ pub fn respond(
         response.add_query(query.clone());
     }
 
+    // RFC 7871 §7.1.2: a malformed ECS option is a FORMERR, whoever sent
+    // it; a well-formed one is used only from a trusted resolver.
+    let mut ecs_used: Option<Ecs> = None;
+    let mut ecs_malformed = false;
+    if request
+        .edns
+        .as_ref()
+        .is_some_and(|e| e.option(EdnsCode::Subnet).is_some())
+    {
+        match ecs::find(raw) {
+            Ok(found) => ecs_used = found.filter(|_| state.server.ecs.trusts(client)),
+            Err(e) => {
+                debug!(id = metadata.id, error = %e, "malformed client subnet: FORMERR");
+                ecs_malformed = true;
+            }
+        }
+    }
+
     let rcode = if request.op_code != OpCode::Query {
         Some(ResponseCode::NotImp)
     } else if request.queries.len() != 1 {
@@ -97,6 +124,8 @@ pub fn respond(
     } else if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
         // RFC 6891 §6.1.3: unknown EDNS version.
         Some(ResponseCode::BADVERS)
+    } else if ecs_malformed {
+        Some(ResponseCode::FormErr)
     } else {
         None
     };
@@ -106,7 +135,14 @@ pub fn respond(
         return encode(response, transport, limit, false);
     }
 
-    let answer = answer(state, &request.queries[0], client);
+    // With a trusted ECS option its address (masked to SOURCE
+    // PREFIX-LENGTH; all zeros for 0) is the client the answer is for.
+    let for_client = ecs_used.map(|e| e.addr).or(client);
+    let answer = answer(state, &request.queries[0], for_client);
+    if let (Some(e), Some(edns)) = (ecs_used, response.edns.as_mut()) {
+        edns.options_mut()
+            .insert(e.reply(scope(state, &e, &answer)));
+    }
     if answer.drop {
         debug!(id = response.id, "dropped by the pool's method");
         return None;
@@ -142,6 +178,44 @@ fn answer(state: &State, query: &Query, client: Option<IpAddr>) -> lookup::Answe
             a
         }
         _ => lookup::lookup(state, query.name(), qtype, client),
+    }
+}
+
+/// SCOPE PREFIX-LENGTH of the reply to an ECS option (RFC 7871 §7.2.1):
+/// how many leading bits of the client address the answer depends on.
+/// 0 when the option's source prefix is 0 and for answers that are the
+/// same for every client (negative, static, errors); for an answer from
+/// a gslb name's set: [`select::ecs_scope`], as the XDP program
+/// computes it.
+fn scope(state: &State, ecs: &Ecs, answer: &lookup::Answer) -> u8 {
+    if ecs.source == 0 || answer.rcode != ResponseCode::NoError {
+        return 0;
+    }
+    // After a CNAME chain, the last record is the one the client asked
+    // for in the end.
+    let Some(last) = answer.answers.last() else {
+        return 0;
+    };
+    let rtype = last.record_type();
+    if !matches!(rtype, RecordType::A | RecordType::AAAA) {
+        return 0;
+    }
+    let Some(g) = state.gslb_name(&LowerName::new(&last.name)) else {
+        return 0;
+    };
+    let v4 = ecs.addr.is_ipv4();
+    let client = state.client(ecs.addr);
+    let decisions = g.decisions();
+    let family = if v4 { Family::V4 } else { Family::V6 };
+    match &**decisions.decision(family, client.group) {
+        Decision::Answer(set) => select::ecs_scope(
+            &set.sel,
+            ecs.source,
+            v4,
+            client.scope,
+            decisions.client_aware,
+        ),
+        _ => 0,
     }
 }
 

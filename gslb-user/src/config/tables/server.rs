@@ -5,10 +5,13 @@
 //! listen = ["127.0.0.1:53", "[::1]:53"]  # IP:PORT, one port for all
 //! interfaces = ["lo"]                    # where the XDP program is attached
 //! edns_udp_size = 1232                   # 512..=4096
+//! ecs = "all"                            # whose EDNS Client Subnet is used
+//! persist_records = 65536                # capacity of the persistence records
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::config::{
@@ -19,6 +22,34 @@ use crate::config::{
 /// Default `server.edns_udp_size`: the DNS Flag Day 2020 value, which
 /// avoids IP fragmentation on common paths.
 pub const DEFAULT_EDNS_UDP_SIZE: u16 = 1232;
+
+/// Whose EDNS Client Subnet option (RFC 7871) is used: its address is
+/// then the client for client-dependent answers, and the reply echoes it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum EcsTrust {
+    /// Every resolver's (`"all"`, the default, as PowerDNS and gdnsd do).
+    #[default]
+    All,
+    /// No resolver's (`"none"`): the option is ignored, not echoed.
+    None,
+    /// Only that of resolvers whose source address is in one of these
+    /// prefixes (`["198.18.0.0/24", ...]`); from others it is ignored.
+    Resolvers(Vec<IpNet>),
+}
+
+impl EcsTrust {
+    /// Whether the ECS option of a query from `resolver` is used (`None`:
+    /// the source is not known, as in tests of the responder: only `All`).
+    pub fn trusts(&self, resolver: Option<IpAddr>) -> bool {
+        match self {
+            EcsTrust::All => true,
+            EcsTrust::None => false,
+            EcsTrust::Resolvers(nets) => {
+                resolver.is_some_and(|r| nets.iter().any(|n| n.contains(&r)))
+            }
+        }
+    }
+}
 
 /// Longest interface name (IFNAMSIZ - 1).
 pub const MAX_IFNAME_LEN: usize = 15;
@@ -35,6 +66,11 @@ pub struct ServerConfig {
     /// UDP payload size we advertise in our OPT record (RFC 6891 §6.2.5),
     /// 512..=4096.
     pub edns_udp_size: u16,
+    /// Whose EDNS Client Subnet is used.
+    pub ecs: EcsTrust,
+    /// Capacity of the persistence records (`PERSIST`); the least
+    /// recently used record goes first when it is full.
+    pub persist_records: u32,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +83,8 @@ impl Default for ServerConfig {
             ],
             interfaces: vec!["lo".to_string()],
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
+            ecs: EcsTrust::All,
+            persist_records: gslb_common::maps::DEFAULT_PERSIST_RECORDS,
         }
     }
 }
@@ -66,7 +104,12 @@ pub(in crate::config) struct RawServer {
     pub(in crate::config) listen: Option<StrList>,
     pub(in crate::config) interfaces: Option<StrList>,
     pub(in crate::config) edns_udp_size: Option<Int>,
+    pub(in crate::config) ecs: Option<RawEcs>,
+    pub(in crate::config) persist_records: Option<Int>,
 }
+
+/// `ecs` as written: `"all"`, `"none"` or a list of prefixes.
+pub(in crate::config) type RawEcs = toml::Spanned<toml::Value>;
 
 impl Validator<'_> {
     pub(super) fn server(&mut self, raw: Option<RawServer>) -> ServerConfig {
@@ -146,6 +189,80 @@ impl Validator<'_> {
                 ),
             }
         }
+        if let Some(ecs) = raw.ecs {
+            server.ecs = self.ecs(ecs);
+        }
+        if let Some(n) = raw.persist_records {
+            match u32::try_from(*n.get_ref()) {
+                Ok(v) if (1..=MAX_PERSIST_RECORDS).contains(&v) => server.persist_records = v,
+                _ => self.error(
+                    &n.span(),
+                    format!(
+                        "persist_records {} is out of range 1..={MAX_PERSIST_RECORDS}",
+                        n.get_ref()
+                    ),
+                ),
+            }
+        }
         server
     }
+
+    fn ecs(&mut self, raw: RawEcs) -> EcsTrust {
+        let span = raw.span();
+        match raw.into_inner() {
+            toml::Value::String(w) if w == "all" => EcsTrust::All,
+            toml::Value::String(w) if w == "none" => EcsTrust::None,
+            toml::Value::Array(items) => {
+                if items.len() > gslb_common::maps::MAX_ECS_TRUSTED as usize {
+                    self.error(
+                        &span,
+                        format!(
+                            "at most {} trusted resolver prefixes",
+                            gslb_common::maps::MAX_ECS_TRUSTED
+                        ),
+                    );
+                }
+                let mut nets = Vec::new();
+                for item in items {
+                    let text = item.as_str().map(str::trim).unwrap_or_default();
+                    // A bare address is a host prefix.
+                    let net = text
+                        .parse::<IpNet>()
+                        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+                    match net {
+                        Ok(n) if n.trunc() == n => nets.push(n),
+                        Ok(n) => self.error(
+                            &span,
+                            format!(
+                                "ecs prefix `{text}` has bits set past its length \
+                                 (did you mean {}?)",
+                                n.trunc()
+                            ),
+                        ),
+                        Err(_) => self.error(
+                            &span,
+                            format!(
+                                "invalid ecs resolver prefix `{item}`: expected ADDRESS/LENGTH"
+                            ),
+                        ),
+                    }
+                }
+                EcsTrust::Resolvers(nets)
+            }
+            other => {
+                self.error(
+                    &span,
+                    format!(
+                        "invalid ecs {other}: expected \"all\", \"none\" or a list of resolver \
+                         prefixes (e.g. [\"198.18.0.0/24\"])"
+                    ),
+                );
+                EcsTrust::All
+            }
+        }
+    }
 }
+
+/// Most `persist_records`: 16 Mi records (24 bytes of key and 16 of
+/// value each, 640 MiB of map).
+pub const MAX_PERSIST_RECORDS: u32 = 1 << 24;

@@ -785,3 +785,266 @@ fn optional_additionals_are_dropped_before_truncating() {
     assert_eq!(resp.answers.len(), 8);
     assert!(resp.additionals.is_empty());
 }
+
+/// ECS (RFC 7871) option data: FAMILY, SOURCE, SCOPE, ADDRESS as given.
+fn ecs_data(family: u16, source: u8, address: &[u8]) -> Vec<u8> {
+    let mut d = family.to_be_bytes().to_vec();
+    d.extend([source, 0]);
+    d.extend_from_slice(address);
+    d
+}
+
+/// A request for `qname`/`qtype` with EDNS carrying each of `options` as
+/// an option 8, byte for byte.
+fn ecs_request(qname: &str, qtype: RecordType, options: &[Vec<u8>]) -> Vec<u8> {
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+    let mut msg = with_edns(request(qname, qtype), 1232, 0, false);
+    let edns = msg.edns.as_mut().unwrap();
+    for o in options {
+        edns.options_mut().insert(EdnsOption::Unknown(8, o.clone()));
+    }
+    msg.to_vec().unwrap()
+}
+
+/// The reply's ECS option: (address, source, scope), `None` without one.
+fn reply_ecs(resp: &Message) -> Option<(IpAddr, u8, u8)> {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    match resp.edns.as_ref()?.option(EdnsCode::Subnet)? {
+        EdnsOption::Subnet(s) => Some((s.addr(), s.source_prefix(), s.scope_prefix())),
+        other => panic!("not a client subnet: {other:?}"),
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A state whose `sp.example.test` is a static-persist pool of four
+/// servers (LDNS /24, /48) and `cs.example.test` the same pool, with
+/// decisions made by the engine; `extra` is appended to the config.
+fn persist_state(extra: &str) -> std::sync::Arc<arc_swap::ArcSwap<State>> {
+    let mut text = format!(
+        "{TEST_CONFIG}{extra}\n[[datacenter]]\nname = \"dc\"\nlat = 0.0\nlon = 0.0\n\
+         [[pool]]\nname = \"p\"\nmembers = [\"s1\", \"s2\", \"s3\", \"s4\", \"t1\", \"t2\"]\n\
+         preferred = \"static_persist\"\npersist_prefix_v4 = 24\npersist_prefix_v6 = 48\n\
+         [[gslb]]\nname = \"sp.example.test\"\npools = [\"p\"]\n"
+    );
+    for i in 1..=4 {
+        text.push_str(&format!(
+            "[[vserver]]\nname = \"s{i}\"\naddress = \"198.18.7.{i}\"\ndatacenter = \"dc\"\n"
+        ));
+    }
+    for i in 1..=2 {
+        text.push_str(&format!(
+            "[[vserver]]\nname = \"t{i}\"\naddress = \"2001:db8:7::{i}\"\ndatacenter = \"dc\"\n"
+        ));
+    }
+    let cfg = std::sync::Arc::new(config::parse(&text, "t").unwrap());
+    let shared = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(State::from_config(&cfg)));
+    crate::engine::Engine::new(cfg, shared.clone(), None, None).recompute();
+    shared
+}
+
+#[test]
+fn ecs_is_echoed_with_scope_0_for_answers_the_same_for_every_client() {
+    let state = state();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        // A fixed gslb set, v4 and v6 options.
+        for (opt, addr, source) in [
+            (ecs_data(1, 24, &[198, 18, 5]), "198.18.5.0", 24),
+            (
+                ecs_data(2, 56, &[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0x20]),
+                "2001:db8:1:2000::",
+                56,
+            ),
+            (ecs_data(1, 32, &[198, 18, 5, 9]), "198.18.5.9", 32),
+        ] {
+            let req = ecs_request("www.example.test.", RecordType::A, &[opt]);
+            let resp = ask_raw(&state, &req, transport);
+            assert_header(&resp, ResponseCode::NoError, true);
+            assert_eq!(resp.answers.len(), 3);
+            assert_eq!(reply_ecs(&resp), Some((ip(addr), source, 0)));
+        }
+        // Negative and static answers: scope 0, still echoed.
+        for (qname, qtype, rcode) in [
+            ("nope.example.test.", RecordType::A, ResponseCode::NXDomain),
+            (
+                "v4only.example.test.",
+                RecordType::AAAA,
+                ResponseCode::NoError,
+            ),
+            ("mail.example.test.", RecordType::A, ResponseCode::NoError),
+        ] {
+            let req = ecs_request(qname, qtype, &[ecs_data(1, 24, &[198, 18, 5])]);
+            let resp = ask_raw(&state, &req, transport);
+            assert_eq!(resp.response_code, rcode);
+            assert_eq!(reply_ecs(&resp), Some((ip("198.18.5.0"), 24, 0)));
+        }
+    }
+    // No option asked, none given.
+    let resp = ask_raw(
+        &state,
+        &ecs_request("www.example.test.", RecordType::A, &[]),
+        Transport::Udp,
+    );
+    assert_eq!(reply_ecs(&resp), None);
+}
+
+#[test]
+fn malformed_ecs_is_formerr() {
+    let state = state();
+    let cases: [(&str, Vec<Vec<u8>>); 10] = [
+        (
+            "address longer than the prefix",
+            vec![ecs_data(1, 24, &[198, 18, 5, 0])],
+        ),
+        (
+            "address shorter than the prefix",
+            vec![ecs_data(1, 24, &[198, 18])],
+        ),
+        (
+            "v4 source over 32",
+            vec![ecs_data(1, 33, &[198, 18, 5, 0, 0])],
+        ),
+        ("v6 source over 128", vec![ecs_data(2, 129, &[0x20; 17])]),
+        (
+            "bits past the prefix",
+            vec![ecs_data(1, 20, &[198, 18, 0x05])],
+        ),
+        ("bits past a zero prefix", vec![ecs_data(1, 0, &[1])]),
+        ("unknown family", vec![ecs_data(3, 8, &[1])]),
+        ("truncated option", vec![vec![0, 1, 24]]),
+        (
+            "two options",
+            vec![
+                ecs_data(1, 24, &[198, 18, 5]),
+                ecs_data(1, 24, &[198, 18, 6]),
+            ],
+        ),
+        (
+            "two options, one v6",
+            vec![ecs_data(1, 24, &[198, 18, 5]), ecs_data(2, 16, &[0x20, 1])],
+        ),
+    ];
+    for (what, options) in cases {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            let req = ecs_request("www.example.test.", RecordType::A, &options);
+            let resp = ask_raw(&state, &req, transport);
+            assert_eq!(resp.response_code, ResponseCode::FormErr, "{what}");
+            assert!(resp.answers.is_empty(), "{what}");
+            assert_eq!(reply_ecs(&resp), None, "{what}");
+        }
+    }
+    // Well-formed edge cases are answered: source 0 (no address), a
+    // prefix ending mid-octet with zero bits after it.
+    for opt in [
+        ecs_data(1, 0, &[]),
+        ecs_data(2, 0, &[]),
+        ecs_data(1, 20, &[198, 18, 0]),
+    ] {
+        let req = ecs_request("www.example.test.", RecordType::A, &[opt]);
+        assert_eq!(
+            ask_raw(&state, &req, Transport::Udp).response_code,
+            ResponseCode::NoError
+        );
+    }
+}
+
+#[test]
+fn ecs_of_untrusted_resolvers_is_ignored() {
+    let with = |ecs: &str| {
+        let text = TEST_CONFIG.replace(
+            "edns_udp_size = 1400",
+            &format!("edns_udp_size = 1400\necs = {ecs}"),
+        );
+        State::from_config(&config::parse(&text, "t").unwrap())
+    };
+    let req = ecs_request(
+        "www.example.test.",
+        RecordType::A,
+        &[ecs_data(1, 24, &[198, 18, 5])],
+    );
+    let ask_from = |state: &State, from: &str| {
+        let bytes = respond(state, &req, Transport::Udp, Some(ip(from))).unwrap();
+        Message::from_vec(&bytes).unwrap()
+    };
+    let trusted = with("[\"198.18.53.0/24\", \"2001:db8:53::/48\"]");
+    for from in ["198.18.53.7", "2001:db8:53::1"] {
+        assert_eq!(
+            reply_ecs(&ask_from(&trusted, from)),
+            Some((ip("198.18.5.0"), 24, 0)),
+            "{from}"
+        );
+    }
+    for from in ["198.18.54.7", "127.0.0.1", "2001:db8:54::1"] {
+        let resp = ask_from(&trusted, from);
+        assert_eq!(resp.response_code, ResponseCode::NoError);
+        assert_eq!(reply_ecs(&resp), None, "{from}");
+    }
+    let none = with("\"none\"");
+    assert_eq!(reply_ecs(&ask_from(&none, "198.18.53.7")), None);
+    let all = with("\"all\"");
+    assert!(reply_ecs(&ask_from(&all, "198.18.54.7")).is_some());
+    // Malformed is malformed, trusted or not.
+    let bad = ecs_request(
+        "www.example.test.",
+        RecordType::A,
+        &[ecs_data(1, 24, &[198, 18, 5, 1])],
+    );
+    let resp = respond(&none, &bad, Transport::Udp, Some(ip("198.18.54.7"))).unwrap();
+    assert_eq!(
+        Message::from_vec(&resp).unwrap().response_code,
+        ResponseCode::FormErr
+    );
+}
+
+/// Static persist hashes the ECS address, not the resolver's: one
+/// resolver asking for many client prefixes gets their different
+/// servers, each client prefix always the same, and the scope is the
+/// persist prefix of the option's family (0 for source 0).
+#[test]
+fn ecs_address_is_the_client_of_static_persist() {
+    let shared = persist_state("");
+    let state = shared.load();
+    let first = |qtype: RecordType, opt: Vec<u8>, resolver: &str| {
+        let req = ecs_request("sp.example.test.", qtype, &[opt]);
+        let bytes = respond(&state, &req, Transport::Udp, Some(ip(resolver))).unwrap();
+        let resp = Message::from_vec(&bytes).unwrap();
+        assert_eq!(resp.response_code, ResponseCode::NoError);
+        (resp.answers[0].data.to_string(), reply_ecs(&resp).unwrap())
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for c in 0..64u8 {
+        let (a, echo) = first(RecordType::A, ecs_data(1, 24, &[198, 18, c]), "127.0.0.1");
+        assert_eq!(echo, (IpAddr::from([198, 18, c, 0]), 24, 24));
+        // Same client prefix, other resolver, other host bits: same server.
+        let (b, _) = first(
+            RecordType::A,
+            ecs_data(1, 32, &[198, 18, c, 77]),
+            "127.0.0.2",
+        );
+        assert_eq!(a, b, "client 198.18.{c}.0/24");
+        // What the resolver itself gets without ECS for that address.
+        let plain = request("sp.example.test.", RecordType::A).to_vec().unwrap();
+        let bytes = respond(
+            &state,
+            &plain,
+            Transport::Udp,
+            Some(IpAddr::from([198, 18, c, 1])),
+        );
+        let direct = Message::from_vec(&bytes.unwrap()).unwrap();
+        assert_eq!(direct.answers[0].data.to_string(), a);
+        seen.insert(a);
+    }
+    assert_eq!(seen.len(), 4, "clients spread over all servers: {seen:?}");
+    // v6: the /48 persist prefix is the scope.
+    let (_, echo) = first(
+        RecordType::AAAA,
+        ecs_data(2, 56, &[0x20, 0x01, 0x0d, 0xb8, 0, 9, 0]),
+        "127.0.0.1",
+    );
+    assert_eq!(echo, (ip("2001:db8:9::"), 56, 48));
+    // Source 0: the answer for the all-zero client, scope 0.
+    let (_, echo) = first(RecordType::A, ecs_data(1, 0, &[]), "127.0.0.1");
+    assert_eq!(echo, (ip("0.0.0.0"), 0, 0));
+}
