@@ -9,10 +9,9 @@
 
 use std::net::IpAddr;
 
-use gslb_common::select;
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode},
-    rr::{rdata::opt::EdnsCode, DNSClass, LowerName, RecordType},
+    rr::{rdata::opt::EdnsCode, DNSClass, RecordType},
     serialize::binary::{BinDecodable, BinDecoder},
 };
 use tracing::debug;
@@ -21,10 +20,7 @@ use super::{
     ecs::{self, Ecs},
     lookup, wire,
 };
-use crate::state::{
-    decision::{Decision, Family},
-    model::State,
-};
+use crate::state::model::State;
 
 /// How the request arrived: it decides the response size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,7 +137,7 @@ pub fn respond(
     let answer = answer(state, &request.queries[0], for_client);
     if let (Some(e), Some(edns)) = (ecs_used, response.edns.as_mut()) {
         edns.options_mut()
-            .insert(e.reply(scope(state, &e, &answer)));
+            .insert(e.reply(scope(&e, &answer)));
     }
     if answer.drop {
         debug!(id = response.id, "dropped by the pool's method");
@@ -182,40 +178,15 @@ fn answer(state: &State, query: &Query, client: Option<IpAddr>) -> lookup::Answe
 }
 
 /// SCOPE PREFIX-LENGTH of the reply to an ECS option (RFC 7871 §7.2.1):
-/// how many leading bits of the client address the answer depends on.
-/// 0 when the option's source prefix is 0 and for answers that are the
-/// same for every client (negative, static, errors); for an answer from
-/// a gslb name's set: [`select::ecs_scope`], as the XDP program
-/// computes it.
-fn scope(state: &State, ecs: &Ecs, answer: &lookup::Answer) -> u8 {
-    if ecs.source == 0 || answer.rcode != ResponseCode::NoError {
-        return 0;
-    }
-    // After a CNAME chain, the last record is the one the client asked
-    // for in the end.
-    let Some(last) = answer.answers.last() else {
-        return 0;
-    };
-    let rtype = last.record_type();
-    if !matches!(rtype, RecordType::A | RecordType::AAAA) {
-        return 0;
-    }
-    let Some(g) = state.gslb_name(&LowerName::new(&last.name)) else {
-        return 0;
-    };
-    let v4 = ecs.addr.is_ipv4();
-    let client = state.client(ecs.addr);
-    let decisions = g.decisions();
-    let family = if v4 { Family::V4 } else { Family::V6 };
-    match &**decisions.decision(family, client.group) {
-        Decision::Answer(set) => select::ecs_scope(
-            &set.sel,
-            ecs.source,
-            v4,
-            client.scope,
-            decisions.client_aware,
-        ),
-        _ => 0,
+/// how many leading bits of the client address the answer depends on,
+/// as the lookup found ([`lookup::Answer::ecs_scope`]: 0 for answers the
+/// same for every client), and 0 when the option's source prefix is 0
+/// (§7.1.2: no client information).
+fn scope(ecs: &Ecs, answer: &lookup::Answer) -> u8 {
+    if ecs.source == 0 {
+        0
+    } else {
+        answer.ecs_scope
     }
 }
 
