@@ -29,6 +29,15 @@ pub const APT_PACKAGES: &[&str] = &[
     "dnsperf",
 ];
 
+/// PyPI packages the tests and the bench import from `python3`, as
+/// (package, module): `mmdb-writer` writes the MMDB geo databases the
+/// geo tests use; `maxminddb-geolite2` ships the 2018 GeoLite2 City
+/// database (the real-scale client data of the bench).
+pub const PIP_PACKAGES: &[(&str, &str)] = &[
+    ("mmdb-writer", "mmdb_writer"),
+    ("maxminddb-geolite2", "geolite2"),
+];
+
 /// Options of `cargo xtask setup`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
@@ -50,7 +59,8 @@ pub fn ensure(extra_packages: &[&str], reinstall_bpf_linker: bool) -> Result<()>
     ensure_bpf_linker(reinstall_bpf_linker)?;
     let mut packages = APT_PACKAGES.to_vec();
     packages.extend(extra_packages.iter().filter(|p| !APT_PACKAGES.contains(p)));
-    ensure_apt_packages(&packages)
+    ensure_apt_packages(&packages)?;
+    ensure_pip_packages()
 }
 
 /// `rustc +nightly --print sysroot`.
@@ -278,6 +288,44 @@ fn dpkg_installed(pkg: &str) -> bool {
         .args(["-W", "-f=${Status}", pkg])
         .output()
         .is_ok_and(|out| out.status.success() && out.stdout == b"install ok installed")
+}
+
+/// Whether `python3` (the one on `PATH`, as the tests run it) imports
+/// `module`.
+fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// Step 4: PyPI packages for `python3`, installed only when missing
+/// (with `--break-system-packages` when the interpreter is Debian's,
+/// which refuses pip installs without it).
+fn ensure_pip_packages() -> Result<()> {
+    let missing: Vec<&str> = PIP_PACKAGES
+        .iter()
+        .filter(|(_, module)| !python_has(module))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    let names: Vec<&str> = PIP_PACKAGES.iter().map(|(p, _)| *p).collect();
+    if missing.is_empty() {
+        println!("setup: PyPI packages: present ({})", names.join(" "));
+        return Ok(());
+    }
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--root-user-action=ignore"])
+            .args(extra)
+            .args(&missing)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !pip(&[]) && !pip(&["--break-system-packages"]) {
+        bail!("python3 -m pip install {} failed", missing.join(" "));
+    }
+    println!("setup: PyPI packages: installed {}", missing.join(" "));
+    Ok(())
 }
 
 /// Step 3: Debian packages, installed only when missing.
