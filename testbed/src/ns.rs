@@ -61,6 +61,21 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     .expect("namespace thread panicked")
 }
 
+/// Moves the calling thread into the network namespace `/run/netns/<ns>`
+/// (for a dedicated thread that keeps working there, e.g. one that holds
+/// an XDP attachment and must detach it in the same namespace).
+pub fn enter(ns: &str) -> std::io::Result<()> {
+    let file = File::open(format!("/run/netns/{ns}"))?;
+    // SAFETY: setns(2) on a valid namespace fd; it changes the network
+    // namespace of the calling thread only.
+    let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// A network namespace we created; deleted (with what still runs in it) on
 /// drop.
 #[derive(Debug)]

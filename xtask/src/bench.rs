@@ -19,6 +19,8 @@
               exact range"
 )]
 
+mod aware;
+mod bounce;
 mod chart;
 mod check;
 mod dataset;
@@ -27,6 +29,7 @@ mod markdown;
 mod measure;
 mod netns;
 mod report;
+mod scale;
 mod servers;
 mod targets;
 mod updates;
@@ -130,6 +133,13 @@ pub struct Options {
     /// and other work only ever slows a server down.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10))]
     rounds: Option<u32>,
+    /// Skip the client-aware part (the bounce ceiling, ECS + topology,
+    /// persistence, the client data reload under load).
+    #[arg(long)]
+    no_aware: bool,
+    /// Skip the client data scale part (1,000,000 prefixes, GeoLite2).
+    #[arg(long)]
+    no_scale: bool,
     /// Benchmark this `gslb` binary instead of building the workspace's
     /// (to compare two builds of the daemon and its XDP program).
     #[arg(long, value_name = "PATH")]
@@ -263,17 +273,48 @@ pub fn bench(opts: &Options) -> Result<()> {
     ctx.client_for_sockets(&net)?;
 
     let (mut results, gslb_load) = ctx.measure_all(&mut net, &out_dir);
+    let aware = (!opts.no_aware).then(|| ctx.aware(&mut net));
+    let scale = (!opts.no_scale).then(|| ctx.scale(&mut net));
+    for key in [
+        "bounce",
+        "aware-gslb-plain",
+        "aware-gslb-topology",
+        "aware-gslb-persist",
+    ] {
+        copy_logs(&work.join(key), &out_dir.join("logs").join(key));
+    }
+    for key in [
+        "aware-knot-xdp",
+        "aware-reload",
+        "scale/prefixes",
+        "scale/geo",
+    ] {
+        copy_logs(&work.join(key), &out_dir.join("logs").join(key));
+    }
     drop(ctx.pass.take());
     drop(net);
 
     report::judge(&mut results);
-    let targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
+    let mut targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
+    let extra = aware
+        .iter()
+        .flat_map(aware::targets)
+        .chain(scale.iter().flat_map(scale::targets));
+    for (what, measured, verdict) in extra {
+        targets.push(report::Target {
+            what,
+            measured,
+            verdict: verdict.to_owned(),
+        });
+    }
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
         gslb_load,
         targets,
         not_measured: Vec::new(),
+        aware,
+        scale,
     };
     report::write(&out_dir, &r)?;
     println!();

@@ -126,9 +126,26 @@ pub fn dnsperf_at(
     rate: Option<u64>,
     out: &Path,
 ) -> Result<Dnsperf> {
+    dnsperf_file(net, queries, false, secs, rate, out)
+}
+
+/// dnsperf throughput run over `queries`, a `name type` file or, with
+/// `binary`, dnsperf's `-B` file of wire-format queries (each with its own
+/// EDNS options); at most `rate` queries/s when given.
+pub fn dnsperf_file(
+    net: &Net,
+    queries: &Path,
+    binary: bool,
+    secs: u64,
+    rate: Option<u64>,
+    out: &Path,
+) -> Result<Dnsperf> {
     let mut c = net.client("dnsperf");
     if let Some(rate) = rate {
         c.args(["-Q", &rate.to_string()]);
+    }
+    if binary {
+        c.arg("-B");
     }
     c.args(["-s", &SERVER_V4.to_string(), "-d"])
         .arg(queries)
@@ -279,7 +296,23 @@ pub fn parse_kxdpgun(text: &str) -> Result<Kxdpgun> {
 
 /// kxdpgun for `secs` seconds at up to `rate` q/s from the client end.
 pub fn kxdpgun(net: &Net, queries: &Path, secs: f64, rate: u64, out: &Path) -> Result<Kxdpgun> {
+    kxdpgun_from(net, queries, secs, rate, None, out)
+}
+
+/// kxdpgun as [`kxdpgun`], its queries from the addresses of `local`
+/// (`ADDRESS/LENGTH`, uniformly) when given instead of the client end's.
+pub fn kxdpgun_from(
+    net: &Net,
+    queries: &Path,
+    secs: f64,
+    rate: u64,
+    local: Option<&str>,
+    out: &Path,
+) -> Result<Kxdpgun> {
     let mut c = net.client("kxdpgun");
+    if let Some(l) = local {
+        c.args(["-l", l]);
+    }
     c.args(["-t", &secs.to_string(), "-Q", &rate.to_string(), "-i"])
         .arg(queries)
         .args(["-I", &net.client_if])

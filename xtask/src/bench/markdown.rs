@@ -450,6 +450,12 @@ pub fn markdown(r: &Results) -> String {
         let _ = writeln!(s, "| {} | {} | {} |", t.what, t.measured, t.verdict);
     }
     gslb_load(r, &mut s);
+    if let Some(a) = &r.aware {
+        super::aware::markdown(a, &mut s);
+    }
+    if let Some(sc) = &r.scale {
+        super::scale::markdown(sc, &mut s);
+    }
     s.push_str("\n## CPU over each run (CPUs busy on average)\n\n");
     cpu_table(r, &mut s);
     let _ = writeln!(s, "\n{CPU_NOTE}");

@@ -400,6 +400,10 @@ pub struct Results {
     pub targets: Vec<Target>,
     /// What the harness does not measure yet.
     pub not_measured: Vec<String>,
+    /// Client-aware answers against the ceiling, and the reload.
+    pub aware: Option<super::aware::Aware>,
+    /// Client data at scale.
+    pub scale: Option<super::scale::Scale>,
 }
 
 /// One target and its verdict.

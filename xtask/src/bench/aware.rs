@@ -1,0 +1,727 @@
+//! Client-aware answers at speed, against the setup's ceiling, in one run:
+//! the bare bounce program (the ceiling), gslb XDP with the plain data set,
+//! gslb XDP with client groups by topology (200 groups, 10,000 names
+//! sharing four policies), the same with persistence, and Knot XDP (which
+//! ignores ECS). Each gets the same two loads: kxdpgun sending from a
+//! source range (so the group comes from the source address) and dnsperf
+//! sending ECS from many prefixes on every query; each XDP program's
+//! run time per packet is read in a kxdpgun run of its own. Then the
+//! client data is reloaded (`gslb clients reload`, every prefix moved to
+//! another group) under dnsperf load while a second client checks that
+//! every answer is the old data's or the new data's for its ECS prefix.
+
+pub mod data;
+
+use std::{
+    fmt::Write as _,
+    path::Path,
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+
+use super::{
+    bounce::{self, Bounce},
+    dataset::{v4, v6, Rng},
+    load::{self, Dnsperf, Kxdpgun},
+    markdown::fmt_qps,
+    measure::{self, Snapshot},
+    netns::{Net, Proc, SERVER_V4},
+    report::{Run, Step, XdpProfile},
+    servers::{self, Kind},
+    Ctx, GOOD_LOSS,
+};
+use data::{EcsQuery, Files};
+
+/// What is measured, in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Subject {
+    /// `gslb_bounce`: the ceiling.
+    Bounce,
+    /// gslb XDP, the plain data set (static addresses, no client groups).
+    GslbPlain,
+    /// gslb XDP, topology over 200 client groups.
+    GslbAware,
+    /// The same with persistence on every pool.
+    GslbPersist,
+    /// Knot XDP, the plain zone.
+    KnotXdp,
+}
+
+impl Subject {
+    const ALL: [Subject; 5] = [
+        Subject::Bounce,
+        Subject::GslbPlain,
+        Subject::GslbAware,
+        Subject::GslbPersist,
+        Subject::KnotXdp,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Subject::Bounce => "bounce",
+            Subject::GslbPlain => "aware-gslb-plain",
+            Subject::GslbAware => "aware-gslb-topology",
+            Subject::GslbPersist => "aware-gslb-persist",
+            Subject::KnotXdp => "aware-knot-xdp",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Subject::Bounce => "bounce (ceiling)",
+            Subject::GslbPlain => "gslb XDP plain",
+            Subject::GslbAware => "gslb XDP ECS + topology",
+            Subject::GslbPersist => "gslb XDP ECS + topology + persistence",
+            Subject::KnotXdp => "Knot XDP",
+        }
+    }
+}
+
+/// One subject's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubjectRun {
+    /// What.
+    pub subject: Subject,
+    /// Sample answers checked (ECS queries by kdig) and how many were
+    /// wrong; `None` for the bounce program.
+    pub checked: Option<(u32, u32)>,
+    /// First wrong answers.
+    pub wrong: Vec<String>,
+    /// dnsperf with ECS on every query.
+    pub dnsperf_ecs: Option<Run<Dnsperf>>,
+    /// kxdpgun from the source range: the run with the most answers.
+    pub kxdpgun: Option<Run<Kxdpgun>>,
+    /// Its steps (flood first).
+    pub steps: Vec<Step>,
+    /// The XDP program's run time per packet under kxdpgun.
+    pub profile: Option<XdpProfile>,
+    /// How the program attached (bounce) / why it failed.
+    pub note: Option<String>,
+    /// Failure.
+    pub error: Option<String>,
+}
+
+/// The reload under load.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Reload {
+    /// Reloads done (`gslb clients reload`), each moving every client
+    /// prefix to another group.
+    pub reloads: u32,
+    /// Slowest reload command, ms (from the command to its reply).
+    pub max_reload_ms: u64,
+    /// The load meanwhile (ECS queries).
+    pub dnsperf: Option<Dnsperf>,
+    /// Answers checked one by one meanwhile.
+    pub checked: u32,
+    /// Of which neither the old nor the new data's answer.
+    pub wrong: u32,
+    /// Of which unanswered.
+    pub unanswered: u32,
+    /// First wrong answers.
+    pub examples: Vec<String>,
+    /// Failure.
+    pub error: Option<String>,
+}
+
+impl Reload {
+    /// Queries dnsperf sent and got no answer to.
+    pub fn lost(&self) -> u64 {
+        self.dnsperf
+            .as_ref()
+            .map_or(0, |d| d.sent.saturating_sub(d.completed))
+    }
+}
+
+/// Everything this part measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Aware {
+    /// Per subject.
+    pub runs: Vec<SubjectRun>,
+    /// The reload under load.
+    pub reload: Option<Reload>,
+}
+
+/// Sample answers checked per gslb subject.
+const SAMPLE: usize = 40;
+/// Offered rate during the reload run (below every server's ceiling, so a
+/// lost query is the reload's doing).
+const RELOAD_QPS: u64 = 30_000;
+/// Most reloads in the reload run.
+const MAX_RELOADS: u32 = 10;
+
+impl Ctx<'_> {
+    /// Runs every subject, then the reload; never fails (failures are
+    /// recorded).
+    pub(super) fn aware(&mut self, net: &mut Net) -> Aware {
+        let mut out = Aware::default();
+        let files = match Files::generate(&self.work.join("aware"), self.ds.names) {
+            Ok(f) => f,
+            Err(e) => {
+                out.runs.push(SubjectRun::failed(
+                    Subject::Bounce,
+                    format!("data set: {e:#}"),
+                ));
+                return out;
+            }
+        };
+        for s in Subject::ALL {
+            println!("bench: {} ...", s.label());
+            let mut r = SubjectRun::failed(s, String::new());
+            r.error = None;
+            if let Err(e) = self.subject(net, &files, &mut r) {
+                println!("bench: {}: {e:#}", s.label());
+                r.error = Some(format!("{e:#}"));
+            }
+            if let Err(e) = self.restore_ends(net) {
+                r.error = Some(format!("restoring the client end: {e:#}"));
+            }
+            out.runs.push(r);
+        }
+        println!("bench: client data reload under load ...");
+        let mut reload = Reload::default();
+        if let Err(e) = self.reload(net, &files, &mut reload) {
+            println!("bench: reload: {e:#}");
+            reload.error = Some(format!("{e:#}"));
+        }
+        let _ = data::write_regions(&files.regions, 0);
+        let _ = self.restore_ends(net);
+        out.reload = Some(reload);
+        out
+    }
+
+    /// Starts a gslb daemon on `config` (XDP on the server end).
+    fn start_gslb(&self, net: &mut Net, config: &Path, dir: &Path) -> Result<Proc> {
+        std::fs::create_dir_all(dir)?;
+        net.xdp_off(true)?;
+        let pin = net.next_pin_dir();
+        let c = servers::gslb_cmd(net, self.gslb, config, &pin, dir, false);
+        let mut p = Proc::spawn("gslb", c, &dir.join("server.log"))?;
+        p.wait_log("gslb ready", self.plan.start_timeout)?;
+        Ok(p)
+    }
+
+    fn subject(&mut self, net: &mut Net, files: &Files, r: &mut SubjectRun) -> Result<()> {
+        let s = r.subject;
+        let dir = self.work.join(s.key());
+        std::fs::create_dir_all(&dir)?;
+        self.client_for_sockets(net)?;
+        net.xdp_off(true)?;
+        // What runs: a process to stop, or the bounce program.
+        let mut proc: Option<Proc> = None;
+        let mut knot: Option<servers::Running> = None;
+        let mut held: Option<Bounce> = None;
+        let progs: Vec<u32>;
+        match s {
+            Subject::Bounce => {
+                let b = Bounce::start(&bounce::object(), &net.server_ns, &net.server_if)?;
+                r.note = Some(format!("attached in {} mode", b.mode));
+                progs = vec![b.prog_id];
+                held = Some(b);
+            }
+            Subject::KnotXdp => {
+                let k = servers::start(
+                    Kind::KnotXdp,
+                    net,
+                    self.ds,
+                    self.work,
+                    self.gslb,
+                    self.plan.start_timeout,
+                )?;
+                progs = measure::bpf_fds(&k.pids()).xdp_progs;
+                knot = Some(k);
+            }
+            _ => {
+                let config = match s {
+                    Subject::GslbPlain => self.ds.gslb_toml.clone(),
+                    Subject::GslbAware => files.aware.clone(),
+                    _ => files.persist.clone(),
+                };
+                let p = self.start_gslb(net, &config, &dir)?;
+                progs = measure::bpf_fds(&super::netns::descendants(p.pid())).xdp_progs;
+                proc = Some(p);
+            }
+        }
+        let pids = proc
+            .as_ref()
+            .map(|p| super::netns::descendants(p.pid()))
+            .or_else(|| knot.as_ref().map(servers::Running::pids))
+            .unwrap_or_default();
+        if s != Subject::Bounce {
+            let (asked, wrong) = check_sample(net, self.ds.names, s, &dir);
+            r.checked = Some((asked, wrong.len() as u32));
+            r.wrong = wrong.into_iter().take(5).collect();
+        }
+
+        // dnsperf, ECS on every query.
+        let snap = Snapshot::start(pids.clone(), net, &progs);
+        let d = load::dnsperf_file(
+            net,
+            &files.ecs,
+            true,
+            self.plan.dnsperf_secs,
+            None,
+            &dir.join("dnsperf-ecs.txt"),
+        );
+        let cpu = snap.finish();
+        let d = d?;
+        let (qps, n) = (d.qps, d.completed);
+        r.dnsperf_ecs = Some(Run::new(d, cpu, qps, n));
+
+        // kxdpgun from the source range: the flood, then one step just
+        // above what it answered when the flood lost queries.
+        self.client_for_kxdpgun(net)?;
+        thread::sleep(Duration::from_millis(200));
+        let mut rate = self.opts.kxdpgun_qps;
+        let mut secs = self.plan.kxdpgun_probe_secs;
+        for step in 0..2 {
+            let out = dir.join(format!("kxdpgun-{step}.txt"));
+            let snap = Snapshot::start(pids.clone(), net, &progs);
+            let k = load::kxdpgun_from(
+                net,
+                &files.queries,
+                secs,
+                rate,
+                Some(data::SOURCE_RANGE),
+                &out,
+            );
+            let cpu = snap.finish();
+            let k = k?;
+            r.steps.push(Step {
+                offered: rate,
+                secs,
+                sent_qps: k.sent_qps,
+                answered_qps: k.qps,
+                loss: k.loss,
+            });
+            let (qps, n, loss) = (k.qps, k.replies, k.loss);
+            if r.kxdpgun.as_ref().is_none_or(|b| qps > b.qps) {
+                r.kxdpgun = Some(Run::new(k, cpu, qps, n));
+            }
+            if loss <= GOOD_LOSS {
+                break;
+            }
+            rate = (qps * 1.05) as u64;
+            secs = self.plan.kxdpgun_secs;
+        }
+        // The program's run time per packet, at the best step's rate.
+        let best = r
+            .steps
+            .iter()
+            .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
+            .map_or(self.opts.kxdpgun_qps, |st| st.offered);
+        measure::set_bpf_stats(true);
+        let snap = Snapshot::start(pids, net, &progs);
+        let k = load::kxdpgun_from(
+            net,
+            &files.queries,
+            self.plan.kxdpgun_secs,
+            best,
+            Some(data::SOURCE_RANGE),
+            &dir.join("kxdpgun-profile.txt"),
+        );
+        let cpu = snap.finish();
+        measure::set_bpf_stats(false);
+        let k = k?;
+        r.profile = Some(XdpProfile::new(
+            "kxdpgun",
+            best,
+            self.plan.kxdpgun_secs,
+            k.qps,
+            &cpu,
+        ));
+
+        if let Some(mut p) = proc {
+            p.check_alive()?;
+            p.stop(Duration::from_secs(10));
+        }
+        if let Some(mut k) = knot {
+            k.proc.check_alive()?;
+            k.proc.stop(Duration::from_secs(10));
+        }
+        drop(held);
+        Ok(())
+    }
+
+    /// `gslb clients reload` up to [`MAX_RELOADS`] times, the region files
+    /// swapped between two versions each time, under dnsperf's ECS load;
+    /// meanwhile kdig asks single ECS queries and each answer must be one
+    /// of the two versions' answers for its prefix.
+    fn reload(&mut self, net: &mut Net, files: &Files, out: &mut Reload) -> Result<()> {
+        let dir = self.work.join("aware-reload");
+        self.client_for_sockets(net)?;
+        data::write_regions(&files.regions, 0)?;
+        let mut p = self.start_gslb(net, &files.aware, &dir)?;
+        let control = dir.join("control.sock");
+        let secs = self.plan.dnsperf_secs.max(3);
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let names = self.ds.names;
+        let (d, checks) = thread::scope(|scope| {
+            let load = scope.spawn(|| {
+                load::dnsperf_file(
+                    net,
+                    &files.ecs,
+                    true,
+                    secs,
+                    Some(RELOAD_QPS),
+                    &dir.join("dnsperf-reload.txt"),
+                )
+            });
+            let checker = scope.spawn(|| {
+                let mut rng = Rng(0xc0ff_ee00_0000_0001);
+                let mut c = (0u32, 0u32, 0u32, Vec::new());
+                let mut n = 0;
+                while Instant::now() < deadline && n < 2_000 {
+                    n += 1;
+                    let q = EcsQuery::random(&mut rng, names);
+                    let got = kdig(net, &q);
+                    c.0 += 1;
+                    if got.is_empty() {
+                        c.2 += 1;
+                    } else if got != q.expected(0) && got != q.expected(1) {
+                        c.1 += 1;
+                        if c.3.len() < 5 {
+                            c.3.push(format!(
+                                "g{} {} ECS {}: {got} (old {}, new {})",
+                                q.name,
+                                if q.aaaa { "AAAA" } else { "A" },
+                                q.subnet(),
+                                q.expected(0),
+                                q.expected(1)
+                            ));
+                        }
+                    }
+                }
+                c
+            });
+            // The reloads, spread over the middle of the run.
+            thread::sleep(Duration::from_millis(500));
+            let gap = Duration::from_secs(secs.saturating_sub(1)) / MAX_RELOADS;
+            let mut result = Ok(());
+            for n in 0..MAX_RELOADS {
+                if Instant::now() + gap > deadline {
+                    break;
+                }
+                let shift = (n as usize + 1) % 2;
+                let t = Instant::now();
+                let step = data::write_regions(&files.regions, shift).and_then(|()| {
+                    cmd_ok(
+                        Command::new(self.gslb)
+                            .args(["clients", "reload", "--control"])
+                            .arg(&control),
+                    )
+                });
+                if let Err(e) = step {
+                    result = Err(e);
+                    break;
+                }
+                out.reloads += 1;
+                out.max_reload_ms = out
+                    .max_reload_ms
+                    .max(u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
+                thread::sleep(gap.saturating_sub(t.elapsed()));
+            }
+            let d = load.join().expect("dnsperf thread");
+            let c = checker.join().expect("checker thread");
+            (result.and(d), c)
+        });
+        out.checked = checks.0;
+        out.wrong = checks.1;
+        out.unanswered = checks.2;
+        out.examples = checks.3;
+        p.check_alive()?;
+        p.stop(Duration::from_secs(10));
+        out.dnsperf = Some(d?);
+        Ok(())
+    }
+}
+
+impl SubjectRun {
+    fn failed(subject: Subject, error: String) -> Self {
+        SubjectRun {
+            subject,
+            checked: None,
+            wrong: Vec::new(),
+            dnsperf_ecs: None,
+            kxdpgun: None,
+            steps: Vec::new(),
+            profile: None,
+            note: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// Runs `c`, fails with its output unless it exits 0.
+fn cmd_ok(c: &mut Command) -> Result<()> {
+    let o = c.output().context("starting gslb")?;
+    if !o.status.success() {
+        bail!(
+            "`{}` failed: {}{}",
+            crate::cmd::display(c),
+            String::from_utf8_lossy(&o.stdout).trim(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// One ECS query by kdig from the client end: the answer's first
+/// address, empty when none.
+fn kdig(net: &Net, q: &EcsQuery) -> String {
+    let out = net
+        .client("kdig")
+        .args([
+            &format!("@{SERVER_V4}"),
+            "+short",
+            "+tries=1",
+            "+timeout=1",
+            &format!("+subnet={}", q.subnet()),
+            &format!("g{}.{}", q.name, super::dataset::ZONE),
+            &(if q.aaaa { "AAAA" } else { "A" }).to_owned(),
+        ])
+        .output();
+    out.map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    })
+    .unwrap_or_default()
+}
+
+/// Asks [`SAMPLE`] ECS queries; returns how many and the wrong ones.
+fn check_sample(net: &Net, names: usize, s: Subject, dir: &Path) -> (u32, Vec<String>) {
+    let mut rng = Rng(0xabad_cafe_0000_0001);
+    let mut wrong = Vec::new();
+    let mut log = String::new();
+    for _ in 0..SAMPLE {
+        let q = EcsQuery::random(&mut rng, names);
+        let want = match s {
+            Subject::GslbAware | Subject::GslbPersist => q.expected(0),
+            _ if q.aaaa => v6(q.name).to_string(),
+            _ => v4(q.name).to_string(),
+        };
+        let got = kdig(net, &q);
+        let _ = writeln!(log, "g{} ECS {}: {got} (want {want})", q.name, q.subnet());
+        if got != want {
+            wrong.push(format!(
+                "g{} {} ECS {}: {got:?}, want {want}",
+                q.name,
+                if q.aaaa { "AAAA" } else { "A" },
+                q.subnet()
+            ));
+        }
+    }
+    let _ = std::fs::write(dir.join("check.txt"), log);
+    (SAMPLE as u32, wrong)
+}
+
+fn find(a: &Aware, s: Subject) -> Option<&SubjectRun> {
+    a.runs.iter().find(|r| r.subject == s && r.error.is_none())
+}
+
+/// kxdpgun answers/s of `s`.
+fn kx(a: &Aware, s: Subject) -> Option<f64> {
+    find(a, s).and_then(|r| r.kxdpgun.as_ref()).map(|k| k.qps)
+}
+
+/// dnsperf (ECS) answers/s of `s`.
+fn dp(a: &Aware, s: Subject) -> Option<f64> {
+    find(a, s)
+        .and_then(|r| r.dnsperf_ecs.as_ref())
+        .map(|k| k.qps)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map_or("–".into(), |r| format!("{:.0}%", r * 100.0))
+}
+
+fn times(r: Option<f64>) -> String {
+    r.map_or("–".into(), |r| format!("{r:.2}×"))
+}
+
+/// Whether gslb's rate under kxdpgun is the generator's: within 5% of the
+/// bounce program's, or every query it sent answered.
+fn generator_limited(a: &Aware, s: Subject) -> bool {
+    let Some(r) = find(a, s).and_then(|r| r.kxdpgun.as_ref()) else {
+        return false;
+    };
+    r.result.loss <= GOOD_LOSS || ratio(Some(r.qps), kx(a, Subject::Bounce)).unwrap_or(0.0) >= 0.95
+}
+
+/// The targets of this part: `(what, measured, verdict)`.
+pub fn targets(a: &Aware) -> Vec<(String, String, &'static str)> {
+    let mut t = Vec::new();
+    let verdict = |ok: Option<bool>| match ok {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "n/a",
+    };
+    for (s, what) in [
+        (Subject::GslbAware, "ECS + topology"),
+        (Subject::GslbPersist, "ECS + topology + persistence"),
+    ] {
+        for (gen, f) in [
+            ("kxdpgun", kx as fn(&Aware, Subject) -> Option<f64>),
+            ("dnsperf ECS", dp),
+        ] {
+            let r = ratio(f(a, s), f(a, Subject::GslbPlain));
+            t.push((
+                format!("{gen}: gslb XDP {what} ≥ 90% of its plain rate"),
+                pct(r),
+                verdict(r.map(|r| r >= 0.9)),
+            ));
+            let k = ratio(f(a, s), f(a, Subject::KnotXdp));
+            t.push((
+                format!("{gen}: gslb XDP {what} ≥ 3× Knot XDP"),
+                times(k),
+                verdict(k.map(|k| k >= 3.0)),
+            ));
+        }
+    }
+    if let Some(r) = &a.reload {
+        let done = r.error.is_none() && r.reloads > 0;
+        t.push((
+            "client data reload under load: zero wrong answers, zero lost queries".into(),
+            format!(
+                "{} reloads, {} of {} answers wrong, {} unanswered, {} of {} dnsperf queries lost",
+                r.reloads,
+                r.wrong,
+                r.checked,
+                r.unanswered,
+                r.lost(),
+                r.dnsperf.as_ref().map_or(0, |d| d.sent)
+            ),
+            verdict(done.then_some(r.wrong == 0 && r.unanswered == 0 && r.lost() == 0)),
+        ));
+    }
+    t
+}
+
+/// The section of results.md.
+pub fn markdown(a: &Aware, s: &mut String) {
+    s.push_str(
+        "\n## Client-aware answers and the ceiling\n\n\
+         Same run, same generators: kxdpgun sends A/AAAA queries of the gslb names from \
+         every address of 198.18.0.0/15 (the client group comes from the source address), \
+         dnsperf sends the same kind of queries each with ECS (RFC 7871) from 512 IPv4 /24s \
+         and 400 IPv6 /56s (`-B`, wire format). Client-aware config: 200 regions \
+         (198.18.0.0/15 /24s and 2001:db8:c000::/48s), one topology rule each (200 client \
+         groups), 4 datacenters, 4 pools `topology` then `round_robin` shared by the names \
+         (4 policies). Persistence: `persistence = ",
+    );
+    s.push_str(data::PERSISTENCE);
+    s.push_str(
+        "` on every pool. The bounce program (`gslb_bounce`) only swaps the addresses and \
+         sends each query back: its rate is the generator's and the link's ceiling.\n\n\
+         | subject | sample | dnsperf ECS q/s | kxdpgun q/s (sent, lost) | of ceiling | ns/packet |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let ceiling = kx(a, Subject::Bounce);
+    for r in &a.runs {
+        let sample = r
+            .checked
+            .map_or("–".into(), |(n, w)| format!("{} of {n} right", n - w));
+        let d = r
+            .dnsperf_ecs
+            .as_ref()
+            .map_or("–".into(), |d| fmt_qps(d.qps));
+        let k = r.kxdpgun.as_ref().map_or("–".into(), |k| {
+            format!(
+                "{} ({}, {:.1}%)",
+                fmt_qps(k.qps),
+                fmt_qps(k.result.sent_qps),
+                k.result.loss * 100.0
+            )
+        });
+        let of = ratio(r.kxdpgun.as_ref().map(|k| k.qps), ceiling);
+        let ns = r
+            .profile
+            .as_ref()
+            .and_then(|p| p.ns_per_packet)
+            .map_or("–".into(), |n| format!("{n:.0}"));
+        let _ = writeln!(
+            s,
+            "| {} | {sample} | {d} | {k} | {} | {ns} |",
+            r.subject.label(),
+            pct(of)
+        );
+    }
+    for r in &a.runs {
+        if let Some(n) = &r.note {
+            let _ = writeln!(s, "\n- {}: {n}", r.subject.label());
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(
+                s,
+                "\n- {}: error: {}",
+                r.subject.label(),
+                e.replace('\n', " / ")
+            );
+        }
+        if !r.wrong.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n- {}: wrong sample answers: {}",
+                r.subject.label(),
+                r.wrong.join("; ")
+            );
+        }
+    }
+    for gs in [Subject::GslbPlain, Subject::GslbAware, Subject::GslbPersist] {
+        if find(a, gs).is_some() {
+            let _ = writeln!(
+                s,
+                "\n- {} under kxdpgun: {} of the ceiling{}",
+                gs.label(),
+                pct(ratio(kx(a, gs), ceiling)),
+                if generator_limited(a, gs) {
+                    " — limited by the generator (it answered all that kxdpgun sent, or as \
+                     much as the bounce program)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if let Some(r) = &a.reload {
+        let _ = writeln!(
+            s,
+            "\n### Client data reload under load\n\n\
+             dnsperf sends ECS queries at {} q/s while the region files are swapped between \
+             two versions (every prefix to another group, so most answers change) and \
+             `gslb clients reload` runs, up to {MAX_RELOADS} times; kdig asks single ECS \
+             queries meanwhile, each answer must be the old or the new data's for its prefix.\n\n\
+             reloads: {} (slowest {} ms); answers checked: {}, wrong: {}, unanswered: {}; \
+             dnsperf: {} sent, {} lost",
+            fmt_qps(RELOAD_QPS as f64),
+            r.reloads,
+            r.max_reload_ms,
+            r.checked,
+            r.wrong,
+            r.unanswered,
+            r.dnsperf.as_ref().map_or(0, |d| d.sent),
+            r.lost()
+        );
+        for e in &r.examples {
+            let _ = writeln!(s, "- wrong: {e}");
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "- error: {}", e.replace('\n', " / "));
+        }
+    }
+}
