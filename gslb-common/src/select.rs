@@ -272,30 +272,32 @@ pub const fn uses_counter(mode: u16) -> bool {
 pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) -> usize {
     let count = usize::from(opaque_count(sel)).min(MAX_ADDRS);
     let first = first & (MAX_ADDRS - 1);
-    let cap = answer_count(sel);
+    let max = if sel.max == 0 {
+        MAX_ADDRS
+    } else {
+        usize::from(sel.max)
+    };
+    // A keep-only first answer takes place 0; the loop then lists the
+    // candidates from 0, one answer fewer.
+    let (start, mut n, max) = if first >= count {
+        (0, 1, answer_count(sel))
+    } else {
+        (first, 0, max)
+    };
+    order[0] = first as u8;
     let usable = usable(sel);
-    // All ones when `first` is a keep-only candidate. The answers then
-    // run over `count + 1` places, `count, 0, 1, ..`, place `count`
-    // standing for `first`: the same one-wrap rotation as the usual case.
-    let keep_only = ((count as i64 - 1 - first as i64) >> 63) as usize;
-    let places = count + (keep_only & 1);
-    let start = first - (first.wrapping_sub(count) & keep_only);
-    let mut n = 0;
     for j in 0..MAX_ADDRS {
-        if j >= places || n >= cap {
+        if j >= count || n >= max {
             break;
         }
-        // `start < places`: at most one wrap, subtracted without a branch
-        // (all ones when `i >= places`) or a division.
+        // `start < count`: at most one wrap, subtracted without a branch
+        // (all ones when `i >= count`) or a division.
         let i = start + j;
-        let wrap = ((places as i64 - 1 - i as i64) >> 63) as usize;
-        let i = i - (places & wrap);
-        // All ones at the keep-only place (only when there is one).
-        let is_kept = (((i ^ count) as i64 - 1) >> 63) as usize & keep_only;
-        let i = ((i & !is_kept) | (first & is_kept)) & (MAX_ADDRS - 1);
-        // Written at the next free place, kept only if usable; `n <= j`.
+        let wrap = ((count as i64 - 1 - i as i64) >> 63) as usize;
+        let i = (i - (count & wrap)) & (MAX_ADDRS - 1);
+        // Written at the next free place, kept only if usable; `n <= j + 1`.
         order[n & (MAX_ADDRS - 1)] = i as u8;
-        n += (((usable >> i) & 1) as usize) | (is_kept & 1);
+        n += ((usable >> i) & 1) as usize;
     }
     n
 }

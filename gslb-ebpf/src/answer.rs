@@ -226,7 +226,7 @@ fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
         addr[12..16].copy_from_slice(unsafe { &(&*ip)[12..16] });
     }
     let key = aya_ebpf::maps::lpm_trie::Key::new(128, addr);
-    CLIENT_GROUPS.get(&key).copied().unwrap_or(0)
+    CLIENT_GROUPS.get(&key).map_or(0, |g| g.group)
 }
 
 /// Picks the answers (see `gslb_common::select`) and builds the response

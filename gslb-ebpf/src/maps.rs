@@ -4,12 +4,13 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
     macros::map,
-    maps::{Array, HashMap, LpmTrie, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray},
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, Canned, ClientPrefix, Config, LocalAddrs, NameEntry,
-        NameSlot, StaticKey, DEFAULT_MAX_NAMES, MAX_CLIENT_PREFIXES, MAX_SERVERS, MAX_ZONES,
+        AnswerKey, AnswerV4, AnswerV6, Canned, ClientGroup, ClientPrefix, Config, LocalAddrs,
+        NameEntry, NameSlot, PersistKey, PersistRecord, StaticKey, DEFAULT_MAX_NAMES,
+        DEFAULT_PERSIST_RECORDS, MAX_CLIENT_PREFIXES, MAX_ECS_TRUSTED, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -27,10 +28,27 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::C
 #[map]
 pub static SERVER_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SERVERS, 0);
 
-/// Client prefix → client group.
+/// Client prefix → client group and the prefix's length (the ECS scope).
 #[map]
-pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, u32> =
+pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, ClientGroup> =
     LpmTrie::with_max_entries(MAX_CLIENT_PREFIXES, 0);
+
+/// Resolver prefix → 1: whose EDNS Client Subnet is used under
+/// `CONFIG_ECS_TRUSTED`.
+#[map]
+pub static ECS_TRUSTED: LpmTrie<ClientPrefix, u8> = LpmTrie::with_max_entries(MAX_ECS_TRUSTED, 0);
+
+/// Persistence records: (set, family, client prefix) → the server it
+/// sticks to. LRU: when full, the least recently used record goes. The
+/// daemon sizes it at load time.
+#[map]
+pub static PERSIST: LruHashMap<PersistKey, PersistRecord> =
+    LruHashMap::with_max_entries(DEFAULT_PERSIST_RECORDS, 0);
+
+/// Server id → generation (bumped by the daemon when the server goes
+/// down or is disabled: older persistence records to it are void).
+#[map]
+pub static SERVER_GEN: Array<u32> = Array::with_max_entries(MAX_SERVERS, 0);
 
 /// Open-addressed table of the short names (see `gslb_common::maps::NAME_SLOTS`);
 /// the daemon sets its size at load time.
