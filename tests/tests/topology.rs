@@ -1,0 +1,203 @@
+//! Topology rules through XDP and the slow path: a client namespace
+//! whose veth holds addresses in several client prefixes (198.19.x.0/24
+//! and 2001:db8:fx::/48), `[[topology]]` rules sending each to a
+//! different datacenter, queried with `dig -b` from each address.
+//!
+//! - Member-level method `topology`: the member with the highest score
+//!   for the client, the longest matching prefix deciding among rules
+//!   that score the same server; a client no rule matches gets the
+//!   chain's next method (global availability: the first member).
+//! - `pool_method = "topology"`: the pool with the highest score first.
+//! - Every answer comes from XDP (its counters prove it), and a
+//!   `--no-xdp` daemon answers the same.
+//!
+//! Run with `cargo xtask test -- -p gslb-tests --test topology`.
+
+use std::net::IpAddr;
+
+use gslb_tests::{
+    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    netns::{run_ok, Net},
+};
+
+/// Servers: d1 (dc1, first in pool order: the default), a1 (ams), n1
+/// (nyc), s1 (sgp); pool `web` orders members by topology then global
+/// availability; name `pools` picks among one-member pools by topology.
+fn config() -> String {
+    let mut c = String::from(ZONE);
+    c.push_str(
+        r#"
+[[datacenter]]
+name = "ams"
+lat = 52.37
+lon = 4.90
+
+[[datacenter]]
+name = "nyc"
+lat = 40.71
+lon = -74.01
+
+[[datacenter]]
+name = "sgp"
+lat = 1.35
+lon = 103.82
+"#,
+    );
+    for (name, dc, addr) in [
+        ("d1", "dc1", "198.18.70.1"),
+        ("a1", "ams", "198.18.70.2"),
+        ("n1", "nyc", "198.18.70.3"),
+        ("s1", "sgp", "198.18.70.4"),
+    ] {
+        c.push_str(&format!(
+            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
+        ));
+    }
+    c.push_str(
+        r#"
+[[pool]]
+name = "web"
+members = ["d1", "a1", "n1", "s1"]
+preferred = "topology"
+alternate = "global_availability"
+
+[[pool]]
+name = "pd"
+members = ["d1"]
+
+[[pool]]
+name = "pa"
+members = ["a1"]
+
+[[pool]]
+name = "pn"
+members = ["n1"]
+
+[[gslb]]
+name = "web.example.test"
+ttl = 30
+pools = ["web"]
+
+[[gslb]]
+name = "pools.example.test"
+ttl = 30
+pools = ["pd", "pa", "pn"]
+pool_method = "topology"
+
+[[region]]
+name = "west"
+prefixes = ["198.19.2.0/24", "2001:db8:f2::/48"]
+
+[[topology]]
+client = "cidr:198.19.1.0/24"
+server = "datacenter:ams"
+score = 100
+
+[[topology]]
+client = "cidr:198.19.1.0/24"
+server = "datacenter:nyc"
+score = 50
+
+# More specific: decides a1's score for 198.19.1.128/25.
+[[topology]]
+client = "cidr:198.19.1.128/25"
+server = "datacenter:ams"
+score = 5
+
+[[topology]]
+client = "region:west"
+server = "datacenter:sgp"
+score = 100
+
+[[topology]]
+client = "cidr:198.19.2.0/24"
+server = "pool:pn"
+score = 7
+
+[[topology]]
+client = "cidr:2001:db8:f1::/48"
+server = "datacenter:nyc"
+score = 100
+"#,
+    );
+    c
+}
+
+/// (client address, web's answer, pools' answer).
+fn expectations() -> Vec<(IpAddr, IpAddr, IpAddr)> {
+    let (d1, a1, n1, s1) = (
+        v4("198.18.70.1"),
+        v4("198.18.70.2"),
+        v4("198.18.70.3"),
+        v4("198.18.70.4"),
+    );
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    vec![
+        // ams 100 > nyc 50.
+        (ip("198.19.1.10"), a1, a1),
+        // The /25 rule scores a1 5: nyc 50 wins; the pool pa too.
+        (ip("198.19.1.200"), n1, n1),
+        // Region west: sgp 100 (n1 only 7); pool pn by its rule.
+        (ip("198.19.2.10"), s1, n1),
+        // No rule: global availability, and pools in config order.
+        (ip("198.19.9.10"), d1, d1),
+        (ip("2001:db8:f1::10"), n1, n1),
+        (ip("2001:db8:f2::10"), s1, d1),
+        (ip("2001:db8:f9::10"), d1, d1),
+    ]
+}
+
+/// Adds the client addresses to the client veth and routes their
+/// prefixes back from the server namespace (for the slow path).
+fn add_clients(net: &Net) {
+    for (client, _, _) in expectations() {
+        net.add_cli_addr(client);
+    }
+    for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
+        run_ok(net.in_srv("ip").args(["route", "add", prefix, "dev", &net.srv_if]));
+    }
+}
+
+#[test]
+fn each_client_prefix_gets_its_datacenter() {
+    let config = config();
+    check_config(&config, "topology");
+    let mut f = Failures::default();
+    for no_xdp in [false, true] {
+        let what = if no_xdp { "--no-xdp" } else { "XDP" };
+        let net = Net::new(if no_xdp { "topo_slow" } else { "topo_xdp" });
+        add_clients(&net);
+        let d = start_with(&net, &config, no_xdp);
+        let before = d.xdp.then(|| d.stats());
+        let mut queries = 0;
+        for (client, web, pools) in expectations() {
+            let src = client.to_string();
+            for (name, want) in [("web.example.test", web), ("pools.example.test", pools)] {
+                // Twice: the answer does not rotate.
+                for _ in 0..2 {
+                    let r = net.dig(net.srv_v4(), name, "A", &["-b", &src]);
+                    queries += 1;
+                    let got = answer_addrs(&r);
+                    f.check(r.status == "NOERROR" && got == [want], || {
+                        format!(
+                            "{what}: {name} A from {client}: {} {got:?}, want [{want}]\n{}",
+                            r.status, r.raw
+                        )
+                    });
+                }
+            }
+        }
+        if let Some(before) = before {
+            let after = d.stats();
+            let answered = before.delta_of(&after, "xdp_answered");
+            f.check(answered == queries, || {
+                format!(
+                    "xdp_answered +{answered}, want +{queries} (every query answered in XDP); \
+                     changes: {:?}",
+                    before.delta(&after)
+                )
+            });
+        }
+    }
+    f.assert_none();
+}
