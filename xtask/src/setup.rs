@@ -315,7 +315,13 @@ fn ensure_pip_packages() -> Result<()> {
     }
     let pip = |extra: &[&str]| {
         Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--root-user-action=ignore"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--root-user-action=ignore",
+            ])
             .args(extra)
             .args(&missing)
             .status()

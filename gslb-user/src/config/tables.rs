@@ -136,6 +136,9 @@ impl Validator<'_> {
         let pools = self.pools(&raw.pool, &servers);
         let regions = self.regions(&raw.region);
         let geoip = self.geoip(raw.geoip.as_ref());
+        if raw.geoip.is_none() {
+            self.geo_methods_need_geoip(&raw.pool);
+        }
         let topology = self.topology(
             &raw.topology,
             &datacenters,

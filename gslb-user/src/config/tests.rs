@@ -133,5 +133,6 @@ mod monitor;
 mod pool;
 mod read;
 mod server;
+mod topology;
 mod vserver;
 mod zone;

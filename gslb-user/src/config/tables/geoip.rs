@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::pool::{Method, RawPool};
 use crate::config::{checks::Validator, raw::Str};
 
 /// `[geoip]`.
@@ -47,6 +48,22 @@ impl Validator<'_> {
                 Some(None) => return None,
             },
         })
+    }
+
+    /// Without `[geoip]`, a pool's `geo_proximity` method has no client
+    /// locations to work with: an error at the method.
+    pub(super) fn geo_methods_need_geoip(&mut self, pools: &[RawPool]) {
+        for p in pools {
+            for key in [&p.preferred, &p.alternate, &p.fallback].into_iter().flatten() {
+                if key.get_ref() == Method::GeoProximity.name() {
+                    self.error(
+                        &key.span(),
+                        "method geo_proximity needs client locations: no [geoip] database \
+                         is configured",
+                    );
+                }
+            }
+        }
     }
 
     /// A database path that opens as an MMDB.
