@@ -9,7 +9,7 @@ fn method_names_round_trip() {
         assert_eq!(Method::from_name(name), Some(*m));
         assert_eq!(m.to_string(), *name);
     }
-    assert_eq!(Method::ALL.len(), 15);
+    assert_eq!(Method::ALL.len(), 17);
     for (w, name) in AllDown::ALL {
         assert_eq!(AllDown::from_name(name), Some(*w));
     }
