@@ -1,0 +1,266 @@
+//! Geography through XDP and the slow path: MMDB databases the test
+//! writes with python3's `mmdb-writer` (City-style records with country,
+//! continent and location, and an ASN database) for client prefixes in
+//! 198.19.x.0/24 and 2001:db8:fx::/48; a client namespace holding an
+//! address in each, queried with `dig -b`.
+//!
+//! - `geo_proximity`: each client gets its nearest datacenter; a
+//!   datacenter's `bias` moves the boundary (Reykjavik goes from ams to
+//!   nyc); a client the database does not know gets the chain's next
+//!   method.
+//! - Topology rules on `country:`, `continent:` and `asn:` (asn before
+//!   country before continent).
+//! - Every answer comes from XDP (its counters prove it), and a
+//!   `--no-xdp` daemon answers the same.
+//!
+//! Run with `cargo xtask test -- -p gslb-tests --test geo`.
+
+use std::{net::IpAddr, path::PathBuf, process::Command, time::Duration};
+
+use gslb_tests::{
+    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    netns::{run_bounded, run_ok, Net},
+};
+
+/// Writes an MMDB (IPv6 tree, IPv4 inside) from `(network, JSON record)`
+/// pairs with python3's mmdb-writer.
+fn write_mmdb(path: &PathBuf, db_type: &str, networks: &[(&str, String)]) {
+    let entries: Vec<String> = networks
+        .iter()
+        .map(|(net, rec)| format!("[\"{net}\", {rec}]"))
+        .collect();
+    let spec = format!("[{}]", entries.join(", "));
+    let script = r#"
+import json, sys
+from netaddr import IPSet
+from mmdb_writer import MMDBWriter
+w = MMDBWriter(ip_version=6, database_type=sys.argv[1], ipv4_compatible=True)
+for net, rec in json.loads(sys.argv[2]):
+    w.insert_network(IPSet([net]), rec)
+w.to_db_file(sys.argv[3])
+"#;
+    let out = run_bounded(
+        Command::new("python3")
+            .args(["-c", script, db_type, &spec])
+            .arg(path),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.success(),
+        "python3 mmdb-writer (cargo xtask setup installs it) failed:\n{out}"
+    );
+}
+
+fn city(country: &str, continent: &str, lat: f64, lon: f64) -> String {
+    format!(
+        "{{\"country\": {{\"iso_code\": \"{country}\"}}, \"continent\": {{\"code\": \
+         \"{continent}\"}}, \"location\": {{\"latitude\": {lat:.4}, \"longitude\": {lon:.4}}}}}"
+    )
+}
+
+/// The databases, in a scratch directory: (City, ASN).
+fn databases() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("gslbt-geo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (city_db, asn_db) = (dir.join("City.mmdb"), dir.join("ASN.mmdb"));
+    let paris = city("FR", "EU", 48.85, 2.35);
+    let boston = city("US", "NA", 42.36, -71.06);
+    let tokyo = city("JP", "AS", 35.68, 139.69);
+    let reykjavik = city("IS", "EU", 64.15, -21.94);
+    write_mmdb(
+        &city_db,
+        "GeoIP2-City",
+        &[
+            ("198.19.1.0/24", paris.clone()),
+            ("198.19.2.0/24", boston),
+            ("198.19.3.0/24", tokyo.clone()),
+            ("198.19.4.0/24", reykjavik),
+            ("2001:db8:f1::/48", paris),
+            ("2001:db8:f3::/48", tokyo),
+        ],
+    );
+    write_mmdb(
+        &asn_db,
+        "GeoLite2-ASN",
+        &[(
+            "198.19.1.0/24",
+            "{\"autonomous_system_number\": 64500}".to_string(),
+        )],
+    );
+    (city_db, asn_db)
+}
+
+/// Servers d1 (a datacenter at the south pole: never nearest, first in
+/// pool order), a1 (ams), n1 (nyc), s1 (sgp); `near` by geo_proximity,
+/// `cc` by country/continent/asn topology rules, both falling back to
+/// global availability. `nyc_bias` is nyc's bias.
+fn config(city_db: &PathBuf, asn_db: &PathBuf, nyc_bias: i32) -> String {
+    let mut c = String::from(ZONE);
+    c.push_str(&format!(
+        r#"
+[geoip]
+database = "{}"
+asn_database = "{}"
+
+[[datacenter]]
+name = "pole"
+lat = -89.0
+lon = 0.0
+
+[[datacenter]]
+name = "ams"
+lat = 52.37
+lon = 4.90
+
+[[datacenter]]
+name = "nyc"
+lat = 40.71
+lon = -74.01
+bias = {nyc_bias}
+
+[[datacenter]]
+name = "sgp"
+lat = 1.35
+lon = 103.82
+"#,
+        city_db.display(),
+        asn_db.display()
+    ));
+    for (name, dc, addr) in [
+        ("d1", "pole", "198.18.70.1"),
+        ("a1", "ams", "198.18.70.2"),
+        ("n1", "nyc", "198.18.70.3"),
+        ("s1", "sgp", "198.18.70.4"),
+    ] {
+        c.push_str(&format!(
+            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
+        ));
+    }
+    c.push_str(
+        r#"
+[[pool]]
+name = "near"
+members = ["d1", "a1", "n1", "s1"]
+preferred = "geo_proximity"
+alternate = "global_availability"
+
+[[pool]]
+name = "cc"
+members = ["d1", "a1", "n1", "s1"]
+preferred = "topology"
+alternate = "global_availability"
+
+[[gslb]]
+name = "near.example.test"
+ttl = 30
+pools = ["near"]
+
+[[gslb]]
+name = "cc.example.test"
+ttl = 30
+pools = ["cc"]
+
+[[topology]]
+client = "country:JP"
+server = "datacenter:ams"
+score = 100
+
+[[topology]]
+client = "continent:NA"
+server = "datacenter:sgp"
+score = 100
+
+[[topology]]
+client = "continent:EU"
+server = "datacenter:sgp"
+score = 100
+
+# Written last, yet before the country and continent rules.
+[[topology]]
+client = "asn:64500"
+server = "datacenter:nyc"
+score = 100
+"#,
+    );
+    c
+}
+
+/// (client, near's answer with bias 0, with nyc bias 60, cc's answer).
+fn expectations() -> Vec<(IpAddr, IpAddr, IpAddr, IpAddr)> {
+    let (d1, a1, n1, s1) = (
+        v4("198.18.70.1"),
+        v4("198.18.70.2"),
+        v4("198.18.70.3"),
+        v4("198.18.70.4"),
+    );
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    vec![
+        // Paris, AS64500: ams; asn rule (nyc) over continent EU (sgp).
+        (ip("198.19.1.10"), a1, a1, n1),
+        // Boston: nyc; continent NA.
+        (ip("198.19.2.10"), n1, n1, s1),
+        // Tokyo: sgp; country JP.
+        (ip("198.19.3.10"), s1, s1, a1),
+        // Reykjavik: ams (about 2,000 km) until nyc's bias 60 makes its
+        // 4,200 km count as 1,700; continent EU.
+        (ip("198.19.4.10"), a1, n1, s1),
+        // Not in the databases: the next method, global availability.
+        (ip("198.19.9.10"), d1, d1, d1),
+        // IPv6: Paris without an ASN (continent EU), Tokyo.
+        (ip("2001:db8:f1::10"), a1, a1, s1),
+        (ip("2001:db8:f3::10"), s1, s1, a1),
+    ]
+}
+
+fn add_clients(net: &Net) {
+    for (client, ..) in expectations() {
+        net.add_cli_addr(client);
+    }
+    for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
+        run_ok(net.in_srv("ip").args(["route", "add", prefix, "dev", &net.srv_if]));
+    }
+}
+
+#[test]
+fn nearest_datacenter_per_client_and_geo_rules() {
+    let (city_db, asn_db) = databases();
+    let mut f = Failures::default();
+    for (bias, no_xdp) in [(0, false), (60, false), (0, true)] {
+        let config = config(&city_db, &asn_db, bias);
+        check_config(&config, "geo");
+        let what = format!("{} bias {bias}", if no_xdp { "--no-xdp" } else { "XDP" });
+        let net = Net::new(&format!("geo_{bias}_{no_xdp}"));
+        add_clients(&net);
+        let d = start_with(&net, &config, no_xdp);
+        let before = d.xdp.then(|| d.stats());
+        let mut queries = 0;
+        for (client, near0, near60, cc) in expectations() {
+            let near = if bias == 0 { near0 } else { near60 };
+            let src = client.to_string();
+            for (name, want) in [("near.example.test", near), ("cc.example.test", cc)] {
+                let r = net.dig(net.srv_v4(), name, "A", &["-b", &src]);
+                queries += 1;
+                let got = answer_addrs(&r);
+                f.check(r.status == "NOERROR" && got == [want], || {
+                    format!(
+                        "{what}: {name} A from {client}: {} {got:?}, want [{want}]\n{}",
+                        r.status, r.raw
+                    )
+                });
+            }
+        }
+        if let Some(before) = before {
+            let after = d.stats();
+            let answered = before.delta_of(&after, "xdp_answered");
+            f.check(answered == queries, || {
+                format!(
+                    "{what}: xdp_answered +{answered}, want +{queries}; changes: {:?}",
+                    before.delta(&after)
+                )
+            });
+        }
+    }
+    let _ = std::fs::remove_file(&city_db);
+    let _ = std::fs::remove_file(&asn_db);
+    f.assert_none();
+}
