@@ -292,6 +292,29 @@ impl ClientMap {
         })
     }
 
+    /// This partition with the groups of both maps: while the answer sets
+    /// of `next`'s groups are written and the trie moves to `next`'s
+    /// partition, an address leads to an old group or a new one, and
+    /// both have their sets (the profiles of one id are equal in both,
+    /// as `next` was rebuilt from this map).
+    pub fn with_groups_of(&self, next: &ClientMap) -> ClientMap {
+        let mut out = self.clone();
+        for (g, p) in next.groups() {
+            out.profiles.entry(g).or_insert_with(|| p.clone());
+        }
+        out.topology = next.topology.clone();
+        out
+    }
+
+    /// The groups of `self` that `next` no longer has.
+    pub fn stale_groups(&self, next: &ClientMap) -> Vec<GroupId> {
+        self.profiles
+            .keys()
+            .filter(|g| next.profile(**g).is_none())
+            .copied()
+            .collect()
+    }
+
     /// No client data: no trie entries, every client in group 0
     /// (`CONFIG_CLIENT_GROUPS` off).
     pub fn is_empty(&self) -> bool {
