@@ -206,21 +206,24 @@ fn rrset(
             *scope = (*scope).max(g.scope(t, c));
         }
     };
+    let persist = Some(&*state.persist);
     let found: Option<Vec<Record>> = match (qtype, gslb) {
-        (RecordType::A | RecordType::AAAA, Some(g)) => match g.outcome(owner, qtype, client) {
-            Outcome::Records(r) => {
-                scoped(g, qtype);
-                return Found::Records(r);
+        (RecordType::A | RecordType::AAAA, Some(g)) => {
+            match g.outcome_with(owner, qtype, client, persist) {
+                Outcome::Records(r) => {
+                    scoped(g, qtype);
+                    return Found::Records(r);
+                }
+                Outcome::Nodata => None,
+                Outcome::Drop => return Found::Drop,
+                Outcome::Servfail => return Found::Servfail,
+                // "Return to DNS": the static zone data at the name.
+                Outcome::ReturnToDns => static_rrset(qtype),
             }
-            Outcome::Nodata => None,
-            Outcome::Drop => return Found::Drop,
-            Outcome::Servfail => return Found::Servfail,
-            // "Return to DNS": the static zone data at the name.
-            Outcome::ReturnToDns => static_rrset(qtype),
-        },
+        }
         (RecordType::ANY, Some(g)) => [RecordType::A, RecordType::AAAA]
             .into_iter()
-            .find_map(|t| match g.outcome(owner, t, client) {
+            .find_map(|t| match g.outcome_with(owner, t, client, persist) {
                 Outcome::Records(r) => {
                     scoped(g, t);
                     Some(r)

@@ -81,6 +81,8 @@ pub fn load_object_for(state: &crate::state::model::State) -> Result<Ebpf, XdpEr
         gslb_common::maps::CLIENT_GROUPS,
         super::clients::capacity(state.clients.entries().len()),
     ));
+    // `[server] persist_records`: the LRU map's capacity.
+    capacities.push((gslb_common::maps::PERSIST, state.server.persist_records));
     load_sized(&capacities)
 }
 

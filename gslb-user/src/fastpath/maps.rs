@@ -472,6 +472,15 @@ impl Maps {
             .get()
     }
 
+    /// The answer-set id of gslb name `g` (its policy's), once
+    /// [`Maps::sync`] has given it one: what the XDP program's persistence
+    /// records name the set by.
+    pub fn set_id(&self, g: &GslbName) -> Option<u32> {
+        self.ids
+            .get(&SetKey::of(g, &wire_key(&g.name)))
+            .map(|id| id.get())
+    }
+
     /// Short names kept in `NAMES_32` because their slots were all taken.
     pub fn slot_overflow(&self) -> usize {
         self.overflow.len()

@@ -3,6 +3,7 @@
 
 pub mod attached;
 pub mod clients;
+pub mod ecs;
 mod error;
 pub mod loader;
 pub mod maps;

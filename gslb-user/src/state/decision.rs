@@ -21,6 +21,7 @@ use hickory_proto::rr::{
 };
 
 use super::ids::{GroupId, PolicyId};
+use super::persist::Sticky;
 use crate::config::{GslbConfig, PoolMethod};
 
 /// Address family of an answer set.
@@ -275,6 +276,12 @@ impl AnswerSet {
     /// for static persist), in answer order, with the same algorithm as
     /// the XDP program.
     pub fn pick(&self, client: Option<IpAddr>) -> Vec<IpAddr> {
+        self.pick_with(client, None)
+    }
+
+    /// [`AnswerSet::pick`] with persistence: a set with `sticky_ttl`
+    /// hands `client` the server its record keeps ([`Sticky::first`]).
+    pub fn pick_with(&self, client: Option<IpAddr>, sticky: Option<Sticky<'_>>) -> Vec<IpAddr> {
         let mut pick = Pick::default();
         if select::uses_counter(self.sel.mode) {
             pick.counter = self.rotation.fetch_add(1, Ordering::Relaxed);
@@ -286,7 +293,12 @@ impl AnswerSet {
             Some(IpAddr::V6(a)) => select::persist_key_v6(&a.octets(), self.sel.persist_v6),
             None => 0,
         };
-        let Some(first) = select::first(&self.sel, &pick, &mut select::identity) else {
+        let by_method = || select::first(&self.sel, &pick, &mut select::identity);
+        let first = match (sticky, client) {
+            (Some(st), Some(c)) if self.sel.sticky_ttl != 0 => st.first(&self.sel, c, by_method),
+            _ => by_method(),
+        };
+        let Some(first) = first else {
             return Vec::new();
         };
         if let (Some(hits), Some(&id)) = (&self.hits, self.sel.ids.get(first)) {
@@ -357,6 +369,16 @@ impl Decision {
     /// The slow path's outcome for a query owned by `owner` (the name as
     /// the client spelled it) from `client`.
     pub fn outcome(&self, owner: &Name, client: Option<IpAddr>) -> Outcome {
+        self.outcome_with(owner, client, None)
+    }
+
+    /// [`Decision::outcome`] with persistence ([`AnswerSet::pick_with`]).
+    pub fn outcome_with(
+        &self,
+        owner: &Name,
+        client: Option<IpAddr>,
+        sticky: Option<Sticky<'_>>,
+    ) -> Outcome {
         match self {
             Decision::NoSet | Decision::Nodata => Outcome::Nodata,
             Decision::Drop => Outcome::Drop,
@@ -364,7 +386,7 @@ impl Decision {
             Decision::Servfail => Outcome::Servfail,
             Decision::Answer(set) => {
                 let records: Vec<Record> = set
-                    .pick(client)
+                    .pick_with(client, sticky)
                     .into_iter()
                     .map(|a| {
                         let data = match a {

@@ -18,6 +18,8 @@
 //! when_all_down = "fail_open"          # fail_open | fallback_ip | return_to_dns | servfail | nodata | drop
 //! persist_prefix_v4 = 24               # static persist LDNS mask, 0..=32 (default 32)
 //! persist_prefix_v6 = 56               # 0..=64 (default 64)
+//! # persistence with a TTL: a client prefix keeps its first server
+//! persistence = { ttl = "10m", prefix_v4 = 24, prefix_v6 = 56 }
 //! ```
 
 use std::{collections::HashMap, net::IpAddr};
@@ -27,7 +29,7 @@ use serde::Deserialize;
 use super::vserver::VirtualServerConfig;
 use crate::config::{
     checks::{unusable_address, Declared, Validator},
-    raw::{Int, Str, StrList},
+    raw::{Dur, Int, Str, StrList},
     MAX_GSLB_ADDRS,
 };
 
@@ -141,6 +143,37 @@ pub struct PoolConfig {
     pub persist_prefix_v4: u8,
     /// Static persist mask for IPv6 LDNS addresses (0..=64).
     pub persist_prefix_v6: u8,
+    /// Persistence with a TTL; `None`: off.
+    pub persistence: Option<Persistence>,
+}
+
+/// `persistence = { ttl, prefix_v4, prefix_v6 }`: a client prefix keeps
+/// the server it was first handed for `ttl` after its last query, while
+/// that server stays up and enabled (draining keeps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    /// How long a record lives after its last use (whole seconds, >= 1).
+    pub ttl: std::time::Duration,
+    /// Leading bits of an IPv4 client address that make its prefix.
+    pub prefix_v4: u8,
+    /// Leading bits of an IPv6 client address that make its prefix.
+    pub prefix_v6: u8,
+}
+
+/// Default `persistence.prefix_v4`: a /24, the usual unit of routing.
+pub const DEFAULT_PERSIST_PREFIX_V4: u8 = 24;
+/// Default `persistence.prefix_v6`: a /56, a typical site.
+pub const DEFAULT_PERSIST_PREFIX_V6: u8 = 56;
+/// Longest `persistence.ttl`: a day.
+pub const MAX_PERSIST_TTL_SECS: u64 = 86_400;
+
+/// `persistence` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(in crate::config) struct RawPersistence {
+    pub(in crate::config) ttl: Option<Dur>,
+    pub(in crate::config) prefix_v4: Option<Int>,
+    pub(in crate::config) prefix_v6: Option<Int>,
 }
 
 /// One `[[pool]]` as written.
@@ -158,6 +191,7 @@ pub(in crate::config) struct RawPool {
     pub(in crate::config) when_all_down: Option<Str>,
     pub(in crate::config) persist_prefix_v4: Option<Int>,
     pub(in crate::config) persist_prefix_v6: Option<Int>,
+    pub(in crate::config) persistence: Option<toml::Spanned<RawPersistence>>,
 }
 
 /// What the validated servers tell the pool checks.
@@ -241,6 +275,7 @@ impl Validator<'_> {
                 64,
                 "persist_prefix_v6",
             ) as u8;
+            let persistence = p.persistence.as_ref().and_then(|r| self.persistence(r));
             if let Some(name) = name {
                 decl.items.push(PoolConfig {
                     name,
@@ -252,6 +287,7 @@ impl Validator<'_> {
                     when_all_down,
                     persist_prefix_v4,
                     persist_prefix_v6,
+                    persistence,
                 });
             }
         }
@@ -317,6 +353,48 @@ impl Validator<'_> {
             out.push(name);
         }
         out
+    }
+
+    fn persistence(&mut self, raw: &toml::Spanned<RawPersistence>) -> Option<Persistence> {
+        let r = raw.get_ref();
+        let prefix_v4 = self.opt_int_in(
+            r.prefix_v4.as_ref(),
+            0..=32,
+            i64::from(DEFAULT_PERSIST_PREFIX_V4),
+            "persistence.prefix_v4",
+        ) as u8;
+        let prefix_v6 = self.opt_int_in(
+            r.prefix_v6.as_ref(),
+            0..=128,
+            i64::from(DEFAULT_PERSIST_PREFIX_V6),
+            "persistence.prefix_v6",
+        ) as u8;
+        let Some(ttl) = &r.ttl else {
+            self.error(
+                &raw.span(),
+                "persistence needs a `ttl` (e.g. persistence = { ttl = \"10m\" })",
+            );
+            return None;
+        };
+        let d = self.duration(ttl, "persistence.ttl")?;
+        if d.subsec_nanos() != 0 || d.as_secs() == 0 || d.as_secs() > MAX_PERSIST_TTL_SECS {
+            self.error(
+                &ttl.span(),
+                format!(
+                    "persistence.ttl {} must be whole seconds from 1s to {}",
+                    humantime::format_duration(d),
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        MAX_PERSIST_TTL_SECS
+                    ))
+                ),
+            );
+            return None;
+        }
+        Some(Persistence {
+            ttl: d,
+            prefix_v4,
+            prefix_v6,
+        })
     }
 
     fn fallback_ip(&mut self, list: Option<&StrList>) -> Vec<IpAddr> {

@@ -403,6 +403,7 @@ fn gslb_example_config_is_valid() {
             when_all_down: AllDown::FailOpen,
             persist_prefix_v4: 32,
             persist_prefix_v6: 64,
+            persistence: None,
         }
     );
     assert_eq!(
@@ -417,6 +418,7 @@ fn gslb_example_config_is_valid() {
             when_all_down: AllDown::ReturnToDns,
             persist_prefix_v4: 24,
             persist_prefix_v6: 56,
+            persistence: None,
         }
     );
     let chains: Vec<([Method; 3], AllDown)> = cfg
@@ -546,6 +548,7 @@ fn engine_defaults() {
             when_all_down: AllDown::FailOpen,
             persist_prefix_v4: 32,
             persist_prefix_v6: 64,
+            persistence: None,
         }
     );
     let g = &cfg.gslb[0];

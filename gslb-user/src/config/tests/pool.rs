@@ -192,3 +192,48 @@ fn pool_errors() {
         "invalid address",
     );
 }
+
+#[test]
+fn pool_persistence() {
+    let with = |p: &str| {
+        engine_with(&format!(
+            "[[pool]]\nname = \"sticky\"\nmembers = [\"s1\", \"s2\"]\npersistence = {p}\n"
+        ))
+    };
+    let cfg = parse(&with("{ ttl = \"10m\" }"), "t").unwrap_or_else(|e| panic!("{e}"));
+    let p = cfg.pools.iter().find(|p| p.name == "sticky").unwrap();
+    assert_eq!(
+        p.persistence,
+        Some(crate::config::Persistence {
+            ttl: Duration::from_secs(600),
+            prefix_v4: 24,
+            prefix_v6: 56,
+        })
+    );
+    assert_eq!(cfg.pools[0].persistence, None);
+    let cfg = parse(&with("{ ttl = 30, prefix_v4 = 32, prefix_v6 = 0 }"), "t").unwrap();
+    let p = cfg.pools.iter().find(|p| p.name == "sticky").unwrap();
+    let p = p.persistence.unwrap();
+    assert_eq!((p.ttl.as_secs(), p.prefix_v4, p.prefix_v6), (30, 32, 0));
+    assert_error_last(
+        &with("{ prefix_v4 = 24 }"),
+        "{ prefix_v4",
+        "persistence needs a `ttl`",
+    );
+    assert_error_last(
+        &with("{ ttl = \"1m\", prefix_v4 = 33 }"),
+        "33",
+        "out of range",
+    );
+    assert_error_last(
+        &with("{ ttl = \"1m\", prefix_v6 = 129 }"),
+        "129",
+        "out of range",
+    );
+    assert_error_last(&with("{ ttl = \"1.5s\" }"), "\"1.5s\"", "whole seconds");
+    assert_error_last(&with("{ ttl = \"0s\" }"), "\"0s\"", "whole seconds");
+    assert_error_last(&with("{ ttl = \"2d\" }"), "\"2d\"", "whole seconds");
+    assert_error_last(&with("{ ttl = \"ten\" }"), "\"ten\"", "persistence.ttl");
+    let err = parse(&with("{ ttl = \"1m\", sticky = true }"), "t").unwrap_err();
+    assert!(err.to_string().contains("sticky"), "{err}");
+}
