@@ -136,8 +136,7 @@ pub fn respond(
     let for_client = ecs_used.map(|e| e.addr).or(client);
     let answer = answer(state, &request.queries[0], for_client);
     if let (Some(e), Some(edns)) = (ecs_used, response.edns.as_mut()) {
-        edns.options_mut()
-            .insert(e.reply(scope(&e, &answer)));
+        edns.options_mut().insert(e.reply(scope(&e, &answer)));
     }
     if answer.drop {
         debug!(id = response.id, "dropped by the pool's method");
