@@ -52,7 +52,8 @@ pub fn explain(
     client: Option<std::net::IpAddr>,
     json: bool,
 ) -> Result<()> {
-    let v: ExplainReport = control_request(path, &Request::Explain { name, client })?;
+    let ecs = ecs.map(|n| n.to_string());
+    let v: ExplainReport = control_request(path, &Request::Explain { name, client, ecs })?;
     print_report(&v, json, report::explain_text)?;
     Ok(())
 }
@@ -62,6 +63,7 @@ pub fn admin(path: &Path, action: AdminAction, name: String) -> Result<()> {
     let state = action.state();
     control_request::<()>(
         path,
+    ecs: Option<ipnet::IpNet>,
         &Request::Admin {
             server: name.clone(),
             state,

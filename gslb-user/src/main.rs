@@ -53,14 +53,19 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
-    /// Why a client gets the answer it gets for a gslb name: pool, method,
-    /// candidates and their state, the answer.
+    /// Why a client gets the answer it gets for a gslb name: client
+    /// group, topology rules and scores, geo data, pool, method,
+    /// candidates and their state, the answer and its ECS scope.
     Explain {
         /// The gslb name.
         name: String,
         /// The client's resolver (LDNS) address.
         #[arg(long)]
         client: Option<std::net::IpAddr>,
+        /// The EDNS Client Subnet prefix the resolver sends (ADDR/LEN):
+        /// its address is the client.
+        #[arg(long)]
+        ecs: Option<ipnet::IpNet>,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -161,7 +166,7 @@ fn main() -> Result<()> {
             client,
             json,
             control,
-        } => commands::explain(&control, name, client, json),
+        } => commands::explain(&control, name, client, ecs, json),
         Command::Server {
             action,
             name,
@@ -176,3 +181,4 @@ fn main() -> Result<()> {
         Command::XdpPass { ifaces } => daemon::pass(&ifaces),
     }
 }
+            ecs,

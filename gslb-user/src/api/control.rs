@@ -282,7 +282,14 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             let make = |reply| Command::Status { reply };
             ask(engine, make, |r| Ok(Reply::Status(Box::new(r)))).await
         }
-        Request::Explain { name, client } => {
+        Request::Explain { name, client, ecs } => {
+            let ecs = match ecs.as_deref().map(str::parse::<ipnet::IpNet>).transpose() {
+                Ok(ecs) => ecs,
+                Err(e) => {
+                    let reason = format!("bad ECS prefix {ecs:?}: {e}");
+                    return answered(Err(RequestError::BadRequest(reason)));
+                }
+            };
             let mut name = match Name::from_ascii(&name) {
                 Ok(n) => n,
                 Err(e) => {
@@ -295,6 +302,7 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             let make = |reply| Command::Explain {
                 name,
                 client,
+                ecs,
                 reply,
             };
             ask(engine, make, |r| Ok(Reply::Explain(Box::new(r?)))).await
@@ -352,7 +360,8 @@ impl Client {
         name: String,
         client: Option<std::net::IpAddr>,
     ) -> Result<ExplainReport, ControlError> {
-        self.request(&Request::Explain { name, client }).await
+        let ecs = None;
+        self.request(&Request::Explain { name, client, ecs }).await
     }
 
     /// Sets `server`'s admin state.

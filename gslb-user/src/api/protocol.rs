@@ -21,6 +21,9 @@ pub enum Request {
         name: String,
         /// Client (LDNS) address.
         client: Option<IpAddr>,
+        /// ECS prefix (`ADDR/LEN`) a resolver sends for its client.
+        #[serde(default)]
+        ecs: Option<String>,
     },
     /// Change a server's admin state: answered with `null`.
     Admin {
@@ -261,7 +264,8 @@ names!(Availability {
 pub struct ExplainReport {
     /// The gslb name.
     pub name: String,
-    /// The client address used.
+    /// The client address used: the ECS address (masked to its prefix)
+    /// when one is given, else `--client`.
     pub client: Option<IpAddr>,
     /// A: how it was decided, and what this client gets now.
     pub a: ExplainFamily,
@@ -335,12 +339,42 @@ impl Stage {
 /// resort pool. Spelled as the stage, after `last_resort/` in the last
 /// resort pool (`last_resort/preferred`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    /// The ECS prefix given (`--ecs`), as the resolver would send it.
+    #[serde(default)]
+    pub ecs: Option<String>,
+    /// Where the client groups place the client (with `--client` or
+    /// `--ecs`).
+    #[serde(default)]
+    pub placement: Option<ClientPlacement>,
+    /// The names' answers depend on the client's group (a topology or
+    /// geo_proximity method).
+    #[serde(default)]
+    pub client_aware: bool,
 pub struct Step {
     /// The stage.
     pub stage: Stage,
     /// In the last resort pool.
     pub last_resort: bool,
 }
+/// Where the client groups place one client, and what they know of it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClientPlacement {
+    /// The client-group prefix it falls in (the `CLIENT_GROUPS` trie
+    /// entry); `None` when no client data exists.
+    pub prefix: Option<String>,
+    /// Its client group.
+    pub group: u32,
+    /// The topology rules whose client side matches, in precedence
+    /// order: `(rule as written, score)`.
+    pub rules: Vec<(String, u32)>,
+    /// What the geo databases say (`None` without `[geoip]`): country,
+    /// continent, ASN, location.
+    pub geo: Option<String>,
+    /// Datacenters nearest first by biased distance (geo_proximity in
+    /// use and the client located).
+    pub ranking: Option<Vec<String>>,
+}
+
 
 /// What a last resort step's spelling starts with.
 const LAST_RESORT: &str = "last_resort/";
@@ -348,6 +382,14 @@ const LAST_RESORT: &str = "last_resort/";
 impl Step {
     /// Parses the spelling.
     pub fn from_name(name: &str) -> Option<Step> {
+    /// The ECS SCOPE PREFIX-LENGTH a reply to a query with ECS carries
+    /// (0 without an answer set).
+    #[serde(default)]
+    pub scope: u8,
+    /// The persistence record the client's prefix has for this set, in
+    /// words (`None`: no record, or no persistence).
+    #[serde(default)]
+    pub persistence: Option<String>,
         let (last_resort, stage) = match name.strip_prefix(LAST_RESORT) {
             Some(stage) => (true, stage),
             None => (false, name),
@@ -366,6 +408,10 @@ impl From<Stage> for Step {
 }
 
 impl std::fmt::Display for Step {
+    /// With `pool_method = "topology"`: every pool's score for the
+    /// client's group, in the order tried.
+    #[serde(default)]
+    pub pool_scores: Vec<PoolScore>,
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.last_resort {
             f.write_str(LAST_RESORT)?;
@@ -551,6 +597,25 @@ mod tests {
             ("disable", AdminState::Disabled),
             ("draining", AdminState::Draining),
             ("drain", AdminState::Draining),
+    /// Its topology score for the explained client's group (`None`: no
+    /// rule scores it).
+    #[serde(default)]
+    pub score: Option<u32>,
+    /// For `geo_proximity`: the rank of its datacenter by biased distance
+    /// from the client (0 = nearest); `None` without a location.
+    #[serde(default)]
+    pub proximity: Option<usize>,
+}
+
+/// A pool's topology score for the explained client's group
+/// (`pool_method = "topology"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolScore {
+    /// The pool.
+    pub pool: String,
+    /// Its score; `None`: no rule scores it (tried after the scored
+    /// pools, in config order).
+    pub score: Option<u32>,
         ] {
             let line = format!(r#"{{"cmd":"admin","server":"s1","state":"{word}"}}"#);
             match serde_json::from_str::<Request>(&line).unwrap() {

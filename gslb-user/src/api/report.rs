@@ -132,9 +132,37 @@ fn methods(chain: &[Method]) -> String {
 pub fn explain_text(v: &ExplainReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} (client {})", v.name, s(v.client));
+    if let Some(ecs) = &v.ecs {
+        let _ = writeln!(out, "ecs:          {ecs}");
+    }
+    if let Some(p) = &v.placement {
+        let _ = writeln!(
+            out,
+            "client group: {} (prefix {})",
+            p.group,
+            s(p.prefix.as_deref())
+        );
+        for (rule, score) in &p.rules {
+            let _ = writeln!(out, "  topology:   {rule} (score {score})");
+        }
+        if let Some(geo) = &p.geo {
+            let _ = writeln!(out, "  geo:        {geo}");
+        }
+        if let Some(r) = &p.ranking {
+            let _ = writeln!(out, "  nearest:    {}", r.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "answers depend on the client group: {}",
+        if v.client_aware { "yes" } else { "no" }
+    );
     for (label, f) in [("A", &v.a), ("AAAA", &v.aaaa)] {
         let e = &f.explanation;
         let _ = writeln!(out, "{label}:");
+        for p in &e.pool_scores {
+            let _ = writeln!(out, "  pool score: {} {}", p.pool, s(p.score));
+        }
         let _ = writeln!(out, "  pool:      {}", s(e.pool.as_deref()));
         let _ = writeln!(out, "  decided by: {} ({})", e.method, e.step);
         for sk in &e.skipped_pools {
@@ -144,8 +172,7 @@ pub fn explain_text(v: &ExplainReport) -> String {
         if !e.candidates.is_empty() {
             let _ = writeln!(out, "  candidates:");
             for c in &e.candidates {
-                let _ = writeln!(
-                    out,
+                let mut line = format!(
                     "    {:<16} {:<24} {:<14} sessions={} connections={} latency={} hits={} ratio={}",
                     c.server,
                     c.address.to_string(),
@@ -156,6 +183,13 @@ pub fn explain_text(v: &ExplainReport) -> String {
                     c.hits,
                     c.ratio
                 );
+                if let Some(score) = c.score {
+                    let _ = write!(line, " score={score}");
+                }
+                if let Some(rank) = c.proximity {
+                    let _ = write!(line, " nearest#={}", rank + 1);
+                }
+                let _ = writeln!(out, "{line}");
             }
         }
         let answer: Vec<String> = f.answer.iter().map(ToString::to_string).collect();
@@ -168,6 +202,10 @@ pub fn explain_text(v: &ExplainReport) -> String {
                 answer.join(", ")
             }
         );
+        let _ = writeln!(out, "  ecs scope: {}", f.scope);
+        if let Some(p) = &f.persistence {
+            let _ = writeln!(out, "  persistence: {p}");
+        }
     }
     out
 }

@@ -22,9 +22,12 @@ use gslb_common::{
     },
 };
 
-pub use crate::api::protocol::{Availability, Candidate, Decider, Explanation, Stage, Step};
+pub use crate::api::protocol::{
+    Availability, Candidate, Decider, Explanation, PoolScore, Stage, Step,
+};
 pub use crate::state::decision::Family;
 use crate::{
+    clients::{ClientMap, Profile},
     config::{
         AdminState, AllDown, GslbConfig, Method, PoolConfig, PoolMethod, VirtualServerConfig,
     },
@@ -93,6 +96,7 @@ impl ServerView<'_> {
 }
 
 /// Inputs shared by every decision of one selection round.
+#[derive(Clone, Copy)]
 pub struct Round<'a> {
     /// Every server, indexed by id.
     pub servers: &'a [ServerView<'a>],
@@ -101,6 +105,48 @@ pub struct Round<'a> {
     /// Selection round number (pool-level round robin / ratio rotate per
     /// round).
     pub round: u64,
+    /// The client group decided for (`None`: no client data, as group 0
+    /// with the default profile: no topology score, no location).
+    pub client: Option<ForClient<'a>>,
+}
+
+/// The client group a decision is for: its profile, and the client map
+/// that scores candidates for it.
+#[derive(Clone, Copy)]
+pub struct ForClient<'a> {
+    /// The client groups.
+    pub map: &'a ClientMap,
+    /// The group's profile.
+    pub profile: &'a Profile,
+}
+
+impl ForClient<'_> {
+    /// Topology score of a server (member-level `topology`).
+    fn score(&self, s: &ServerView<'_>, pools: &[PoolConfig]) -> Option<u32> {
+        self.map.score_server(self.profile, s.cfg, pools)
+    }
+
+    /// Rank of a server's datacenter by biased distance (`geo_proximity`).
+    fn proximity(&self, s: &ServerView<'_>) -> Option<usize> {
+        self.map.proximity_rank(self.profile, s.cfg)
+    }
+}
+
+/// Whether the answers of `g` depend on the client's group: its pool
+/// method is `topology`, or a chain of its pools (last resort included)
+/// has `topology` or `geo_proximity`. Such a name's decisions are made
+/// for every client group.
+pub fn client_aware(pools: &[PoolConfig], g: &GslbConfig) -> bool {
+    g.pool_method == PoolMethod::Topology
+        || g.pools
+            .iter()
+            .chain(&g.last_resort_pool)
+            .filter_map(|name| pools.iter().find(|p| p.name == *name))
+            .any(|p| {
+                p.methods
+                    .iter()
+                    .any(|m| matches!(m, Method::Topology | Method::GeoProximity))
+            })
 }
 
 impl Round<'_> {
@@ -128,6 +174,8 @@ impl Round<'_> {
                 latency_ms: s.latency.map(|d| d.as_secs_f64() * 1000.0),
                 hits: s.hits,
                 ratio: s.cfg.ratio,
+                score: self.client.and_then(|c| c.score(s, self.pools)),
+                proximity: self.client.and_then(|c| c.proximity(s)),
             })
             .collect()
     }
@@ -163,8 +211,11 @@ fn selection(
 }
 
 /// Runs one method over `members` (all enabled-or-draining members of the
-/// family, in pool order). `ignore_health` is set for the fallback step.
+/// family, in pool order) for the client group of `round`.
+/// `ignore_health` is set for the fallback step.
+#[allow(clippy::too_many_arguments)]
 fn run_method(
+    round: &Round<'_>,
     method: Method,
     pool: &PoolConfig,
     ttl: u32,
@@ -186,9 +237,31 @@ fn run_method(
     let ordered = |avail: &[&ServerView<'_>]| per_query(MODE_ORDERED, avail);
     match method {
         Method::None => None,
-        // Per client group: decided with the client's profile (until
-        // then, the chain goes on).
-        Method::Topology | Method::GeoProximity => None,
+        // The members the client's group scores, highest first (ties in
+        // pool order); none scored: the chain goes on.
+        Method::Topology => {
+            let c = round.client?;
+            let mut scored: Vec<(u32, &ServerView<'_>)> = avail
+                .iter()
+                .filter_map(|s| c.score(s, round.pools).map(|sc| (sc, *s)))
+                .collect();
+            scored.sort_by_key(|&(sc, _)| std::cmp::Reverse(sc));
+            let order: Vec<&ServerView<'_>> = scored.into_iter().map(|(_, s)| s).collect();
+            ordered(&order)
+        }
+        // Nearest datacenter first by biased distance (ties in pool
+        // order); a client without a location: the chain goes on.
+        Method::GeoProximity => {
+            let c = round.client?;
+            c.profile.ranking.as_ref()?;
+            let mut ranked: Vec<(usize, &ServerView<'_>)> = avail
+                .iter()
+                .filter_map(|s| c.proximity(s).map(|r| (r, *s)))
+                .collect();
+            ranked.sort_by_key(|&(r, _)| r);
+            let order: Vec<&ServerView<'_>> = ranked.into_iter().map(|(_, s)| s).collect();
+            ordered(&order)
+        }
         Method::RoundRobin => per_query(MODE_ROUND_ROBIN, &avail),
         Method::Ratio => per_query(MODE_RATIO, &avail),
         Method::Random => per_query(MODE_RANDOM, &avail),
@@ -241,9 +314,6 @@ fn run_method(
             avail.sort_by_key(|s| s.latency.unwrap_or(Duration::MAX));
             ordered(&avail)
         }
-        // Ranked by the client's group (no scores / no location: the
-        // chain goes on).
-        Method::Topology | Method::GeoProximity => None,
         Method::DropPacket => Some(Decision::Drop),
         Method::FallbackIp => fallback_ips(pool, ttl, family),
         Method::ReturnToDns => Some(Decision::ReturnToDns),
@@ -278,7 +348,7 @@ fn pool_chain(
         .collect();
     for (stage, method) in Stage::CHAIN.into_iter().zip(pool.methods) {
         let fallback = stage == Stage::Fallback;
-        if let Some(d) = run_method(method, pool, ttl, family, &members, fallback) {
+        if let Some(d) = run_method(round, method, pool, ttl, family, &members, fallback) {
             ex.step = stage.into();
             ex.method = Decider::Method(method);
             return Some(d);
@@ -347,7 +417,17 @@ fn pool_order<'r>(
         return Vec::new();
     }
     let start = match &g.pool_method {
-        PoolMethod::GlobalAvailability | PoolMethod::Topology => 0,
+        PoolMethod::Topology => {
+            // Scored pools first, highest first (ties in config order),
+            // then the others in config order.
+            let mut order: Vec<(Option<u32>, &'r PoolConfig)> = available
+                .iter()
+                .map(|&(_, p)| (pool_score(round, p), p))
+                .collect();
+            order.sort_by_key(|&(sc, _)| std::cmp::Reverse(sc));
+            return order.into_iter().map(|(_, p)| p).collect();
+        }
+        PoolMethod::GlobalAvailability => 0,
         PoolMethod::RoundRobin => (round.round % available.len() as u64) as usize,
         PoolMethod::Ratio(weights) => {
             let weight = |i: usize| u64::from(weights.get(i).copied().unwrap_or(1));
@@ -419,6 +499,11 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
         .pools
         .iter()
         .enumerate()
+/// A pool's topology score for the client group of `round`.
+fn pool_score(round: &Round<'_>, pool: &PoolConfig) -> Option<u32> {
+    round.client.and_then(|c| c.map.score_pool(c.profile, pool))
+}
+
         .filter_map(|(i, name)| round.pool(name).map(|p| (i, p)))
         .filter(|(_, p)| serves(round, p, family))
         .collect();
@@ -475,6 +560,17 @@ pub fn describe(d: &Decision) -> String {
         Decision::NoSet => "no answer set: NODATA".into(),
         Decision::Answer(set) => {
             let mode = match set.sel.mode {
+    if g.pool_method == PoolMethod::Topology {
+        let mut scores: Vec<PoolScore> = serving
+            .iter()
+            .map(|&(_, p)| PoolScore {
+                pool: p.name.clone(),
+                score: pool_score(round, p),
+            })
+            .collect();
+        scores.sort_by_key(|s| std::cmp::Reverse(s.score));
+        ex.pool_scores = scores;
+    }
                 MODE_ORDERED => "in this order",
                 MODE_ROUND_ROBIN => "round robin per query",
                 MODE_RATIO => "ratio per query",
@@ -631,6 +727,7 @@ mod tests {
     }
 
     #[test]
+            client: None,
     fn out_of_band_orderings() {
         let f = Fixture::new();
         let v = f.views();
@@ -862,6 +959,7 @@ mod tests {
         round: u64,
     ) -> (Decision, Explanation) {
         let round = Round {
+            client: None,
             servers: v,
             pools,
             round,
@@ -872,6 +970,7 @@ mod tests {
     const FALLBACK_CHAIN: [Method; 3] = [Method::RoundRobin, N, Method::FallbackIp];
 
     /// Case 1-2: a pool with no available member is skipped even when its
+            client: None,
     /// chain ends in a fallback method; the first available pool answers.
     #[test]
     fn a_down_pool_with_a_fallback_is_skipped() {
@@ -914,6 +1013,7 @@ mod tests {
             let g = chain_gslb(m, false);
             (0..6)
                 .map(|r| last_octets(&decide_at(v, &pools, &g, r).0)[0])
+            client: None,
                 .collect()
         };
         assert_eq!(firsts(&v, PoolMethod::RoundRobin), vec![1, 2, 1, 2, 1, 2]);
@@ -1080,3 +1180,4 @@ mod tests {
         assert_eq!((d, ex.step.to_string().as_str()), (Decision::NoSet, "none"));
     }
 }
+            client: None,

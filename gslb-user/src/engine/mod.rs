@@ -24,23 +24,25 @@ use std::{
 
 use arc_swap::ArcSwap;
 use aya::maps::{MapData, PerCpuArray};
-use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::rr::{LowerName, Name, RecordType};
+use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use self::{
-    decide::{Availability, Explanation, Family, Round, ServerView},
+    decide::{Availability, Explanation, Family, ForClient, Round, ServerView},
     hits::HitWindow,
     servers::Servers,
 };
 pub use crate::api::protocol::{
-    ExplainFamily, ExplainReport, MonitorStatus, NameStatus, PoolStatus, RequestError,
-    ServerStatus, StatusReport,
+    ClientPlacement, ExplainFamily, ExplainReport, MonitorStatus, NameStatus, PoolStatus,
+    RequestError, ServerStatus, StatusReport,
 };
 use crate::{
     config::{AdminState, Config, Health},
     fastpath::maps::Maps,
     health::HealthEvent,
+    clients::Profile,
     state::decision::{Decision, DecisionKey, PolicyKey, SlowHits},
     state::ids::{Exhausted, GroupId, PolicyId, Registry, ServerId},
     state::model::State,
@@ -74,6 +76,9 @@ pub enum Command {
         /// Result.
         reply: oneshot::Sender<Result<ExplainReport, RequestError>>,
     },
+        /// The ECS prefix a resolver sends for its client (its address
+        /// is the client then).
+        ecs: Option<IpNet>,
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
         /// The server.
@@ -213,12 +218,14 @@ impl Engine {
     /// entries).
     pub fn recompute(&mut self) {
         let views = views(&self.cfg, &self.servers);
-        let round = Round {
+        let state = self.state.load();
+        let clients = &*state.clients;
+        let default_profile = Profile::default();
+        let base = Round {
             servers: &views,
             pools: &self.cfg.pools,
             round: self.round,
         };
-        let state = self.state.load();
         let mut changes = 0;
         let mut explanations = HashMap::new();
         for (key, i) in &self.dynamic {
@@ -229,8 +236,26 @@ impl Engine {
             let Some(id) = self.policies.get(key) else {
                 continue;
             };
-            let mut decided = Vec::new();
-            for group in [GroupId::DEFAULT] {
+            // A client-aware policy is decided for every group (the
+            // kernel's fallback to group 0 is not relied on); the others
+            // once, for group 0.
+            let aware = decide::client_aware(&self.cfg.pools, g);
+            let groups: Vec<(GroupId, Round<'_>)> = if aware {
+                clients
+                    .groups()
+                    .map(|(group, profile)| {
+                        let client = Some(ForClient {
+                            map: clients,
+                            profile,
+                        });
+                        (group, Round { client, ..base })
+                    })
+                    .collect()
+            } else {
+                vec![(GroupId::DEFAULT, base)]
+            };
+            let mut decided = Vec::with_capacity(groups.len());
+            for (group, round) in groups {
                 let (mut a, ea) = decide::decide(&round, g, Family::V4);
                 let (mut aaaa, eaaaa) = decide::decide(&round, g, Family::V6);
                 for d in [&mut a, &mut aaaa] {
@@ -241,13 +266,19 @@ impl Engine {
                 let at = |family| DecisionKey {
                     policy: id,
                     family,
+            client: Some(ForClient {
+                map: clients,
+                profile: clients
+                    .profile(GroupId::DEFAULT)
+                    .unwrap_or(&default_profile),
+            }),
                     group,
                 };
                 explanations.insert(at(Family::V4), ea);
                 explanations.insert(at(Family::V6), eaaaa);
                 decided.push((group, a, aaaa));
             }
-            if !first.set_groups(false, decided) {
+            if !first.set_groups(aware, decided) {
                 continue;
             }
             if let Some(maps) = self.maps.as_mut() {
@@ -366,6 +397,7 @@ impl Engine {
             rt.hits_window = self.window.window(id.index());
             rt.hits_total = self.window.total(id.index());
         }
+                ecs,
     }
 
     /// Handles one control command.
@@ -399,7 +431,7 @@ impl Engine {
                 client,
                 reply,
             } => {
-                let _ = reply.send(self.explain(&name, client));
+                let _ = reply.send(self.explain(&name, client, ecs));
             }
             Command::Metrics { server, reading } => {
                 let now = Instant::now();
@@ -526,31 +558,55 @@ impl Engine {
         })
     }
 
-    fn explain(&self, name: &Name, client: Option<IpAddr>) -> Result<ExplainReport, RequestError> {
+    /// Explains `name` for a client: `ecs` (the ECS prefix a resolver
+    /// sends; its masked address is the client) or else `client`.
+    fn explain(
+        &self,
+        name: &Name,
+        client: Option<IpAddr>,
+        ecs: Option<IpNet>,
+    ) -> Result<ExplainReport, RequestError> {
         let key = LowerName::new(name);
         let state = self.state.load();
         let g = state
             .gslb_name(&key)
             .ok_or_else(|| RequestError::NotGslbName(name.to_string()))?;
-        let [ea, eaaaa] = self.explained(&key);
-        let answer = |d: &Decision| match d {
-            // A copy, so explaining does not advance the live rotation.
-            Decision::Answer(set) => {
-                crate::state::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(client)
+        let addr = ecs.map(|net| net.trunc().addr()).or(client);
+        let placed = addr.map(|a| state.client(a));
+        let group = placed.map_or(GroupId::DEFAULT, |c| c.group);
+        let [ea, eaaaa] = self.explained_for(&key, group);
+        let decisions = g.decisions();
+        let family = |explanation: Explanation, fam: Family, rtype: RecordType| {
+            let d = decisions.decision(fam, group);
+            let (answer, persistence) = match &**d {
+                // A copy, so explaining does not advance the live rotation.
+                Decision::Answer(set) => (
+                    crate::state::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(addr),
+                    (set.sel.sticky_ttl != 0).then(|| "see `gslb persist list`".to_owned()),
+                ),
+                _ => (Vec::new(), None),
+            };
+            let scope = match (&placed, ecs) {
+                // A source prefix of 0 gets scope 0 (RFC 7871 §7.1.2).
+                (Some(c), Some(net)) if net.prefix_len() > 0 => g.scope(rtype, c),
+                (Some(c), None) => g.scope(rtype, c),
+                _ => 0,
+            };
+            ExplainFamily {
+                explanation,
+                answer,
+                scope,
+                persistence,
             }
-            _ => Vec::new(),
         };
         Ok(ExplainReport {
             name: g.name.to_string(),
-            client,
-            a: ExplainFamily {
-                explanation: ea,
-                answer: answer(&g.a()),
-            },
-            aaaa: ExplainFamily {
-                explanation: eaaaa,
-                answer: answer(&g.aaaa()),
-            },
+            client: addr,
+            ecs: ecs.map(|n| n.to_string()),
+            placement,
+            client_aware: decisions.client_aware,
+            a: family(ea, Family::V4, RecordType::A),
+            aaaa: family(eaaaa, Family::V6, RecordType::AAAA),
         })
     }
 }
@@ -572,3 +628,22 @@ pub async fn run(
         }
     }
 }
+        let placement = addr.map(|a| {
+            let x = state.clients.explain(a);
+            ClientPlacement {
+                prefix: x.prefix.map(|p| p.to_string()),
+                group: x.group.get(),
+                rules: x.rules.into_iter().map(|r| (r.text, r.score)).collect(),
+                geo: x.geo.map(|geo| {
+                    let or = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                    format!(
+                        "country {}, continent {}, asn {}, location {}",
+                        or(geo.country),
+                        or(geo.continent),
+                        or(geo.asn.map(|a| a.to_string())),
+                        or(geo.location.map(|(lat, lon)| format!("{lat:.4},{lon:.4}")))
+                    )
+                }),
+                ranking: x.ranking,
+            }
+        });

@@ -234,3 +234,237 @@ fn names_of_one_policy_share_their_decisions() {
         .unwrap();
     assert_eq!(e.policies.get(&e.dynamic[0].0), Some(shared));
 }
+
+/// Zone, monitor, datacenters ams (eu) and nyc (us), servers a (ams,
+/// .1) and b (nyc, .2) with monitor m, then `rest`.
+fn client_config(rest: &str) -> Config {
+    let text = format!(
+        "[[zone]]\nname = \"example.test\"\nns = [\"ns1.example.test.\"]\n\
+         [zone.soa]\nrname = \"hostmaster.example.test.\"\n\
+         [[zone.record]]\nname = \"ns1\"\ntype = \"A\"\ndata = \"198.18.0.53\"\n\
+         [[datacenter]]\nname = \"ams\"\nlat = 52.37\nlon = 4.9\nregion = \"eu\"\n\
+         [[datacenter]]\nname = \"nyc\"\nlat = 40.71\nlon = -74.0\nregion = \"us\"\n\
+         [[monitor]]\nname = \"m\"\ntype = \"tcp\"\nport = 80\n\
+         [[vserver]]\nname = \"a\"\ndatacenter = \"ams\"\naddress = \"198.18.20.1\"\nmonitors = [\"m\"]\n\
+         [[vserver]]\nname = \"b\"\ndatacenter = \"nyc\"\naddress = \"198.18.20.2\"\nmonitors = [\"m\"]\n\
+         {rest}"
+    );
+    config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The A answer (first response, all addresses' last octets) of `name`
+/// for a query from `client` through the slow path's lookup, with the
+/// reply's ECS scope.
+fn answer_from(e: &Engine, name: &str, client: &str) -> (Vec<u8>, u8) {
+    let state = e.state.load();
+    let qname = Name::from_ascii(name).unwrap();
+    let a = crate::dns::lookup::lookup(
+        &state,
+        &qname,
+        hickory_proto::rr::RecordType::A,
+        Some(client.parse().unwrap()),
+    );
+    let octets = a
+        .answers
+        .iter()
+        .map(|r| match &r.data {
+            hickory_proto::rr::RData::A(a) => a.0.octets()[3],
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    (octets, a.ecs_scope)
+}
+
+/// Member-level `topology`: the members the client's group scores, by
+/// score (highest first); a client that matches no rule goes on to the
+/// alternate method; scores follow the longest client prefix; health
+/// flips apply to every group; names of one policy share the groups'
+/// decisions; the reply scope is the length of the client's prefix.
+#[test]
+fn topology_members_by_client_group() {
+    let cfg = client_config(
+        "[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\"]\npreferred = \"topology\"\n\
+         alternate = \"global_availability\"\nmax_answers = 2\n\
+         [[topology]]\nclient = \"cidr:198.18.128.0/17\"\nserver = \"datacenter:nyc\"\nscore = 100\n\
+         [[topology]]\nclient = \"cidr:198.18.128.0/17\"\nserver = \"region:eu\"\nscore = 10\n\
+         [[topology]]\nclient = \"cidr:198.18.0.0/16\"\nserver = \"datacenter:ams\"\nscore = 50\n\
+         [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n\
+         [[gslb]]\nname = \"api.example.test\"\nttl = 30\npools = [\"p\"]\n",
+    );
+    let mut e = engine(cfg);
+    e.recompute();
+    let state = e.state.load();
+    // Groups: 0, the /17 and the rest of the /16.
+    assert_eq!(state.clients.group_count(), 3);
+    let www = "www.example.test.";
+    // /17: nyc (100) before ams (10).
+    assert_eq!(answer_from(&e, www, "198.18.200.1"), (vec![2, 1], 17));
+    // The /16's other half: only ams has a score.
+    assert_eq!(answer_from(&e, www, "198.18.1.1"), (vec![1], 17));
+    // No rule: the alternate, global availability in pool order.
+    let (none, scope) = answer_from(&e, www, "198.19.0.1");
+    assert_eq!(none, vec![1, 2]);
+    assert!(scope > 0 && scope <= 16, "{scope}");
+    // The other name of the policy answers alike.
+    assert_eq!(
+        answer_from(&e, "api.example.test.", "198.18.200.1").0,
+        vec![2, 1]
+    );
+    // The explanation of the /17's group carries the scores.
+    let g = state.client("198.18.200.1".parse().unwrap()).group;
+    let [ex, _] = e.explained_for(&LowerName::new(&Name::from_ascii(www).unwrap()), g);
+    let scores: Vec<_> = ex.candidates.iter().map(|c| c.score).collect();
+    assert_eq!(scores, vec![Some(10), Some(100)]);
+    // nyc down: the /17 gets ams only; the rest unchanged.
+    e.on_health(&down(id_of(&e, "b")));
+    assert_eq!(answer_from(&e, www, "198.18.200.1").0, vec![1]);
+    assert_eq!(answer_from(&e, www, "198.18.1.1").0, vec![1]);
+    // Both down: every pool down, `when_all_down` (fail_open: every
+    // member, in pool order) for every group alike.
+    e.on_health(&down(id_of(&e, "a")));
+    assert_eq!(answer_from(&e, www, "198.18.1.1").0, vec![1, 2]);
+    assert_eq!(answer_from(&e, www, "198.18.200.1").0, vec![1, 2]);
+}
+
+/// Pool-level `topology`: pools with a score first (highest first), then
+/// the others in config order; a down pool is skipped.
+#[test]
+fn topology_pools_by_client_group() {
+    let cfg = client_config(
+        "[[pool]]\nname = \"pa\"\nmembers = [\"a\"]\npreferred = \"global_availability\"\n\
+         [[pool]]\nname = \"pb\"\nmembers = [\"b\"]\npreferred = \"global_availability\"\n\
+         [[topology]]\nclient = \"cidr:198.18.128.0/17\"\nserver = \"pool:pb\"\nscore = 10\n\
+         [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"pa\", \"pb\"]\n\
+         pool_method = \"topology\"\n",
+    );
+    let mut e = engine(cfg);
+    e.recompute();
+    let www = "www.example.test.";
+    assert_eq!(answer_from(&e, www, "198.18.200.1"), (vec![2], 17));
+    assert_eq!(answer_from(&e, www, "198.18.1.1").0, vec![1]);
+    let g = e.state.load().client("198.18.200.1".parse().unwrap()).group;
+    let [ex, _] = e.explained_for(&LowerName::new(&Name::from_ascii(www).unwrap()), g);
+    let scores: Vec<_> = ex
+        .pool_scores
+        .iter()
+        .map(|p| (p.pool.as_str(), p.score))
+        .collect();
+    assert_eq!(scores, vec![("pb", Some(10)), ("pa", None)]);
+    e.on_health(&down(id_of(&e, "b")));
+    assert_eq!(answer_from(&e, www, "198.18.200.1").0, vec![1]);
+}
+
+/// Member-level `geo_proximity`: members by their datacenter's rank in
+/// the group's ranking (nearest first); a profile without a location
+/// goes on to the next method.
+#[test]
+fn geo_proximity_members_by_ranking() {
+    let cfg = client_config(
+        "[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\"]\npreferred = \"round_robin\"\n\
+         max_answers = 2\n",
+    );
+    let mut cfg = cfg;
+    cfg.pools[0].methods = [
+        crate::config::Method::GeoProximity,
+        crate::config::Method::RoundRobin,
+        crate::config::Method::None,
+    ];
+    let map = crate::clients::ClientMap::build(&cfg).unwrap();
+    let servers = Servers::new(&cfg).unwrap();
+    let views = views(&cfg, &servers);
+    let g = crate::config::GslbConfig {
+        name: Name::from_ascii("www.example.test.").unwrap(),
+        ttl: 30,
+        a: vec![],
+        aaaa: vec![],
+        pools: vec!["p".into()],
+        pool_method: crate::config::PoolMethod::GlobalAvailability,
+        last_resort_pool: None,
+    };
+    let decide_for = |profile: &crate::clients::Profile| {
+        let round = Round {
+            servers: &views,
+            pools: &cfg.pools,
+            round: 0,
+            client: Some(ForClient { map: &map, profile }),
+        };
+        let (d, ex) = decide::decide(&round, &g, Family::V4);
+        let Decision::Answer(set) = d else {
+            panic!("{d:?}")
+        };
+        let octets: Vec<u8> = set
+            .addrs
+            .iter()
+            .map(|a| match a {
+                IpAddr::V4(a) => a.octets()[3],
+                IpAddr::V6(_) => 0,
+            })
+            .collect();
+        (octets, set.sel.mode, ex.step.to_string())
+    };
+    use gslb_common::select::{MODE_ORDERED, MODE_ROUND_ROBIN};
+    // nyc (index 1) nearest, then ams.
+    let near_nyc = crate::clients::Profile {
+        rules: vec![],
+        ranking: Some(vec![1, 0]),
+    };
+    assert_eq!(
+        decide_for(&near_nyc),
+        (vec![2, 1], MODE_ORDERED, "preferred".into())
+    );
+    let near_ams = crate::clients::Profile {
+        rules: vec![],
+        ranking: Some(vec![0, 1]),
+    };
+    assert_eq!(decide_for(&near_ams).0, vec![1, 2]);
+    // No location: the chain goes on to the alternate.
+    assert_eq!(
+        decide_for(&crate::clients::Profile::default()),
+        (vec![1, 2], MODE_ROUND_ROBIN, "alternate".into())
+    );
+}
+
+/// A health flip with 200 client groups and 4 client-aware policies (and
+/// 1,000 names sharing them) recomputes 200 × 4 × 2 decisions once per
+/// policy, not per name; it stays well within a few hundred milliseconds
+/// even in a debug build (a release build: a few milliseconds).
+#[test]
+fn a_health_flip_with_200_groups_is_fast() {
+    let mut rest = String::from(
+        "[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\"]\npreferred = \"topology\"\n\
+         alternate = \"round_robin\"\n",
+    );
+    for i in 0..200u32 {
+        let dc = if i % 2 == 0 { "ams" } else { "nyc" };
+        rest += &format!(
+            "[[topology]]\nclient = \"cidr:198.18.{}.{}/30\"\nserver = \"datacenter:{dc}\"\n\
+             score = {}\n",
+            100 + i / 64,
+            (i % 64) * 4,
+            i + 1
+        );
+    }
+    for n in 0..1000u32 {
+        rest += &format!(
+            "[[gslb]]\nname = \"n{n}.example.test\"\nttl = {}\npools = [\"p\"]\n",
+            30 + n % 4
+        );
+    }
+    let mut e = engine(client_config(&rest));
+    e.recompute();
+    assert_eq!(e.dynamic.len(), 4);
+    assert!(e.state.load().clients.group_count() >= 200);
+    let b = id_of(&e, "b");
+    let started = std::time::Instant::now();
+    e.on_health(&down(b));
+    let took = started.elapsed();
+    eprintln!(
+        "health flip: {} groups x 4 policies x 2 families in {took:?}",
+        e.state.load().clients.group_count()
+    );
+    assert_eq!(
+        e.explanations.len(),
+        4 * 2 * e.state.load().clients.group_count()
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}

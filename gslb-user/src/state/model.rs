@@ -61,13 +61,21 @@ impl GslbName {
 
     /// A gslb name of `policy`, sharing the decisions of `with` (another
     /// name of the same policy) if given.
-    pub fn of_policy(name: Name, policy: PolicyKey, with: Option<&GslbName>) -> GslbName {
+    /// Until the engine decides, it answers nothing (`client_aware`: its
+    /// answers will depend on the client group).
+    pub fn of_policy(
+        name: Name,
+        policy: PolicyKey,
+        client_aware: bool,
+        with: Option<&GslbName>,
+    ) -> GslbName {
         let decisions = match with {
             Some(w) => Arc::clone(&w.decisions),
-            None => Arc::new(ArcSwap::from_pointee(Decisions::single(
-                Decision::NoSet,
-                Decision::NoSet,
-            ))),
+            None => {
+                let mut d = Decisions::single(Decision::NoSet, Decision::NoSet);
+                d.client_aware = client_aware;
+                Arc::new(ArcSwap::from_pointee(d))
+            }
         };
         GslbName {
             name,
@@ -160,20 +168,15 @@ impl GslbName {
         let Decision::Answer(set) = &**decisions.decision(family, client.group) else {
             return 0;
         };
-        let v4 = client.addr.is_ipv4();
-        let mut scope = if decisions.client_aware {
-            client.scope
-        } else {
-            0
-        };
-        let sel = &set.sel;
-        if sel.sticky_ttl != 0 {
-            scope = scope.max(if v4 { sel.sticky_v4 } else { sel.sticky_v6 });
-        }
-        if sel.mode == gslb_common::select::MODE_STATIC_PERSIST {
-            scope = scope.max(if v4 { sel.persist_v4 } else { sel.persist_v6 });
-        }
-        scope
+        // The kernel's rule; a SOURCE PREFIX-LENGTH of 0 (scope 0) is
+        // the responder's to apply.
+        gslb_common::select::ecs_scope(
+            &set.sel,
+            1,
+            client.addr.is_ipv4(),
+            client.scope,
+            decisions.client_aware,
+        )
     }
 }
 
@@ -417,7 +420,8 @@ impl State {
             if let Some(policy) = PolicyKey::of(g) {
                 let names = state.policies.entry(policy.clone()).or_default();
                 let with = names.first().map(|&i| &state.gslb[i]);
-                let named = GslbName::of_policy(name, policy, with);
+                let aware = crate::engine::decide::client_aware(&cfg.pools, g);
+                let named = GslbName::of_policy(name, policy, aware, with);
                 names.push(state.gslb.len());
                 state.gslb.push(named);
                 continue;
@@ -466,18 +470,15 @@ impl State {
 
     /// How many client groups the client map has (at least the default).
     pub fn group_count(&self) -> usize {
-        1
-    }
-
-    /// Every client group of the client map, the default first.
-    pub fn groups(&self) -> Vec<GroupId> {
-        vec![GroupId::DEFAULT]
+        self.clients.group_count().max(1)
     }
 
     /// Where the client map places a query from `addr` (the ECS address
-    /// when trusted, else the source address).
+    /// when trusted, else the source address): the same group and scope
+    /// as the XDP program's `CLIENT_GROUPS` lookup.
     pub fn client(&self, addr: IpAddr) -> Client {
-        Client::default_group(addr)
+        let (group, scope) = self.clients.lookup(addr);
+        Client { addr, group, scope }
     }
 
     /// The gslb names of `policy`, in config order.
