@@ -270,6 +270,19 @@ pub const fn uses_counter(mode: u16) -> bool {
 /// state per step, not one per combination of skips.
 #[inline(always)]
 pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) -> usize {
+    answer_order_with(sel, first, order, &mut identity)
+}
+
+/// [`answer_order`], with the loop's start state passed through
+/// `launder` (see [`first`]): the XDP program then checks the loop once,
+/// not once for a keep-only first and once for the others.
+#[inline(always)]
+pub fn answer_order_with(
+    sel: &Selection,
+    first: usize,
+    order: &mut [u8; MAX_ADDRS],
+    launder: &mut impl FnMut(u64) -> u64,
+) -> usize {
     let count = usize::from(opaque_count(sel)).min(MAX_ADDRS);
     let first = first & (MAX_ADDRS - 1);
     let max = if sel.max == 0 {
@@ -279,11 +292,14 @@ pub fn answer_order(sel: &Selection, first: usize, order: &mut [u8; MAX_ADDRS]) 
     };
     // A keep-only first answer takes place 0; the loop then lists the
     // candidates from 0, one answer fewer.
-    let (start, mut n, max) = if first >= count {
+    let (start, n, max) = if first >= count {
         (0, 1, answer_count(sel))
     } else {
         (first, 0, max)
     };
+    let start = launder(start as u64) as usize & (MAX_ADDRS - 1);
+    let mut n = launder(n as u64) as usize & 1;
+    let max = launder(max as u64) as usize & (2 * MAX_ADDRS - 1);
     order[0] = first as u8;
     let usable = usable(sel);
     for j in 0..MAX_ADDRS {

@@ -4,21 +4,31 @@
 //! RRsets, else NODATA; and NXDOMAIN for a child of a name that lists all
 //! of its children. The response is built in the scratch buffer and sent.
 
-use aya_ebpf::{helpers::generated::bpf_get_prandom_u32, programs::XdpContext};
+use aya_ebpf::{
+    helpers::generated::{bpf_get_prandom_u32, bpf_ktime_get_ns},
+    programs::XdpContext,
+};
 use gslb_common::{
     dns::{RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        AnswerKey, Canned, Config, NameEntry, StaticKey, CONFIG_CLIENT_GROUPS, MAX_ADDRS,
-        NAME_INLINE_A, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
+        AnswerKey, Canned, Config, NameEntry, PersistRecord, StaticKey, CONFIG_CLIENT_GROUPS,
+        CONFIG_ECS, CONFIG_ECS_TRUSTED, MAX_ADDRS, NAME_CLIENT_AWARE, NAME_INLINE_A,
+        NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
     },
-    select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
+    select::{
+        self, Persisted, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH,
+        MODE_STATIC_PERSIST,
+    },
     Counter,
 };
 
 use crate::{
     dns::{self, Query},
     headers::{self, Layers},
-    maps::{count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, SERVER_HITS, STATIC, ZONES},
+    maps::{
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, PERSIST, SERVER_GEN,
+        SERVER_HITS, STATIC, ZONES,
+    },
     send::send,
 };
 
@@ -34,11 +44,21 @@ pub fn for_name(
     entry: &NameEntry,
     cfg: &Config,
 ) -> Result<(), Counter> {
-    let group = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
-        client_group(ctx, l)
+    // The client group, and the ECS scope its trie prefix gives (for
+    // names whose answers depend on it).
+    let (group, scope) = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
+        let v4 = client(ctx, l, q, s);
+        let key = aya_ebpf::maps::lpm_trie::Key::new(128, s.client);
+        match CLIENT_GROUPS.get(&key) {
+            Some(g) if entry.flags & NAME_CLIENT_AWARE != 0 => (g.group, g.scope(v4)),
+            Some(g) => (g.group, 0),
+            None => (0, 0),
+        }
     } else {
-        0
+        (0, 0)
     };
+    // One state for every outcome of the lookup.
+    let scope = s.opaque(usize::from(scope)) as u8;
     let (resp_len, sum) = if q.qtype == TYPE_A && entry.flags & NAME_INLINE_A != 0 {
         // A fixed, ordered set stored in the name entry itself.
         let mut sel = Selection {
@@ -53,12 +73,22 @@ pub fn for_name(
         } else {
             &entry.inline_a
         };
-        respond(ctx, l, s, q, &mut sel, addrs, cfg.edns_udp_size, false)?
+        respond(
+            ctx,
+            l,
+            s,
+            q,
+            &mut sel,
+            addrs,
+            cfg.edns_udp_size,
+            INLINE,
+            scope,
+        )?
     } else if q.qtype == TYPE_A && entry.a != NO_ANSWER {
         let a = answer_set(&ANSWERS_V4, entry.a, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: a valid map value; only our own fields are touched.
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
-        respond(ctx, l, s, q, sel, addrs, cfg.edns_udp_size, true)?
+        respond(ctx, l, s, q, sel, addrs, cfg.edns_udp_size, entry.a, scope)?
     } else if q.qtype == TYPE_AAAA && entry.flags & NAME_INLINE_AAAA != 0 {
         let mut sel = Selection {
             ttl: entry.inline_ttl,
@@ -74,18 +104,37 @@ pub fn for_name(
             &mut sel,
             entry.inline_aaaa(),
             cfg.edns_udp_size,
-            false,
+            INLINE,
+            scope,
         )?
     } else if q.qtype == TYPE_AAAA && entry.aaaa != NO_ANSWER {
         let a = answer_set(&ANSWERS_V6, entry.aaaa, group).ok_or(Counter::PassNoAnswer)?;
         // SAFETY: as above.
         let (sel, addrs) = unsafe { (&mut (*a).sel, &(*a).addrs) };
-        respond(ctx, l, s, q, sel, addrs, cfg.edns_udp_size, true)?
+        respond(
+            ctx,
+            l,
+            s,
+            q,
+            sel,
+            addrs,
+            cfg.edns_udp_size,
+            entry.aaaa,
+            scope,
+        )?
     } else {
         return static_or_nodata(ctx, s, l, dns_off, q, entry, cfg.edns_udp_size);
     };
-    send(ctx, s, l, dns_off, q.q_end, resp_len, sum)
+    send(ctx, s, l, dns_off, q.q_end, resp_len, sum)?;
+    if q.ecs_family != 0 {
+        count(Counter::AnsweredEcs);
+    }
+    Ok(())
 }
+
+/// `set` of [`respond`] for the answers inline in a name entry: no set
+/// id, no server ids, no persistence.
+const INLINE: u32 = NO_ANSWER;
 
 /// Answers NXDOMAIN with the negative answer of zone `zone` (RFC 8020: a
 /// child of a name that lists every child it has).
@@ -188,6 +237,9 @@ fn send_canned(
     let len = s.opaque(len);
     send(ctx, s, l, dns_off, q.q_end, len, sum)?;
     count(kind);
+    if q.ecs_family != 0 {
+        count(Counter::AnsweredEcs);
+    }
     Ok(())
 }
 
@@ -208,33 +260,74 @@ fn answer_set<V>(
     map.get_ptr_mut(AnswerKey { set, group: 0 })
 }
 
-/// Client group of the source address (ECS comes in a later version).
+/// The query's source address, 128 bits, IPv4 mapped, into `addr`;
+/// whether it is IPv4. All zero if the header cannot be read (cannot
+/// happen after `headers::parse`).
 #[inline(always)]
-fn client_group(ctx: &XdpContext, l: &Layers) -> u32 {
-    let mut addr = [0u8; 16];
+fn source(ctx: &XdpContext, l: &Layers, addr: &mut [u8; 16]) -> bool {
+    *addr = [0; 16];
     if l.v6 {
-        let Some(ip) = headers::bytes_at::<40>(ctx, l.l3) else {
-            return 0;
-        };
-        addr.copy_from_slice(unsafe { &(&*ip)[8..24] });
+        if let Some(ip) = headers::bytes_at::<40>(ctx, l.l3) {
+            // SAFETY: 40 bytes checked.
+            addr.copy_from_slice(unsafe { &(&*ip)[8..24] });
+        }
+        false
     } else {
-        let Some(ip) = headers::bytes_at::<20>(ctx, l.l3) else {
-            return 0;
-        };
         addr[10] = 0xff;
         addr[11] = 0xff;
-        addr[12..16].copy_from_slice(unsafe { &(&*ip)[12..16] });
+        if let Some(ip) = headers::bytes_at::<20>(ctx, l.l3) {
+            // SAFETY: 20 bytes checked.
+            addr[12..16].copy_from_slice(unsafe { &(&*ip)[12..16] });
+        }
+        true
     }
-    let key = aya_ebpf::maps::lpm_trie::Key::new(128, addr);
-    CLIENT_GROUPS.get(&key).map_or(0, |g| g.group)
+}
+
+/// Whether the query's EDNS Client Subnet option may be used: from every
+/// resolver (`CONFIG_ECS`), or from those in `ECS_TRUSTED`
+/// (`CONFIG_ECS_TRUSTED`). Otherwise it is ignored and not echoed.
+#[inline(always)]
+pub fn ecs_trusted(ctx: &XdpContext, l: &Layers, s: &mut Scratch, cfg: &Config) -> bool {
+    if cfg.flags & CONFIG_ECS != 0 {
+        return true;
+    }
+    if cfg.flags & CONFIG_ECS_TRUSTED == 0 {
+        return false;
+    }
+    source(ctx, l, &mut s.client);
+    let key = aya_ebpf::maps::lpm_trie::Key::new(128, s.client);
+    ECS_TRUSTED.get(&key).is_some()
+}
+
+/// The client the lookups see, into `s.client` (128 bits, IPv4 mapped):
+/// the ECS address when the query's option is used, else the source
+/// address. Whether it is IPv4.
+#[inline(always)]
+fn client(ctx: &XdpContext, l: &Layers, q: &Query, s: &mut Scratch) -> bool {
+    match q.ecs_family {
+        1 => {
+            s.client = [0; 16];
+            s.client[10] = 0xff;
+            s.client[11] = 0xff;
+            let [a, b, c, d, ..] = s.ecs;
+            s.client[12..16].copy_from_slice(&[a, b, c, d]);
+            true
+        }
+        2 => {
+            s.client = s.ecs;
+            false
+        }
+        _ => source(ctx, l, &mut s.client),
+    }
 }
 
 /// Picks the answers (see `gslb_common::select`) and builds the response
 /// in the scratch buffer if it fits the client's limit; returns its length
-/// and checksum sum. `hits`: count the first answer's server in
-/// `SERVER_HITS` (inline sets have no server ids: their `sel.ids` are left
-/// zero rather than filled with `NO_SERVER`, which would cost a call to a
-/// memset subprogram per query).
+/// and checksum sum. `set`: the answer-set id, or [`INLINE`] (inline sets
+/// have no server ids: their `sel.ids` are left zero rather than filled
+/// with `NO_SERVER`, which would cost a call to a memset subprogram per
+/// query; they are not counted in `SERVER_HITS`). `scope`: the ECS scope
+/// of the client group's prefix (0 unless the name is client aware).
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "one call site per answer source")]
 fn respond<const N: usize, const M: usize>(
@@ -245,31 +338,28 @@ fn respond<const N: usize, const M: usize>(
     sel: &mut Selection,
     addrs: &[[u8; N]; M],
     edns_udp_size: u16,
-    hits: bool,
+    set: u32,
+    scope: u8,
 ) -> Result<(usize, u64), Counter> {
     match sel.mode {
         MODE_DROP => return Err(Counter::Dropped),
         MODE_SLOW_PATH => return Err(Counter::PassSlowPath),
         _ => {}
     }
-    let mut pick = Pick::default();
-    if select::uses_counter(sel.mode) {
-        // Not atomic: concurrent CPUs may hand out the same step twice,
-        // which shifts the rotation but never yields a wrong answer.
-        pick.counter = sel.counter;
-        sel.counter = pick.counter.wrapping_add(1);
-    } else if sel.mode == MODE_STATIC_PERSIST {
-        pick.client = persist_key(ctx, l, sel);
-    } else if sel.mode != MODE_ORDERED {
-        pick.random = unsafe { bpf_get_prandom_u32() };
-    }
-    let first = select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64)
-        .ok_or(Counter::PassNoAnswer)?;
+    let first = if false && sel.sticky_ttl != 0 && set != INLINE {
+        sticky_first(ctx, l, s, q, sel, set, if N == 4 { 4 } else { 6 })?
+    } else {
+        pick_first(ctx, l, s, q, sel)?
+    };
     let first = s.opaque(first) & (MAX_ADDRS - 1);
     // The answer order goes through map memory: the verifier then checks
     // `build` once rather than once per combination of `first` and `count`.
     // The count is laundered: each exit of the loop knows its own value.
-    let n = select::answer_order(sel, first, &mut s.order);
+    let order = &mut s.order as *mut [u8; MAX_ADDRS];
+    // SAFETY: `order` is a field of `s` the launder does not touch.
+    let n = select::answer_order_with(sel, first, unsafe { &mut *order }, &mut |x| {
+        s.opaque(x as usize) as u64
+    });
     let n = s.opaque(n);
     if n == 0 || n > MAX_ADDRS {
         return Err(Counter::PassNoAnswer);
@@ -277,36 +367,98 @@ fn respond<const N: usize, const M: usize>(
     if dns::response_len(q, n, N) > q.udp_limit {
         return Err(Counter::PassTooBig);
     }
-    if hits {
+    if set != INLINE {
         if let Some(h) = SERVER_HITS.get_ptr_mut(u32::from(sel.ids[first])) {
             // SAFETY: per-CPU slot.
             unsafe { *h += 1 };
         }
     }
-    let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size);
+    let scope = if q.ecs_family != 0 {
+        select::ecs_scope(sel, q.ecs_source, q.ecs_family == 1, scope, true)
+    } else {
+        0
+    };
+    let scope = s.opaque(usize::from(scope)) as u8;
+    let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size, scope);
     Ok((s.opaque(len), sum))
 }
 
-/// Static persist key of the query's source (the LDNS).
+/// The first answer as the set's method picks it.
 #[inline(always)]
-fn persist_key(ctx: &XdpContext, l: &Layers, sel: &Selection) -> u64 {
-    if l.v6 {
-        match headers::bytes_at::<40>(ctx, l.l3) {
-            Some(ip) => {
-                let ip = unsafe { &*ip };
-                let mut a = [0u8; 16];
-                a.copy_from_slice(&ip[8..24]);
-                select::persist_key_v6(&a, sel.persist_v6)
-            }
-            None => 0,
+fn pick_first(
+    ctx: &XdpContext,
+    l: &Layers,
+    s: &mut Scratch,
+    q: &Query,
+    sel: &mut Selection,
+) -> Result<usize, Counter> {
+    let mut pick = Pick::default();
+    if select::uses_counter(sel.mode) {
+        // Not atomic: concurrent CPUs may hand out the same step twice,
+        // which shifts the rotation but never yields a wrong answer.
+        pick.counter = sel.counter;
+        sel.counter = pick.counter.wrapping_add(1);
+    } else if sel.mode == MODE_STATIC_PERSIST {
+        pick.client = persist_key(ctx, l, s, q, sel);
+    } else if sel.mode != MODE_ORDERED {
+        pick.random = unsafe { bpf_get_prandom_u32() };
+    }
+    select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64).ok_or(Counter::PassNoAnswer)
+}
+
+/// The first answer of a set with persistence: the candidate of the
+/// client prefix's live record (its use time refreshed in place), else
+/// the method's pick, recorded with its server's generation and the time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, reason = "the query and the set")]
+fn sticky_first(
+    ctx: &XdpContext,
+    l: &Layers,
+    s: &mut Scratch,
+    q: &Query,
+    sel: &mut Selection,
+    set: u32,
+    family: u8,
+) -> Result<usize, Counter> {
+    let v4 = client(ctx, l, q, s);
+    let key = select::persist_record_key(sel, set, family, &s.client, v4);
+    // SAFETY: a helper without arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if let Some(r) = PERSIST.get_ptr_mut(&key) {
+        // SAFETY: a valid map value; the record is read and its use time
+        // written (another CPU may write it too: either time will do).
+        let rec = unsafe { &mut *r };
+        let generation = SERVER_GEN.get(u32::from(rec.server)).copied().unwrap_or(0);
+        if let Persisted::Hit(i) = select::persisted(sel, Some(rec), generation, now) {
+            rec.last_used_ns = now;
+            count(Counter::PersistHit);
+            return Ok(i);
         }
+    }
+    let first = pick_first(ctx, l, s, q, sel)?;
+    let first = s.opaque(first) & (MAX_ADDRS - 1);
+    let server = sel.ids[first];
+    let rec = PersistRecord {
+        server,
+        _pad: 0,
+        generation: SERVER_GEN.get(u32::from(server)).copied().unwrap_or(0),
+        last_used_ns: now,
+    };
+    // A full map drops its least recently used record; a failed insert
+    // only costs this client its persistence.
+    if PERSIST.insert(&key, &rec, 0).is_ok() {
+        count(Counter::PersistNew);
+    }
+    Ok(first)
+}
+
+/// Static persist key of the client (the LDNS, or the ECS address).
+#[inline(always)]
+fn persist_key(ctx: &XdpContext, l: &Layers, s: &mut Scratch, q: &Query, sel: &Selection) -> u64 {
+    if client(ctx, l, q, s) {
+        let [.., a, b, c, d] = s.client;
+        select::persist_key_v4([a, b, c, d], sel.persist_v4)
     } else {
-        match headers::bytes_at::<20>(ctx, l.l3) {
-            Some(ip) => {
-                let ip = unsafe { &*ip };
-                select::persist_key_v4([ip[12], ip[13], ip[14], ip[15]], sel.persist_v4)
-            }
-            None => 0,
-        }
+        select::persist_key_v6(&s.client, sel.persist_v6)
     }
 }

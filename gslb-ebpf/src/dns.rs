@@ -46,6 +46,31 @@ pub struct Query {
     pub qsum: u64,
     /// What `parse`'s `on_key` returned (the QNAME's home slot).
     pub home: u32,
+    /// FAMILY of the query's EDNS Client Subnet option (1 IPv4, 2 IPv6;
+    /// its address in `Scratch::ecs`), or 0: no option, or one not used
+    /// (untrusted resolver, `ecs = "none"`), not echoed.
+    pub ecs_family: u8,
+    /// SOURCE PREFIX-LENGTH of the ECS option.
+    pub ecs_source: u8,
+}
+
+impl Query {
+    /// Bytes of the ECS option's ADDRESS: ceil(SOURCE / 8).
+    #[inline(always)]
+    pub fn ecs_addr_len(&self) -> usize {
+        (usize::from(self.ecs_source) + 7) >> 3
+    }
+
+    /// Length of the ECS option echoed in the reply's OPT record (code,
+    /// length, FAMILY, SOURCE, SCOPE, ADDRESS), 0 when none is.
+    #[inline(always)]
+    pub fn ecs_echo_len(&self) -> usize {
+        if self.ecs_family == 0 {
+            0
+        } else {
+            8 + self.ecs_addr_len()
+        }
+    }
 }
 
 #[inline(always)]
@@ -143,9 +168,11 @@ pub fn parse(
         flags,
         qsum: name_sum + tc,
         home,
+        ecs_family: 0,
+        ecs_source: 0,
     };
     if arcount == 1 {
-        parse_opt(m, pos, len, &mut q)?;
+        parse_opt(m, &mut s.ecs, pos, len, &mut q)?;
     } else if pos != len {
         return Err(Counter::PassMalformed);
     }
@@ -222,9 +249,15 @@ pub fn build_key(s: &mut Scratch, skip: usize, name_len: usize) -> u64 {
 }
 
 /// Parses the OPT pseudo-record at `pos` (RFC 6891 §6.1.2), which must end
-/// the message.
+/// the message, and its EDNS Client Subnet option if any (into `ecs`).
 #[inline(always)]
-fn parse_opt(m: &[u8; SCRATCH_LEN], pos: usize, len: usize, q: &mut Query) -> Result<(), Counter> {
+fn parse_opt(
+    m: &[u8; SCRATCH_LEN],
+    ecs: &mut [u8; 16],
+    pos: usize,
+    len: usize,
+    q: &mut Query,
+) -> Result<(), Counter> {
     if pos + OPT_LEN > len {
         return Err(Counter::PassMalformed);
     }
@@ -243,6 +276,10 @@ fn parse_opt(m: &[u8; SCRATCH_LEN], pos: usize, len: usize, q: &mut Query) -> Re
     if version != 0 {
         return Err(Counter::PassEdnsVersion);
     }
+    // Where the ECS option starts (0: none). Only noted in the loop: it is
+    // parsed once after it, so that its checks do not multiply the
+    // verifier's states per option.
+    let mut ecs_at = 0;
     for _ in 0..MAX_OPTIONS {
         if o >= end {
             break;
@@ -253,7 +290,12 @@ fn parse_opt(m: &[u8; SCRATCH_LEN], pos: usize, len: usize, q: &mut Query) -> Re
         let code = rd16(m, o);
         let olen = usize::from(rd16(m, o + 2));
         if code == OPT_CODE_ECS {
-            return Err(Counter::PassEcs);
+            // A second one, or one that overruns the record (RFC 7871 §6:
+            // FORMERR from the slow path).
+            if ecs_at != 0 || o + 4 + olen > end {
+                return Err(Counter::PassEcs);
+            }
+            ecs_at = o;
         }
         // COOKIE (RFC 7873), padding (RFC 7830) and the rest: not echoed.
         o += 4 + olen;
@@ -262,6 +304,9 @@ fn parse_opt(m: &[u8; SCRATCH_LEN], pos: usize, len: usize, q: &mut Query) -> Re
         // Options overrun the record, or more than MAX_OPTIONS of them.
         return Err(Counter::PassMalformed);
     }
+    if ecs_at != 0 {
+        parse_ecs(m, ecs, ecs_at, q)?;
+    }
     q.has_opt = true;
     q.opt_flags = opt_flags;
     // RFC 6891 §6.2.5: values below 512 are treated as 512.
@@ -269,10 +314,89 @@ fn parse_opt(m: &[u8; SCRATCH_LEN], pos: usize, len: usize, q: &mut Query) -> Re
     Ok(())
 }
 
+/// Parses the EDNS Client Subnet option at `o` (RFC 7871 §6), whose
+/// OPTION-LENGTH is known to fit the record: FAMILY 1 or 2, SOURCE
+/// PREFIX-LENGTH at most the family's address length, exactly
+/// ceil(SOURCE / 8) address bytes, no bit set past SOURCE. The address
+/// goes into `ecs` (zero padded), FAMILY and SOURCE into `q`; anything
+/// else passes the query (`PassEcs`).
+#[inline(always)]
+fn parse_ecs(
+    m: &[u8; SCRATCH_LEN],
+    ecs: &mut [u8; 16],
+    o: usize,
+    q: &mut Query,
+) -> Result<(), Counter> {
+    let olen = usize::from(rd16(m, o + 2));
+    if olen < 4 {
+        return Err(Counter::PassEcs);
+    }
+    let family = rd16(m, o + 4);
+    let source = usize::from(m[(o + 6) & MASK]);
+    let max_source = match family {
+        1 => 32,
+        2 => 128,
+        _ => return Err(Counter::PassEcs),
+    };
+    let alen = (source + 7) >> 3;
+    if source > max_source || olen != 4 + alen {
+        return Err(Counter::PassEcs);
+    }
+    // The address by two big-endian words, then masked to SOURCE bits:
+    // bytes past the option read from `msg` fall in the masked part.
+    let at = (o + 8) & MASK;
+    // SAFETY: `at + 16` is within the 1024-byte `msg`.
+    let (hi, lo) = unsafe {
+        let p = m.as_ptr().add(at).cast::<u64>();
+        (
+            u64::from_be(p.read_unaligned()),
+            u64::from_be(p.add(1).read_unaligned()),
+        )
+    };
+    // The bits of the address bytes past SOURCE must be zero: those of
+    // its last byte (the only partial one).
+    let rest = source & 7;
+    if rest != 0 && m[(at + alen - 1) & MASK] & (0xffu8 >> rest) != 0 {
+        return Err(Counter::PassEcs);
+    }
+    let (mhi, mlo) = prefix_mask(source);
+    let w = [(hi & mhi).to_be_bytes(), (lo & mlo).to_be_bytes()];
+    ecs[..8].copy_from_slice(&w[0]);
+    ecs[8..].copy_from_slice(&w[1]);
+    q.ecs_family = family as u8;
+    q.ecs_source = source as u8;
+    Ok(())
+}
+
+/// The first `len` (0..=128) bits set, as two big-endian words.
+#[inline(always)]
+fn prefix_mask(len: usize) -> (u64, u64) {
+    let word = |l: usize| -> u64 {
+        if l >= 64 {
+            u64::MAX
+        } else if l == 0 {
+            0
+        } else {
+            u64::MAX << (64 - l)
+        }
+    };
+    (word(len), word(len.saturating_sub(64)))
+}
+
 /// Length of the response for `n` answers of `rdlen` bytes each.
 #[inline(always)]
 pub fn response_len(q: &Query, n: usize, rdlen: usize) -> usize {
-    q.q_end + n * (12 + rdlen) + if q.has_opt { OPT_LEN } else { 0 }
+    q.q_end + n * (12 + rdlen) + opt_len(q)
+}
+
+/// Length of our OPT record (with the ECS echo), 0 without one.
+#[inline(always)]
+fn opt_len(q: &Query) -> usize {
+    if q.has_opt {
+        OPT_LEN + q.ecs_echo_len()
+    } else {
+        0
+    }
 }
 
 /// Writes the response header's flags and counts over the query's
@@ -303,7 +427,8 @@ fn write_header(
 }
 
 /// Turns the query in `s.msg` into the response: header, answers after the
-/// question, OPT last. The answers are the first `n` candidates of `addrs`
+/// question, OPT last (echoing the ECS option with SCOPE PREFIX-LENGTH
+/// `scope`). The answers are the first `n` candidates of `addrs`
 /// (`N`-byte addresses) listed in `s.order`. Returns the response length
 /// and its unfolded checksum sum, added up while it is written.
 #[inline(always)]
@@ -314,6 +439,7 @@ pub fn build<const N: usize, const M: usize>(
     addrs: &[[u8; N]; M],
     n: usize,
     edns_udp_size: u16,
+    scope: u8,
 ) -> (usize, u64) {
     let header = write_header(&mut s.msg, q, 0, n as u16, 0, 0);
     // Every record below has an even length: all start at the parity of
@@ -374,44 +500,101 @@ pub fn build<const N: usize, const M: usize>(
         unsafe { core::ptr::write_volatile(&mut s.tmp, (o + 12 + N) as u64) };
     }
     let o = unsafe { core::ptr::read_volatile(&s.tmp) } as usize;
-    let end = write_opt(&mut s.msg, o, q, edns_udp_size);
+    let end = write_opt(&mut s.msg, &s.ecs, o, q, edns_udp_size, scope);
     if q.has_opt {
-        tail += opt_sum(q, edns_udp_size);
+        // The OPT record starts at the parity of `q_end`, its ECS option
+        // (after 11 bytes) at the other.
+        let ecs = ecs_sum(q, &s.ecs, scope);
+        tail += opt_sum(q, edns_udp_size) + csum::at(s.opaque(ecs as usize) as u64, 1);
     }
     (end, header + q.qsum + csum::at(tail, q.q_end))
 }
 
-/// Checksum sum of the OPT record [`write_opt`] writes, at an even offset:
-/// its bytes are 00 | 00 29 | size | 00 00 | flags | 00 00, so the 16-bit
-/// words are 0000, 29 size_hi, size_lo 00, 00 flags_hi, flags_lo 00, 00:
-/// type, size and flags with their bytes in the other halves.
+/// Checksum sum of the OPT record [`write_opt`] writes, without its
+/// option, at an even offset: its bytes are 00 | 00 29 | size | 00 00 |
+/// flags | rdlength, so the 16-bit words are 0000, 29 size_hi, size_lo
+/// 00, 00 flags_hi, flags_lo rdlen_hi, rdlen_lo (and the option's first
+/// byte): type, size, flags and RDLENGTH with their bytes in the other
+/// halves.
 #[inline(always)]
 fn opt_sum(q: &Query, edns_udp_size: u16) -> u64 {
-    u64::from(TYPE_OPT) + u64::from(edns_udp_size) + u64::from(q.opt_flags & EDNS_DO)
+    u64::from(TYPE_OPT)
+        + u64::from(edns_udp_size)
+        + u64::from(q.opt_flags & EDNS_DO)
+        + q.ecs_echo_len() as u64
 }
 
-/// Appends our OPT record at `o` when the query had one; returns the end.
+/// Checksum sum of the ECS option [`write_opt`] echoes, as if at an even
+/// offset (0 when none): code, length, FAMILY, SOURCE and SCOPE, then the
+/// address bytes (zero padded: the padding adds nothing).
 #[inline(always)]
-fn write_opt(m: &mut [u8; SCRATCH_LEN], o: usize, q: &Query, edns_udp_size: u16) -> usize {
+fn ecs_sum(q: &Query, ecs: &[u8; 16], scope: u8) -> u64 {
+    if q.ecs_family == 0 {
+        return 0;
+    }
+    // SAFETY: two words of a 16-byte array.
+    let (a, b) = unsafe {
+        let p = ecs.as_ptr().cast::<u64>();
+        (p.read_unaligned(), p.add(1).read_unaligned())
+    };
+    csum::be(OPT_CODE_ECS)
+        + csum::be((4 + q.ecs_addr_len()) as u16)
+        + csum::be(u16::from(q.ecs_family))
+        + csum::be(u16::from_be_bytes([q.ecs_source, scope]))
+        + csum::word(a)
+        + csum::word(b)
+}
+
+/// Appends our OPT record at `o` when the query had one, with the ECS
+/// option echoed (address from `ecs`) when the query's is used; returns
+/// the end.
+#[inline(always)]
+fn write_opt(
+    m: &mut [u8; SCRATCH_LEN],
+    ecs: &[u8; 16],
+    o: usize,
+    q: &Query,
+    edns_udp_size: u16,
+    scope: u8,
+) -> usize {
     if !q.has_opt {
         return o;
     }
     // OPT (RFC 6891 §6.1.2): root owner, our payload size, version 0, DO
-    // copied (RFC 3225 §3), no options.
+    // copied (RFC 3225 §3), no other option.
+    let echo = q.ecs_echo_len();
     m[o & MASK] = 0;
     wr16(m, o + 1, TYPE_OPT);
     wr16(m, o + 3, edns_udp_size);
     m[(o + 5) & MASK] = 0;
     m[(o + 6) & MASK] = 0;
     wr16(m, o + 7, q.opt_flags & EDNS_DO);
-    wr16(m, o + 9, 0);
-    o + OPT_LEN
+    wr16(m, o + 9, echo as u16);
+    if echo != 0 {
+        // RFC 7871 §7.2.1: FAMILY, SOURCE PREFIX-LENGTH and ADDRESS as
+        // they came, our SCOPE PREFIX-LENGTH. The address goes as 16
+        // bytes; those past its length are overwritten or not sent.
+        let e = o + OPT_LEN;
+        wr16(m, e, OPT_CODE_ECS);
+        wr16(m, e + 2, (4 + q.ecs_addr_len()) as u16);
+        wr16(m, e + 4, u16::from(q.ecs_family));
+        m[(e + 6) & MASK] = q.ecs_source;
+        m[(e + 7) & MASK] = scope;
+        // SAFETY: `(e + 8) & MASK` plus 16 is within the 1024-byte `msg`.
+        unsafe {
+            let src = ecs.as_ptr().cast::<u64>();
+            let dst = m.as_mut_ptr().add((e + 8) & MASK).cast::<u64>();
+            dst.write_unaligned(src.read_unaligned());
+            dst.add(1).write_unaligned(src.add(1).read_unaligned());
+        }
+    }
+    o + OPT_LEN + echo
 }
 
 /// Length of the response with the canned sections `c`.
 #[inline(always)]
 pub fn canned_len(q: &Query, c: &Canned) -> usize {
-    q.q_end + 2 + usize::from(c.len) + if q.has_opt { OPT_LEN } else { 0 }
+    q.q_end + 2 + usize::from(c.len) + opt_len(q)
 }
 
 /// Turns the query in `s.msg` into a response with the canned sections
@@ -512,10 +695,13 @@ pub fn build_canned(
             .write_unaligned((w0 & 0xffff_ffff) | (u64::from(new) << 32))
     };
     tail_sum = tail_sum - u64::from(old) + u64::from(new);
-    let end = write_opt(&mut s.msg, o + 2 + n, q, edns_udp_size);
+    // Negative and static answers do not depend on the client: scope 0.
+    let end = write_opt(&mut s.msg, &s.ecs, o + 2 + n, q, edns_udp_size, 0);
     let mut sum = header + q.qsum + csum::at(csum::be(owner), o) + csum::at(tail_sum, o + 2);
     if q.has_opt {
-        sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + n);
+        let ecs = ecs_sum(q, &s.ecs, 0);
+        sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + n)
+            + csum::at(s.opaque(ecs as usize) as u64, o + 2 + n + OPT_LEN);
     }
     Some((end, sum))
 }

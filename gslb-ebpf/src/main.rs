@@ -93,9 +93,18 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     if !copy::read_query(ctx, s, dns_off, dns_len) {
         return Err(Counter::PassMalformed);
     }
-    let q = dns::parse(s, dns_len, |s, name_len| {
+    let mut q = dns::parse(s, dns_len, |s, name_len| {
         names::prefetch_slot(s, cfg, name_len)
     })?;
+    // An EDNS Client Subnet option from a resolver not trusted with it is
+    // ignored: not used, not echoed.
+    if q.ecs_family != 0 && !answer::ecs_trusted(ctx, &l, s, cfg) {
+        q.ecs_family = 0;
+    }
+    // Laundered (see `Scratch::opaque`): each way here leaves other exact
+    // values, and the verifier would check the rest once per way.
+    q.ecs_family = s.opaque(usize::from(q.ecs_family)) as u8;
+    q.ecs_source = s.opaque(usize::from(q.ecs_source)) as u8;
     let Some(entry) = names::find_name(s, cfg, q.name_len, q.home)? else {
         // RFC 8020: the parent exists and lists every child that does.
         let parent = names::lookup_parent(s, cfg, &q)?.ok_or(Counter::PassNameNotFound)?;

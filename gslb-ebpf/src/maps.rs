@@ -131,6 +131,14 @@ pub struct Scratch {
     pub launder: u64,
     /// Candidate index of each answer, in answer order.
     pub order: [u8; 8],
+    /// The query's EDNS Client Subnet ADDRESS as on the wire (IPv4: 4
+    /// bytes), zero padded to 16 bytes, every bit past SOURCE
+    /// PREFIX-LENGTH zero; valid while [`crate::dns::Query::ecs_family`]
+    /// is not 0. Kept here: the reply overwrites the query's OPT record.
+    pub ecs: [u8; 16],
+    /// The client as the lookups see it: the ECS address or the source
+    /// address, 128 bits, IPv4 mapped (`::ffff:a.b.c.d`).
+    pub client: [u8; 16],
     /// The L2-L4 headers while the frame grows at the front.
     pub hdr: [u8; HDR_LEN * 2],
 }
