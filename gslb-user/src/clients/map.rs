@@ -88,9 +88,13 @@ pub struct ClientExplain {
 /// ([`ClientMap::rebuild`] keeps the group ids of unchanged profiles).
 #[derive(Clone, Debug, Default)]
 pub struct ClientMap {
-    /// Disjoint prefixes in key order, covering the whole space; empty
-    /// when no client data exists.
+    /// The IPv4 partition (disjoint prefixes in key order covering
+    /// `::ffff:0:0/96`), then the IPv6 one (covering the whole key space
+    /// but meant for IPv6 keys: an IPv6 entry may contain the IPv4 range,
+    /// whose own entries are longer). Empty when no client data exists.
     entries: Vec<ClientEntry>,
+    /// How many of `entries` are IPv4.
+    v4_len: usize,
     /// Every live group's profile (group 0 always).
     profiles: BTreeMap<GroupId, Profile>,
     registry: Registry<Profile, GroupId>,
@@ -234,48 +238,51 @@ impl ClientMap {
         let mut by_profile: HashMap<Profile, u32> = HashMap::from([(Profile::default(), 0)]);
         let mut by_labels: HashMap<Vec<Label>, u32> = HashMap::new();
         let mut uniq: Vec<Label> = Vec::new();
-        let cells: Vec<Cell<u32>> = partition::flatten(sources, |labels: &[Label]| {
-            uniq.clear();
-            uniq.extend_from_slice(labels);
-            uniq.dedup();
-            if let Some(&i) = by_labels.get(&uniq) {
-                return i;
-            }
-            let mut geo_data = GeoData::default();
-            for l in &uniq {
-                match *l {
-                    Label::City(c) => {
-                        let c = &cities[c as usize];
-                        geo_data.country = c.country.clone();
-                        geo_data.continent = c.continent.clone();
-                        geo_data.location = c.location;
-                    }
-                    Label::Asn(a) => geo_data.asn = Some(a),
-                    _ => {}
+        let (v4, v6): (Vec<Cell<u32>>, Vec<Cell<u32>>) =
+            partition::flatten(sources, |labels: &[Label]| {
+                uniq.clear();
+                uniq.extend_from_slice(labels);
+                uniq.dedup();
+                if let Some(&i) = by_labels.get(&uniq) {
+                    return i;
                 }
-            }
-            let profile = topology.profile(
-                |rule| uniq.contains(&Label::Rule(rule)),
-                |name| {
-                    cfg.regions
-                        .iter()
-                        .position(|r| r.name == name)
-                        .is_some_and(|i| uniq.contains(&Label::Region(i as u32)))
-                },
-                &geo_data,
-            );
-            let next = profiles.len() as u32;
-            let i = *by_profile.entry(profile.clone()).or_insert_with(|| {
-                profiles.push(profile);
-                next
+                let mut geo_data = GeoData::default();
+                for l in &uniq {
+                    match *l {
+                        Label::City(c) => {
+                            let c = &cities[c as usize];
+                            geo_data.country = c.country.clone();
+                            geo_data.continent = c.continent.clone();
+                            geo_data.location = c.location;
+                        }
+                        Label::Asn(a) => geo_data.asn = Some(a),
+                        _ => {}
+                    }
+                }
+                let profile = topology.profile(
+                    |rule| uniq.contains(&Label::Rule(rule)),
+                    |name| {
+                        cfg.regions
+                            .iter()
+                            .position(|r| r.name == name)
+                            .is_some_and(|i| uniq.contains(&Label::Region(i as u32)))
+                    },
+                    &geo_data,
+                );
+                let next = profiles.len() as u32;
+                let i = *by_profile.entry(profile.clone()).or_insert_with(|| {
+                    profiles.push(profile);
+                    next
+                });
+                by_labels.insert(uniq.clone(), i);
+                i
             });
-            by_labels.insert(uniq.clone(), i);
-            i
-        });
         let assignment = registry.assign(profiles.iter())?;
         let ids = assignment.ids;
-        let entries = cells
+        let v4_len = v4.len();
+        let entries = v4
             .into_iter()
+            .chain(v6)
             .map(|c| ClientEntry {
                 start: c.start,
                 len: c.len,
@@ -285,6 +292,7 @@ impl ClientMap {
         let profiles = ids.iter().copied().zip(profiles).collect();
         Ok(ClientMap {
             entries,
+            v4_len,
             profiles,
             registry,
             topology,
@@ -321,7 +329,8 @@ impl ClientMap {
         self.entries.is_empty()
     }
 
-    /// The partition (the `CLIENT_GROUPS` trie entries), in key order.
+    /// The partition (the `CLIENT_GROUPS` trie entries): the IPv4
+    /// entries in key order, then the IPv6 ones.
     pub fn entries(&self) -> &[ClientEntry] {
         &self.entries
     }
@@ -343,10 +352,11 @@ impl ClientMap {
 
     /// The entry `addr` falls in (`None` when the map is empty).
     pub fn entry(&self, addr: IpAddr) -> Option<&ClientEntry> {
+        let (v4, v6) = self.entries.split_at(self.v4_len);
+        let cells = if addr.is_ipv4() { v4 } else { v6 };
         let key = partition::key(addr);
-        let i = self.entries.partition_point(|e| e.start <= key);
-        let e = self.entries.get(i.checked_sub(1)?)?;
-        Some(e)
+        let i = cells.partition_point(|e| e.start <= key);
+        cells.get(i.checked_sub(1)?)
     }
 
     /// The group of `addr` and the ECS scope its answers carry for

@@ -24,6 +24,8 @@ mod geo;
 mod map;
 pub mod partition;
 mod profile;
+#[cfg(test)]
+mod tests;
 
 pub use geo::{biased, distance_km, GeoData};
 pub use map::{ClientEntry, ClientExplain, ClientMap, MatchedRule};

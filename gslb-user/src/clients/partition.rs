@@ -9,10 +9,10 @@
 //! with the labels of every source prefix that contains it (nested
 //! prefixes both count: an address inside 198.18.0.0/16 and
 //! 198.18.1.0/24 matches both cidr rules). The caller maps each set of
-//! labels to a value; consecutive ranges with equal values are joined
-//! (never across the edges of `::ffff:0:0/96`, so an IPv4 entry is a
-//! prefix of length ≥ 96), and each joined range is cut into the fewest
-//! aligned prefixes. This gives the same result as a binary trie whose
+//! labels to a value; consecutive ranges with equal values are joined,
+//! and each joined range is cut into the fewest aligned prefixes. IPv4
+//! (`::ffff:0:0/96`, entries of length ≥ 96) and IPv6 are partitioned
+//! apart, so that a client-independent answer has scope 0 in both. This gives the same result as a binary trie whose
 //! sibling halves with equal values are merged bottom-up, without a
 //! node per bit.
 
@@ -73,25 +73,60 @@ pub struct Cell<V> {
     pub value: V,
 }
 
-/// Flattens `(prefix, label)` pairs into a partition of the whole key
-/// space; `value_of` gets the labels of the sources containing a range
-/// (sorted, a label once per containing prefix) and returns its value.
-pub fn flatten<L, V>(sources: Vec<(IpNet, L)>, mut value_of: impl FnMut(&[L]) -> V) -> Vec<Cell<V>>
+/// Flattens `(prefix, label)` pairs into two partitions, one per family:
+/// the IPv4 one covers `::ffff:0:0/96` (entries of length ≥ 96), the
+/// IPv6 one the whole key space, IPv4 sources ignored there (so an IPv6
+/// entry may contain `::ffff:0:0/96`: an IPv4 key always finds its
+/// longer IPv4 entry first, in the trie as in [`find`]). `value_of` gets
+/// the labels of the sources containing a range (sorted, a label once per
+/// containing prefix) and returns its value. IPv6 sources inside
+/// `::ffff:0:0/96` are ignored (no IPv6 client has such an address).
+pub fn flatten<L, V>(
+    sources: Vec<(IpNet, L)>,
+    mut value_of: impl FnMut(&[L]) -> V,
+) -> (Vec<Cell<V>>, Vec<Cell<V>>)
+where
+    L: Clone + Ord,
+    V: Clone + Eq + Hash,
+{
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (net, label) in sources {
+        let (start, end, _) = range(net);
+        match net {
+            IpNet::V4(_) => v4.push((start, end, label)),
+            IpNet::V6(_) if start >= V4_START && end <= V4_END => {}
+            IpNet::V6(_) => v6.push((start, end, label)),
+        }
+    }
+    let v4 = sweep(v4, V4_START, V4_END, &mut value_of);
+    let mut v6 = sweep(v6, 0, u128::MAX, &mut value_of);
+    // The one IPv6 cell that could have an IPv4 cell's key.
+    v6.retain(|c| !(c.start == V4_START && c.len == V4_MAPPED_LEN));
+    (v4, v6)
+}
+
+/// The partition of `[lo, hi]` (an aligned prefix) by the sources'
+/// ranges.
+fn sweep<L, V>(
+    sources: Vec<(u128, u128, L)>,
+    lo: u128,
+    hi: u128,
+    value_of: &mut impl FnMut(&[L]) -> V,
+) -> Vec<Cell<V>>
 where
     L: Clone + Ord,
     V: Clone + Eq + Hash,
 {
     // Boundaries: +label at a prefix's start, -label past its end.
     let mut events: Vec<(u128, bool, L)> = Vec::with_capacity(sources.len() * 2);
-    for (net, label) in sources {
-        let (start, end, _) = range(net);
+    for (start, end, label) in sources {
         events.push((start, true, label.clone()));
-        if end != u128::MAX {
+        if end != hi {
             events.push((end + 1, false, label));
         }
     }
     events.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut cuts: Vec<u128> = vec![0, V4_START, V4_END + 1];
+    let mut cuts: Vec<u128> = vec![lo];
     cuts.extend(events.iter().map(|e| e.0));
     cuts.sort_unstable();
     cuts.dedup();
@@ -112,15 +147,14 @@ where
                 }
             }
         }
-        let end = cuts.get(i + 1).map_or(u128::MAX, |next| next - 1);
+        let end = cuts.get(i + 1).map_or(hi, |next| next - 1);
         labels.clear();
         for (l, &n) in &active {
             labels.extend(std::iter::repeat_n(l.clone(), n as usize));
         }
         let value = value_of(&labels);
-        let edge = cut == V4_START || cut == V4_END + 1;
         match joined.last_mut() {
-            Some(last) if !edge && last.2 == value => last.1 = end,
+            Some(last) if last.2 == value => last.1 = end,
             _ => joined.push((cut, end, value)),
         }
     }
@@ -135,6 +169,12 @@ where
         });
     }
     out
+}
+
+/// The cell of a sorted partition holding `key`.
+pub fn find<V>(cells: &[Cell<V>], key: u128) -> Option<&Cell<V>> {
+    let i = cells.partition_point(|c| c.start <= key);
+    cells.get(i.checked_sub(1)?)
 }
 
 /// Cuts `[start, end]` into the fewest aligned prefixes, in order.
@@ -170,8 +210,9 @@ mod tests {
     }
 
     fn cells(sources: Vec<(IpNet, u32)>) -> Vec<(String, Vec<u32>)> {
-        flatten(sources, |l| l.to_vec())
-            .into_iter()
+        let (v4, v6) = flatten(sources, |l| l.to_vec());
+        v4.into_iter()
+            .chain(v6)
             .map(|c| (to_net(c.start, c.len).to_string(), c.value))
             .collect()
     }
@@ -184,25 +225,29 @@ mod tests {
     }
 
     #[test]
-    fn empty_sources_cover_everything_in_three_families() {
+    fn empty_sources_cover_each_family_with_one_cell() {
         let c = cells(vec![]);
-        // IPv6 before the mapped range, the mapped range, IPv6 after it.
-        assert!(c.iter().any(|(n, _)| n == "0.0.0.0/0"));
-        assert!(c.iter().any(|(n, _)| n == "::/81"));
-        assert!(c.iter().any(|(n, _)| n == "8000::/1"));
-        assert!(c.iter().all(|(_, v)| v.is_empty()));
-        // Disjoint and covering: sizes add up to 2^128 (checked as the
-        // sum of 2^(128-len) overflowing exactly to zero).
-        let total = flatten(Vec::<(IpNet, u32)>::new(), |_| ())
-            .iter()
-            .fold(0u128, |acc, c| {
-                acc.wrapping_add(if c.len == 0 {
-                    0
-                } else {
-                    1u128 << (128 - c.len)
-                })
-            });
-        assert_eq!(total, 0);
+        assert_eq!(
+            c,
+            vec![
+                ("0.0.0.0/0".to_string(), vec![]),
+                ("::/0".to_string(), vec![])
+            ]
+        );
+    }
+
+    /// The cells of one family are disjoint and cover its space.
+    fn covers(cells: &[Cell<Vec<u32>>], lo: u128, hi: u128) {
+        let mut next = lo;
+        for c in cells {
+            assert_eq!(c.start, next, "gap or overlap at {:x}", c.start);
+            let end = last(c.start, c.len);
+            if end == hi {
+                return;
+            }
+            next = end + 1;
+        }
+        panic!("cells end before {hi:x}");
     }
 
     #[test]
@@ -228,18 +273,26 @@ mod tests {
 
     #[test]
     fn v4_and_v6_stay_apart() {
-        let c = cells(vec![(net("2001:db8::/32"), 7), (net("0.0.0.0/0"), 7)]);
-        assert_eq!(find(&c, "2001:db8::/32"), &[7]);
-        assert_eq!(find(&c, "0.0.0.0/0"), &[7]);
-        let all = flatten(vec![(net("::/0"), 3u32)], |l| l.to_vec());
-        // A v6 /0 still leaves the mapped range its own cell.
-        assert!(all
-            .iter()
-            .any(|c| c.start == V4_START && c.len == V4_MAPPED_LEN && c.value == vec![3]));
-        assert!(all.iter().all(
-            |c| !(c.start < V4_START && last(c.start, c.len) >= V4_START)
-                || last(c.start, c.len) < V4_START
-        ));
+        let sources = vec![
+            (net("2001:db8::/32"), 7),
+            (net("::/0"), 3),
+            (net("198.18.0.0/15"), 7),
+            (net("::ffff:198.18.0.0/112"), 9),
+        ];
+        let (v4, v6) = flatten(sources.clone(), |l| l.to_vec());
+        covers(&v4, V4_START, V4_END);
+        covers(&v6, 0, u128::MAX);
+        assert!(v4.iter().all(|c| c.len >= V4_MAPPED_LEN));
+        let c = cells(sources);
+        // IPv6 sources do not reach IPv4 clients, nor IPv4 sources IPv6.
+        assert_eq!(find(&c, "198.18.0.0/15"), &[7]);
+        assert_eq!(find(&c, "0.0.0.0/1"), &[] as &[u32]);
+        assert_eq!(find(&c, "2001:db8::/32"), &[3, 7]);
+        assert_eq!(find(&c, "8000::/1"), &[3]);
+        // Without IPv6 sources the IPv6 space is one cell, scope 0.
+        let (_, v6) = flatten(vec![(net("198.18.0.0/15"), 1u32)], |l| l.to_vec());
+        assert_eq!(v6.len(), 1);
+        assert_eq!(v6[0].len, 0);
     }
 
     #[test]

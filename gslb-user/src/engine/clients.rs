@@ -42,7 +42,10 @@ impl Engine {
     pub fn reload_clients(&mut self) -> Result<ClientsReport, RequestError> {
         let started = Instant::now();
         let old = Arc::clone(&self.state.load().clients);
-        let new = Arc::new(ClientMap::rebuild(&self.cfg, &old).map_err(|e| RequestError::Clients(e.to_string()))?);
+        let new = Arc::new(
+            ClientMap::rebuild(&self.cfg, &old)
+                .map_err(|e| RequestError::Clients(e.to_string()))?,
+        );
         let stale = old.stale_groups(&new);
         let new_groups = new.stale_groups(&old).len();
         // 1. Answer sets of both generations.
@@ -51,7 +54,9 @@ impl Engine {
         // 2. The trie.
         let mut trie_changes = 0;
         if let Some(trie) = self.client_trie.as_mut() {
-            trie_changes = trie.write(&new).map_err(|e| RequestError::Clients(e.to_string()))?;
+            trie_changes = trie
+                .write(&new)
+                .map_err(|e| RequestError::Clients(e.to_string()))?;
             if let Some(maps) = self.maps.as_mut() {
                 maps.set_flag(CONFIG_CLIENT_GROUPS, !new.is_empty())
                     .map_err(|e| RequestError::Clients(e.to_string()))?;
