@@ -297,9 +297,11 @@ pub fn answer_order_with(
     } else {
         (first, 0, max)
     };
-    let start = launder(start as u64) as usize & (MAX_ADDRS - 1);
-    let mut n = launder(n as u64) as usize & 1;
-    let max = launder(max as u64) as usize & (2 * MAX_ADDRS - 1);
+    // One value through `launder`: each costs a store and a load.
+    let v = launder((start | n << 4 | max << 8) as u64) as usize;
+    let start = v & (MAX_ADDRS - 1);
+    let mut n = (v >> 4) & 1;
+    let max = (v >> 8) & (2 * MAX_ADDRS - 1);
     order[0] = first as u8;
     let usable = usable(sel);
     for j in 0..MAX_ADDRS {

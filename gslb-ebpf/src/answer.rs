@@ -49,16 +49,16 @@ pub fn for_name(
     let (group, scope) = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
         let v4 = client(ctx, l, q, s);
         let key = aya_ebpf::maps::lpm_trie::Key::new(128, s.client);
-        match CLIENT_GROUPS.get(&key) {
+        let (group, scope) = match CLIENT_GROUPS.get(&key) {
             Some(g) if entry.flags & NAME_CLIENT_AWARE != 0 => (g.group, g.scope(v4)),
             Some(g) => (g.group, 0),
             None => (0, 0),
-        }
+        };
+        // One state for every outcome of the lookup.
+        (group, s.opaque(usize::from(scope)) as u8)
     } else {
         (0, 0)
     };
-    // One state for every outcome of the lookup.
-    let scope = s.opaque(usize::from(scope)) as u8;
     let (resp_len, sum) = if q.qtype == TYPE_A && entry.flags & NAME_INLINE_A != 0 {
         // A fixed, ordered set stored in the name entry itself.
         let mut sel = Selection {
@@ -374,11 +374,11 @@ fn respond<const N: usize, const M: usize>(
         }
     }
     let scope = if q.ecs_family != 0 {
-        select::ecs_scope(sel, q.ecs_source, q.ecs_family == 1, scope, true)
+        let scope = select::ecs_scope(sel, q.ecs_source, q.ecs_family == 1, scope, true);
+        s.opaque(usize::from(scope)) as u8
     } else {
         0
     };
-    let scope = s.opaque(usize::from(scope)) as u8;
     let (len, sum) = dns::build(s, q, sel, addrs, n, edns_udp_size, scope);
     Ok((s.opaque(len), sum))
 }

@@ -504,8 +504,7 @@ pub fn build<const N: usize, const M: usize>(
     if q.has_opt {
         // The OPT record starts at the parity of `q_end`, its ECS option
         // (after 11 bytes) at the other.
-        let ecs = ecs_sum(q, &s.ecs, scope);
-        tail += opt_sum(q, edns_udp_size) + csum::at(s.opaque(ecs as usize) as u64, 1);
+        tail += opt_sum(q, edns_udp_size) + csum::at(ecs_sum(q, &s.ecs, scope), 1);
     }
     (end, header + q.qsum + csum::at(tail, q.q_end))
 }
@@ -699,9 +698,8 @@ pub fn build_canned(
     let end = write_opt(&mut s.msg, &s.ecs, o + 2 + n, q, edns_udp_size, 0);
     let mut sum = header + q.qsum + csum::at(csum::be(owner), o) + csum::at(tail_sum, o + 2);
     if q.has_opt {
-        let ecs = ecs_sum(q, &s.ecs, 0);
         sum += csum::at(opt_sum(q, edns_udp_size), o + 2 + n)
-            + csum::at(s.opaque(ecs as usize) as u64, o + 2 + n + OPT_LEN);
+            + csum::at(ecs_sum(q, &s.ecs, 0), o + 2 + n + OPT_LEN);
     }
     Some((end, sum))
 }

@@ -103,8 +103,9 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     }
     // Laundered (see `Scratch::opaque`): each way here leaves other exact
     // values, and the verifier would check the rest once per way.
-    q.ecs_family = s.opaque(usize::from(q.ecs_family)) as u8;
-    q.ecs_source = s.opaque(usize::from(q.ecs_source)) as u8;
+    let ecs = s.opaque(usize::from(q.ecs_family) | usize::from(q.ecs_source) << 8);
+    q.ecs_family = ecs as u8;
+    q.ecs_source = (ecs >> 8) as u8;
     let Some(entry) = names::find_name(s, cfg, q.name_len, q.home)? else {
         // RFC 8020: the parent exists and lists every child that does.
         let parent = names::lookup_parent(s, cfg, &q)?.ok_or(Counter::PassNameNotFound)?;
