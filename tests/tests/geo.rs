@@ -237,8 +237,13 @@ fn nearest_datacenter_per_client_and_geo_rules() {
         for (client, near0, near60, cc) in expectations() {
             let near = if bias == 0 { near0 } else { near60 };
             let src = client.to_string();
+            let server = if client.is_ipv4() {
+                net.srv_v4()
+            } else {
+                net.srv_v6()
+            };
             for (name, want) in [("near.example.test", near), ("cc.example.test", cc)] {
-                let r = net.dig(net.srv_v4(), name, "A", &["-b", &src]);
+                let r = net.dig(server, name, "A", &["-b", &src]);
                 queries += 1;
                 let got = answer_addrs(&r);
                 f.check(r.status == "NOERROR" && got == [want], || {

@@ -172,10 +172,15 @@ fn each_client_prefix_gets_its_datacenter() {
         let mut queries = 0;
         for (client, web, pools) in expectations() {
             let src = client.to_string();
+            let server = if client.is_ipv4() {
+                net.srv_v4()
+            } else {
+                net.srv_v6()
+            };
             for (name, want) in [("web.example.test", web), ("pools.example.test", pools)] {
                 // Twice: the answer does not rotate.
                 for _ in 0..2 {
-                    let r = net.dig(net.srv_v4(), name, "A", &["-b", &src]);
+                    let r = net.dig(server, name, "A", &["-b", &src]);
                     queries += 1;
                     let got = answer_addrs(&r);
                     f.check(r.status == "NOERROR" && got == [want], || {
