@@ -1,0 +1,234 @@
+//! `gslb explain NAME --client ADDR [--ecs PREFIX]` against a running
+//! daemon with topology rules: the client-group prefix the client falls
+//! in, its group, the rules that match it and the scores of the
+//! candidates, the answer and the ECS scope a reply carries; and the
+//! answer explain predicts is the one `dig` gets from that client's
+//! address through XDP (and, with `--no-xdp`, through the slow path).
+//! A name whose answers do not depend on the client has scope 0. Names
+//! with the same pools, pool method, last resort pool and TTL share their
+//! decisions: both answer alike for every client.
+//!
+//! Run with `cargo xtask test -- -p gslb-tests --test explain`.
+
+use std::net::IpAddr;
+
+use gslb_tests::{
+    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    netns::{run_ok, Net},
+};
+use serde_json::Value;
+
+/// Servers a1 (ams) and n1 (nyc); pool `web` orders them by topology,
+/// then global availability; `web` and `www` share the policy, `plain`
+/// (round robin, no topology) answers every client alike.
+fn config() -> String {
+    let mut c = String::from(ZONE);
+    c.push_str(
+        r#"
+[[datacenter]]
+name = "ams"
+lat = 52.37
+lon = 4.90
+
+[[datacenter]]
+name = "nyc"
+lat = 40.71
+lon = -74.01
+
+[[vserver]]
+name = "a1"
+address = "198.18.71.1"
+datacenter = "ams"
+
+[[vserver]]
+name = "n1"
+address = "198.18.71.2"
+datacenter = "nyc"
+
+[[pool]]
+name = "web"
+members = ["a1", "n1"]
+preferred = "topology"
+alternate = "global_availability"
+
+[[pool]]
+name = "rr"
+members = ["a1", "n1"]
+preferred = "global_availability"
+
+[[gslb]]
+name = "web.example.test"
+ttl = 30
+pools = ["web"]
+
+[[gslb]]
+name = "www.example.test"
+ttl = 30
+pools = ["web"]
+
+[[gslb]]
+name = "plain.example.test"
+ttl = 30
+pools = ["rr"]
+
+[[topology]]
+client = "cidr:198.19.1.0/24"
+server = "datacenter:ams"
+score = 100
+
+[[topology]]
+client = "cidr:198.19.1.0/24"
+server = "datacenter:nyc"
+score = 50
+
+[[topology]]
+client = "cidr:198.19.1.128/25"
+server = "datacenter:ams"
+score = 5
+"#,
+    );
+    c
+}
+
+/// `gslb explain NAME --json` with extra arguments.
+fn explain(d: &gslb_tests::netns::Daemon<'_>, name: &str, args: &[&str]) -> Value {
+    let mut all = vec!["explain", name, "--json"];
+    all.extend_from_slice(args);
+    let out = d.ctl(&all);
+    assert!(out.success(), "{out}");
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("gslb explain --json is not JSON ({e}):\n{out}"))
+}
+
+/// The A answer of an explain report.
+fn answer(ex: &Value) -> Vec<IpAddr> {
+    ex["a"]["answer"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str()?.parse().ok())
+        .collect()
+}
+
+/// (server, score) of the A candidates.
+fn scores(ex: &Value) -> Vec<(String, Option<u64>)> {
+    ex["a"]["explanation"]["candidates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| (c["server"].as_str().unwrap_or("?").to_string(), c["score"].as_u64()))
+        .collect()
+}
+
+#[test]
+fn explain_shows_the_client_group_scores_and_scope() {
+    let config = config();
+    check_config(&config, "explain");
+    let (a1, n1) = (v4("198.18.71.1"), v4("198.18.71.2"));
+    let mut f = Failures::default();
+    for no_xdp in [false, true] {
+        let what = if no_xdp { "--no-xdp" } else { "XDP" };
+        let net = Net::new(if no_xdp { "expl_slow" } else { "expl_xdp" });
+        // (client, prefix it falls in, scope, A answer, (a1, n1) scores)
+        let cases: [(&str, &str, u64, IpAddr, (Option<u64>, Option<u64>)); 3] = [
+            ("198.19.1.10", "198.19.1.0/25", 25, a1, (Some(100), Some(50))),
+            ("198.19.1.200", "198.19.1.128/25", 25, n1, (Some(5), Some(50))),
+            // No rule: the alternate (global availability), no scores.
+            ("198.19.9.10", "", 0, a1, (None, None)),
+        ];
+        for (client, _, _, _, _) in cases {
+            net.add_cli_addr(client.parse().unwrap());
+        }
+        run_ok(net.in_srv("ip").args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]));
+        let d = start_with(&net, &config, no_xdp);
+        let before = d.xdp.then(|| d.stats());
+        let mut queries = 0;
+        for (client, prefix, scope, want, (sa, sn)) in cases {
+            let ex = explain(&d, "web.example.test", &["--client", client]);
+            let placement = &ex["placement"];
+            let got_prefix = placement["prefix"].as_str().unwrap_or("");
+            if !prefix.is_empty() {
+                f.check(got_prefix == prefix, || {
+                    format!("{what}: {client}: prefix {got_prefix}, want {prefix}\n{ex:#}")
+                });
+                f.check(ex["a"]["scope"].as_u64() == Some(scope), || {
+                    format!("{what}: {client}: scope {}, want {scope}", ex["a"]["scope"])
+                });
+                let rules = placement["rules"].as_array().map_or(0, Vec::len);
+                f.check(rules >= 2, || format!("{what}: {client}: rules {}", placement["rules"]));
+            } else {
+                f.check(placement["rules"].as_array().is_some_and(Vec::is_empty), || {
+                    format!("{what}: {client}: rules {}", placement["rules"])
+                });
+            }
+            f.check(ex["client_aware"] == Value::Bool(true), || {
+                format!("{what}: web is client-aware: {}", ex["client_aware"])
+            });
+            let want_scores = vec![("a1".to_string(), sa), ("n1".to_string(), sn)];
+            f.check(scores(&ex) == want_scores, || {
+                format!("{what}: {client}: scores {:?}, want {want_scores:?}", scores(&ex))
+            });
+            f.check(answer(&ex) == [want], || {
+                format!("{what}: {client}: explain answers {:?}, want [{want}]", answer(&ex))
+            });
+            // dig from that address gets what explain says, for both
+            // names of the policy.
+            for name in ["web.example.test", "www.example.test"] {
+                let r = net.dig(net.srv_v4(), name, "A", &["-b", client]);
+                queries += 1;
+                f.check(r.status == "NOERROR" && answer_addrs(&r) == [want], || {
+                    format!(
+                        "{what}: {name} from {client}: {} {:?}, want [{want}]\n{}",
+                        r.status,
+                        answer_addrs(&r),
+                        r.raw
+                    )
+                });
+            }
+        }
+        // An ECS prefix: its address is the client; the scope is the
+        // client-group prefix's length, even past the source length.
+        let ex = explain(&d, "web.example.test", &["--ecs", "198.19.1.0/24"]);
+        f.check(
+            answer(&ex) == [a1]
+                && ex["a"]["scope"].as_u64() == Some(25)
+                && ex["placement"]["prefix"] == "198.19.1.0/25"
+                && ex["ecs"] == "198.19.1.0/24",
+            || format!("{what}: --ecs 198.19.1.0/24:\n{ex:#}"),
+        );
+        // ECS source prefix 0: scope 0.
+        let ex = explain(&d, "web.example.test", &["--ecs", "0.0.0.0/0"]);
+        f.check(ex["a"]["scope"].as_u64() == Some(0), || {
+            format!("{what}: --ecs 0.0.0.0/0: scope {}", ex["a"]["scope"])
+        });
+        // A name whose answers do not depend on the client: scope 0.
+        let ex = explain(&d, "plain.example.test", &["--client", "198.19.1.10"]);
+        f.check(
+            ex["client_aware"] == Value::Bool(false) && ex["a"]["scope"].as_u64() == Some(0),
+            || format!("{what}: plain: {ex:#}"),
+        );
+        // The text form names the group, the rules and the scope.
+        let out = d.ctl(&["explain", "web.example.test", "--client", "198.19.1.200"]);
+        let text = out.stdout.clone();
+        f.check(
+            out.success()
+                && text.contains("client group:")
+                && text.contains("prefix 198.19.1.128/25")
+                && text.contains("cidr:198.19.1.128/25")
+                && text.contains("score=5")
+                && text.contains("ecs scope: 25"),
+            || format!("{what}: explain text:\n{out}"),
+        );
+        if let Some(before) = before {
+            let after = d.stats();
+            let answered = before.delta_of(&after, "xdp_answered");
+            f.check(answered == queries, || {
+                format!(
+                    "xdp_answered +{answered}, want +{queries}; changes: {:?}",
+                    before.delta(&after)
+                )
+            });
+        }
+    }
+    f.assert_none();
+}
