@@ -64,13 +64,19 @@ fn bounce(ctx: &XdpContext) -> Option<()> {
         swap(ip, 12, 16, 4);
     }
     swap(udp, 0, 2, 2);
-    // QR: the flags word grows by 0x8000; the UDP checksum follows
-    // (RFC 1624 eqn. 3). Swapping addresses and ports leaves it as it was.
+    // QR: the flags word grows by 0x8000. Over IPv4 the UDP checksum is
+    // dropped (0: none), as a socket sender's may be only the partial sum
+    // of checksum offload; over IPv6 (where it is mandatory; kxdpgun
+    // writes it in full) it follows the change (RFC 1624 eqn. 3).
+    // Swapping addresses and ports leaves it as it was.
     let old = u16::from_be_bytes([udp[10], udp[11]]);
     let new = old | 0x8000;
     udp[10] |= 0x80;
     let csum = u16::from_be_bytes([udp[6], udp[7]]);
-    if csum != 0 {
+    if !v6 {
+        udp[6] = 0;
+        udp[7] = 0;
+    } else if csum != 0 {
         let mut sum = u32::from(!csum) + u32::from(!old) + u32::from(new);
         sum = (sum & 0xffff) + (sum >> 16);
         sum = (sum & 0xffff) + (sum >> 16);

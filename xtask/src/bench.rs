@@ -140,6 +140,10 @@ pub struct Options {
     /// Skip the client data scale part (1,000,000 prefixes, GeoLite2).
     #[arg(long)]
     no_scale: bool,
+    /// The XDP object whose `gslb_bounce` program is the ceiling (default:
+    /// the one the last build of the daemon embedded, in `target/bpf`).
+    #[arg(long, value_name = "PATH")]
+    xdp_object: Option<PathBuf>,
     /// Benchmark this `gslb` binary instead of building the workspace's
     /// (to compare two builds of the daemon and its XDP program).
     #[arg(long, value_name = "PATH")]

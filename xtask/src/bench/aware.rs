@@ -14,7 +14,7 @@ pub mod data;
 
 use std::{
     fmt::Write as _,
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -195,14 +195,15 @@ impl Ctx<'_> {
     }
 
     /// Starts a gslb daemon on `config` (XDP on the server end).
-    fn start_gslb(&self, net: &mut Net, config: &Path, dir: &Path) -> Result<Proc> {
+    /// Returns it and its pin directory.
+    fn start_gslb(&self, net: &mut Net, config: &Path, dir: &Path) -> Result<(Proc, PathBuf)> {
         std::fs::create_dir_all(dir)?;
         net.xdp_off(true)?;
         let pin = net.next_pin_dir();
         let c = servers::gslb_cmd(net, self.gslb, config, &pin, dir, false);
         let mut p = Proc::spawn("gslb", c, &dir.join("server.log"))?;
         p.wait_log("gslb ready", self.plan.start_timeout)?;
-        Ok(p)
+        Ok((p, pin))
     }
 
     fn subject(&mut self, net: &mut Net, files: &Files, r: &mut SubjectRun) -> Result<()> {
@@ -215,10 +216,12 @@ impl Ctx<'_> {
         let mut proc: Option<Proc> = None;
         let mut knot: Option<servers::Running> = None;
         let mut held: Option<Bounce> = None;
+        let mut pin: Option<PathBuf> = None;
         let progs: Vec<u32>;
         match s {
             Subject::Bounce => {
-                let b = Bounce::start(&bounce::object(), &net.server_ns, &net.server_if)?;
+                let object = self.opts.xdp_object.clone().unwrap_or_else(bounce::object);
+                let b = Bounce::start(&object, &net.server_ns, &net.server_if)?;
                 r.note = Some(format!("attached in {} mode", b.mode));
                 progs = vec![b.prog_id];
                 held = Some(b);
@@ -241,7 +244,8 @@ impl Ctx<'_> {
                     Subject::GslbAware => files.aware.clone(),
                     _ => files.persist.clone(),
                 };
-                let p = self.start_gslb(net, &config, &dir)?;
+                let (p, pin_dir) = self.start_gslb(net, &config, &dir)?;
+                pin = Some(pin_dir);
                 progs = measure::bpf_fds(&super::netns::descendants(p.pid())).xdp_progs;
                 proc = Some(p);
             }
@@ -257,7 +261,20 @@ impl Ctx<'_> {
             r.wrong = wrong.into_iter().take(5).collect();
         }
 
+        // What gslb's XDP program answered (`gslb stats`), as a share of
+        // the answers the generator got.
+        let xdp = || {
+            pin.as_deref()
+                .and_then(|p| super::xdp_answered(self.gslb, p))
+        };
+        let share = |before: Option<u64>, after: Option<u64>, answered: u64| match (before, after) {
+            (Some(b), Some(a)) if answered > 0 => {
+                Some(a.saturating_sub(b) as f64 / answered as f64)
+            }
+            _ => None,
+        };
         // dnsperf, ECS on every query.
+        let before = xdp();
         let snap = Snapshot::start(pids.clone(), net, &progs);
         let d = load::dnsperf_file(
             net,
@@ -270,7 +287,9 @@ impl Ctx<'_> {
         let cpu = snap.finish();
         let d = d?;
         let (qps, n) = (d.qps, d.completed);
-        r.dnsperf_ecs = Some(Run::new(d, cpu, qps, n));
+        let mut run = Run::new(d, cpu, qps, n);
+        run.xdp_answered_fraction = share(before, xdp(), n);
+        r.dnsperf_ecs = Some(run);
 
         // kxdpgun from the source range: the flood, then one step just
         // above what it answered when the flood lost queries.
@@ -280,6 +299,7 @@ impl Ctx<'_> {
         let mut secs = self.plan.kxdpgun_probe_secs;
         for step in 0..2 {
             let out = dir.join(format!("kxdpgun-{step}.txt"));
+            let before = xdp();
             let snap = Snapshot::start(pids.clone(), net, &progs);
             let k = load::kxdpgun_from(
                 net,
@@ -300,7 +320,9 @@ impl Ctx<'_> {
             });
             let (qps, n, loss) = (k.qps, k.replies, k.loss);
             if r.kxdpgun.as_ref().is_none_or(|b| qps > b.qps) {
-                r.kxdpgun = Some(Run::new(k, cpu, qps, n));
+                let mut run = Run::new(k, cpu, qps, n);
+                run.xdp_answered_fraction = share(before, xdp(), n);
+                r.kxdpgun = Some(run);
             }
             if loss <= GOOD_LOSS {
                 break;
@@ -355,7 +377,7 @@ impl Ctx<'_> {
         let dir = self.work.join("aware-reload");
         self.client_for_sockets(net)?;
         data::write_regions(&files.regions, 0)?;
-        let mut p = self.start_gslb(net, &files.aware, &dir)?;
+        let (mut p, _) = self.start_gslb(net, &files.aware, &dir)?;
         let control = dir.join("control.sock");
         let secs = self.plan.dnsperf_secs.max(3);
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -478,8 +500,8 @@ fn kdig(net: &Net, q: &EcsQuery) -> String {
         .args([
             &format!("@{SERVER_V4}"),
             "+short",
-            "+tries=1",
-            "+timeout=1",
+            "+retry=0",
+            "+time=1",
             &format!("+subnet={}", q.subnet()),
             &format!("g{}.{}", q.name, super::dataset::ZONE),
             &(if q.aaaa { "AAAA" } else { "A" }).to_owned(),
@@ -554,13 +576,12 @@ fn times(r: Option<f64>) -> String {
     r.map_or("–".into(), |r| format!("{r:.2}×"))
 }
 
-/// Whether gslb's rate under kxdpgun is the generator's: within 5% of the
-/// bounce program's, or every query it sent answered.
+/// Whether gslb's rate under kxdpgun is the generator's: at least 95% of
+/// the bounce program's. (Everything sent answered is not enough: on this
+/// 2-CPU machine kxdpgun sends less when the server's softirq work takes
+/// its CPU.)
 fn generator_limited(a: &Aware, s: Subject) -> bool {
-    let Some(r) = find(a, s).and_then(|r| r.kxdpgun.as_ref()) else {
-        return false;
-    };
-    r.result.loss <= GOOD_LOSS || ratio(Some(r.qps), kx(a, Subject::Bounce)).unwrap_or(0.0) >= 0.95
+    ratio(kx(a, s), kx(a, Subject::Bounce)).is_some_and(|r| r >= 0.95)
 }
 
 /// The targets of this part: `(what, measured, verdict)`.
@@ -628,7 +649,7 @@ pub fn markdown(a: &Aware, s: &mut String) {
     s.push_str(
         "` on every pool. The bounce program (`gslb_bounce`) only swaps the addresses and \
          sends each query back: its rate is the generator's and the link's ceiling.\n\n\
-         | subject | sample | dnsperf ECS q/s | kxdpgun q/s (sent, lost) | of ceiling | ns/packet |\n\
+         | subject | sample | dnsperf ECS q/s (by XDP) | kxdpgun q/s (sent, lost; by XDP) | of ceiling | ns/packet |\n\
          |---|---|---|---|---|---|\n",
     );
     let ceiling = kx(a, Subject::Bounce);
@@ -636,16 +657,22 @@ pub fn markdown(a: &Aware, s: &mut String) {
         let sample = r
             .checked
             .map_or("–".into(), |(n, w)| format!("{} of {n} right", n - w));
-        let d = r
-            .dnsperf_ecs
-            .as_ref()
-            .map_or("–".into(), |d| fmt_qps(d.qps));
+        let by_xdp = |f: Option<f64>| f.map_or(String::new(), |f| format!("; {:.0}%", f * 100.0));
+        let d = r.dnsperf_ecs.as_ref().map_or("–".into(), |d| {
+            let x = by_xdp(d.xdp_answered_fraction);
+            if x.is_empty() {
+                fmt_qps(d.qps)
+            } else {
+                format!("{} ({})", fmt_qps(d.qps), &x[2..])
+            }
+        });
         let k = r.kxdpgun.as_ref().map_or("–".into(), |k| {
             format!(
-                "{} ({}, {:.1}%)",
+                "{} ({}, {:.1}%{})",
                 fmt_qps(k.qps),
                 fmt_qps(k.result.sent_qps),
-                k.result.loss * 100.0
+                k.result.loss * 100.0,
+                by_xdp(k.xdp_answered_fraction)
             )
         });
         let of = ratio(r.kxdpgun.as_ref().map(|k| k.qps), ceiling);
@@ -690,8 +717,7 @@ pub fn markdown(a: &Aware, s: &mut String) {
                 gs.label(),
                 pct(ratio(kx(a, gs), ceiling)),
                 if generator_limited(a, gs) {
-                    " — limited by the generator (it answered all that kxdpgun sent, or as \
-                     much as the bounce program)"
+                    " — limited by the generator (as many answers as the bounce program)"
                 } else {
                     ""
                 }

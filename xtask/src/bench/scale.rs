@@ -51,8 +51,15 @@ pub struct ScaleRun {
     pub what: String,
     /// Client prefixes in the input (regions), if known.
     pub prefixes: Option<u64>,
+    /// Daemon start to its `client groups written` line (the trie
+    /// written), ms.
+    pub start_to_trie_ms: Option<u64>,
     /// Daemon start to `gslb ready`, ms.
     pub start_to_ready_ms: Option<u64>,
+    /// Trie entries written (the partition's prefixes).
+    pub trie_prefixes: Option<u64>,
+    /// Client groups.
+    pub groups: Option<u64>,
     /// `CLIENT_GROUPS` memlock, bytes.
     pub trie_bytes: Option<u64>,
     /// Its `max_entries`.
@@ -70,7 +77,10 @@ impl ScaleRun {
         ScaleRun {
             what: what.to_owned(),
             prefixes: None,
+            start_to_trie_ms: None,
             start_to_ready_ms: None,
+            trie_prefixes: None,
+            groups: None,
             trie_bytes: None,
             trie_max_entries: None,
             map_bytes: None,
@@ -79,9 +89,9 @@ impl ScaleRun {
         }
     }
 
-    /// Trie bytes per input prefix.
+    /// Trie bytes per trie entry.
     pub fn bytes_per_prefix(&self) -> Option<f64> {
-        match (self.trie_bytes, self.prefixes) {
+        match (self.trie_bytes, self.trie_prefixes) {
             (Some(b), Some(p)) if p > 0 => Some(b as f64 / p as f64),
             _ => None,
         }
@@ -237,6 +247,15 @@ impl Ctx<'_> {
         let pin = net.next_pin_dir();
         let c = servers::gslb_cmd(net, self.gslb, config, &pin, dir, false);
         let mut p = Proc::spawn("gslb-scale", c, &dir.join("server.log"))?;
+        let line = p.wait_log("client groups written", Duration::from_secs(120))?;
+        r.start_to_trie_ms = u64::try_from(p.started.elapsed().as_millis()).ok();
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
+        };
+        r.trie_prefixes = field("prefixes=");
+        r.groups = field("groups=");
         p.wait_log("gslb ready", Duration::from_secs(120))?;
         r.start_to_ready_ms = u64::try_from(p.started.elapsed().as_millis()).ok();
         let fds = measure::bpf_fds(&netns::descendants(p.pid()));
@@ -251,9 +270,10 @@ impl Ctx<'_> {
         let log = fs::read_to_string(&p.log).unwrap_or_default();
         r.log = log
             .lines()
+            .filter(|l| !l.starts_with('#'))
             .filter(|l| {
                 let l = l.to_ascii_lowercase();
-                l.contains("client") || l.contains("geo") || l.contains("ready")
+                l.contains("client group") || l.contains("geo") || l.contains("warn")
             })
             .take(8)
             .map(|l| l.chars().take(300).collect())
@@ -272,19 +292,27 @@ impl Ctx<'_> {
 pub fn markdown(sc: &Scale, s: &mut String) {
     s.push_str(
         "\n## Client data at scale\n\n\
-         Start to ready: from spawning `gslb run` to its `gslb ready` line (config read, \
-         client groups built, maps and the client-group trie written). Trie: memlock of \
-         `CLIENT_GROUPS` as the kernel reports it.\n\n\
-         | loaded | start to ready | trie memory | per prefix | all maps |\n|---|---|---|---|---|\n",
+         From spawning `gslb run` to its `client groups written` line (config read, client \
+         groups built, the client-group trie written) and to `gslb ready`. Trie prefixes: \
+         the partition written to `CLIENT_GROUPS` (disjoint prefixes covering the whole \
+         address space, adjacent ones of the same group merged); its memory is the map's \
+         memlock as the kernel reports it.\n\n\
+         | loaded | to trie written | to ready | trie prefixes | groups | trie memory | per trie prefix | all maps |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     let mib = |b: u64| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0));
     for r in &sc.runs {
+        let secs =
+            |ms: Option<u64>| ms.map_or("–".into(), |ms| format!("{:.2} s", ms as f64 / 1000.0));
+        let n = |v: Option<u64>| v.map_or("–".into(), |v| v.to_string());
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.what,
-            r.start_to_ready_ms
-                .map_or("–".into(), |ms| format!("{:.2} s", ms as f64 / 1000.0)),
+            secs(r.start_to_trie_ms),
+            secs(r.start_to_ready_ms),
+            n(r.trie_prefixes),
+            n(r.groups),
             r.trie_bytes.map_or("–".into(), mib),
             r.bytes_per_prefix()
                 .map_or("–".into(), |b| format!("{b:.0} B")),
@@ -306,10 +334,10 @@ pub fn targets(sc: &Scale) -> Vec<(String, String, &'static str)> {
     let Some(r) = sc.runs.first() else {
         return Vec::new();
     };
-    let (m, v) = match (r.start_to_ready_ms, &r.error) {
+    let (m, v) = match (r.start_to_trie_ms, &r.error) {
         (Some(ms), None) => (
             format!(
-                "{:.2} s, trie {} B per prefix",
+                "{:.2} s to the trie written, {} B of trie per prefix",
                 ms as f64 / 1000.0,
                 r.bytes_per_prefix()
                     .map_or("?".into(), |b| format!("{b:.0}"))
