@@ -65,7 +65,7 @@ fn databases() -> (PathBuf, PathBuf) {
     let (city_db, asn_db) = (dir.join("City.mmdb"), dir.join("ASN.mmdb"));
     let paris = city("FR", "EU", 48.85, 2.35);
     let boston = city("US", "NA", 42.36, -71.06);
-    let tokyo = city("JP", "AS", 35.68, 139.69);
+    let jakarta = city("ID", "AS", -6.21, 106.85);
     let reykjavik = city("IS", "EU", 64.15, -21.94);
     write_mmdb(
         &city_db,
@@ -73,10 +73,10 @@ fn databases() -> (PathBuf, PathBuf) {
         &[
             ("198.19.1.0/24", paris.clone()),
             ("198.19.2.0/24", boston),
-            ("198.19.3.0/24", tokyo.clone()),
+            ("198.19.3.0/24", jakarta.clone()),
             ("198.19.4.0/24", reykjavik),
             ("2001:db8:f1::/48", paris),
-            ("2001:db8:f3::/48", tokyo),
+            ("2001:db8:f3::/48", jakarta),
         ],
     );
     write_mmdb(
@@ -161,7 +161,7 @@ ttl = 30
 pools = ["cc"]
 
 [[topology]]
-client = "country:JP"
+client = "country:ID"
 server = "datacenter:ams"
 score = 100
 
@@ -199,14 +199,14 @@ fn expectations() -> Vec<(IpAddr, IpAddr, IpAddr, IpAddr)> {
         (ip("198.19.1.10"), a1, a1, n1),
         // Boston: nyc; continent NA.
         (ip("198.19.2.10"), n1, n1, s1),
-        // Tokyo: sgp; country JP.
+        // Jakarta: sgp (even against nyc's bias); country ID.
         (ip("198.19.3.10"), s1, s1, a1),
         // Reykjavik: ams (about 2,000 km) until nyc's bias 60 makes its
         // 4,200 km count as 1,700; continent EU.
         (ip("198.19.4.10"), a1, n1, s1),
         // Not in the databases: the next method, global availability.
         (ip("198.19.9.10"), d1, d1, d1),
-        // IPv6: Paris without an ASN (continent EU), Tokyo.
+        // IPv6: Paris without an ASN (continent EU), Jakarta.
         (ip("2001:db8:f1::10"), a1, a1, s1),
         (ip("2001:db8:f3::10"), s1, s1, a1),
     ]
