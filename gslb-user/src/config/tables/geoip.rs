@@ -54,7 +54,10 @@ impl Validator<'_> {
     /// locations to work with: an error at the method.
     pub(super) fn geo_methods_need_geoip(&mut self, pools: &[RawPool]) {
         for p in pools {
-            for key in [&p.preferred, &p.alternate, &p.fallback].into_iter().flatten() {
+            for key in [&p.preferred, &p.alternate, &p.fallback]
+                .into_iter()
+                .flatten()
+            {
                 if key.get_ref() == Method::GeoProximity.name() {
                     self.error(
                         &key.span(),

@@ -21,7 +21,10 @@ fn topology_rules_parse() {
         cfg.topology[0].client,
         ClientMatch::Cidr("198.18.1.0/24".parse().unwrap())
     );
-    assert_eq!(cfg.topology[0].server, ServerMatch::Datacenter("ams".into()));
+    assert_eq!(
+        cfg.topology[0].server,
+        ServerMatch::Datacenter("ams".into())
+    );
     assert_eq!(cfg.topology[0].score, 100);
     assert_eq!(cfg.topology[0].text, "cidr:198.18.1.0/24 -> datacenter:ams");
     assert_eq!(cfg.topology[1].client, ClientMatch::Region("office".into()));
@@ -50,13 +53,21 @@ fn topology_errors() {
         "\"cidr:198.18.1.1/24\"",
         "bits set past /24 (write 198.18.1.0/24)",
     );
-    assert_error_last(&t("cidr:nope", "any", "1"), "\"cidr:nope\"", "invalid prefix");
+    assert_error_last(
+        &t("cidr:nope", "any", "1"),
+        "\"cidr:nope\"",
+        "invalid prefix",
+    );
     assert_error_last(
         &t("region:nowhere", "any", "1"),
         "\"region:nowhere\"",
         "unknown region `nowhere`",
     );
-    assert_error_last(&t("planet:mars", "any", "1"), "\"planet:mars\"", "invalid client");
+    assert_error_last(
+        &t("planet:mars", "any", "1"),
+        "\"planet:mars\"",
+        "invalid client",
+    );
     assert_error_last(
         &t("country:NL", "any", "1"),
         "\"country:NL\"",
@@ -77,9 +88,17 @@ fn topology_errors() {
         "\"datacenter:mars\"",
         "unknown datacenter `mars`",
     );
-    assert_error_last(&t("any", "pool:nope", "1"), "\"pool:nope\"", "unknown pool `nope`");
+    assert_error_last(
+        &t("any", "pool:nope", "1"),
+        "\"pool:nope\"",
+        "unknown pool `nope`",
+    );
     assert_error_last(&t("any", "moon", "1"), "\"moon\"", "invalid server");
-    assert_error_last(&t("any", "any", "0"), "0\n", "score 0 is out of range 1..=1000000");
+    assert_error_last(
+        &t("any", "any", "0"),
+        "0\n",
+        "score 0 is out of range 1..=1000000",
+    );
     assert_error_last(&t("any", "any", "1000001"), "1000001", "out of range");
 }
 
@@ -88,7 +107,11 @@ fn regions_from_files() {
     let dir = std::env::temp_dir().join(format!("gslb-region-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.txt");
-    std::fs::write(&good, "# office\n198.18.5.0/24\n\n2001:db8:5::/48 # lab\n198.18.6.1\n").unwrap();
+    std::fs::write(
+        &good,
+        "# office\n198.18.5.0/24\n\n2001:db8:5::/48 # lab\n198.18.6.1\n",
+    )
+    .unwrap();
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, "198.18.5.0/24\n198.18.6.1/16\n").unwrap();
     let region = |file: &std::path::Path| {
@@ -141,10 +164,17 @@ fn geoip_and_geo_proximity() {
     let not_mmdb = std::env::temp_dir().join(format!("gslb-not-mmdb-{}", std::process::id()));
     std::fs::write(&not_mmdb, "hello").unwrap();
     let text = engine_with(&format!("[geoip]\ndatabase = \"{}\"\n", not_mmdb.display()));
-    assert_error_last(&text, &format!("\"{}\"", not_mmdb.display()), "not a usable MMDB");
+    assert_error_last(
+        &text,
+        &format!("\"{}\"", not_mmdb.display()),
+        "not a usable MMDB",
+    );
     std::fs::remove_file(&not_mmdb).unwrap();
     assert_error(
-        &engine_replace("members = [\"s1\", \"s2\"]", "members = [\"s1\", \"s2\"]\npreferred = \"geo_proximity\""),
+        &engine_replace(
+            "members = [\"s1\", \"s2\"]",
+            "members = [\"s1\", \"s2\"]\npreferred = \"geo_proximity\"",
+        ),
         "\"geo_proximity\"",
         "no [geoip] database is configured",
     );
@@ -159,7 +189,11 @@ fn geoip_and_geo_proximity() {
 
 #[test]
 fn datacenter_bias() {
-    let cfg = parse(&engine_replace("lon = 4.9\n", "lon = 4.9\nbias = -40\n"), "t").unwrap();
+    let cfg = parse(
+        &engine_replace("lon = 4.9\n", "lon = 4.9\nbias = -40\n"),
+        "t",
+    )
+    .unwrap();
     assert_eq!(cfg.datacenters[0].bias, -40);
     assert_eq!(parse(&engine_with(""), "t").unwrap().datacenters[0].bias, 0);
     assert_error(
