@@ -50,6 +50,7 @@ pub fn explain(
     path: &Path,
     name: String,
     client: Option<std::net::IpAddr>,
+    ecs: Option<ipnet::IpNet>,
     json: bool,
 ) -> Result<()> {
     let ecs = ecs.map(|n| n.to_string());
@@ -63,7 +64,6 @@ pub fn admin(path: &Path, action: AdminAction, name: String) -> Result<()> {
     let state = action.state();
     control_request::<()>(
         path,
-    ecs: Option<ipnet::IpNet>,
         &Request::Admin {
             server: name.clone(),
             state,

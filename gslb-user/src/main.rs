@@ -164,6 +164,7 @@ fn main() -> Result<()> {
         Command::Explain {
             name,
             client,
+            ecs,
             json,
             control,
         } => commands::explain(&control, name, client, ecs, json),
@@ -181,4 +182,3 @@ fn main() -> Result<()> {
         Command::XdpPass { ifaces } => daemon::pass(&ifaces),
     }
 }
-            ecs,

@@ -267,10 +267,40 @@ pub struct ExplainReport {
     /// The client address used: the ECS address (masked to its prefix)
     /// when one is given, else `--client`.
     pub client: Option<IpAddr>,
+    /// The ECS prefix given (`--ecs`), as the resolver would send it.
+    #[serde(default)]
+    pub ecs: Option<String>,
+    /// Where the client groups place the client (with `--client` or
+    /// `--ecs`).
+    #[serde(default)]
+    pub placement: Option<ClientPlacement>,
+    /// The names' answers depend on the client's group (a topology or
+    /// geo_proximity method).
+    #[serde(default)]
+    pub client_aware: bool,
     /// A: how it was decided, and what this client gets now.
     pub a: ExplainFamily,
     /// AAAA.
     pub aaaa: ExplainFamily,
+}
+
+/// Where the client groups place one client, and what they know of it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClientPlacement {
+    /// The client-group prefix it falls in (the `CLIENT_GROUPS` trie
+    /// entry); `None` when no client data exists.
+    pub prefix: Option<String>,
+    /// Its client group.
+    pub group: u32,
+    /// The topology rules whose client side matches, in precedence
+    /// order: `(rule as written, score)`.
+    pub rules: Vec<(String, u32)>,
+    /// What the geo databases say (`None` without `[geoip]`): country,
+    /// continent, ASN, location.
+    pub geo: Option<String>,
+    /// Datacenters nearest first by biased distance (geo_proximity in
+    /// use and the client located).
+    pub ranking: Option<Vec<String>>,
 }
 
 /// One family of `gslb explain`.
@@ -280,6 +310,14 @@ pub struct ExplainFamily {
     pub explanation: Explanation,
     /// The answer this client would get now.
     pub answer: Vec<IpAddr>,
+    /// The ECS SCOPE PREFIX-LENGTH a reply to a query with ECS carries
+    /// (0 without an answer set).
+    #[serde(default)]
+    pub scope: u8,
+    /// The persistence record the client's prefix has for this set, in
+    /// words (`None`: no record, or no persistence).
+    #[serde(default)]
+    pub persistence: Option<String>,
 }
 
 /// How a decision was reached.
@@ -298,6 +336,10 @@ pub struct Explanation {
     pub candidates: Vec<Candidate>,
     /// The decision in words.
     pub decision: String,
+    /// With `pool_method = "topology"`: every pool's score for the
+    /// client's group, in the order tried.
+    #[serde(default)]
+    pub pool_scores: Vec<PoolScore>,
 }
 
 /// The stages of a decision.
@@ -339,42 +381,12 @@ impl Stage {
 /// resort pool. Spelled as the stage, after `last_resort/` in the last
 /// resort pool (`last_resort/preferred`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    /// The ECS prefix given (`--ecs`), as the resolver would send it.
-    #[serde(default)]
-    pub ecs: Option<String>,
-    /// Where the client groups place the client (with `--client` or
-    /// `--ecs`).
-    #[serde(default)]
-    pub placement: Option<ClientPlacement>,
-    /// The names' answers depend on the client's group (a topology or
-    /// geo_proximity method).
-    #[serde(default)]
-    pub client_aware: bool,
 pub struct Step {
     /// The stage.
     pub stage: Stage,
     /// In the last resort pool.
     pub last_resort: bool,
 }
-/// Where the client groups place one client, and what they know of it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ClientPlacement {
-    /// The client-group prefix it falls in (the `CLIENT_GROUPS` trie
-    /// entry); `None` when no client data exists.
-    pub prefix: Option<String>,
-    /// Its client group.
-    pub group: u32,
-    /// The topology rules whose client side matches, in precedence
-    /// order: `(rule as written, score)`.
-    pub rules: Vec<(String, u32)>,
-    /// What the geo databases say (`None` without `[geoip]`): country,
-    /// continent, ASN, location.
-    pub geo: Option<String>,
-    /// Datacenters nearest first by biased distance (geo_proximity in
-    /// use and the client located).
-    pub ranking: Option<Vec<String>>,
-}
-
 
 /// What a last resort step's spelling starts with.
 const LAST_RESORT: &str = "last_resort/";
@@ -382,14 +394,6 @@ const LAST_RESORT: &str = "last_resort/";
 impl Step {
     /// Parses the spelling.
     pub fn from_name(name: &str) -> Option<Step> {
-    /// The ECS SCOPE PREFIX-LENGTH a reply to a query with ECS carries
-    /// (0 without an answer set).
-    #[serde(default)]
-    pub scope: u8,
-    /// The persistence record the client's prefix has for this set, in
-    /// words (`None`: no record, or no persistence).
-    #[serde(default)]
-    pub persistence: Option<String>,
         let (last_resort, stage) = match name.strip_prefix(LAST_RESORT) {
             Some(stage) => (true, stage),
             None => (false, name),
@@ -408,10 +412,6 @@ impl From<Stage> for Step {
 }
 
 impl std::fmt::Display for Step {
-    /// With `pool_method = "topology"`: every pool's score for the
-    /// client's group, in the order tried.
-    #[serde(default)]
-    pub pool_scores: Vec<PoolScore>,
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.last_resort {
             f.write_str(LAST_RESORT)?;
@@ -525,6 +525,25 @@ pub struct Candidate {
     pub hits: u64,
     /// Ratio (weight).
     pub ratio: u16,
+    /// Its topology score for the explained client's group (`None`: no
+    /// rule scores it).
+    #[serde(default)]
+    pub score: Option<u32>,
+    /// For `geo_proximity`: the rank of its datacenter by biased distance
+    /// from the client (0 = nearest); `None` without a location.
+    #[serde(default)]
+    pub proximity: Option<usize>,
+}
+
+/// A pool's topology score for the explained client's group
+/// (`pool_method = "topology"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolScore {
+    /// The pool.
+    pub pool: String,
+    /// Its score; `None`: no rule scores it (tried after the scored
+    /// pools, in config order).
+    pub score: Option<u32>,
 }
 
 #[cfg(test)]
@@ -597,25 +616,6 @@ mod tests {
             ("disable", AdminState::Disabled),
             ("draining", AdminState::Draining),
             ("drain", AdminState::Draining),
-    /// Its topology score for the explained client's group (`None`: no
-    /// rule scores it).
-    #[serde(default)]
-    pub score: Option<u32>,
-    /// For `geo_proximity`: the rank of its datacenter by biased distance
-    /// from the client (0 = nearest); `None` without a location.
-    #[serde(default)]
-    pub proximity: Option<usize>,
-}
-
-/// A pool's topology score for the explained client's group
-/// (`pool_method = "topology"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolScore {
-    /// The pool.
-    pub pool: String,
-    /// Its score; `None`: no rule scores it (tried after the scored
-    /// pools, in config order).
-    pub score: Option<u32>,
         ] {
             let line = format!(r#"{{"cmd":"admin","server":"s1","state":"{word}"}}"#);
             match serde_json::from_str::<Request>(&line).unwrap() {

@@ -451,6 +451,11 @@ fn pool_order<'r>(
         .collect()
 }
 
+/// A pool's topology score for the client group of `round`.
+fn pool_score(round: &Round<'_>, pool: &PoolConfig) -> Option<u32> {
+    round.client.and_then(|c| c.map.score_pool(c.profile, pool))
+}
+
 /// Fills the explanation of a decision taken by `pool`.
 fn decided(
     round: &Round<'_>,
@@ -499,11 +504,6 @@ pub fn decide(round: &Round<'_>, g: &GslbConfig, family: Family) -> (Decision, E
         .pools
         .iter()
         .enumerate()
-/// A pool's topology score for the client group of `round`.
-fn pool_score(round: &Round<'_>, pool: &PoolConfig) -> Option<u32> {
-    round.client.and_then(|c| c.map.score_pool(c.profile, pool))
-}
-
         .filter_map(|(i, name)| round.pool(name).map(|p| (i, p)))
         .filter(|(_, p)| serves(round, p, family))
         .collect();
@@ -512,6 +512,17 @@ fn pool_score(round: &Round<'_>, pool: &PoolConfig) -> Option<u32> {
         .as_deref()
         .and_then(|p| round.pool(p))
         .filter(|p| serves(round, p, family));
+    if g.pool_method == PoolMethod::Topology {
+        let mut scores: Vec<PoolScore> = serving
+            .iter()
+            .map(|&(_, p)| PoolScore {
+                pool: p.name.clone(),
+                score: pool_score(round, p),
+            })
+            .collect();
+        scores.sort_by_key(|s| std::cmp::Reverse(s.score));
+        ex.pool_scores = scores;
+    }
     let mut available = Vec::new();
     for &(i, pool) in &serving {
         if pool_available(round, pool, family) {
@@ -560,17 +571,6 @@ pub fn describe(d: &Decision) -> String {
         Decision::NoSet => "no answer set: NODATA".into(),
         Decision::Answer(set) => {
             let mode = match set.sel.mode {
-    if g.pool_method == PoolMethod::Topology {
-        let mut scores: Vec<PoolScore> = serving
-            .iter()
-            .map(|&(_, p)| PoolScore {
-                pool: p.name.clone(),
-                score: pool_score(round, p),
-            })
-            .collect();
-        scores.sort_by_key(|s| std::cmp::Reverse(s.score));
-        ex.pool_scores = scores;
-    }
                 MODE_ORDERED => "in this order",
                 MODE_ROUND_ROBIN => "round robin per query",
                 MODE_RATIO => "ratio per query",
@@ -678,6 +678,7 @@ mod tests {
             servers: views,
             pools: &pools,
             round: 0,
+            client: None,
         };
         decide(&round, &gslb(), Family::V4)
     }
@@ -727,7 +728,6 @@ mod tests {
     }
 
     #[test]
-            client: None,
     fn out_of_band_orderings() {
         let f = Fixture::new();
         let v = f.views();
@@ -910,6 +910,7 @@ mod tests {
             servers: &v,
             pools: &pools,
             round: 0,
+            client: None,
         };
         let (d, ex) = decide(&round, &g, Family::V4);
         assert_eq!(last_octets(&d), vec![2]);
@@ -920,6 +921,7 @@ mod tests {
             servers: &v,
             pools: &pools,
             round: 0,
+            client: None,
         };
         let (d, ex) = decide(&round, &g, Family::V4);
         assert_eq!(last_octets(&d), vec![3]);
@@ -959,10 +961,10 @@ mod tests {
         round: u64,
     ) -> (Decision, Explanation) {
         let round = Round {
-            client: None,
             servers: v,
             pools,
             round,
+            client: None,
         };
         decide(&round, g, Family::V4)
     }
@@ -970,7 +972,6 @@ mod tests {
     const FALLBACK_CHAIN: [Method; 3] = [Method::RoundRobin, N, Method::FallbackIp];
 
     /// Case 1-2: a pool with no available member is skipped even when its
-            client: None,
     /// chain ends in a fallback method; the first available pool answers.
     #[test]
     fn a_down_pool_with_a_fallback_is_skipped() {
@@ -1013,7 +1014,6 @@ mod tests {
             let g = chain_gslb(m, false);
             (0..6)
                 .map(|r| last_octets(&decide_at(v, &pools, &g, r).0)[0])
-            client: None,
                 .collect()
         };
         assert_eq!(firsts(&v, PoolMethod::RoundRobin), vec![1, 2, 1, 2, 1, 2]);
@@ -1171,6 +1171,7 @@ mod tests {
             servers: &v,
             pools: &pools,
             round: 0,
+            client: None,
         };
         let (d, ex) = decide(
             &round,
@@ -1180,4 +1181,3 @@ mod tests {
         assert_eq!((d, ex.step.to_string().as_str()), (Decision::NoSet, "none"));
     }
 }
-            client: None,

@@ -39,10 +39,10 @@ pub use crate::api::protocol::{
     RequestError, ServerStatus, StatusReport,
 };
 use crate::{
+    clients::Profile,
     config::{AdminState, Config, Health},
     fastpath::maps::Maps,
     health::HealthEvent,
-    clients::Profile,
     state::decision::{Decision, DecisionKey, PolicyKey, SlowHits},
     state::ids::{Exhausted, GroupId, PolicyId, Registry, ServerId},
     state::model::State,
@@ -73,12 +73,12 @@ pub enum Command {
         name: Name,
         /// The client (LDNS) address.
         client: Option<IpAddr>,
-        /// Result.
-        reply: oneshot::Sender<Result<ExplainReport, RequestError>>,
-    },
         /// The ECS prefix a resolver sends for its client (its address
         /// is the client then).
         ecs: Option<IpNet>,
+        /// Result.
+        reply: oneshot::Sender<Result<ExplainReport, RequestError>>,
+    },
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
         /// The server.
@@ -219,12 +219,19 @@ impl Engine {
     pub fn recompute(&mut self) {
         let views = views(&self.cfg, &self.servers);
         let state = self.state.load();
+        self.persistence(&state, &views);
         let clients = &*state.clients;
         let default_profile = Profile::default();
         let base = Round {
             servers: &views,
             pools: &self.cfg.pools,
             round: self.round,
+            client: Some(ForClient {
+                map: clients,
+                profile: clients
+                    .profile(GroupId::DEFAULT)
+                    .unwrap_or(&default_profile),
+            }),
         };
         let mut changes = 0;
         let mut explanations = HashMap::new();
@@ -266,12 +273,6 @@ impl Engine {
                 let at = |family| DecisionKey {
                     policy: id,
                     family,
-            client: Some(ForClient {
-                map: clients,
-                profile: clients
-                    .profile(GroupId::DEFAULT)
-                    .unwrap_or(&default_profile),
-            }),
                     group,
                 };
                 explanations.insert(at(Family::V4), ea);
@@ -397,7 +398,6 @@ impl Engine {
             rt.hits_window = self.window.window(id.index());
             rt.hits_total = self.window.total(id.index());
         }
-                ecs,
     }
 
     /// Handles one control command.
@@ -429,6 +429,7 @@ impl Engine {
             Command::Explain {
                 name,
                 client,
+                ecs,
                 reply,
             } => {
                 let _ = reply.send(self.explain(&name, client, ecs));
@@ -599,6 +600,25 @@ impl Engine {
                 persistence,
             }
         };
+        let placement = addr.map(|a| {
+            let x = state.clients.explain(a);
+            ClientPlacement {
+                prefix: x.prefix.map(|p| p.to_string()),
+                group: x.group.get(),
+                rules: x.rules.into_iter().map(|r| (r.text, r.score)).collect(),
+                geo: x.geo.map(|geo| {
+                    let or = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+                    format!(
+                        "country {}, continent {}, asn {}, location {}",
+                        or(geo.country),
+                        or(geo.continent),
+                        or(geo.asn.map(|a| a.to_string())),
+                        or(geo.location.map(|(lat, lon)| format!("{lat:.4},{lon:.4}")))
+                    )
+                }),
+                ranking: x.ranking,
+            }
+        });
         Ok(ExplainReport {
             name: g.name.to_string(),
             client: addr,
@@ -628,22 +648,3 @@ pub async fn run(
         }
     }
 }
-        let placement = addr.map(|a| {
-            let x = state.clients.explain(a);
-            ClientPlacement {
-                prefix: x.prefix.map(|p| p.to_string()),
-                group: x.group.get(),
-                rules: x.rules.into_iter().map(|r| (r.text, r.score)).collect(),
-                geo: x.geo.map(|geo| {
-                    let or = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-                    format!(
-                        "country {}, continent {}, asn {}, location {}",
-                        or(geo.country),
-                        or(geo.continent),
-                        or(geo.asn.map(|a| a.to_string())),
-                        or(geo.location.map(|(lat, lon)| format!("{lat:.4},{lon:.4}")))
-                    )
-                }),
-                ranking: x.ranking,
-            }
-        });
