@@ -209,3 +209,42 @@ pub fn explain_text(v: &ExplainReport) -> String {
     }
     out
 }
+
+/// Whole seconds as humantime writes them (`9m 48s`).
+fn secs(v: f64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(v.max(0.0) as u64)).to_string()
+}
+
+/// `gslb persist list|clear`: one line per record.
+pub fn persist_text(r: &super::protocol::PersistReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<5} {:<24} {:<16} {:>10} {:>12}",
+        "NAME", "TYPE", "CLIENT", "SERVER", "AGE", "EXPIRES IN"
+    );
+    for e in &r.records {
+        let _ = writeln!(
+            out,
+            "{:<28} {:<5} {:<24} {:<16} {:>10} {:>12}",
+            if e.names.is_empty() {
+                "-".to_string()
+            } else {
+                e.names.join(",")
+            },
+            e.rtype,
+            e.client,
+            e.server,
+            secs(e.age_s),
+            e.expires_in_s.map_or_else(|| "void".to_string(), secs),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} record{}{}",
+        r.records.len(),
+        if r.records.len() == 1 { "" } else { "s" },
+        if r.cleared { " cleared" } else { "" }
+    );
+    out
+}

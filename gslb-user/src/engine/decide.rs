@@ -348,13 +348,61 @@ fn pool_chain(
         .collect();
     for (stage, method) in Stage::CHAIN.into_iter().zip(pool.methods) {
         let fallback = stage == Stage::Fallback;
-        if let Some(d) = run_method(round, method, pool, ttl, family, &members, fallback) {
+        if let Some(d) = run_method(round, method, pool, ttl, family, &members, fallback)
+            .map(|d| persistent(d, pool, &members))
+        {
             ex.step = stage.into();
             ex.method = Decider::Method(method);
             return Some(d);
         }
     }
     None
+}
+
+/// Persistence with a TTL (the pool's `persistence`): the selection's
+/// sticky fields and keep bits, every candidate of a set of servers
+/// keeping its persistent clients, and the draining members whose health
+/// is up appended after `count` (up to [`MAX_ADDRS`] in all) as keep-only
+/// candidates: they keep the clients they have and get no new ones.
+/// Down and disabled members are not candidates, so their clients move.
+fn persistent(d: Decision, pool: &PoolConfig, members: &[&ServerView<'_>]) -> Decision {
+    let (Some(p), Decision::Answer(set)) = (pool.persistence, &d) else {
+        return d;
+    };
+    let mut sel = set.sel;
+    let count = usize::from(sel.count);
+    // Fixed addresses (fallback_ip) are no servers to stick to.
+    if count == 0 || sel.ids[..count].contains(&gslb_common::maps::NO_SERVER) {
+        return d;
+    }
+    sel.sticky_ttl = p.ttl.as_secs().min(u64::from(u32::MAX)) as u32;
+    sel.sticky_v4 = p.prefix_v4;
+    sel.sticky_v6 = p.prefix_v6;
+    // Static persist lists its down members too: only the usable keep.
+    sel.keep = if sel.mode == MODE_STATIC_PERSIST {
+        sel.up
+    } else {
+        ((1u16 << count) - 1) as u8
+    };
+    let mut addrs = set.addrs.clone();
+    for s in members
+        .iter()
+        .filter(|s| s.admin == AdminState::Draining && s.health_up)
+    {
+        let n = addrs.len();
+        if n >= MAX_ADDRS {
+            break;
+        }
+        if sel.ids[..n].contains(&s.id.get()) {
+            continue;
+        }
+        sel.ids[n] = s.id.get();
+        sel.keep |= 1 << n;
+        addrs.push(s.cfg.address);
+    }
+    let mut sticky = AnswerSet::new(sel, addrs);
+    sticky.hits = set.hits.clone();
+    Decision::Answer(sticky)
 }
 
 /// The pool's all-down behaviour.
@@ -628,6 +676,7 @@ mod tests {
             when_all_down: all_down,
             persist_prefix_v4: 24,
             persist_prefix_v6: 64,
+            persistence: None,
         }
     }
 

@@ -5,7 +5,10 @@
 use std::net::IpAddr;
 
 use aya::{
-    maps::lpm_trie::{Key, LpmTrie},
+    maps::{
+        lpm_trie::{Key, LpmTrie},
+        MapData,
+    },
     Ebpf,
 };
 use gslb_common::maps::{ClientPrefix, CONFIG_ECS, CONFIG_ECS_TRUSTED, ECS_TRUSTED, V4_MAPPED_LEN};
@@ -25,25 +28,37 @@ pub fn trie_key(net: &IpNet) -> (ClientPrefix, u8) {
     }
 }
 
+/// The `ECS_TRUSTED` trie, held for as long as the program runs (a map
+/// taken out of the object is closed when dropped).
+pub struct EcsTrusted {
+    _trie: Option<LpmTrie<MapData, ClientPrefix, u8>>,
+    /// How many prefixes were written.
+    pub written: usize,
+}
+
 /// Writes the trusted prefixes (before the flag that makes the program
 /// read them), then the flags: `"all"` sets `CONFIG_ECS`, a list sets
-/// `CONFIG_ECS_TRUSTED`, `"none"` neither. Returns the prefixes written.
-pub fn write(ebpf: &mut Ebpf, maps: &mut Maps, trust: &EcsTrust) -> Result<usize, MapsError> {
-    let mut written = 0;
+/// `CONFIG_ECS_TRUSTED`, `"none"` neither.
+pub fn write(ebpf: &mut Ebpf, maps: &mut Maps, trust: &EcsTrust) -> Result<EcsTrusted, MapsError> {
+    let mut out = EcsTrusted {
+        _trie: None,
+        written: 0,
+    };
     if let EcsTrust::Resolvers(nets) = trust {
         let map = ebpf
             .take_map(ECS_TRUSTED)
             .ok_or_else(|| MapsError::Missing(ECS_TRUSTED.to_owned()))?;
-        let mut trie: LpmTrie<_, ClientPrefix, u8> = map.try_into()?;
+        let mut trie: LpmTrie<MapData, ClientPrefix, u8> = map.try_into()?;
         for net in nets {
             let (addr, len) = trie_key(net);
             trie.insert(&Key::new(u32::from(len), addr), 1, 0)?;
-            written += 1;
+            out.written += 1;
         }
+        out._trie = Some(trie);
     }
     maps.set_flag(CONFIG_ECS, *trust == EcsTrust::All)?;
     maps.set_flag(CONFIG_ECS_TRUSTED, matches!(trust, EcsTrust::Resolvers(_)))?;
-    Ok(written)
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -282,18 +282,23 @@ impl AnswerSet {
     /// [`AnswerSet::pick`] with persistence: a set with `sticky_ttl`
     /// hands `client` the server its record keeps ([`Sticky::first`]).
     pub fn pick_with(&self, client: Option<IpAddr>, sticky: Option<Sticky<'_>>) -> Vec<IpAddr> {
-        let mut pick = Pick::default();
-        if select::uses_counter(self.sel.mode) {
-            pick.counter = self.rotation.fetch_add(1, Ordering::Relaxed);
-        } else {
-            pick.random = rand_u32();
-        }
-        pick.client = match client {
-            Some(IpAddr::V4(a)) => select::persist_key_v4(a.octets(), self.sel.persist_v4),
-            Some(IpAddr::V6(a)) => select::persist_key_v6(&a.octets(), self.sel.persist_v6),
-            None => 0,
+        // The method's pick; with persistence only for a client without
+        // a live record (the rotation then moves only for new clients, as
+        // in the XDP program).
+        let by_method = || {
+            let mut pick = Pick::default();
+            if select::uses_counter(self.sel.mode) {
+                pick.counter = self.rotation.fetch_add(1, Ordering::Relaxed);
+            } else {
+                pick.random = rand_u32();
+            }
+            pick.client = match client {
+                Some(IpAddr::V4(a)) => select::persist_key_v4(a.octets(), self.sel.persist_v4),
+                Some(IpAddr::V6(a)) => select::persist_key_v6(&a.octets(), self.sel.persist_v6),
+                None => 0,
+            };
+            select::first(&self.sel, &pick, &mut select::identity)
         };
-        let by_method = || select::first(&self.sel, &pick, &mut select::identity);
         let first = match (sticky, client) {
             (Some(st), Some(c)) if self.sel.sticky_ttl != 0 => st.first(&self.sel, c, by_method),
             _ => by_method(),

@@ -18,6 +18,7 @@ use hickory_proto::rr::{rdata::NS, LowerName, Name, RData, Record, RecordType};
 
 use super::decision::{AnswerSet, Decision, Decisions, Family, Outcome, PolicyKey};
 use super::ids::GroupId;
+use super::persist::{PersistStore, Sticky};
 use crate::config::{Config, ServerConfig};
 
 /// A gslb name and its current decisions: per client group, one per
@@ -143,9 +144,26 @@ impl GslbName {
     /// (the query name as the client wrote it): the decision of the
     /// client's group, picked with the client's address.
     pub fn outcome(&self, owner: &Name, rtype: RecordType, client: Option<&Client>) -> Outcome {
+        self.outcome_with(owner, rtype, client, None)
+    }
+
+    /// [`GslbName::outcome`] with persistence: a set with a persistence
+    /// TTL reads and writes the client's record in `persist`.
+    pub fn outcome_with(
+        &self,
+        owner: &Name,
+        rtype: RecordType,
+        client: Option<&Client>,
+        persist: Option<&PersistStore>,
+    ) -> Outcome {
         let group = client.map_or(GroupId::DEFAULT, |c| c.group);
+        let sticky = persist.map(|store| Sticky {
+            store,
+            name: &self.name,
+            family: if rtype == RecordType::AAAA { 6 } else { 4 },
+        });
         self.decision(rtype, group).map_or(Outcome::Nodata, |d| {
-            d.outcome(owner, client.map(|c| c.addr))
+            d.outcome_with(owner, client.map(|c| c.addr), sticky)
         })
     }
 
@@ -342,6 +360,9 @@ pub struct State {
     /// The client groups: which group a client address is in (and the
     /// ECS scope), the groups' profiles, topology scoring.
     pub clients: Arc<crate::clients::ClientMap>,
+    /// The persistence records with a TTL (in memory until the daemon
+    /// puts the XDP program's map in their place).
+    pub persist: Arc<PersistStore>,
     zone_index: HashMap<LowerName, usize>,
     gslb_index: HashMap<LowerName, usize>,
     /// The names of each answer policy (indexes in `gslb`, config order).
@@ -390,6 +411,7 @@ impl State {
                 tracing::warn!("client groups: {e}; every client is in group 0");
                 crate::clients::ClientMap::empty()
             })),
+            persist: Arc::new(PersistStore::memory(cfg.server.persist_records)),
             zone_index,
             gslb_index: HashMap::new(),
             policies: HashMap::new(),
