@@ -206,3 +206,186 @@ fn each_client_prefix_gets_its_datacenter() {
     }
     f.assert_none();
 }
+
+/// Regions `west` (ams, 100) and `east` (nyc, 200) from files in `dir`;
+/// pool `mix` of d1, n1, a1 by topology then global availability, two
+/// answers: west clients get [a1], east ones [n1], clients in both
+/// [n1, a1], the others [d1, n1].
+fn reload_config(dir: &std::path::Path) -> String {
+    let mut c = String::from(ZONE);
+    c.push_str(
+        r#"
+[[datacenter]]
+name = "ams"
+lat = 52.37
+lon = 4.90
+
+[[datacenter]]
+name = "nyc"
+lat = 40.71
+lon = -74.01
+"#,
+    );
+    for (name, dc, addr) in [
+        ("d1", "dc1", "198.18.70.1"),
+        ("a1", "ams", "198.18.70.2"),
+        ("n1", "nyc", "198.18.70.3"),
+    ] {
+        c.push_str(&format!(
+            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
+        ));
+    }
+    c.push_str(&format!(
+        r#"
+[[pool]]
+name = "mix"
+members = ["d1", "n1", "a1"]
+preferred = "topology"
+alternate = "global_availability"
+max_answers = 2
+
+[[gslb]]
+name = "mix.example.test"
+ttl = 30
+pools = ["mix"]
+
+[[region]]
+name = "west"
+file = "{}"
+
+[[region]]
+name = "east"
+file = "{}"
+
+[[topology]]
+client = "region:west"
+server = "datacenter:ams"
+score = 100
+
+[[topology]]
+client = "region:east"
+server = "datacenter:nyc"
+score = 200
+"#,
+        dir.join("west.txt").display(),
+        dir.join("east.txt").display()
+    ));
+    c
+}
+
+/// `gslb clients reload` under a query load: the region files change
+/// (198.19.2.0/24 joins west, 198.19.3.0/24 joins east), and every answer
+/// during the switch is the client's old answer or its new one — never
+/// the default group's (which a trie entry leading to a group without
+/// answer sets would give), never none; afterwards every client has its
+/// new answer. Through XDP (all answered there) and with `--no-xdp`.
+#[test]
+fn reload_gives_old_or_new_answers_under_load() {
+    use std::{
+        sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc,
+        },
+        thread,
+        time::{Duration, Instant},
+    };
+
+    use gslb_tests::harness::QUERY_TIMEOUT;
+    use hickory_proto::rr::RecordType;
+
+    let dir = std::env::temp_dir().join(format!("gslbt-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |west: &str, east: &str| {
+        std::fs::write(dir.join("west.txt"), west).unwrap();
+        std::fs::write(dir.join("east.txt"), east).unwrap();
+    };
+    let config = reload_config(&dir);
+    let (d1, a1, n1) = (v4("198.18.70.1"), v4("198.18.70.2"), v4("198.18.70.3"));
+    // (client, old answer, new answer)
+    let cases: Vec<(IpAddr, Vec<IpAddr>, Vec<IpAddr>)> = vec![
+        (v4("198.19.1.10"), vec![a1], vec![a1]),
+        (v4("198.19.2.10"), vec![n1], vec![n1, a1]),
+        (v4("198.19.3.10"), vec![d1, n1], vec![n1]),
+    ];
+    let mut f = Failures::default();
+    for no_xdp in [false, true] {
+        let what = if no_xdp { "--no-xdp" } else { "XDP" };
+        write("198.19.1.0/24\n", "# east\n198.19.2.0/24\n");
+        check_config(&config, "reload");
+        let net = Net::new(if no_xdp { "topo_reload_s" } else { "topo_reload_x" });
+        for (c, ..) in &cases {
+            net.add_cli_addr(*c);
+        }
+        run_ok(net.in_srv("ip").args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]));
+        let d = start_with(&net, &config, no_xdp);
+        let clients: Vec<_> = cases.iter().map(|(c, ..)| net.udp_client(*c)).collect();
+        let server = net.srv_v4();
+        let before = d.xdp.then(|| d.stats());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_load = Arc::clone(&stop);
+        let load = thread::spawn(move || {
+            // (client index, answer or None when lost), bounded in count
+            // and time.
+            let mut seen: Vec<(usize, Option<Vec<IpAddr>>)> = Vec::new();
+            let t0 = Instant::now();
+            while !stop_load.load(Ordering::Relaxed)
+                && seen.len() < 60_000
+                && t0.elapsed() < Duration::from_secs(30)
+            {
+                for (i, c) in clients.iter().enumerate() {
+                    let r = c.query(server, "mix.example.test", RecordType::A, QUERY_TIMEOUT);
+                    seen.push((i, r.filter(|r| r.rcode == "NOERROR").map(|r| r.addrs)));
+                }
+            }
+            seen
+        });
+        thread::sleep(Duration::from_millis(500));
+        write(
+            "198.19.1.0/24\n198.19.2.0/24\n",
+            "198.19.2.0/24\n198.19.3.0/24\n",
+        );
+        let out = d.ctl(&["clients", "reload"]);
+        f.check(out.success(), || format!("{what}: gslb clients reload failed:\n{out}"));
+        eprintln!("{what}: {}", out.stdout.trim());
+        thread::sleep(Duration::from_millis(500));
+        stop.store(true, Ordering::Relaxed);
+        let seen = load.join().expect("load thread");
+        let mut switched = [false; 3];
+        let mut wrong = 0;
+        for (i, got) in &seen {
+            let (client, old, new) = &cases[*i];
+            match got {
+                Some(a) if a == new => switched[*i] = true,
+                // Back to the old answer after the new one: a mix.
+                Some(a) if a == old && !switched[*i] => {}
+                other => {
+                    wrong += 1;
+                    if wrong <= 5 {
+                        f.check(false, || {
+                            format!(
+                                "{what}: {client} got {other:?} (old {old:?}, new {new:?}, \
+                                 switched {})",
+                                switched[*i]
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        eprintln!("{what}: {} queries during the reload, {wrong} wrong", seen.len());
+        f.check(wrong == 0, || format!("{what}: {wrong} wrong or lost answers"));
+        f.check(switched == [true; 3], || {
+            format!("{what}: not every client got its new answer: {switched:?}")
+        });
+        if let Some(before) = before {
+            let after = d.stats();
+            let answered = before.delta_of(&after, "xdp_answered");
+            let n = seen.len() as u64;
+            f.check(answered == n, || {
+                format!("{what}: xdp_answered +{answered}, want +{n}")
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    f.assert_none();
+}
