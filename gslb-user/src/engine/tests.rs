@@ -468,3 +468,48 @@ fn a_health_flip_with_200_groups_is_fast() {
     );
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
+
+/// Equal scores and equal distances keep the pool's order; members
+/// without a score are left out of `topology`'s answer.
+#[test]
+fn ties_keep_pool_order() {
+    let rest = "[[vserver]]\nname = \"c\"\ndatacenter = \"ams\"\naddress = \"198.18.20.3\"\n\
+                monitors = [\"m\"]\n\
+                [[pool]]\nname = \"p\"\nmembers = [\"c\", \"b\", \"a\"]\npreferred = \"topology\"\n\
+                max_answers = 3\n\
+                [[topology]]\nclient = \"cidr:198.18.128.0/17\"\nserver = \"datacenter:ams\"\nscore = 10\n\
+                [[topology]]\nclient = \"cidr:198.18.0.0/17\"\nserver = \"any\"\nscore = 10\n\
+                [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n";
+    let mut e = engine(client_config(rest));
+    e.recompute();
+    let www = "www.example.test.";
+    // ams only: c and a (pool order c, b, a), b has no score.
+    assert_eq!(answer_from(&e, www, "198.18.200.1").0, vec![3, 1]);
+    // Every member scores 10: pool order.
+    assert_eq!(answer_from(&e, www, "198.18.1.1").0, vec![3, 2, 1]);
+    // Geo: c and a share ams, so they tie; nyc first when nearest.
+    let mut cfg = client_config(rest);
+    cfg.pools[0].methods[0] = crate::config::Method::GeoProximity;
+    let map = crate::clients::ClientMap::build(&cfg).unwrap();
+    let servers = Servers::new(&cfg).unwrap();
+    let views = views(&cfg, &servers);
+    let profile = crate::clients::Profile {
+        rules: vec![],
+        ranking: Some(vec![1, 0]),
+    };
+    let round = Round {
+        servers: &views,
+        pools: &cfg.pools,
+        round: 0,
+        client: Some(ForClient {
+            map: &map,
+            profile: &profile,
+        }),
+    };
+    let (d, _) = decide::decide(&round, &cfg.gslb[0], Family::V4);
+    let Decision::Answer(set) = d else {
+        panic!("{d:?}")
+    };
+    let order: Vec<String> = set.addrs.iter().map(ToString::to_string).collect();
+    assert_eq!(order, ["198.18.20.2", "198.18.20.3", "198.18.20.1"]);
+}
