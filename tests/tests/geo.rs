@@ -15,7 +15,12 @@
 //!
 //! Run with `cargo xtask test -- -p gslb-tests --test geo`.
 
-use std::{net::IpAddr, path::PathBuf, process::Command, time::Duration};
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
 use gslb_tests::{
     harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
@@ -24,7 +29,7 @@ use gslb_tests::{
 
 /// Writes an MMDB (IPv6 tree, IPv4 inside) from `(network, JSON record)`
 /// pairs with python3's mmdb-writer.
-fn write_mmdb(path: &PathBuf, db_type: &str, networks: &[(&str, String)]) {
+fn write_mmdb(path: &Path, db_type: &str, networks: &[(&str, String)]) {
     let entries: Vec<String> = networks
         .iter()
         .map(|(net, rec)| format!("[\"{net}\", {rec}]"))
@@ -94,7 +99,7 @@ fn databases() -> (PathBuf, PathBuf) {
 /// pool order), a1 (ams), n1 (nyc), s1 (sgp); `near` by geo_proximity,
 /// `cc` by country/continent/asn topology rules, both falling back to
 /// global availability. `nyc_bias` is nyc's bias.
-fn config(city_db: &PathBuf, asn_db: &PathBuf, nyc_bias: i32) -> String {
+fn config(city_db: &Path, asn_db: &Path, nyc_bias: i32) -> String {
     let mut c = String::from(ZONE);
     c.push_str(&format!(
         r#"
@@ -217,7 +222,10 @@ fn add_clients(net: &Net) {
         net.add_cli_addr(client);
     }
     for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
-        run_ok(net.in_srv("ip").args(["route", "add", prefix, "dev", &net.srv_if]));
+        run_ok(
+            net.in_srv("ip")
+                .args(["route", "add", prefix, "dev", &net.srv_if]),
+        );
     }
 }
 

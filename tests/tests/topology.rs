@@ -154,7 +154,10 @@ fn add_clients(net: &Net) {
         net.add_cli_addr(client);
     }
     for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
-        run_ok(net.in_srv("ip").args(["route", "add", prefix, "dev", &net.srv_if]));
+        run_ok(
+            net.in_srv("ip")
+                .args(["route", "add", prefix, "dev", &net.srv_if]),
+        );
     }
 }
 
@@ -312,11 +315,18 @@ fn reload_gives_old_or_new_answers_under_load() {
         let what = if no_xdp { "--no-xdp" } else { "XDP" };
         write("198.19.1.0/24\n", "# east\n198.19.2.0/24\n");
         check_config(&config, "reload");
-        let net = Net::new(if no_xdp { "topo_reload_s" } else { "topo_reload_x" });
+        let net = Net::new(if no_xdp {
+            "topo_reload_s"
+        } else {
+            "topo_reload_x"
+        });
         for (c, ..) in &cases {
             net.add_cli_addr(*c);
         }
-        run_ok(net.in_srv("ip").args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]));
+        run_ok(
+            net.in_srv("ip")
+                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
+        );
         let d = start_with(&net, &config, no_xdp);
         let clients: Vec<_> = cases.iter().map(|(c, ..)| net.udp_client(*c)).collect();
         let server = net.srv_v4();
@@ -345,7 +355,9 @@ fn reload_gives_old_or_new_answers_under_load() {
             "198.19.2.0/24\n198.19.3.0/24\n",
         );
         let out = d.ctl(&["clients", "reload"]);
-        f.check(out.success(), || format!("{what}: gslb clients reload failed:\n{out}"));
+        f.check(out.success(), || {
+            format!("{what}: gslb clients reload failed:\n{out}")
+        });
         eprintln!("{what}: {}", out.stdout.trim());
         thread::sleep(Duration::from_millis(500));
         stop.store(true, Ordering::Relaxed);
@@ -372,8 +384,13 @@ fn reload_gives_old_or_new_answers_under_load() {
                 }
             }
         }
-        eprintln!("{what}: {} queries during the reload, {wrong} wrong", seen.len());
-        f.check(wrong == 0, || format!("{what}: {wrong} wrong or lost answers"));
+        eprintln!(
+            "{what}: {} queries during the reload, {wrong} wrong",
+            seen.len()
+        );
+        f.check(wrong == 0, || {
+            format!("{what}: {wrong} wrong or lost answers")
+        });
         f.check(switched == [true; 3], || {
             format!("{what}: not every client got its new answer: {switched:?}")
         });

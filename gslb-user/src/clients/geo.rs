@@ -147,11 +147,14 @@ impl GeoDbs {
             let Some(offset) = lookup.offset() else {
                 return Ok(());
             };
-            if !cache.contains_key(&offset) {
-                let rec: CityRecord = lookup.decode()?.unwrap_or_default();
-                cache.insert(offset, rec.data());
-            }
-            f(net, &cache[&offset]);
+            let data = match cache.entry(offset) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let rec: CityRecord = lookup.decode()?.unwrap_or_default();
+                    e.insert(rec.data())
+                }
+            };
+            f(net, data);
             Ok(())
         })
     }

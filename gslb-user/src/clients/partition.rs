@@ -125,7 +125,7 @@ where
             events.push((end + 1, false, label));
         }
     }
-    events.sort_by(|a, b| a.0.cmp(&b.0));
+    events.sort_by_key(|e| e.0);
     let mut cuts: Vec<u128> = vec![lo];
     cuts.extend(events.iter().map(|e| e.0));
     cuts.sort_unstable();
