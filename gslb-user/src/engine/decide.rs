@@ -213,7 +213,6 @@ fn selection(
 /// Runs one method over `members` (all enabled-or-draining members of the
 /// family, in pool order) for the client group of `round`.
 /// `ignore_health` is set for the fallback step.
-#[allow(clippy::too_many_arguments)]
 fn run_method(
     round: &Round<'_>,
     method: Method,
