@@ -137,7 +137,7 @@ pub struct Options {
     /// persistence, the client data reload under load).
     #[arg(long)]
     no_aware: bool,
-    /// Skip the client data scale part (1,000,000 prefixes, GeoLite2).
+    /// Skip the client data scale part (1,000,000 prefixes, `GeoLite2`).
     #[arg(long)]
     no_scale: bool,
     /// The XDP object whose `gslb_bounce` program is the ceiling (default:
@@ -279,20 +279,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     let (mut results, gslb_load) = ctx.measure_all(&mut net, &out_dir);
     let aware = (!opts.no_aware).then(|| ctx.aware(&mut net));
     let scale = (!opts.no_scale).then(|| ctx.scale(&mut net));
-    for key in [
-        "bounce",
-        "aware-gslb-plain",
-        "aware-gslb-topology",
-        "aware-gslb-persist",
-    ] {
-        copy_logs(&work.join(key), &out_dir.join("logs").join(key));
-    }
-    for key in [
-        "aware-knot-xdp",
-        "aware-reload",
-        "scale/prefixes",
-        "scale/geo",
-    ] {
+    for key in PART_LOGS {
         copy_logs(&work.join(key), &out_dir.join("logs").join(key));
     }
     drop(ctx.pass.take());
@@ -300,17 +287,7 @@ pub fn bench(opts: &Options) -> Result<()> {
 
     report::judge(&mut results);
     let mut targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
-    let extra = aware
-        .iter()
-        .flat_map(aware::targets)
-        .chain(scale.iter().flat_map(scale::targets));
-    for (what, measured, verdict) in extra {
-        targets.push(report::Target {
-            what,
-            measured,
-            verdict: verdict.to_owned(),
-        });
-    }
+    targets.extend(part_targets(aware.as_ref(), scale.as_ref()));
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
@@ -336,6 +313,33 @@ pub fn bench(opts: &Options) -> Result<()> {
             .display()
     );
     Ok(())
+}
+
+/// The work directories of the client-aware and scale parts whose logs
+/// are kept.
+const PART_LOGS: [&str; 8] = [
+    "bounce",
+    "aware-gslb-plain",
+    "aware-gslb-topology",
+    "aware-gslb-persist",
+    "aware-knot-xdp",
+    "aware-reload",
+    "scale/prefixes",
+    "scale/geo",
+];
+
+/// The targets of the client-aware and scale parts.
+fn part_targets(aware: Option<&aware::Aware>, scale: Option<&scale::Scale>) -> Vec<report::Target> {
+    aware
+        .into_iter()
+        .flat_map(aware::targets)
+        .chain(scale.into_iter().flat_map(scale::targets))
+        .map(|(what, measured, verdict)| report::Target {
+            what,
+            measured,
+            verdict: verdict.to_owned(),
+        })
+        .collect()
 }
 
 /// Loss up to which a kxdpgun step counts as answered in full.

@@ -207,24 +207,40 @@ impl Ctx<'_> {
     }
 
     fn subject(&mut self, net: &mut Net, files: &Files, r: &mut SubjectRun) -> Result<()> {
-        let s = r.subject;
-        let dir = self.work.join(s.key());
+        let dir = self.work.join(r.subject.key());
         std::fs::create_dir_all(&dir)?;
         self.client_for_sockets(net)?;
         net.xdp_off(true)?;
-        // What runs: a process to stop, or the bounce program.
-        let mut proc: Option<Proc> = None;
-        let mut knot: Option<servers::Running> = None;
-        let mut held: Option<Bounce> = None;
-        let mut pin: Option<PathBuf> = None;
-        let progs: Vec<u32>;
-        match s {
+        let target = self.launch(net, files, &dir, r)?;
+        if r.subject != Subject::Bounce {
+            let (asked, wrong) = check_sample(net, self.ds.names, r.subject, &dir);
+            r.checked = Some((asked, wrong.len() as u32));
+            r.wrong = wrong.into_iter().take(5).collect();
+        }
+        self.ecs_load(net, files, &dir, &target, r)?;
+        self.client_for_kxdpgun(net)?;
+        thread::sleep(Duration::from_millis(200));
+        self.source_load(net, files, &dir, &target, r)?;
+        self.profile(net, files, &dir, &target, r)?;
+        target.stop()
+    }
+
+    /// Starts what `r.subject` names.
+    fn launch(
+        &mut self,
+        net: &mut Net,
+        files: &Files,
+        dir: &Path,
+        r: &mut SubjectRun,
+    ) -> Result<Target> {
+        let mut t = Target::default();
+        match r.subject {
             Subject::Bounce => {
                 let object = self.opts.xdp_object.clone().unwrap_or_else(bounce::object);
                 let b = Bounce::start(&object, &net.server_ns, &net.server_if)?;
                 r.note = Some(format!("attached in {} mode", b.mode));
-                progs = vec![b.prog_id];
-                held = Some(b);
+                t.progs = vec![b.prog_id];
+                t.bounce = Some(b);
             }
             Subject::KnotXdp => {
                 let k = servers::start(
@@ -235,48 +251,45 @@ impl Ctx<'_> {
                     self.gslb,
                     self.plan.start_timeout,
                 )?;
-                progs = measure::bpf_fds(&k.pids()).xdp_progs;
-                knot = Some(k);
+                t.pids = k.pids();
+                t.progs = measure::bpf_fds(&t.pids).xdp_progs;
+                t.proc = Some(k.proc);
             }
-            _ => {
+            s => {
                 let config = match s {
-                    Subject::GslbPlain => self.ds.gslb_toml.clone(),
-                    Subject::GslbAware => files.aware.clone(),
-                    _ => files.persist.clone(),
+                    Subject::GslbPlain => &self.ds.gslb_toml,
+                    Subject::GslbAware => &files.aware,
+                    _ => &files.persist,
                 };
-                let (p, pin_dir) = self.start_gslb(net, &config, &dir)?;
-                pin = Some(pin_dir);
-                progs = measure::bpf_fds(&super::netns::descendants(p.pid())).xdp_progs;
-                proc = Some(p);
+                let (p, pin) = self.start_gslb(net, config, dir)?;
+                t.pids = super::netns::descendants(p.pid());
+                t.progs = measure::bpf_fds(&t.pids).xdp_progs;
+                t.pin = Some(pin);
+                t.proc = Some(p);
             }
         }
-        let pids = proc
-            .as_ref()
-            .map(|p| super::netns::descendants(p.pid()))
-            .or_else(|| knot.as_ref().map(servers::Running::pids))
-            .unwrap_or_default();
-        if s != Subject::Bounce {
-            let (asked, wrong) = check_sample(net, self.ds.names, s, &dir);
-            r.checked = Some((asked, wrong.len() as u32));
-            r.wrong = wrong.into_iter().take(5).collect();
-        }
+        Ok(t)
+    }
 
-        // What gslb's XDP program answered (`gslb stats`), as a share of
-        // the answers the generator got.
-        let xdp = || {
-            pin.as_deref()
-                .and_then(|p| super::xdp_answered(self.gslb, p))
-        };
-        let share = |before: Option<u64>, after: Option<u64>, answered: u64| match (before, after) {
-            (Some(b), Some(a)) if answered > 0 => {
-                Some(a.saturating_sub(b) as f64 / answered as f64)
-            }
-            _ => None,
-        };
-        // dnsperf, ECS on every query.
-        let before = xdp();
-        let snap = Snapshot::start(pids.clone(), net, &progs);
-        let d = load::dnsperf_file(
+    /// What gslb's XDP program has answered so far (`gslb stats`).
+    fn xdp_count(&self, t: &Target) -> Option<u64> {
+        t.pin
+            .as_deref()
+            .and_then(|p| super::xdp_answered(self.gslb, p))
+    }
+
+    /// dnsperf, ECS on every query.
+    fn ecs_load(
+        &self,
+        net: &Net,
+        files: &Files,
+        dir: &Path,
+        t: &Target,
+        r: &mut SubjectRun,
+    ) -> Result<()> {
+        let before = self.xdp_count(t);
+        let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
+        let result = load::dnsperf_file(
             net,
             &files.ecs,
             true,
@@ -285,23 +298,31 @@ impl Ctx<'_> {
             &dir.join("dnsperf-ecs.txt"),
         );
         let cpu = snap.finish();
-        let d = d?;
-        let (qps, n) = (d.qps, d.completed);
-        let mut run = Run::new(d, cpu, qps, n);
-        run.xdp_answered_fraction = share(before, xdp(), n);
+        let result = result?;
+        let (qps, n) = (result.qps, result.completed);
+        let mut run = Run::new(result, cpu, qps, n);
+        run.xdp_answered_fraction = share(before, self.xdp_count(t), n);
         r.dnsperf_ecs = Some(run);
+        Ok(())
+    }
 
-        // kxdpgun from the source range: the flood, then one step just
-        // above what it answered when the flood lost queries.
-        self.client_for_kxdpgun(net)?;
-        thread::sleep(Duration::from_millis(200));
+    /// kxdpgun from the source range: the flood, then one step just above
+    /// what it answered when the flood lost queries.
+    fn source_load(
+        &self,
+        net: &Net,
+        files: &Files,
+        dir: &Path,
+        t: &Target,
+        r: &mut SubjectRun,
+    ) -> Result<()> {
         let mut rate = self.opts.kxdpgun_qps;
         let mut secs = self.plan.kxdpgun_probe_secs;
         for step in 0..2 {
             let out = dir.join(format!("kxdpgun-{step}.txt"));
-            let before = xdp();
-            let snap = Snapshot::start(pids.clone(), net, &progs);
-            let k = load::kxdpgun_from(
+            let before = self.xdp_count(t);
+            let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
+            let result = load::kxdpgun_from(
                 net,
                 &files.queries,
                 secs,
@@ -310,18 +331,18 @@ impl Ctx<'_> {
                 &out,
             );
             let cpu = snap.finish();
-            let k = k?;
+            let result = result?;
             r.steps.push(Step {
                 offered: rate,
                 secs,
-                sent_qps: k.sent_qps,
-                answered_qps: k.qps,
-                loss: k.loss,
+                sent_qps: result.sent_qps,
+                answered_qps: result.qps,
+                loss: result.loss,
             });
-            let (qps, n, loss) = (k.qps, k.replies, k.loss);
+            let (qps, n, loss) = (result.qps, result.replies, result.loss);
             if r.kxdpgun.as_ref().is_none_or(|b| qps > b.qps) {
-                let mut run = Run::new(k, cpu, qps, n);
-                run.xdp_answered_fraction = share(before, xdp(), n);
+                let mut run = Run::new(result, cpu, qps, n);
+                run.xdp_answered_fraction = share(before, self.xdp_count(t), n);
                 r.kxdpgun = Some(run);
             }
             if loss <= GOOD_LOSS {
@@ -330,15 +351,27 @@ impl Ctx<'_> {
             rate = (qps * 1.05) as u64;
             secs = self.plan.kxdpgun_secs;
         }
-        // The program's run time per packet, at the best step's rate.
+        Ok(())
+    }
+
+    /// The program's run time per packet under kxdpgun at the best step's
+    /// rate, with the kernel's BPF statistics on for that run only.
+    fn profile(
+        &self,
+        net: &Net,
+        files: &Files,
+        dir: &Path,
+        t: &Target,
+        r: &mut SubjectRun,
+    ) -> Result<()> {
         let best = r
             .steps
             .iter()
             .max_by(|a, b| a.answered_qps.total_cmp(&b.answered_qps))
             .map_or(self.opts.kxdpgun_qps, |st| st.offered);
         measure::set_bpf_stats(true);
-        let snap = Snapshot::start(pids, net, &progs);
-        let k = load::kxdpgun_from(
+        let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
+        let result = load::kxdpgun_from(
             net,
             &files.queries,
             self.plan.kxdpgun_secs,
@@ -348,24 +381,14 @@ impl Ctx<'_> {
         );
         let cpu = snap.finish();
         measure::set_bpf_stats(false);
-        let k = k?;
+        let result = result?;
         r.profile = Some(XdpProfile::new(
             "kxdpgun",
             best,
             self.plan.kxdpgun_secs,
-            k.qps,
+            result.qps,
             &cpu,
         ));
-
-        if let Some(mut p) = proc {
-            p.check_alive()?;
-            p.stop(Duration::from_secs(10));
-        }
-        if let Some(mut k) = knot {
-            k.proc.check_alive()?;
-            k.proc.stop(Duration::from_secs(10));
-        }
-        drop(held);
         Ok(())
     }
 
@@ -462,6 +485,39 @@ impl Ctx<'_> {
     }
 }
 
+/// A running subject: a server process, or the bounce program.
+#[derive(Default)]
+struct Target {
+    proc: Option<Proc>,
+    bounce: Option<Bounce>,
+    /// gslb's pin directory.
+    pin: Option<PathBuf>,
+    /// The server's processes.
+    pids: Vec<u32>,
+    /// Its XDP programs.
+    progs: Vec<u32>,
+}
+
+impl Target {
+    /// Stops it; fails if the server had died meanwhile.
+    fn stop(self) -> Result<()> {
+        if let Some(mut p) = self.proc {
+            p.check_alive()?;
+            p.stop(Duration::from_secs(10));
+        }
+        drop(self.bounce);
+        Ok(())
+    }
+}
+
+/// The share of `answered` that the XDP program's count grew by.
+fn share(before: Option<u64>, after: Option<u64>, answered: u64) -> Option<f64> {
+    match (before, after) {
+        (Some(b), Some(a)) if answered > 0 => Some(a.saturating_sub(b) as f64 / answered as f64),
+        _ => None,
+    }
+}
+
 impl SubjectRun {
     fn failed(subject: Subject, error: String) -> Self {
         SubjectRun {
@@ -497,15 +553,11 @@ fn cmd_ok(c: &mut Command) -> Result<()> {
 fn kdig(net: &Net, q: &EcsQuery) -> String {
     let out = net
         .client("kdig")
-        .args([
-            &format!("@{SERVER_V4}"),
-            "+short",
-            "+retry=0",
-            "+time=1",
-            &format!("+subnet={}", q.subnet()),
-            &format!("g{}.{}", q.name, super::dataset::ZONE),
-            &(if q.aaaa { "AAAA" } else { "A" }).to_owned(),
-        ])
+        .arg(format!("@{SERVER_V4}"))
+        .args(["+short", "+retry=0", "+time=1"])
+        .arg(format!("+subnet={}", q.subnet()))
+        .arg(format!("g{}.{}", q.name, super::dataset::ZONE))
+        .arg(if q.aaaa { "AAAA" } else { "A" })
         .output();
     out.map(|o| {
         String::from_utf8_lossy(&o.stdout)
@@ -652,6 +704,15 @@ pub fn markdown(a: &Aware, s: &mut String) {
          | subject | sample | dnsperf ECS q/s (by XDP) | kxdpgun q/s (sent, lost; by XDP) | of ceiling | ns/packet |\n\
          |---|---|---|---|---|---|\n",
     );
+    table(a, s);
+    notes(a, s);
+    if let Some(r) = &a.reload {
+        reload_md(r, s);
+    }
+}
+
+/// The table of the subjects.
+fn table(a: &Aware, s: &mut String) {
     let ceiling = kx(a, Subject::Bounce);
     for r in &a.runs {
         let sample = r
@@ -688,17 +749,17 @@ pub fn markdown(a: &Aware, s: &mut String) {
             pct(of)
         );
     }
+}
+
+/// Notes and errors of the subjects, and which were generator-limited.
+fn notes(a: &Aware, s: &mut String) {
+    let ceiling = kx(a, Subject::Bounce);
     for r in &a.runs {
         if let Some(n) = &r.note {
             let _ = writeln!(s, "\n- {}: {n}", r.subject.label());
         }
         if let Some(e) = &r.error {
-            let _ = writeln!(
-                s,
-                "\n- {}: error: {}",
-                r.subject.label(),
-                e.replace('\n', " / ")
-            );
+            let _ = writeln!(s, "\n- {}: error: {}", r.subject.label(), short(e));
         }
         if !r.wrong.is_empty() {
             let _ = writeln!(
@@ -724,30 +785,44 @@ pub fn markdown(a: &Aware, s: &mut String) {
             );
         }
     }
-    if let Some(r) = &a.reload {
-        let _ = writeln!(
-            s,
-            "\n### Client data reload under load\n\n\
-             dnsperf sends ECS queries at {} q/s while the region files are swapped between \
-             two versions (every prefix to another group, so most answers change) and \
-             `gslb clients reload` runs, up to {MAX_RELOADS} times; kdig asks single ECS \
-             queries meanwhile, each answer must be the old or the new data's for its prefix.\n\n\
-             reloads: {} (slowest {} ms); answers checked: {}, wrong: {}, unanswered: {}; \
-             dnsperf: {} sent, {} lost",
-            fmt_qps(RELOAD_QPS as f64),
-            r.reloads,
-            r.max_reload_ms,
-            r.checked,
-            r.wrong,
-            r.unanswered,
-            r.dnsperf.as_ref().map_or(0, |d| d.sent),
-            r.lost()
-        );
-        for e in &r.examples {
-            let _ = writeln!(s, "- wrong: {e}");
-        }
-        if let Some(e) = &r.error {
-            let _ = writeln!(s, "- error: {}", e.replace('\n', " / "));
-        }
+}
+
+/// An error on one line, without the backtrace a daemon printed.
+fn short(e: &str) -> String {
+    let lines: Vec<&str> = e
+        .lines()
+        .take_while(|l| {
+            !l.trim_start().starts_with("Stack backtrace") && !l.trim_start().starts_with("0: ")
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    lines.join(" / ").chars().take(600).collect()
+}
+
+/// The reload run.
+fn reload_md(r: &Reload, s: &mut String) {
+    let _ = writeln!(
+        s,
+        "\n### Client data reload under load\n\n\
+         dnsperf sends ECS queries at {} q/s while the region files are swapped between \
+         two versions (every prefix to another group, so most answers change) and \
+         `gslb clients reload` runs, up to {MAX_RELOADS} times; kdig asks single ECS \
+         queries meanwhile, each answer must be the old or the new data's for its prefix.\n\n\
+         reloads: {} (slowest {} ms); answers checked: {}, wrong: {}, unanswered: {}; \
+         dnsperf: {} sent, {} lost",
+        fmt_qps(RELOAD_QPS as f64),
+        r.reloads,
+        r.max_reload_ms,
+        r.checked,
+        r.wrong,
+        r.unanswered,
+        r.dnsperf.as_ref().map_or(0, |d| d.sent),
+        r.lost()
+    );
+    for e in &r.examples {
+        let _ = writeln!(s, "- wrong: {e}");
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "- error: {}", short(e));
     }
 }

@@ -63,13 +63,12 @@ impl Bounce {
                     .try_into()?;
                 prog.load().with_context(|| format!("loading {PROGRAM}"))?;
                 let id = prog.info()?.id();
-                let mode = match prog.attach(&iface, XdpMode::Driver) {
-                    Ok(_) => "native",
-                    Err(_) => {
-                        prog.attach(&iface, XdpMode::Skb)
-                            .with_context(|| format!("attaching {PROGRAM} to {iface}"))?;
-                        "generic"
-                    }
+                let mode = if prog.attach(&iface, XdpMode::Driver).is_ok() {
+                    "native"
+                } else {
+                    prog.attach(&iface, XdpMode::Skb)
+                        .with_context(|| format!("attaching {PROGRAM} to {iface}"))?;
+                    "generic"
                 };
                 Ok((ebpf, id, mode))
             })();

@@ -1,8 +1,8 @@
 //! Scale of the client data: gslb started on 1,000,000 client prefixes
-//! (IPv4 /32s of 198.18.0.0/15 and IPv6 /64s of 2001:db8::/32, spread
+//! (IPv4 /32s of `198.18.0.0/15` and IPv6 /64s of `2001:db8::/32`, spread
 //! over the 200 regions of the client-aware data set, neighbours in
-//! different regions so that no two merge), and on the 2018 GeoLite2 City
-//! database (PyPI `maxminddb-geolite2`) with a `geo_proximity` pool over
+//! different regions so that no two merge), and on the 2018 `GeoLite2` City
+//! database (`PyPI` `maxminddb-geolite2`) with a `geo_proximity` pool over
 //! datacenters around the world. For each: the time from the daemon's
 //! start to ready (the trie written), the client-group trie's memory
 //! (memlock of `CLIENT_GROUPS`) and per prefix.
@@ -105,7 +105,7 @@ pub struct Scale {
     pub runs: Vec<ScaleRun>,
 }
 
-/// The IPv6 /64 number `i` of 2001:db8::/32.
+/// The IPv6 /64 number `i` of `2001:db8::/32`.
 fn v6_64(i: usize) -> Ipv6Addr {
     Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 0)
 }
@@ -165,7 +165,7 @@ fn geo_config(names: usize, mmdb: &Path) -> String {
     s
 }
 
-/// The GeoLite2 City database of PyPI `maxminddb-geolite2` (2018),
+/// The `GeoLite2` City database of `PyPI` `maxminddb-geolite2` (2018),
 /// installed with pip when missing.
 pub fn geolite2() -> Result<PathBuf> {
     let find = || -> Option<PathBuf> {
@@ -247,7 +247,7 @@ impl Ctx<'_> {
         let pin = net.next_pin_dir();
         let c = servers::gslb_cmd(net, self.gslb, config, &pin, dir, false);
         let mut p = Proc::spawn("gslb-scale", c, &dir.join("server.log"))?;
-        let line = p.wait_log("client groups written", Duration::from_secs(120))?;
+        let line = p.wait_log("client groups written", Duration::from_mins(2))?;
         r.start_to_trie_ms = u64::try_from(p.started.elapsed().as_millis()).ok();
         let field = |k: &str| {
             line.split_whitespace()
@@ -256,7 +256,7 @@ impl Ctx<'_> {
         };
         r.trie_prefixes = field("prefixes=");
         r.groups = field("groups=");
-        p.wait_log("gslb ready", Duration::from_secs(120))?;
+        p.wait_log("gslb ready", Duration::from_mins(2))?;
         r.start_to_ready_ms = u64::try_from(p.started.elapsed().as_millis()).ok();
         let fds = measure::bpf_fds(&netns::descendants(p.pid()));
         let names = measure::bpf_map_names().unwrap_or_default();

@@ -1,5 +1,5 @@
 //! The client-aware data set: 200 client groups (`[[region]]` lists of
-//! 198.18.0.0/15 /24s and 2001:db8::/32 /48s, one topology rule each),
+//! `198.18.0.0/15` /24s and `2001:db8::/32` /48s, one topology rule each),
 //! four datacenters with one IPv4 and one IPv6 server each, four pools
 //! (method `topology`, then `round_robin`) that the names share (four
 //! policies), the names `g<i>` of the plain data set answered from them;
@@ -145,7 +145,7 @@ pub fn config(names: usize, regions: &Path, persistence: bool) -> String {
             members.join(", ")
         );
         if persistence {
-            let _ = write!(s, "persistence = {PERSISTENCE}\n");
+            let _ = writeln!(s, "persistence = {PERSISTENCE}");
         }
         s.push('\n');
     }
@@ -240,7 +240,7 @@ impl EcsQuery {
 }
 
 fn write_queries(text: &Path, bin: &Path, names: usize) -> Result<()> {
-    let mut rng = Rng(0x5eed_ec5_0000_0001);
+    let mut rng = Rng(0x05ee_dec5_0000_0001);
     let mut t = BufWriter::new(fs::File::create(text)?);
     let mut b = BufWriter::new(fs::File::create(bin)?);
     for _ in 0..QUERIES {
