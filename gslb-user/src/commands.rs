@@ -8,7 +8,7 @@ use anyhow::Result;
 use gslb::{
     api::{
         control,
-        protocol::{AdminAction, AdminState, ExplainReport, Request, StatusReport},
+        protocol::{AdminAction, AdminState, ExplainReport, PersistReport, Request, StatusReport},
         report,
     },
     config,
@@ -56,6 +56,24 @@ pub fn explain(
     let ecs = ecs.map(|n| n.to_string());
     let v: ExplainReport = control_request(path, &Request::Explain { name, client, ecs })?;
     print_report(&v, json, report::explain_text)?;
+    Ok(())
+}
+
+/// `gslb persist list|clear`.
+pub fn persist(
+    path: &Path,
+    name: Option<String>,
+    client: Option<String>,
+    clear: bool,
+    json: bool,
+) -> Result<()> {
+    let req = Request::Persist {
+        name,
+        client,
+        clear,
+    };
+    let v: PersistReport = control_request(path, &req)?;
+    print_report(&v, json, report::persist_text)?;
     Ok(())
 }
 

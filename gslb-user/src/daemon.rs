@@ -76,7 +76,7 @@ pub async fn run(args: Options) -> Result<()> {
             }
         }
     }
-    let state = State::from_config(&cfg);
+    let mut state = State::from_config(&cfg);
     // Bind first: a port in use must not leave an XDP program behind.
     let listeners = server::bind(&cfg.server.listen).await?;
     let addrs = listeners.local_addrs();
@@ -85,6 +85,8 @@ pub async fn run(args: Options) -> Result<()> {
     let mut maps = None;
     let mut hits = None;
     let mut client_trie = None;
+    // Held while the program runs: a dropped map is closed.
+    let mut ecs_trusted = None;
     if !args.no_xdp {
         let mut ebpf = loader::load_object_for(&state)?;
         let mut m = Maps::new(&mut ebpf)?;
@@ -96,6 +98,15 @@ pub async fn run(args: Options) -> Result<()> {
         trie.write(&state.clients)
             .context("filling the client group trie")?;
         m.set_flag(CONFIG_CLIENT_GROUPS, !state.clients.is_empty())?;
+        // Persistence records shared with the XDP program.
+        state.persist = Arc::new(
+            gslb::state::persist::PersistStore::bpf(&mut ebpf)
+                .context("taking the persistence maps")?,
+        );
+        let trusted = gslb::fastpath::ecs::write(&mut ebpf, &mut m, &cfg.server.ecs)
+            .context("writing the trusted ECS resolvers")?;
+        info!(ecs = ?cfg.server.ecs, trusted = trusted.written, "EDNS Client Subnet settings written");
+        ecs_trusted = Some(trusted);
         info!(
             prefixes = trie.len(),
             groups = state.clients.group_count(),
@@ -167,6 +178,7 @@ pub async fn run(args: Options) -> Result<()> {
     control::remove_own(&args.control, control_ino);
     drop(client_trie);
     drop(fast_path);
+    drop(ecs_trusted);
     Ok(())
 }
 

@@ -73,6 +73,26 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// The persistence records (pools with `persistence`): which server
+    /// each client prefix sticks to, since when, for how long.
+    Persist {
+        /// list | clear.
+        #[arg(value_parser = ["list", "clear"])]
+        action: String,
+        /// Only the records of this gslb name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Only the records of client prefixes overlapping this one
+        /// (ADDR/LEN or an address).
+        #[arg(long)]
+        client: Option<String>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Change a server's admin state at run time.
     Server {
         /// enable | disable | drain.
@@ -173,6 +193,13 @@ fn main() -> Result<()> {
             name,
             control,
         } => commands::admin(&control, action, name),
+        Command::Persist {
+            action,
+            name,
+            client,
+            json,
+            control,
+        } => commands::persist(&control, name, client, action == "clear", json),
         Command::UpdateBench {
             server,
             count,

@@ -307,6 +307,36 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             };
             ask(engine, make, |r| Ok(Reply::Explain(Box::new(r?)))).await
         }
+        Request::Persist {
+            name,
+            client,
+            clear,
+        } => {
+            let client = match client.as_deref().map(parse_prefix).transpose() {
+                Ok(c) => c,
+                Err(reason) => return answered(Err(RequestError::BadRequest(reason))),
+            };
+            let name = match name
+                .map(|n| Name::from_ascii(&n).map_err(|e| (n, e)))
+                .transpose()
+            {
+                Ok(n) => n.map(|mut n| {
+                    n.set_fqdn(true);
+                    n
+                }),
+                Err((name, e)) => {
+                    let reason = e.to_string();
+                    return answered(Err(RequestError::BadName { name, reason }));
+                }
+            };
+            let make = |reply| Command::Persist {
+                name,
+                client,
+                clear,
+                reply,
+            };
+            ask(engine, make, |r| Ok(Reply::Persist(Box::new(r)))).await
+        }
         Request::Admin { server, state } => {
             let make = |reply| Command::SetAdmin {
                 server,
@@ -316,6 +346,15 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             ask(engine, make, |r| r.map(|()| Reply::Done)).await
         }
     }
+}
+
+/// A client prefix of `gslb persist`: `ADDR/LEN` or an address (a host
+/// prefix).
+pub fn parse_prefix(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .map(|n| n.trunc())
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("bad client prefix {text:?}: expected ADDR/LEN or an address"))
 }
 
 /// A connection to the daemon's control socket, for several requests.

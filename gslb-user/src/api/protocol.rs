@@ -25,6 +25,22 @@ pub enum Request {
         #[serde(default)]
         ecs: Option<String>,
     },
+    /// The persistence records (pool `persistence`), those of one gslb
+    /// name and/or of the client prefixes within or around one prefix;
+    /// with `clear`, they are removed too: answered with a
+    /// [`PersistReport`] of the records (removed).
+    Persist {
+        /// Only the records of this gslb name.
+        #[serde(default)]
+        name: Option<String>,
+        /// Only the records of client prefixes that overlap this prefix
+        /// (`ADDR/LEN`, or an address).
+        #[serde(default)]
+        client: Option<String>,
+        /// Remove them.
+        #[serde(default)]
+        clear: bool,
+    },
     /// Change a server's admin state: answered with `null`.
     Admin {
         /// Server name.
@@ -91,8 +107,38 @@ pub enum Reply {
     Status(Box<StatusReport>),
     /// To [`Request::Explain`].
     Explain(Box<ExplainReport>),
+    /// To [`Request::Persist`].
+    Persist(Box<PersistReport>),
     /// To [`Request::Admin`]: `null`.
     Done,
+}
+
+/// `gslb persist list|clear`: the records, in set and prefix order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersistReport {
+    /// Whether the records were removed (`clear`).
+    pub cleared: bool,
+    /// The records.
+    pub records: Vec<PersistEntry>,
+}
+
+/// One persistence record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersistEntry {
+    /// The gslb names of its answer set (names of one policy share it).
+    pub names: Vec<String>,
+    /// `A` or `AAAA`: which answers of the set.
+    pub rtype: String,
+    /// The client prefix.
+    pub client: String,
+    /// The server the prefix sticks to (`#id` when unknown).
+    pub server: String,
+    /// Seconds since the record was last used.
+    pub age_s: f64,
+    /// Seconds until it lapses; `None` when it is void already (expired,
+    /// its server went down or was disabled since, or no longer a
+    /// candidate).
+    pub expires_in_s: Option<f64>,
 }
 
 /// Why a request failed (sent as its message).

@@ -11,6 +11,7 @@
 pub mod decide;
 pub mod hits;
 pub mod metrics;
+mod persist;
 mod servers;
 #[cfg(test)]
 mod tests;
@@ -34,6 +35,7 @@ use self::{
     hits::HitWindow,
     servers::Servers,
 };
+pub use crate::api::protocol::{PersistEntry, PersistReport};
 pub use crate::api::protocol::{
     ClientPlacement, ExplainFamily, ExplainReport, MonitorStatus, NameStatus, PoolStatus,
     RequestError, ServerStatus, StatusReport,
@@ -78,6 +80,17 @@ pub enum Command {
         ecs: Option<IpNet>,
         /// Result.
         reply: oneshot::Sender<Result<ExplainReport, RequestError>>,
+    },
+    /// List (and with `clear` remove) persistence records.
+    Persist {
+        /// Only those of this gslb name.
+        name: Option<Name>,
+        /// Only those of client prefixes overlapping this one.
+        client: Option<IpNet>,
+        /// Remove them.
+        clear: bool,
+        /// Result.
+        reply: oneshot::Sender<PersistReport>,
     },
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
@@ -291,9 +304,39 @@ impl Engine {
             }
         }
         drop(views);
+        self.publish_sets(&state);
         self.explanations = explanations;
         if changes > 0 {
             debug!(changes, "XDP maps updated");
+        }
+    }
+
+    /// Persistence with a TTL: a server that went down or was disabled
+    /// since the last round moves to its next generation (its records
+    /// are void at once; draining keeps them).
+    fn persistence(&self, state: &State, views: &[ServerView<'_>]) {
+        for v in views {
+            let usable = v.health_up && v.admin != AdminState::Disabled;
+            if let Err(e) = state.persist.observe(v.id.get(), usable) {
+                warn!(server = %v.cfg.name, error = %e, "writing the server generation failed");
+            }
+        }
+    }
+
+    /// Tells the slow path the fast path's set id of every gslb name with
+    /// persistence, which its records are keyed by.
+    fn publish_sets(&self, state: &State) {
+        let Some(maps) = &self.maps else { return };
+        for g in &state.gslb {
+            let sticky = |d: &Decision| matches!(d, Decision::Answer(s) if s.sel.sticky_ttl != 0);
+            if !(sticky(&g.a()) || sticky(&g.aaaa())) {
+                continue;
+            }
+            if let Some(id) = maps.set_id(g) {
+                state
+                    .persist
+                    .publish_set(&crate::dns::wire::wire_key(&g.name), id);
+            }
         }
     }
 
@@ -433,6 +476,14 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.explain(&name, client, ecs));
+            }
+            Command::Persist {
+                name,
+                client,
+                clear,
+                reply,
+            } => {
+                let _ = reply.send(self.persist_records(name.as_ref(), client, clear));
             }
             Command::Metrics { server, reading } => {
                 let now = Instant::now();
