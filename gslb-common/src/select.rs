@@ -3,7 +3,7 @@
 //! same answer whichever path serves it. Every loop is bounded by
 //! [`MAX_ADDRS`] for the verifier.
 
-use crate::maps::{mask_prefix, ClientPrefix, PersistKey, PersistRecord, MAX_ADDRS, V4_MAPPED_LEN};
+use crate::maps::{ClientPrefix, PersistKey, PersistRecord, MAX_ADDRS, V4_MAPPED_LEN};
 
 /// Hand out candidates in the order the daemon computed (global
 /// availability, fewest selected, least sessions, lowest latency, ...).
@@ -323,6 +323,35 @@ pub fn answer_order_with(
 /// Nanoseconds per second ([`Selection::sticky_ttl`] is in seconds).
 const NS_PER_S: u64 = 1_000_000_000;
 
+// The persistence checks below are written without branches: BPF has no
+// conditional set, so every comparison that yields a value is a branch,
+// and each branch doubles the states the verifier checks after it.
+
+/// All ones when `a == b`, else 0.
+#[inline(always)]
+const fn eq_mask(a: u32, b: u32) -> u64 {
+    (((a ^ b) as u64).wrapping_sub(1) as i64 >> 63) as u64
+}
+
+/// All ones when `a < b` (both below 2^63), else 0.
+#[inline(always)]
+const fn lt_mask(a: u64, b: u64) -> u64 {
+    (a.wrapping_sub(b) as i64 >> 63) as u64
+}
+
+/// `min(a, b)` of values below 2^63.
+#[inline(always)]
+const fn min_of(a: u64, b: u64) -> u64 {
+    b ^ ((a ^ b) & lt_mask(a, b))
+}
+
+/// The first `len` (0..=64) bits of a 64-bit word set.
+#[inline(always)]
+const fn word_mask(len: u64) -> u64 {
+    // Two shifts, each below 64.
+    !((u64::MAX >> (len >> 1)) >> (len - (len >> 1)))
+}
+
 /// Key of the [`crate::maps::PERSIST`] record of a client for the answer
 /// set `set` of family `family` (4: the set's A answers, 6: its AAAA):
 /// the client's address (`client`, 128 bits, IPv4 mapped when `v4`)
@@ -336,20 +365,37 @@ pub fn persist_record_key(
     client: &ClientPrefix,
     v4: bool,
 ) -> PersistKey {
-    let prefix_len = if v4 {
-        V4_MAPPED_LEN + sel.sticky_v4.min(32)
-    } else {
-        sel.sticky_v6.min(128)
-    };
-    let mut addr = *client;
-    mask_prefix(&mut addr, prefix_len);
+    let l4 = u64::from(V4_MAPPED_LEN) + min_of(u64::from(sel.sticky_v4), 32);
+    let l6 = min_of(u64::from(sel.sticky_v6), 128);
+    let len = l6 ^ ((l4 ^ l6) & 0u64.wrapping_sub(u64::from(v4)));
+    let hi_len = min_of(len, 64);
+    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = *client;
+    let hi = u64::from_be_bytes([a0, a1, a2, a3, a4, a5, a6, a7]) & word_mask(hi_len);
+    let lo = u64::from_be_bytes([b0, b1, b2, b3, b4, b5, b6, b7]) & word_mask(len - hi_len);
+    let mut addr = [0u8; 16];
+    addr[..8].copy_from_slice(&hi.to_be_bytes());
+    addr[8..].copy_from_slice(&lo.to_be_bytes());
     PersistKey {
         set,
         family,
-        prefix_len,
+        prefix_len: len as u8,
         _pad: 0,
         addr,
     }
+}
+
+/// [`keep_index`] as a number: `MAX_ADDRS` when there is none.
+#[inline(always)]
+pub fn keep_index_of(sel: &Selection, server: u16) -> usize {
+    let mut hits = 0u64;
+    for i in 0..MAX_ADDRS {
+        hits |= (eq_mask(u32::from(sel.ids[i]), u32::from(server)) & 1) << i;
+    }
+    hits &= u64::from(sel.keep);
+    // The lowest bit set, as its index: the bits below it counted (all
+    // eight when none is set).
+    let low = hits & hits.wrapping_neg();
+    (low.wrapping_sub(1) & 0xff).count_ones() as usize
 }
 
 /// The candidate that keeps the clients persisted to `server`: the first
@@ -358,13 +404,21 @@ pub fn persist_record_key(
 /// removed), so its record is void.
 #[inline(always)]
 pub fn keep_index(sel: &Selection, server: u16) -> Option<usize> {
-    let keep = u32::from(sel.keep);
-    for i in 0..MAX_ADDRS {
-        if (keep >> i) & 1 != 0 && sel.ids[i] == server {
-            return Some(i);
-        }
+    let i = keep_index_of(sel, server);
+    if i < MAX_ADDRS {
+        Some(i)
+    } else {
+        None
     }
-    None
+}
+
+/// [`record_live`] as a mask: all ones when live.
+#[inline(always)]
+fn record_live_mask(sel: &Selection, rec: &PersistRecord, generation: u32, now_ns: u64) -> u64 {
+    // A record stamped after `now` (another CPU's clock read) is age 0.
+    let age = now_ns.wrapping_sub(rec.last_used_ns) & !lt_mask(now_ns, rec.last_used_ns);
+    let ttl = u64::from(sel.sticky_ttl) * NS_PER_S;
+    eq_mask(generation, rec.generation) & lt_mask(age, ttl)
 }
 
 /// Whether a persistence record still holds at `now_ns` (`CLOCK_MONOTONIC`
@@ -374,9 +428,21 @@ pub fn keep_index(sel: &Selection, server: u16) -> Option<usize> {
 /// is still a candidate is [`keep_index`]'s question.
 #[inline(always)]
 pub fn record_live(sel: &Selection, rec: &PersistRecord, generation: u32, now_ns: u64) -> bool {
-    sel.sticky_ttl != 0
-        && rec.generation == generation
-        && now_ns.saturating_sub(rec.last_used_ns) < u64::from(sel.sticky_ttl) * NS_PER_S
+    record_live_mask(sel, rec, generation, now_ns) != 0
+}
+
+/// [`persisted`] for a record that exists, as a number: the candidate of
+/// a hit, `MAX_ADDRS` or more for a new pick.
+#[inline(always)]
+pub fn persisted_index(
+    sel: &Selection,
+    rec: &PersistRecord,
+    generation: u32,
+    now_ns: u64,
+) -> usize {
+    let i = keep_index_of(sel, rec.server);
+    let live = record_live_mask(sel, rec, generation, now_ns) as usize;
+    i | (MAX_ADDRS & !live)
 }
 
 /// What a query of a set with persistence ([`Selection::sticky_ttl`] not
@@ -403,11 +469,11 @@ pub fn persisted(
     now_ns: u64,
 ) -> Persisted {
     match rec {
-        Some(r) if record_live(sel, r, generation, now_ns) => match keep_index(sel, r.server) {
-            Some(i) => Persisted::Hit(i),
-            None => Persisted::New,
+        Some(r) => match persisted_index(sel, r, generation, now_ns) {
+            i if i < MAX_ADDRS => Persisted::Hit(i),
+            _ => Persisted::New,
         },
-        _ => Persisted::New,
+        None => Persisted::New,
     }
 }
 

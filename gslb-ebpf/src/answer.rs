@@ -15,10 +15,7 @@ use gslb_common::{
         CONFIG_ECS, CONFIG_ECS_TRUSTED, MAX_ADDRS, NAME_CLIENT_AWARE, NAME_INLINE_A,
         NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
     },
-    select::{
-        self, Persisted, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH,
-        MODE_STATIC_PERSIST,
-    },
+    select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
 };
 
@@ -26,8 +23,8 @@ use crate::{
     dns::{self, Query},
     headers::{self, Layers},
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, PERSIST, SERVER_GEN,
-        SERVER_HITS, STATIC, ZONES,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, PERSIST, PERSIST_HIT,
+        PERSIST_NEW, SERVER_GEN, SERVER_HITS, STATIC, ZONES,
     },
     send::send,
 };
@@ -129,6 +126,7 @@ pub fn for_name(
     if q.ecs_family != 0 {
         count(Counter::AnsweredEcs);
     }
+    persist_done(s);
     Ok(())
 }
 
@@ -346,12 +344,32 @@ fn respond<const N: usize, const M: usize>(
         MODE_SLOW_PATH => return Err(Counter::PassSlowPath),
         _ => {}
     }
-    let first = if false && sel.sticky_ttl != 0 && set != INLINE {
-        sticky_first(ctx, l, s, q, sel, set, if N == 4 { 4 } else { 6 })?
+    // With persistence, the candidate of the client prefix's live record,
+    // else `MAX_ADDRS`. Laundered, like every value below that differs by
+    // the way taken: the verifier then checks the rest once.
+    let kept = if sel.sticky_ttl != 0 && set != INLINE {
+        sticky_lookup(ctx, l, s, q, sel, set, if N == 4 { 4 } else { 6 })
     } else {
-        pick_first(ctx, l, s, q, sel)?
+        MAX_ADDRS
     };
-    let first = s.opaque(first) & (MAX_ADDRS - 1);
+    let kept = s.opaque(kept);
+    // The method's pick, made in any case (one copy of its code), but
+    // moving the rotation only when it is used.
+    let picked = pick_first(ctx, l, s, q, sel, kept >= MAX_ADDRS).unwrap_or(MAX_ADDRS);
+    let first = if kept < MAX_ADDRS { kept } else { picked };
+    let first = s.opaque(first);
+    if first >= MAX_ADDRS {
+        return Err(Counter::PassNoAnswer);
+    }
+    // What to do with the record once the reply is sent (`persist_done`).
+    s.persist_op = if sel.sticky_ttl == 0 || set == INLINE {
+        0
+    } else if kept < MAX_ADDRS {
+        PERSIST_HIT
+    } else {
+        PERSIST_NEW
+    };
+    s.persist_server = u32::from(sel.ids[first & (MAX_ADDRS - 1)]);
     // The answer order goes through map memory: the verifier then checks
     // `build` once rather than once per combination of `first` and `count`.
     // The count is laundered: each exit of the loop knows its own value.
@@ -383,7 +401,8 @@ fn respond<const N: usize, const M: usize>(
     Ok((s.opaque(len), sum))
 }
 
-/// The first answer as the set's method picks it.
+/// The first answer as the set's method picks it; `advance`: move the
+/// rotation (round robin, ratio) on.
 #[inline(always)]
 fn pick_first(
     ctx: &XdpContext,
@@ -391,65 +410,80 @@ fn pick_first(
     s: &mut Scratch,
     q: &Query,
     sel: &mut Selection,
-) -> Result<usize, Counter> {
+    advance: bool,
+) -> Option<usize> {
     let mut pick = Pick::default();
     if select::uses_counter(sel.mode) {
         // Not atomic: concurrent CPUs may hand out the same step twice,
         // which shifts the rotation but never yields a wrong answer.
         pick.counter = sel.counter;
-        sel.counter = pick.counter.wrapping_add(1);
+        sel.counter = pick.counter.wrapping_add(u32::from(advance));
     } else if sel.mode == MODE_STATIC_PERSIST {
         pick.client = persist_key(ctx, l, s, q, sel);
     } else if sel.mode != MODE_ORDERED {
         pick.random = unsafe { bpf_get_prandom_u32() };
     }
-    select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64).ok_or(Counter::PassNoAnswer)
+    select::first(sel, &pick, &mut |x| s.opaque(x as usize) as u64)
 }
 
-/// The first answer of a set with persistence: the candidate of the
-/// client prefix's live record (its use time refreshed in place), else
-/// the method's pick, recorded with its server's generation and the time.
+/// The candidate that the client prefix's live persistence record keeps
+/// (its use time refreshed), else `MAX_ADDRS`. The record's key is left
+/// in `s.pkey` for [`sticky_record`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "the query and the set")]
-fn sticky_first(
+fn sticky_lookup(
     ctx: &XdpContext,
     l: &Layers,
     s: &mut Scratch,
     q: &Query,
-    sel: &mut Selection,
+    sel: &Selection,
     set: u32,
     family: u8,
-) -> Result<usize, Counter> {
-    let v4 = client(ctx, l, q, s);
-    let key = select::persist_record_key(sel, set, family, &s.client, v4);
+) -> usize {
+    let v4 = client(ctx, l, q, s) as usize;
+    let v4 = s.opaque(v4) != 0;
+    // In map memory: the branches of the masking leave no trace there.
+    s.pkey = select::persist_record_key(sel, set, family, &s.client, v4);
+    let Some(r) = PERSIST.get_ptr_mut(&s.pkey) else {
+        return MAX_ADDRS;
+    };
+    // SAFETY: a valid map value; the record is read and its use time
+    // written (another CPU may write it too: either time will do).
+    let rec = unsafe { &mut *r };
+    let generation = SERVER_GEN.get(u32::from(rec.server)).copied().unwrap_or(0);
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    if let Some(r) = PERSIST.get_ptr_mut(&key) {
-        // SAFETY: a valid map value; the record is read and its use time
-        // written (another CPU may write it too: either time will do).
-        let rec = unsafe { &mut *r };
-        let generation = SERVER_GEN.get(u32::from(rec.server)).copied().unwrap_or(0);
-        if let Persisted::Hit(i) = select::persisted(sel, Some(rec), generation, now) {
-            rec.last_used_ns = now;
-            count(Counter::PersistHit);
-            return Ok(i);
+    let i = select::persisted_index(sel, rec, generation, now);
+    if i < MAX_ADDRS {
+        rec.last_used_ns = now;
+    }
+    i
+}
+
+/// After a reply from a set with persistence: counts the use of a live
+/// record, or records the server handed out (`s.persist_server`) for the
+/// client prefix of `s.pkey`, with its generation and the time.
+#[inline(always)]
+fn persist_done(s: &mut Scratch) {
+    match s.persist_op {
+        PERSIST_HIT => count(Counter::PersistHit),
+        PERSIST_NEW => {
+            let server = s.persist_server;
+            let rec = PersistRecord {
+                server: server as u16,
+                _pad: 0,
+                generation: SERVER_GEN.get(server).copied().unwrap_or(0),
+                // SAFETY: a helper without arguments.
+                last_used_ns: unsafe { bpf_ktime_get_ns() },
+            };
+            // A full map drops its least recently used record; a failed
+            // insert only costs this client its persistence.
+            if PERSIST.insert(&s.pkey, &rec, 0).is_ok() {
+                count(Counter::PersistNew);
+            }
         }
+        _ => {}
     }
-    let first = pick_first(ctx, l, s, q, sel)?;
-    let first = s.opaque(first) & (MAX_ADDRS - 1);
-    let server = sel.ids[first];
-    let rec = PersistRecord {
-        server,
-        _pad: 0,
-        generation: SERVER_GEN.get(u32::from(server)).copied().unwrap_or(0),
-        last_used_ns: now,
-    };
-    // A full map drops its least recently used record; a failed insert
-    // only costs this client its persistence.
-    if PERSIST.insert(&key, &rec, 0).is_ok() {
-        count(Counter::PersistNew);
-    }
-    Ok(first)
 }
 
 /// Static persist key of the client (the LDNS, or the ECS address).

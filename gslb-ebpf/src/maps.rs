@@ -139,6 +139,17 @@ pub struct Scratch {
     /// The client as the lookups see it: the ECS address or the source
     /// address, 128 bits, IPv4 mapped (`::ffff:a.b.c.d`).
     pub client: [u8; 16],
+    /// The persistence record's key. Kept in map memory, which the
+    /// verifier does not track: the branches of its masking then leave
+    /// one state behind, not one per prefix length.
+    pub pkey: PersistKey,
+    /// What the reply's persistence does once it is sent: 0 nothing,
+    /// [`PERSIST_HIT`] count a live record's use, [`PERSIST_NEW`] record
+    /// `persist_server` for `pkey`. Done after the send, where the
+    /// verifier has the least left to check.
+    pub persist_op: u32,
+    /// The server of a new record.
+    pub persist_server: u32,
     /// The L2-L4 headers while the frame grows at the front.
     pub hdr: [u8; HDR_LEN * 2],
 }
@@ -160,6 +171,11 @@ impl Scratch {
         }
     }
 }
+
+/// [`Scratch::persist_op`]: the first answer came from a live record.
+pub const PERSIST_HIT: u32 = 1;
+/// [`Scratch::persist_op`]: record the method's pick.
+pub const PERSIST_NEW: u32 = 2;
 
 /// One [`Scratch`] per CPU.
 #[map]
