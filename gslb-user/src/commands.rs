@@ -45,6 +45,18 @@ pub fn status(path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `gslb clients reload`.
+pub fn clients_reload(path: &Path, json: bool) -> Result<()> {
+    let v: gslb::api::protocol::ClientsReport = control_request(path, &Request::ClientsReload)?;
+    print_report(&v, json, |r| {
+        format!(
+            "client data reloaded: {} prefixes, {} groups ({} new, {} gone), {} trie changes, \
+             {} ms\n",
+            r.prefixes, r.groups, r.new_groups, r.stale_groups, r.trie_changes, r.elapsed_ms
+        )
+    })
+}
+
 /// `gslb explain`.
 pub fn explain(
     path: &Path,

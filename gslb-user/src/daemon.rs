@@ -134,7 +134,10 @@ pub async fn run(args: Options) -> Result<()> {
     let (health_tx, health_rx) = tokio::sync::mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(64);
     // Health events and metrics readings name servers by the engine's ids.
-    let engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
+    let mut engine = engine::Engine::new(cfg.clone(), shared, maps, hits);
+    if let Some(trie) = client_trie.take() {
+        engine.set_client_trie(trie);
+    }
     let ids = engine.server_ids().to_vec();
     let targets = health::targets(&cfg.servers, &ids, &cfg.monitors);
     let initial: std::collections::HashMap<_, bool> = ids

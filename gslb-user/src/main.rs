@@ -73,6 +73,20 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// The client data: `reload` reads the region files and geo
+    /// databases again and switches to the rebuilt client groups (each
+    /// query sees the old data or the new).
+    Clients {
+        /// reload.
+        #[arg(value_parser = ["reload"])]
+        action: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// The persistence records (pools with `persistence`): which server
     /// each client prefix sticks to, since when, for how long.
     Persist {
@@ -193,6 +207,7 @@ fn main() -> Result<()> {
             name,
             control,
         } => commands::admin(&control, action, name),
+        Command::Clients { json, control, .. } => commands::clients_reload(&control, json),
         Command::Persist {
             action,
             name,

@@ -337,6 +337,10 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             };
             ask(engine, make, |r| Ok(Reply::Persist(Box::new(r)))).await
         }
+        Request::ClientsReload => {
+            let make = |reply| Command::ReloadClients { reply };
+            ask(engine, make, |r| Ok(Reply::Clients(Box::new(r?)))).await
+        }
         Request::Admin { server, state } => {
             let make = |reply| Command::SetAdmin {
                 server,

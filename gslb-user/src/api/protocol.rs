@@ -41,6 +41,10 @@ pub enum Request {
         #[serde(default)]
         clear: bool,
     },
+    /// Read the client data again (region files, geo databases) and
+    /// switch to the rebuilt client groups: answered with a
+    /// [`ClientsReport`].
+    ClientsReload,
     /// Change a server's admin state: answered with `null`.
     Admin {
         /// Server name.
@@ -109,8 +113,27 @@ pub enum Reply {
     Explain(Box<ExplainReport>),
     /// To [`Request::Persist`].
     Persist(Box<PersistReport>),
+    /// To [`Request::ClientsReload`].
+    Clients(Box<ClientsReport>),
     /// To [`Request::Admin`]: `null`.
     Done,
+}
+
+/// `gslb clients reload`: what the new client data holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientsReport {
+    /// Prefixes of the new partition (the trie's entries).
+    pub prefixes: usize,
+    /// Client groups (group 0 included).
+    pub groups: usize,
+    /// Groups that are new.
+    pub new_groups: usize,
+    /// Groups that went away.
+    pub stale_groups: usize,
+    /// Trie entries written or deleted (0 without XDP).
+    pub trie_changes: usize,
+    /// How long the reload took, ms.
+    pub elapsed_ms: u64,
 }
 
 /// `gslb persist list|clear`: the records, in set and prefix order.
@@ -161,6 +184,9 @@ pub enum RequestError {
     /// The name is not a gslb name.
     #[error("{0} is not a gslb name")]
     NotGslbName(String),
+    /// The client data could not be rebuilt (the old data stays).
+    #[error("client data: {0}")]
+    Clients(String),
     /// The engine is gone (the daemon is stopping).
     #[error("engine stopped")]
     EngineStopped,

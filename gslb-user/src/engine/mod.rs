@@ -8,6 +8,7 @@
 //! tick refreshes the hand-out counters and load metrics for the methods
 //! that use them.
 
+pub mod clients;
 pub mod decide;
 pub mod hits;
 pub mod metrics;
@@ -92,6 +93,12 @@ pub enum Command {
         /// Result.
         reply: oneshot::Sender<PersistReport>,
     },
+    /// Rebuild the client groups from the region files and geo
+    /// databases (`gslb clients reload`).
+    ReloadClients {
+        /// Result.
+        reply: oneshot::Sender<Result<crate::api::protocol::ClientsReport, RequestError>>,
+    },
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
         /// The server.
@@ -121,6 +128,8 @@ pub struct Engine {
     /// The answer policies (gslb names with pools; the others never
     /// change), each with the index in `cfg.gslb` of its first name.
     dynamic: Vec<(PolicyKey, usize)>,
+    /// The `CLIENT_GROUPS` trie (with XDP), for client data reloads.
+    client_trie: Option<crate::fastpath::clients::ClientTrie>,
 }
 
 impl Engine {
@@ -152,6 +161,7 @@ impl Engine {
             policies,
             dynamic,
             round: 0,
+            client_trie: None,
         }
     }
 
@@ -484,6 +494,9 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.persist_records(name.as_ref(), client, clear));
+            }
+            Command::ReloadClients { reply } => {
+                let _ = reply.send(self.reload_clients());
             }
             Command::Metrics { server, reading } => {
                 let now = Instant::now();
