@@ -5,12 +5,15 @@
 //! pass-reason counter must move.
 
 use std::{
-    net::IpAddr,
+    net::{IpAddr, Ipv4Addr},
     sync::{Mutex, OnceLock},
 };
 
 use aya::{
-    maps::{MapData, PerCpuArray},
+    maps::{
+        lpm_trie::{Key, LpmTrie},
+        Array, HashMap as AyaHashMap, Map, MapData, PerCpuArray,
+    },
     programs::{TestRun, TestRunOptions, Xdp},
     Ebpf,
 };
@@ -23,7 +26,14 @@ use gslb::{
         model::State,
     },
 };
-use gslb_common::{select::MODE_STATIC_PERSIST, Counter};
+use gslb_common::{
+    maps::{
+        mask_prefix, AnswerKey, AnswerV4, ClientGroup, ClientPrefix, Config, NameEntry, PersistKey,
+        PersistRecord, CONFIG_CLIENT_GROUPS, CONFIG_ECS, CONFIG_ECS_TRUSTED, NAME_CLIENT_AWARE,
+    },
+    select::{MODE_ROUND_ROBIN, MODE_STATIC_PERSIST},
+    Counter,
+};
 use gslb_tests::packet::{
     parse_reply, query, Frame, CLIENT_PORT, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6,
 };
@@ -322,6 +332,17 @@ name = "alldown.example.test"
 ttl = 5
 a = ["198.18.41.1"]
 aaaa = ["2001:db8:41::1"]
+
+[[gslb]]
+name = "sticky.example.test"
+ttl = 30
+a = ["198.18.43.1", "198.18.43.2", "198.18.43.3", "198.18.43.4"]
+aaaa = ["2001:db8:43::1", "2001:db8:43::2", "2001:db8:43::3", "2001:db8:43::4"]
+
+[[gslb]]
+name = "answers-by-client-group.example.test"
+ttl = 30
+a = ["198.18.44.1", "198.18.44.2"]
 "#,
         long = long_name(),
         l63 = L63,
@@ -358,16 +379,46 @@ fn fixture() -> &'static Mutex<Fixture> {
     })
 }
 
+/// Server ids of the `sticky` set's candidates: `STICKY_IDS + i`.
+const STICKY_IDS: u16 = 100;
+
 /// What the engine would decide for the names whose sets come from pools
 /// (there is no engine here): `persistN` are static persist sets of N
 /// servers (/24, /48), one answer each, all up; `persistdown` one of four
 /// servers with up to three answers, the third server down; `alldown` has
-/// every server down with `when_all_down = "nodata"`.
+/// every server down with `when_all_down = "nodata"`; `sticky` is round
+/// robin over three servers with persistence (600 s, /24, /56) and a
+/// fourth, draining server that keeps its persistent clients;
+/// `answers-by-client-group` is an ordered set with server ids (an
+/// `ANSWERS_V4` set, not inline).
 fn set_engine_decisions(state: &State) {
     for g in &state.gslb {
         let name = g.name.to_ascii();
         if name == "alldown.example.test." {
             g.set(Decision::Nodata, Decision::Nodata);
+            continue;
+        }
+        if name == "sticky.example.test." || name == "answers-by-client-group.example.test." {
+            let sticky = name.starts_with("sticky");
+            let with = |d: &Decision| {
+                let Decision::Answer(set) = d else {
+                    return d.clone();
+                };
+                let mut sel = set.sel;
+                for i in 0..set.addrs.len() {
+                    sel.ids[i] = STICKY_IDS + i as u16;
+                }
+                if sticky {
+                    sel.mode = MODE_ROUND_ROBIN;
+                    sel.count = 3;
+                    sel.keep = 0b1111;
+                    sel.sticky_ttl = 600;
+                    sel.sticky_v4 = 24;
+                    sel.sticky_v6 = 56;
+                }
+                Decision::Answer(AnswerSet::new(sel, set.addrs.clone()))
+            };
+            g.set(with(&g.a()), with(&g.aaaa()));
             continue;
         }
         let Some((n, max, down)) = name
@@ -412,6 +463,11 @@ fn counters(ebpf: &Ebpf) -> Vec<u64> {
 /// the counter deltas.
 fn run(frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
     let f = fixture().lock().unwrap_or_else(|e| e.into_inner());
+    run_in(&f, frame)
+}
+
+/// [`run`] with the fixture already locked.
+fn run_in(f: &Fixture, frame: &[u8]) -> (u32, Vec<u8>, Vec<u64>) {
     let before = counters(&f.ebpf);
     let (verdict, out) = test_run(&f.ebpf, frame);
     let after = counters(&f.ebpf);
@@ -1005,13 +1061,6 @@ fn pass_additional_records() {
 fn pass_edns_version() {
     let d = with_opt(www_query(), 1232, 1, 0, &[]);
     passed(&Frame::default().build(&d), Counter::PassEdnsVersion);
-}
-
-#[test]
-fn pass_ecs() {
-    let ecs = (8u16, vec![0, 1, 24, 0, 198, 18, 7]);
-    let d = with_opt(www_query(), 1232, 0, 0, &[(10, vec![9; 8]), ecs]);
-    passed(&Frame::default().build(&d), Counter::PassEcs);
 }
 
 /// `dns` with QTYPE replaced by the raw code `qtype`.
@@ -2304,4 +2353,649 @@ fn queries_to_other_local_addresses_are_passed() {
             .build(&dns),
         );
     }
+}
+
+// ----- EDNS Client Subnet (RFC 7871) and persistence with a TTL -----
+
+/// Runs `f` with the fixture locked, for tests that change maps other
+/// tests read (config flags, tries, records) and put them back.
+fn locked<R>(f: impl FnOnce(&mut Fixture) -> R) -> R {
+    let mut g = fixture().lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut g)
+}
+
+/// The program's map `name`, opened by id: the fixture's `Maps` holds the
+/// maps it writes.
+fn map_data(f: &Fixture, name: &str) -> MapData {
+    let prog: &Xdp = f.ebpf.program(xdp::PROGRAM).unwrap().try_into().unwrap();
+    for id in prog.info().unwrap().map_ids().unwrap().unwrap() {
+        let m = MapData::from_id(id).unwrap();
+        if m.info().unwrap().name_as_str() == Some(name) {
+            return m;
+        }
+    }
+    panic!("the program has no map {name}");
+}
+
+/// The program's map `name` as a `T` (`kind`: its `Map` variant).
+fn open<T>(f: &Fixture, name: &str, kind: fn(MapData) -> Map) -> T
+where
+    T: TryFrom<Map>,
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(kind(map_data(f, name))).unwrap()
+}
+
+/// Sets the `CONFIG_*` bits `set` and clears `clear`; returns the flags
+/// before.
+fn set_flags(f: &mut Fixture, set: u32, clear: u32) -> u32 {
+    let mut a: Array<MapData, Config> = open(f, "CONFIG", Map::Array);
+    let mut c = a.get(&0, 0).unwrap();
+    let old = c.flags;
+    c.flags = (c.flags | set) & !clear;
+    a.set(0, c, 0).unwrap();
+    old
+}
+
+/// Puts the config flags back to `flags`.
+fn restore_flags(f: &mut Fixture, flags: u32) {
+    set_flags(f, flags, !flags);
+}
+
+/// The ECS option (code 8; RFC 7871 §6): FAMILY, SOURCE PREFIX-LENGTH,
+/// SCOPE PREFIX-LENGTH, ADDRESS.
+fn ecs(family: u16, source: u8, scope: u8, addr: &[u8]) -> (u16, Vec<u8>) {
+    let mut d = family.to_be_bytes().to_vec();
+    d.extend([source, scope]);
+    d.extend(addr);
+    (8, d)
+}
+
+/// `name`'s query of type `rtype` with an OPT record (payload 1232, DO
+/// clear) carrying `options`.
+fn ecs_query(name: &str, rtype: RecordType, options: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    with_opt(dns_bytes(name, rtype, None), 1232, 0, 0, options)
+}
+
+/// [`expected_dns`] whose OPT record (DO clear) carries `option`.
+fn expected_with_option(
+    query_dns: &[u8],
+    rtype: u16,
+    ttl: u32,
+    addrs: &[Vec<u8>],
+    option: &(u16, Vec<u8>),
+) -> Vec<u8> {
+    let mut d = expected_dns(query_dns, q_end(query_dns), rtype, ttl, addrs, Some(false));
+    append_option(&mut d, option);
+    d
+}
+
+/// Appends `option` to the OPT record that ends `d` (its RDLENGTH 0).
+fn append_option(d: &mut Vec<u8>, option: &(u16, Vec<u8>)) {
+    let n = d.len();
+    assert_eq!(&d[n - 2..], [0, 0], "OPT with RDLENGTH 0 last");
+    d[n - 2..].copy_from_slice(&(4 + option.1.len() as u16).to_be_bytes());
+    d.extend(option.0.to_be_bytes());
+    d.extend((option.1.len() as u16).to_be_bytes());
+    d.extend(&option.1);
+}
+
+/// Runs `frame` with the fixture locked: asserts XDP_TX and returns the
+/// output and the counter deltas.
+fn answered_in(f: &Fixture, frame: &[u8]) -> (Vec<u8>, Vec<u64>) {
+    let (verdict, out, delta) = run_in(f, frame);
+    assert_eq!(verdict, XDP_TX, "expected XDP_TX; counters {delta:?}");
+    assert_eq!(delta[Counter::Answered as usize], 1);
+    (out, delta)
+}
+
+#[test]
+fn ecs_v4_and_v6_echoed_with_scope_0_for_a_plain_name() {
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS, CONFIG_ECS_TRUSTED);
+        for (frame, option) in [
+            (Frame::default(), ecs(1, 24, 0, &[198, 18, 77])),
+            (Frame::default(), ecs(1, 32, 0, &[198, 18, 77, 5])),
+            (Frame::default(), ecs(1, 20, 0, &[198, 18, 0x70])),
+            (
+                v6_frame(),
+                ecs(2, 56, 0, &[0x20, 0x01, 0x0d, 0xb8, 0, 0x77, 0x12]),
+            ),
+            (v6_frame(), ecs(2, 128, 0, &v6("2001:db8::77"))),
+            // Another family than the transport's.
+            (
+                Frame::default(),
+                ecs(2, 48, 0, &[0x20, 0x01, 0x0d, 0xb8, 0, 0x77]),
+            ),
+            (v6_frame(), ecs(1, 24, 0, &[198, 18, 77])),
+        ] {
+            let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+            let (out, delta) = answered_in(f, &frame.build(&dns));
+            assert_eq!(delta[Counter::AnsweredEcs as usize], 1, "{option:?}");
+            // Echoed as it came, SCOPE 0: www's answer is the same for all.
+            let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
+            assert_eq!(out, frame.build_reply(&want), "{option:?}");
+            // The option as a resolver reads it.
+            let r = parse_reply(&frame, &out);
+            let e = r.msg.edns.as_ref().expect("OPT");
+            assert_eq!(e.options().as_ref().len(), 1);
+        }
+        // A cookie before the ECS option is not echoed.
+        let option = ecs(1, 24, 0, &[198, 18, 78]);
+        let dns = ecs_query(
+            "www.example.test.",
+            RecordType::AAAA,
+            &[(10, vec![9; 8]), option.clone()],
+        );
+        let (out, _) = answered_in(f, &Frame::default().build(&dns));
+        let want = expected_with_option(&dns, 28, 30, &www_aaaa(), &option);
+        assert_eq!(out, Frame::default().build_reply(&want));
+        restore_flags(f, old);
+    });
+}
+
+#[test]
+fn ecs_source_prefix_0_is_echoed_with_scope_0() {
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS, 0);
+        for (frame, option) in [
+            (Frame::default(), ecs(1, 0, 0, &[])),
+            (v6_frame(), ecs(2, 0, 0, &[])),
+        ] {
+            let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+            let (out, delta) = answered_in(f, &frame.build(&dns));
+            assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
+            let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
+            assert_eq!(out, frame.build_reply(&want));
+        }
+        // Persistence keys on the all-zero client: scope stays 0.
+        let option = ecs(1, 0, 0, &[]);
+        let dns = ecs_query("sticky.example.test.", RecordType::A, &[option.clone()]);
+        let (out, _) = answered_in(f, &Frame::default().build(&dns));
+        let r = parse_reply(&Frame::default(), &out);
+        assert_eq!(r.dns[r.dns.len() - 4..], [0, 1, 0, 0]);
+        restore_flags(f, old);
+    });
+}
+
+#[test]
+fn ecs_malformed_is_passed() {
+    let www = || dns_bytes("www.example.test.", RecordType::A, None);
+    // Malformed whatever the trust: the slow path answers FORMERR.
+    for flags in [CONFIG_ECS, 0] {
+        locked(|f| {
+            let old = set_flags(f, flags, CONFIG_ECS ^ flags);
+            for options in [
+                // SOURCE longer than the family's address.
+                vec![ecs(1, 33, 0, &[198, 18, 77, 1, 0])],
+                vec![ecs(2, 129, 0, &[0x20; 17])],
+                // Bits set past SOURCE.
+                vec![ecs(1, 20, 0, &[198, 18, 0x7f])],
+                vec![ecs(1, 24, 0, &[198, 18, 77]), ecs(1, 23, 0, &[198, 18, 77])][1..].to_vec(),
+                vec![ecs(2, 33, 0, &[0x20, 0x01, 0x0d, 0xb8, 0xc0])],
+                // ADDRESS longer or shorter than ceil(SOURCE / 8).
+                vec![ecs(1, 24, 0, &[198, 18, 77, 0])],
+                vec![ecs(1, 24, 0, &[198, 18])],
+                vec![ecs(1, 0, 0, &[0])],
+                // Unknown FAMILY.
+                vec![ecs(3, 8, 0, &[1])],
+                vec![ecs(0, 0, 0, &[])],
+                // Shorter than FAMILY, SOURCE and SCOPE.
+                vec![(8, vec![0, 1, 24])],
+                vec![(8, vec![])],
+                // Two ECS options.
+                vec![ecs(1, 24, 0, &[198, 18, 77]), ecs(1, 24, 0, &[198, 18, 77])],
+            ] {
+                let dns = with_opt(www(), 1232, 0, 0, &options);
+                let (verdict, out, delta) = run_in(f, &Frame::default().build(&dns));
+                assert_eq!(verdict, XDP_PASS, "{options:?}");
+                assert_eq!(out, Frame::default().build(&dns));
+                assert_eq!(delta[Counter::PassEcs as usize], 1, "{options:?}");
+            }
+            // An ECS option whose length runs past the OPT record.
+            let mut dns = with_opt(www(), 1232, 0, 0, &[ecs(1, 24, 0, &[198, 18, 77])]);
+            let n = dns.len();
+            // The option (11 bytes) ends the message: its length field
+            // is at 2..4.
+            dns[n - 9..n - 7].copy_from_slice(&9u16.to_be_bytes());
+            let (verdict, _, delta) = run_in(f, &Frame::default().build(&dns));
+            assert_eq!(verdict, XDP_PASS);
+            assert_eq!(delta[Counter::PassEcs as usize], 1);
+            restore_flags(f, old);
+        });
+    }
+}
+
+#[test]
+fn ecs_from_an_untrusted_resolver_is_ignored() {
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS_TRUSTED, CONFIG_ECS);
+        let option = ecs(1, 24, 0, &[198, 18, 79]);
+        let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+        let trusted: Ipv4Addr = "198.18.90.7".parse().unwrap();
+        let mut trie: LpmTrie<MapData, ClientPrefix, u8> = open(f, "ECS_TRUSTED", Map::LpmTrie);
+        let key = Key::new(96 + 24, trusted.to_ipv6_mapped().octets());
+        trie.insert(&key, 1, 0).unwrap();
+        // From 198.18.0.2, not trusted: answered, no ECS in the reply.
+        let (out, delta) = answered_in(f, &Frame::default().build(&dns));
+        assert_eq!(delta[Counter::AnsweredEcs as usize], 0);
+        let want = expected_dns(&dns, q_end(&dns), 1, 30, &www_a(), Some(false));
+        assert_eq!(out, Frame::default().build_reply(&want));
+        // From the trusted /24: used and echoed.
+        let frame = Frame {
+            client: Some(trusted.into()),
+            ..Default::default()
+        };
+        let (out, delta) = answered_in(f, &frame.build(&dns));
+        assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
+        let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
+        assert_eq!(out, frame.build_reply(&want));
+        // `ecs = "none"`: ignored from every resolver.
+        set_flags(f, 0, CONFIG_ECS | CONFIG_ECS_TRUSTED);
+        let (out, delta) = answered_in(f, &frame.build(&dns));
+        assert_eq!(delta[Counter::AnsweredEcs as usize], 0);
+        let want = expected_dns(&dns, q_end(&dns), 1, 30, &www_a(), Some(false));
+        assert_eq!(out, frame.build_reply(&want));
+        let mut trie: LpmTrie<MapData, ClientPrefix, u8> = open(f, "ECS_TRUSTED", Map::LpmTrie);
+        trie.remove(&key).unwrap();
+        restore_flags(f, old);
+    });
+}
+
+#[test]
+fn ecs_echoed_with_scope_0_in_negative_and_static_answers() {
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS, 0);
+        let option = ecs(1, 24, 0, &[198, 18, 80]);
+        for (name, rtype, kind) in [
+            ("nx.example.test.", RecordType::A, Counter::AnsweredNxdomain),
+            ("www.example.test.", RecordType::MX, Counter::AnsweredNodata),
+            ("example.test.", RecordType::MX, Counter::AnsweredStatic),
+        ] {
+            for frame in [Frame::default(), v6_frame()] {
+                let dns = ecs_query(name, rtype, &[option.clone()]);
+                let (out, delta) = answered_in(f, &frame.build(&dns));
+                assert_eq!(delta[kind as usize], 1, "{name} {rtype}");
+                assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
+                let r = parse_reply(&frame, &out);
+                // The same reply as without ECS, the option appended.
+                let plain = ecs_query(name, rtype, &[]);
+                let (plain_out, _) = answered_in(f, &frame.build(&plain));
+                let mut want = parse_reply(&frame, &plain_out).dns;
+                append_option(&mut want, &option);
+                assert_eq!(r.dns, want, "{name} {rtype}");
+            }
+        }
+        restore_flags(f, old);
+    });
+}
+
+/// The name map key of `name` in the map of its size class (`NAMES_64`
+/// for the client-group test name).
+fn name_key_64(name: &str) -> [u8; 64] {
+    let mut k = [0u8; 64];
+    let w = wire(name);
+    k[..w.len()].copy_from_slice(&w.to_ascii_lowercase());
+    k
+}
+
+/// One [`CLIENT_GROUPS`] entry: `prefix` (IPv4, length `len`) → `group`.
+fn group_entry(prefix: &str, len: u8, group: u32) -> (Key<ClientPrefix>, ClientGroup) {
+    let a: Ipv4Addr = prefix.parse().unwrap();
+    let key = Key::new(96 + u32::from(len), a.to_ipv6_mapped().octets());
+    let value = ClientGroup {
+        group,
+        prefix_len: 96 + len,
+        _pad: [0; 3],
+    };
+    (key, value)
+}
+
+#[test]
+fn ecs_scope_and_client_group_come_from_the_ecs_address() {
+    const NAME: &str = "answers-by-client-group.example.test.";
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS | CONFIG_CLIENT_GROUPS, CONFIG_ECS_TRUSTED);
+        // The name is client aware; group 7 gets another address.
+        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+        let key = name_key_64(NAME);
+        let plain_entry = names.get(&key, 0).expect("the name is in NAMES_64");
+        let mut entry = plain_entry;
+        entry.flags |= NAME_CLIENT_AWARE;
+        names.insert(key, entry, 0).unwrap();
+        let mut answers: AyaHashMap<MapData, AnswerKey, AnswerV4> =
+            open(f, "ANSWERS_V4", Map::HashMap);
+        let default = answers
+            .get(
+                &AnswerKey {
+                    set: entry.a,
+                    group: 0,
+                },
+                0,
+            )
+            .unwrap();
+        let mut seven = default;
+        seven.addrs[0] = [198, 18, 44, 77];
+        let key7 = AnswerKey {
+            set: entry.a,
+            group: 7,
+        };
+        answers.insert(key7, seven, 0).unwrap();
+        let mut trie: LpmTrie<MapData, ClientPrefix, ClientGroup> =
+            open(f, "CLIENT_GROUPS", Map::LpmTrie);
+        let entries = [
+            group_entry("198.18.77.0", 24, 7),
+            group_entry("198.18.0.0", 16, 3),
+        ];
+        for (k, v) in &entries {
+            trie.insert(k, v, 0).unwrap();
+        }
+        let group7 = vec![v4("198.18.44.77"), v4("198.18.44.2")];
+        let group0 = vec![v4("198.18.44.1"), v4("198.18.44.2")];
+        let from = |client: &str| Frame {
+            client: Some(client.parse().unwrap()),
+            ..Default::default()
+        };
+        for (frame, option, want_addrs, scope) in [
+            // The ECS address is in group 7's /24: its answer, scope 24.
+            (
+                from("198.18.0.2"),
+                ecs(1, 24, 0, &[198, 18, 77]),
+                &group7,
+                24,
+            ),
+            (
+                from("198.18.0.2"),
+                ecs(1, 32, 0, &[198, 18, 77, 9]),
+                &group7,
+                24,
+            ),
+            // In group 3's /16 (no set of its own: group 0's answer),
+            // though the source is in group 7's prefix.
+            (
+                from("198.18.77.5"),
+                ecs(1, 24, 0, &[198, 18, 5]),
+                &group0,
+                16,
+            ),
+            // A source prefix of 0: the client 0.0.0.0, SCOPE 0.
+            (from("198.18.77.5"), ecs(1, 0, 0, &[]), &group0, 0),
+        ] {
+            let dns = ecs_query(NAME, RecordType::A, &[option.clone()]);
+            let (out, _) = answered_in(f, &frame.build(&dns));
+            let mut echo = option.clone();
+            echo.1[3] = scope;
+            let want = expected_with_option(&dns, 1, 30, want_addrs, &echo);
+            assert_eq!(
+                out,
+                frame.build_reply(&want),
+                "{option:?} from {:?}",
+                frame.client
+            );
+        }
+        // Without ECS the source decides.
+        let dns = ecs_query(NAME, RecordType::A, &[]);
+        let (out, _) = answered_in(f, &from("198.18.77.5").build(&dns));
+        let want = expected_dns(&dns, q_end(&dns), 1, 30, &group7, Some(false));
+        assert_eq!(out, from("198.18.77.5").build_reply(&want));
+        // Not client aware: the same answers, SCOPE 0.
+        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+        names.insert(name_key_64(NAME), plain_entry, 0).unwrap();
+        let option = ecs(1, 24, 0, &[198, 18, 77]);
+        let dns = ecs_query(NAME, RecordType::A, &[option.clone()]);
+        let (out, _) = answered_in(f, &from("198.18.0.2").build(&dns));
+        let want = expected_with_option(&dns, 1, 30, &group7, &option);
+        assert_eq!(out, from("198.18.0.2").build_reply(&want));
+        let mut trie: LpmTrie<MapData, ClientPrefix, ClientGroup> =
+            open(f, "CLIENT_GROUPS", Map::LpmTrie);
+        for (k, _) in &entries {
+            trie.remove(k).unwrap();
+        }
+        let mut answers: AyaHashMap<MapData, AnswerKey, AnswerV4> =
+            open(f, "ANSWERS_V4", Map::HashMap);
+        answers.remove(&key7).unwrap();
+        restore_flags(f, old);
+    });
+}
+
+/// The first answer of `sticky.example.test` (A, or AAAA over IPv6) for
+/// `client`, with `options` in the query: the candidate index, and the
+/// counter deltas.
+fn sticky_first(f: &Fixture, client: IpAddr, options: &[(u16, Vec<u8>)]) -> (usize, Vec<u64>) {
+    let rtype = if client.is_ipv6() {
+        RecordType::AAAA
+    } else {
+        RecordType::A
+    };
+    sticky_first_as(f, client, rtype, options)
+}
+
+/// [`sticky_first`] for a query of type `rtype`.
+fn sticky_first_as(
+    f: &Fixture,
+    client: IpAddr,
+    rtype: RecordType,
+    options: &[(u16, Vec<u8>)],
+) -> (usize, Vec<u64>) {
+    let v6 = client.is_ipv6();
+    let dns = ecs_query("sticky.example.test.", rtype, options);
+    let frame = Frame {
+        v6,
+        client: Some(client),
+        ..Default::default()
+    };
+    let (out, delta) = answered_in(f, &frame.build(&dns));
+    let r = parse_reply(&frame, &out);
+    let firsts: Vec<usize> = r
+        .msg
+        .answers
+        .iter()
+        .map(|rec| match &rec.data {
+            RData::A(a) => server_index(IpAddr::from(a.0)),
+            RData::AAAA(a) => server_index(IpAddr::from(a.0)),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    // Three answers: the first, then the usual order of the others.
+    assert_eq!(firsts.len(), 3, "{firsts:?}");
+    (firsts[0], delta)
+}
+
+/// The `PERSIST` record of `sticky.example.test`'s A (or AAAA) set for
+/// the client prefix of `client` (/24, /56).
+fn sticky_record(f: &mut Fixture, client: IpAddr) -> (PersistKey, PersistRecord) {
+    let (addr, family, len) = match client {
+        IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 4, 96 + 24),
+        IpAddr::V6(a) => (a.octets(), 6, 56),
+    };
+    let mut masked = addr;
+    mask_prefix(&mut masked, len);
+    let map: AyaHashMap<MapData, PersistKey, PersistRecord> = open(f, "PERSIST", Map::LruHashMap);
+    let found: Vec<_> = map
+        .iter()
+        .map(|r| r.unwrap())
+        .filter(|(k, _)| k.family == family && k.prefix_len == len && k.addr == masked)
+        .collect();
+    assert_eq!(found.len(), 1, "one record for {client}: {found:?}");
+    found[0]
+}
+
+fn write_record(f: &mut Fixture, key: PersistKey, rec: PersistRecord) {
+    let mut map: AyaHashMap<MapData, PersistKey, PersistRecord> =
+        open(f, "PERSIST", Map::LruHashMap);
+    map.insert(key, rec, 0).unwrap();
+}
+
+/// `CLOCK_MONOTONIC` now, in ns (`bpf_ktime_get_ns`'s clock).
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec for the call to fill.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) },
+        0
+    );
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+#[test]
+fn persistence_sticks_per_prefix_while_round_robin_rotates() {
+    locked(|f| {
+        let c = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let (kept, delta) = sticky_first(f, c("198.18.120.9"), &[]);
+        assert_eq!(delta[Counter::PersistNew as usize], 1);
+        assert!(
+            kept < 3,
+            "a new client gets a candidate, not the draining one"
+        );
+        let mut firsts = [0usize; 4];
+        for i in 0..1000u32 {
+            // Any host of the /24, 1,000 times: the same first answer.
+            let host = format!("198.18.120.{}", 1 + i % 250);
+            let (first, delta) = sticky_first(f, c(&host), &[]);
+            assert_eq!(first, kept, "query {i} from {host}");
+            assert_eq!(delta[Counter::PersistHit as usize], 1);
+            assert_eq!(delta[Counter::PersistNew as usize], 0);
+            // Meanwhile new prefixes rotate through the candidates.
+            if i % 10 == 0 {
+                let other = format!("198.18.{}.{}", 121 + i / 10, 1 + i % 7);
+                let (first, delta) = sticky_first(f, c(&other), &[]);
+                assert_eq!(delta[Counter::PersistNew as usize], 1, "{other}");
+                firsts[first] += 1;
+                // And keep theirs.
+                let again = format!("198.18.{}.200", 121 + i / 10);
+                assert_eq!(sticky_first(f, c(&again), &[]).0, first, "{again}");
+            }
+        }
+        assert_eq!(firsts[3], 0, "the draining server gets no new client");
+        for (i, &n) in firsts[..3].iter().enumerate() {
+            assert!(
+                (30..=37).contains(&n),
+                "round robin: {firsts:?} (candidate {i})"
+            );
+        }
+        // IPv6: a /56 shares one record.
+        let (first, _) = sticky_first(f, c("2001:db8:120:1200::5"), &[]);
+        for host in ["2001:db8:120:12ff::9", "2001:db8:120:1234:5678::1"] {
+            let (again, delta) = sticky_first(f, c(host), &[]);
+            assert_eq!(again, first, "{host}");
+            assert_eq!(delta[Counter::PersistHit as usize], 1);
+        }
+        let (_, delta) = sticky_first(f, c("2001:db8:120:1300::5"), &[]);
+        assert_eq!(delta[Counter::PersistNew as usize], 1);
+    });
+}
+
+#[test]
+fn persistence_records_expire_and_die_with_the_server_generation() {
+    locked(|f| {
+        let client: IpAddr = "198.18.230.9".parse().unwrap();
+        sticky_first(f, client, &[]);
+        let (key, rec) = sticky_record(f, client);
+        // A record for another candidate, used 599 s ago: still live.
+        let other = (usize::from(rec.server - STICKY_IDS) + 1) % 3;
+        let mut rec = PersistRecord {
+            server: STICKY_IDS + other as u16,
+            generation: 0,
+            last_used_ns: monotonic_ns() - 599 * 1_000_000_000,
+            ..rec
+        };
+        write_record(f, key, rec);
+        let (first, delta) = sticky_first(f, client, &[]);
+        assert_eq!(first, other);
+        assert_eq!(delta[Counter::PersistHit as usize], 1);
+        let (_, fresh) = sticky_record(f, client);
+        assert!(
+            monotonic_ns() - fresh.last_used_ns < 5_000_000_000,
+            "use time refreshed"
+        );
+        // Used 601 s ago: expired, a new record.
+        rec.last_used_ns = monotonic_ns() - 601 * 1_000_000_000;
+        write_record(f, key, rec);
+        let (_, delta) = sticky_first(f, client, &[]);
+        assert_eq!(delta[Counter::PersistNew as usize], 1);
+        assert_eq!(delta[Counter::PersistHit as usize], 0);
+        let (_, renewed) = sticky_record(f, client);
+        assert!(monotonic_ns() - renewed.last_used_ns < 5_000_000_000);
+        // The server goes down (its generation moves): the record is void.
+        rec.last_used_ns = monotonic_ns();
+        write_record(f, key, rec);
+        assert_eq!(sticky_first(f, client, &[]).0, other);
+        let mut gens: Array<MapData, u32> = open(f, "SERVER_GEN", Map::Array);
+        let id = u32::from(rec.server);
+        let old_gen = gens.get(&id, 0).unwrap();
+        gens.set(id, old_gen + 1, 0).unwrap();
+        let (_, delta) = sticky_first(f, client, &[]);
+        assert_eq!(delta[Counter::PersistNew as usize], 1);
+        let (_, new) = sticky_record(f, client);
+        assert_eq!(
+            new.generation,
+            gens_of(f, new.server),
+            "made under its server's generation"
+        );
+        let mut gens: Array<MapData, u32> = open(f, "SERVER_GEN", Map::Array);
+        gens.set(id, old_gen, 0).unwrap();
+    });
+}
+
+fn gens_of(f: &mut Fixture, server: u16) -> u32 {
+    let gens: Array<MapData, u32> = open(f, "SERVER_GEN", Map::Array);
+    gens.get(&u32::from(server), 0).unwrap()
+}
+
+#[test]
+fn persistence_draining_candidate_keeps_its_clients() {
+    locked(|f| {
+        let client: IpAddr = "198.18.231.9".parse().unwrap();
+        sticky_first(f, client, &[]);
+        let (key, rec) = sticky_record(f, client);
+        // Persisted to the fourth server, now draining (keep-only).
+        write_record(
+            f,
+            key,
+            PersistRecord {
+                server: STICKY_IDS + 3,
+                generation: 0,
+                last_used_ns: monotonic_ns(),
+                ..rec
+            },
+        );
+        let dns = ecs_query("sticky.example.test.", RecordType::A, &[]);
+        let frame = Frame {
+            client: Some(client),
+            ..Default::default()
+        };
+        let (out, delta) = answered_in(f, &frame.build(&dns));
+        assert_eq!(delta[Counter::PersistHit as usize], 1);
+        // It first, then the others in pool order, three answers in all.
+        let addrs = vec![v4("198.18.43.4"), v4("198.18.43.1"), v4("198.18.43.2")];
+        let want = expected_dns(&dns, q_end(&dns), 1, 30, &addrs, Some(false));
+        assert_eq!(out, frame.build_reply(&want));
+    });
+}
+
+#[test]
+fn persistence_keys_on_the_ecs_address_and_raises_the_scope() {
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS, CONFIG_ECS_TRUSTED);
+        let option = ecs(1, 32, 0, &[198, 18, 232, 7]);
+        let (first, delta) = sticky_first(f, "198.18.0.2".parse().unwrap(), &[option.clone()]);
+        assert_eq!(delta[Counter::PersistNew as usize], 1);
+        // Another resolver, a client of the same /24: the same record.
+        let option2 = ecs(1, 24, 0, &[198, 18, 232]);
+        for resolver in ["198.18.9.9", "2001:db8::9"] {
+            let resolver: IpAddr = resolver.parse().unwrap();
+            let (again, delta) = sticky_first_as(f, resolver, RecordType::A, &[option2.clone()]);
+            assert_eq!(again, first, "{resolver}");
+            assert_eq!(delta[Counter::PersistHit as usize], 1);
+        }
+        // SCOPE: the persistence prefix, /24.
+        let dns = ecs_query("sticky.example.test.", RecordType::A, &[option]);
+        let (out, _) = answered_in(f, &Frame::default().build(&dns));
+        let r = parse_reply(&Frame::default(), &out);
+        assert_eq!(r.dns[r.dns.len() - 8..], [0, 1, 32, 24, 198, 18, 232, 7]);
+        restore_flags(f, old);
+    });
 }
