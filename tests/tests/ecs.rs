@@ -459,3 +459,139 @@ fn untrusted_resolvers_option_is_ignored() {
     }
     f.assert_none();
 }
+
+/// A real resolver: Debian's unbound in the client namespace, its
+/// `subnetcache` module sending each client's /24 as ECS to gslb
+/// (`send-client-subnet`, `client-subnet-always-forward`) through a stub
+/// zone. Clients in different prefixes (`dig -b`) each get their own
+/// answer; unbound caches by the scope gslb returns: a second client in
+/// the same /24 rule, and one in the default group's 198.19.8.0/21 after
+/// another in it, are answered from its cache (gslb sees no query).
+#[test]
+fn unbound_resolves_each_client_by_its_subnet() {
+    let config = config("");
+    let mut f = Failures::default();
+    for no_xdp in [false, true] {
+        let mode = if no_xdp { "--no-xdp" } else { "XDP" };
+        let net = Net::new(if no_xdp { "ecsr_slow" } else { "ecsr_xdp" });
+        let clients: Vec<IpAddr> = [
+            "198.19.1.10",
+            "198.19.1.11",
+            "198.19.2.10",
+            "198.19.9.10",
+            "198.19.10.10",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        for c in &clients {
+            net.add_cli_addr(*c);
+        }
+        let d = start_with(&net, &config, no_xdp);
+        let resolver = net.cli_v4();
+        let dir =
+            std::env::temp_dir().join(format!("gslbt-unbound-{}-{}", std::process::id(), net.id));
+        std::fs::create_dir_all(&dir).expect("unbound dir");
+        let conf = dir.join("unbound.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"server:
+    interface: {resolver}@5353
+    port: 5353
+    outgoing-interface: {resolver}
+    access-control: 198.18.0.0/15 allow
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 1
+    do-ip6: no
+    qname-minimisation: no
+    do-not-query-localhost: no
+    # "test." is one of unbound's built-in empty zones (RFC 6761).
+    local-zone: "test." nodefault
+    module-config: "subnetcache iterator"
+    send-client-subnet: {srv}
+    client-subnet-always-forward: yes
+    max-client-subnet-ipv4: 24
+    max-client-subnet-ipv6: 56
+stub-zone:
+    name: "example.test"
+    stub-addr: {srv}@53
+"#,
+                dir = dir.display(),
+                srv = net.srv_v4(),
+            ),
+        )
+        .expect("writing unbound.conf");
+        let mut unbound = gslb_tests::netns::Background::spawn(
+            net.in_cli("unbound").arg("-d").arg("-c").arg(&conf),
+        );
+        // Ready when it answers.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let (r, _) = net.dig_run(
+                resolver,
+                "plain.example.test",
+                "A",
+                1,
+                &["-p", "5353", "+rec"],
+            );
+            if r.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let ask = |client: IpAddr| {
+            let (r, out) = net.dig_run(
+                resolver,
+                "web.example.test",
+                "A",
+                3,
+                &["-p", "5353", "+rec", "-b", &client.to_string()],
+            );
+            (
+                r.map(|r| gslb_tests::harness::answer_addrs(&r))
+                    .unwrap_or_default(),
+                out.to_string(),
+            )
+        };
+        let queries = || d.xdp.then(|| d.stats().get("xdp_dns_queries"));
+        let (d1, a1, n1) = (v4("198.18.70.1"), v4("198.18.70.2"), v4("198.18.70.3"));
+        // (client, answer, whether gslb is asked: false = unbound's cache)
+        for (client, want, asked) in [
+            (clients[0], a1, true),
+            (clients[1], a1, false),
+            (clients[2], n1, true),
+            (clients[3], d1, true),
+            (clients[4], d1, false),
+            (clients[0], a1, false),
+        ] {
+            let before = queries();
+            let (got, out) = ask(client);
+            f.check(got == [want], || {
+                format!("{mode}: unbound for {client}: {got:?}, want [{want}]\n{out}")
+            });
+            if let (Some(b), Some(a)) = (before, queries()) {
+                f.check((a > b) == asked, || {
+                    format!(
+                        "{mode}: {client}: gslb queries +{}, want {} (unbound caches by scope)",
+                        a - b,
+                        if asked { "a query" } else { "none" }
+                    )
+                });
+            }
+        }
+        let out = unbound.finish(Duration::from_millis(100));
+        if !f.0.is_empty() {
+            eprintln!("--- unbound ({mode}) ---\n{out}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(d);
+    }
+    f.assert_none();
+}

@@ -17,7 +17,8 @@ use crate::cmd;
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 /// Debian packages every verb needs: DNS clients (`dig`; `kdig`,
-/// `kxdpgun`), interface and XDP tools, packet capture, and `dnsperf`.
+/// `kxdpgun`), interface and XDP tools, packet capture, `dnsperf`, and
+/// `unbound` (the resolver sending EDNS Client Subnet in the ECS tests).
 /// Verbs that need more pass them to [`ensure`] as `extra_packages`.
 pub const APT_PACKAGES: &[&str] = &[
     "dnsutils",
@@ -27,6 +28,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "bpftool",
     "tcpdump",
     "dnsperf",
+    "unbound",
 ];
 
 /// PyPI packages the tests and the bench import from `python3`, as
