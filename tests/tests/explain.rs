@@ -71,6 +71,17 @@ name = "plain.example.test"
 ttl = 30
 pools = ["rr"]
 
+[[pool]]
+name = "st"
+members = ["a1", "n1"]
+preferred = "round_robin"
+persistence = { ttl = "10m" }
+
+[[gslb]]
+name = "sticky.example.test"
+ttl = 30
+pools = ["st"]
+
 [[topology]]
 client = "cidr:198.19.1.0/24"
 server = "datacenter:ams"
@@ -116,7 +127,12 @@ fn scores(ex: &Value) -> Vec<(String, Option<u64>)> {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|c| (c["server"].as_str().unwrap_or("?").to_string(), c["score"].as_u64()))
+        .map(|c| {
+            (
+                c["server"].as_str().unwrap_or("?").to_string(),
+                c["score"].as_u64(),
+            )
+        })
         .collect()
 }
 
@@ -131,15 +147,30 @@ fn explain_shows_the_client_group_scores_and_scope() {
         let net = Net::new(if no_xdp { "expl_slow" } else { "expl_xdp" });
         // (client, prefix it falls in, scope, A answer, (a1, n1) scores)
         let cases: [(&str, &str, u64, IpAddr, (Option<u64>, Option<u64>)); 3] = [
-            ("198.19.1.10", "198.19.1.0/25", 25, a1, (Some(100), Some(50))),
-            ("198.19.1.200", "198.19.1.128/25", 25, n1, (Some(5), Some(50))),
+            (
+                "198.19.1.10",
+                "198.19.1.0/25",
+                25,
+                a1,
+                (Some(100), Some(50)),
+            ),
+            (
+                "198.19.1.200",
+                "198.19.1.128/25",
+                25,
+                n1,
+                (Some(5), Some(50)),
+            ),
             // No rule: the alternate (global availability), no scores.
             ("198.19.9.10", "", 0, a1, (None, None)),
         ];
         for (client, _, _, _, _) in cases {
             net.add_cli_addr(client.parse().unwrap());
         }
-        run_ok(net.in_srv("ip").args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]));
+        run_ok(
+            net.in_srv("ip")
+                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
+        );
         let d = start_with(&net, &config, no_xdp);
         let before = d.xdp.then(|| d.stats());
         let mut queries = 0;
@@ -155,21 +186,30 @@ fn explain_shows_the_client_group_scores_and_scope() {
                     format!("{what}: {client}: scope {}, want {scope}", ex["a"]["scope"])
                 });
                 let rules = placement["rules"].as_array().map_or(0, Vec::len);
-                f.check(rules >= 2, || format!("{what}: {client}: rules {}", placement["rules"]));
-            } else {
-                f.check(placement["rules"].as_array().is_some_and(Vec::is_empty), || {
+                f.check(rules >= 2, || {
                     format!("{what}: {client}: rules {}", placement["rules"])
                 });
+            } else {
+                f.check(
+                    placement["rules"].as_array().is_some_and(Vec::is_empty),
+                    || format!("{what}: {client}: rules {}", placement["rules"]),
+                );
             }
             f.check(ex["client_aware"] == Value::Bool(true), || {
                 format!("{what}: web is client-aware: {}", ex["client_aware"])
             });
             let want_scores = vec![("a1".to_string(), sa), ("n1".to_string(), sn)];
             f.check(scores(&ex) == want_scores, || {
-                format!("{what}: {client}: scores {:?}, want {want_scores:?}", scores(&ex))
+                format!(
+                    "{what}: {client}: scores {:?}, want {want_scores:?}",
+                    scores(&ex)
+                )
             });
             f.check(answer(&ex) == [want], || {
-                format!("{what}: {client}: explain answers {:?}, want [{want}]", answer(&ex))
+                format!(
+                    "{what}: {client}: explain answers {:?}, want [{want}]",
+                    answer(&ex)
+                )
             });
             // dig from that address gets what explain says, for both
             // names of the policy.
@@ -206,6 +246,37 @@ fn explain_shows_the_client_group_scores_and_scope() {
         f.check(
             ex["client_aware"] == Value::Bool(false) && ex["a"]["scope"].as_u64() == Some(0),
             || format!("{what}: plain: {ex:#}"),
+        );
+        // Persistence: no record before the client's first query; then
+        // explain shows the record, the server it keeps is the first
+        // answer, and the scope is the persistence prefix (24).
+        let ex = explain(&d, "sticky.example.test", &["--client", "198.19.9.10"]);
+        let p = ex["a"]["persistence"].as_str().unwrap_or("");
+        f.check(p.starts_with("no record"), || {
+            format!("{what}: sticky before any query: {p:?}")
+        });
+        let r = net.dig(
+            net.srv_v4(),
+            "sticky.example.test",
+            "A",
+            &["-b", "198.19.9.10"],
+        );
+        queries += 1;
+        let first = answer_addrs(&r).first().copied();
+        let ex = explain(&d, "sticky.example.test", &["--client", "198.19.9.10"]);
+        let p = ex["a"]["persistence"].as_str().unwrap_or("");
+        // (The XDP program's records are read from its PERSIST map.)
+        f.check(
+            p.starts_with("198.19.9.0/24 sticks to")
+                && answer(&ex).first().copied() == first
+                && ex["a"]["scope"].as_u64() == Some(24),
+            || {
+                let list = d.ctl(&["persist", "list"]);
+                let stats = d.xdp.then(|| d.stats().0.to_string());
+                format!(
+                    "{what}: sticky after a query answered {first:?}:\n{ex:#}\n{list}\n{stats:?}"
+                )
+            },
         );
         // The text form names the group, the rules and the scope.
         let out = d.ctl(&["explain", "web.example.test", "--client", "198.19.1.200"]);

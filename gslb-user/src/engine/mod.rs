@@ -36,11 +36,11 @@ use self::{
     hits::HitWindow,
     servers::Servers,
 };
-pub use crate::api::protocol::{PersistEntry, PersistReport};
 pub use crate::api::protocol::{
     ClientPlacement, ExplainFamily, ExplainReport, MonitorStatus, NameStatus, PoolStatus,
     RequestError, ServerStatus, StatusReport,
 };
+pub use crate::api::protocol::{PersistEntry, PersistReport};
 use crate::{
     clients::Profile,
     config::{AdminState, Config, Health},
@@ -641,13 +641,65 @@ impl Engine {
         let group = placed.map_or(GroupId::DEFAULT, |c| c.group);
         let [ea, eaaaa] = self.explained_for(&key, group);
         let decisions = g.decisions();
+        // The client's persistence records (read only: explaining neither
+        // makes nor refreshes one).
+        let records = addr
+            .map(|a| {
+                self.persist_records(Some(name), Some(IpNet::from(a)), false)
+                    .records
+            })
+            .unwrap_or_default();
         let family = |explanation: Explanation, fam: Family, rtype: RecordType| {
             let d = decisions.decision(fam, group);
+            let record = |rtype: RecordType| {
+                let Some(r) = records.iter().find(|r| r.rtype == rtype.to_string()) else {
+                    return "no record for this client: its next query makes one".to_owned();
+                };
+                match r.expires_in_s {
+                    Some(left) => format!(
+                        "{} sticks to {} (used {:.0}s ago, {:.0}s left): it is the first answer",
+                        r.client, r.server, r.age_s, left
+                    ),
+                    None => format!(
+                        "{} had {} (void now: expired, or the server went down or was \
+                         disabled): its next query makes a new record",
+                        r.client, r.server
+                    ),
+                }
+            };
+            // A live record's server is the first answer, as the query
+            // paths hand it out.
+            let kept = |set: &crate::state::decision::AnswerSet| {
+                let r = records
+                    .iter()
+                    .find(|r| r.rtype == rtype.to_string() && r.expires_in_s.is_some())?;
+                let address = explanation
+                    .candidates
+                    .iter()
+                    .find(|c| c.server == r.server)?
+                    .address;
+                let first = set.addrs.iter().position(|a| *a == address)?;
+                let mut order = [0u8; gslb_common::maps::MAX_ADDRS];
+                let n = gslb_common::select::answer_order(&set.sel, first, &mut order);
+                Some(
+                    order[..n]
+                        .iter()
+                        .filter_map(|&i| set.addrs.get(usize::from(i)).copied())
+                        .collect::<Vec<IpAddr>>(),
+                )
+            };
             let (answer, persistence) = match &**d {
+                Decision::Answer(set) if set.sel.sticky_ttl != 0 => (
+                    kept(set).unwrap_or_else(|| {
+                        crate::state::decision::AnswerSet::new(set.sel, set.addrs.clone())
+                            .pick(addr)
+                    }),
+                    Some(record(rtype)),
+                ),
                 // A copy, so explaining does not advance the live rotation.
                 Decision::Answer(set) => (
                     crate::state::decision::AnswerSet::new(set.sel, set.addrs.clone()).pick(addr),
-                    (set.sel.sticky_ttl != 0).then(|| "see `gslb persist list`".to_owned()),
+                    None,
                 ),
                 _ => (Vec::new(), None),
             };
