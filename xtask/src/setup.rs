@@ -31,9 +31,9 @@ pub const APT_PACKAGES: &[&str] = &[
     "unbound",
 ];
 
-/// PyPI packages the tests and the bench import from `python3`, as
+/// Python packages the tests and the bench import from `python3`, as
 /// (package, module): `mmdb-writer` writes the MMDB geo databases the
-/// geo tests use; `maxminddb-geolite2` ships the 2018 GeoLite2 City
+/// geo tests use; `maxminddb-geolite2` ships the 2018 `GeoLite2-City`
 /// database (the real-scale client data of the bench).
 pub const PIP_PACKAGES: &[(&str, &str)] = &[
     ("mmdb-writer", "mmdb_writer"),
@@ -301,7 +301,7 @@ fn python_has(module: &str) -> bool {
         .is_ok_and(|out| out.status.success())
 }
 
-/// Step 4: PyPI packages for `python3`, installed only when missing
+/// Step 4: Python packages for `python3`, installed only when missing
 /// (with `--break-system-packages` when the interpreter is Debian's,
 /// which refuses pip installs without it).
 fn ensure_pip_packages() -> Result<()> {
