@@ -106,9 +106,9 @@ pub struct SubjectRun {
     pub error: Option<String>,
 }
 
-/// The reload under load.
+/// One load run of the reload measurement.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Reload {
+pub struct Phase {
     /// Reloads done (`gslb clients reload`), each moving every client
     /// prefix to another group.
     pub reloads: u32,
@@ -124,17 +124,37 @@ pub struct Reload {
     pub unanswered: u32,
     /// First wrong answers.
     pub examples: Vec<String>,
-    /// Failure.
-    pub error: Option<String>,
+    /// Share of dnsperf's answers written by the XDP program.
+    pub xdp_share: Option<f64>,
+    /// Packets the veth pair dropped: at the server's ingress, at the
+    /// client's (see `report::drops`).
+    pub veth_drops: (u64, u64),
 }
 
-impl Reload {
+impl Phase {
     /// Queries dnsperf sent and got no answer to.
     pub fn lost(&self) -> u64 {
         self.dnsperf
             .as_ref()
             .map_or(0, |d| d.sent.saturating_sub(d.completed))
     }
+
+    /// Queries dnsperf sent.
+    pub fn sent(&self) -> u64 {
+        self.dnsperf.as_ref().map_or(0, |d| d.sent)
+    }
+}
+
+/// The reload under load: the same load without reloads first (what the
+/// machine loses anyway), then with them.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Reload {
+    /// Without reloads.
+    pub baseline: Option<Phase>,
+    /// With reloads.
+    pub run: Option<Phase>,
+    /// Failure.
+    pub error: Option<String>,
 }
 
 /// Everything this part measured.
@@ -392,20 +412,48 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// `gslb clients reload` up to [`MAX_RELOADS`] times, the region files
-    /// swapped between two versions each time, under dnsperf's ECS load;
-    /// meanwhile kdig asks single ECS queries and each answer must be one
-    /// of the two versions' answers for its prefix.
+    /// The reload measurement: a gslb daemon on the client-aware config,
+    /// a run without reloads, then one with them.
     fn reload(&mut self, net: &mut Net, files: &Files, out: &mut Reload) -> Result<()> {
         let dir = self.work.join("aware-reload");
         self.client_for_sockets(net)?;
         data::write_regions(&files.regions, 0)?;
-        let (mut p, _) = self.start_gslb(net, &files.aware, &dir)?;
+        let (mut p, pin) = self.start_gslb(net, &files.aware, &dir)?;
+        let t = Target {
+            pids: super::netns::descendants(p.pid()),
+            pin: Some(pin),
+            ..Target::default()
+        };
+        out.baseline = Some(self.reload_phase(net, files, &dir, &t, false)?);
+        let phase = self.reload_phase(net, files, &dir, &t, true);
+        p.check_alive()?;
+        p.stop(Duration::from_secs(10));
+        out.run = Some(phase?);
+        Ok(())
+    }
+
+    /// dnsperf's ECS load at [`RELOAD_QPS`] while kdig asks single ECS
+    /// queries, each answer must be one of the two data versions' for its
+    /// prefix; with `reloads`, `gslb clients reload` up to
+    /// [`MAX_RELOADS`] times meanwhile, the region files swapped between
+    /// the two versions each time.
+    fn reload_phase(
+        &self,
+        net: &Net,
+        files: &Files,
+        dir: &Path,
+        t: &Target,
+        reloads: bool,
+    ) -> Result<Phase> {
         let control = dir.join("control.sock");
         let secs = self.plan.dnsperf_secs.max(3);
         let deadline = Instant::now() + Duration::from_secs(secs);
         let names = self.ds.names;
-        let (d, checks) = thread::scope(|scope| {
+        let mut ph = Phase::default();
+        let before = self.xdp_count(t);
+        let snap = Snapshot::start(t.pids.clone(), net, &[]);
+        let tag = if reloads { "reload" } else { "baseline" };
+        let (result, checks) = thread::scope(|scope| {
             let load = scope.spawn(|| {
                 load::dnsperf_file(
                     net,
@@ -413,75 +461,50 @@ impl Ctx<'_> {
                     true,
                     secs,
                     Some(RELOAD_QPS),
-                    &dir.join("dnsperf-reload.txt"),
+                    &dir.join(format!("dnsperf-{tag}.txt")),
                 )
             });
-            let checker = scope.spawn(|| {
-                let mut rng = Rng(0xc0ff_ee00_0000_0001);
-                let mut c = (0u32, 0u32, 0u32, Vec::new());
-                let mut n = 0;
-                while Instant::now() < deadline && n < 2_000 {
-                    n += 1;
-                    let q = EcsQuery::random(&mut rng, names);
-                    let got = kdig(net, &q);
-                    c.0 += 1;
-                    if got.is_empty() {
-                        c.2 += 1;
-                    } else if got != q.expected(0) && got != q.expected(1) {
-                        c.1 += 1;
-                        if c.3.len() < 5 {
-                            c.3.push(format!(
-                                "g{} {} ECS {}: {got} (old {}, new {})",
-                                q.name,
-                                if q.aaaa { "AAAA" } else { "A" },
-                                q.subnet(),
-                                q.expected(0),
-                                q.expected(1)
-                            ));
-                        }
-                    }
-                }
-                c
-            });
-            // The reloads, spread over the middle of the run.
-            thread::sleep(Duration::from_millis(500));
-            let gap = Duration::from_secs(secs.saturating_sub(1)) / MAX_RELOADS;
+            let checker = scope.spawn(|| check_until(net, names, deadline));
             let mut result = Ok(());
-            for n in 0..MAX_RELOADS {
-                if Instant::now() + gap > deadline {
-                    break;
+            if reloads {
+                // Spread over the run, the first after half a second.
+                thread::sleep(Duration::from_millis(500));
+                let gap = Duration::from_secs(secs.saturating_sub(1)) / MAX_RELOADS;
+                for n in 0..MAX_RELOADS {
+                    if Instant::now() + gap > deadline {
+                        break;
+                    }
+                    let start = Instant::now();
+                    let step =
+                        data::write_regions(&files.regions, (n as usize + 1) % 2).and_then(|()| {
+                            cmd_ok(
+                                Command::new(self.gslb)
+                                    .args(["clients", "reload", "--control"])
+                                    .arg(&control),
+                            )
+                        });
+                    if let Err(e) = step {
+                        result = Err(e);
+                        break;
+                    }
+                    ph.reloads += 1;
+                    ph.max_reload_ms = ph
+                        .max_reload_ms
+                        .max(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
+                    thread::sleep(gap.saturating_sub(start.elapsed()));
                 }
-                let shift = (n as usize + 1) % 2;
-                let t = Instant::now();
-                let step = data::write_regions(&files.regions, shift).and_then(|()| {
-                    cmd_ok(
-                        Command::new(self.gslb)
-                            .args(["clients", "reload", "--control"])
-                            .arg(&control),
-                    )
-                });
-                if let Err(e) = step {
-                    result = Err(e);
-                    break;
-                }
-                out.reloads += 1;
-                out.max_reload_ms = out
-                    .max_reload_ms
-                    .max(u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX));
-                thread::sleep(gap.saturating_sub(t.elapsed()));
             }
             let d = load.join().expect("dnsperf thread");
             let c = checker.join().expect("checker thread");
             (result.and(d), c)
         });
-        out.checked = checks.0;
-        out.wrong = checks.1;
-        out.unanswered = checks.2;
-        out.examples = checks.3;
-        p.check_alive()?;
-        p.stop(Duration::from_secs(10));
-        out.dnsperf = Some(d?);
-        Ok(())
+        let cpu = snap.finish();
+        (ph.checked, ph.wrong, ph.unanswered, ph.examples) = checks;
+        ph.veth_drops = super::report::drops(&cpu);
+        let d = result?;
+        ph.xdp_share = share(before, self.xdp_count(t), d.completed);
+        ph.dnsperf = Some(d);
+        Ok(ph)
     }
 }
 
@@ -568,6 +591,35 @@ fn kdig(net: &Net, q: &EcsQuery) -> String {
             .to_owned()
     })
     .unwrap_or_default()
+}
+
+/// kdig asks single ECS queries until `deadline` (at most 2,000): how
+/// many, how many answered neither data version's answer, how many got
+/// none, the first wrong ones.
+fn check_until(net: &Net, names: usize, deadline: Instant) -> (u32, u32, u32, Vec<String>) {
+    let mut rng = Rng(0xc0ff_ee00_0000_0001);
+    let mut c = (0u32, 0u32, 0u32, Vec::new());
+    while Instant::now() < deadline && c.0 < 2_000 {
+        let q = EcsQuery::random(&mut rng, names);
+        let got = kdig(net, &q);
+        c.0 += 1;
+        if got.is_empty() {
+            c.2 += 1;
+        } else if got != q.expected(0) && got != q.expected(1) {
+            c.1 += 1;
+            if c.3.len() < 5 {
+                c.3.push(format!(
+                    "g{} {} ECS {}: {got} (old {}, new {})",
+                    q.name,
+                    if q.aaaa { "AAAA" } else { "A" },
+                    q.subnet(),
+                    q.expected(0),
+                    q.expected(1)
+                ));
+            }
+        }
+    }
+    c
 }
 
 /// Asks [`SAMPLE`] ECS queries; returns how many and the wrong ones.
@@ -667,19 +719,33 @@ pub fn targets(a: &Aware) -> Vec<(String, String, &'static str)> {
         }
     }
     if let Some(r) = &a.reload {
-        let done = r.error.is_none() && r.reloads > 0;
+        let (m, v) =
+            match (&r.run, &r.error) {
+                (Some(p), None) if p.reloads > 0 => (
+                    format!(
+                    "{} reloads, {} of {} answers wrong, {} unanswered, {} of {} dnsperf queries \
+                     lost ({} without reloads)",
+                    p.reloads,
+                    p.wrong,
+                    p.checked,
+                    p.unanswered,
+                    p.lost(),
+                    p.sent(),
+                    r.baseline.as_ref().map_or("?".into(), |b| b.lost().to_string())
+                ),
+                    if p.wrong == 0 && p.unanswered == 0 && p.lost() == 0 {
+                        "met"
+                    } else {
+                        "missed"
+                    },
+                ),
+                (_, Some(e)) => (format!("failed: {}", short(e)), "missed"),
+                _ => ("no reload done".into(), "missed"),
+            };
         t.push((
             "client data reload under load: zero wrong answers, zero lost queries".into(),
-            format!(
-                "{} reloads, {} of {} answers wrong, {} unanswered, {} of {} dnsperf queries lost",
-                r.reloads,
-                r.wrong,
-                r.checked,
-                r.unanswered,
-                r.lost(),
-                r.dnsperf.as_ref().map_or(0, |d| d.sent)
-            ),
-            verdict(done.then_some(r.wrong == 0 && r.unanswered == 0 && r.lost() == 0)),
+            m,
+            v,
         ));
     }
     t
@@ -799,27 +865,40 @@ fn short(e: &str) -> String {
     lines.join(" / ").chars().take(600).collect()
 }
 
-/// The reload run.
+/// The reload runs.
 fn reload_md(r: &Reload, s: &mut String) {
     let _ = writeln!(
         s,
         "\n### Client data reload under load\n\n\
-         dnsperf sends ECS queries at {} q/s while the region files are swapped between \
-         two versions (every prefix to another group, so most answers change) and \
-         `gslb clients reload` runs, up to {MAX_RELOADS} times; kdig asks single ECS \
-         queries meanwhile, each answer must be the old or the new data's for its prefix.\n\n\
-         reloads: {} (slowest {} ms); answers checked: {}, wrong: {}, unanswered: {}; \
-         dnsperf: {} sent, {} lost",
+         dnsperf sends ECS queries at {} q/s while kdig asks single ECS queries, each answer \
+         must be the old or the new data's for its prefix: first without reloads (what the \
+         machine loses anyway), then while the region files are swapped between two versions \
+         (every prefix to another group, so most answers change) and `gslb clients reload` \
+         runs, up to {MAX_RELOADS} times. veth drops: at the server's ingress / at the \
+         client's.\n\n\
+         | run | reloads (slowest) | kdig answers | wrong | unanswered | dnsperf sent | lost | by XDP | veth drops |\n\
+         |---|---|---|---|---|---|---|---|---|",
         fmt_qps(RELOAD_QPS as f64),
-        r.reloads,
-        r.max_reload_ms,
-        r.checked,
-        r.wrong,
-        r.unanswered,
-        r.dnsperf.as_ref().map_or(0, |d| d.sent),
-        r.lost()
     );
-    for e in &r.examples {
+    for (name, p) in [("without reloads", &r.baseline), ("with reloads", &r.run)] {
+        if let Some(p) = p {
+            let _ = writeln!(
+                s,
+                "| {name} | {} ({} ms) | {} | {} | {} | {} | {} | {} | {} / {} |",
+                p.reloads,
+                p.max_reload_ms,
+                p.checked,
+                p.wrong,
+                p.unanswered,
+                p.sent(),
+                p.lost(),
+                pct(p.xdp_share),
+                p.veth_drops.0,
+                p.veth_drops.1
+            );
+        }
+    }
+    for e in r.run.iter().flat_map(|p| &p.examples) {
         let _ = writeln!(s, "- wrong: {e}");
     }
     if let Some(e) = &r.error {
