@@ -104,11 +104,14 @@ enum Records {
         map: Mutex<HashMap<PersistKey, PersistRecord>>,
         capacity: usize,
     },
-    /// The XDP program's maps.
-    Bpf {
-        map: Mutex<BpfHashMap<MapData, PersistKey, PersistRecord>>,
-        generations: Mutex<Array<MapData, u32>>,
-    },
+    /// The XDP program's maps (boxed: they are larger than the rest).
+    Bpf(Box<BpfMaps>),
+}
+
+/// The XDP program's `PERSIST` and `SERVER_GEN`.
+struct BpfMaps {
+    map: Mutex<BpfHashMap<MapData, PersistKey, PersistRecord>>,
+    generations: Mutex<Array<MapData, u32>>,
 }
 
 /// The persistence records and the server generations.
@@ -129,7 +132,7 @@ pub struct PersistStore {
 impl std::fmt::Debug for PersistStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PersistStore")
-            .field("bpf", &matches!(self.records, Records::Bpf { .. }))
+            .field("bpf", &matches!(self.records, Records::Bpf(_)))
             .finish_non_exhaustive()
     }
 }
@@ -179,10 +182,10 @@ impl PersistStore {
             .take_map(SERVER_GEN)
             .ok_or(PersistError::Missing(SERVER_GEN))?;
         Ok(PersistStore::with(
-            Records::Bpf {
+            Records::Bpf(Box::new(BpfMaps {
                 map: Mutex::new(BpfHashMap::try_from(map)?),
                 generations: Mutex::new(Array::try_from(gens)?),
-            },
+            })),
             false,
         ))
     }
@@ -199,7 +202,7 @@ impl PersistStore {
 
     /// Whether the records are the XDP program's.
     pub fn is_bpf(&self) -> bool {
-        matches!(self.records, Records::Bpf { .. })
+        matches!(self.records, Records::Bpf(_))
     }
 
     /// Records the fast path's set id of the gslb name `wire`.
@@ -261,7 +264,7 @@ impl PersistStore {
             if seen.len() <= i {
                 seen.resize(i + 1, None);
             }
-            std::mem::replace(&mut seen[i], Some(usable))
+            seen[i].replace(usable)
         };
         if was == Some(true) && !usable {
             self.bump(id)?;
@@ -275,8 +278,8 @@ impl PersistStore {
             return Ok(());
         };
         let next = g.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        if let Records::Bpf { generations, .. } = &self.records {
-            generations
+        if let Records::Bpf(b) = &self.records {
+            b.generations
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .set(u32::from(id), next, 0)?;
@@ -291,7 +294,8 @@ impl PersistStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(key)
                 .copied(),
-            Records::Bpf { map, .. } => map
+            Records::Bpf(b) => b
+                .map
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(key, 0)
@@ -315,7 +319,8 @@ impl PersistStore {
                 }
                 map.insert(key, rec);
             }
-            Records::Bpf { map, .. } => {
+            Records::Bpf(b) => {
+                let map = &b.map;
                 // A full LRU map evicts on its own; a failed write only
                 // costs this client its persistence.
                 let _ = map
@@ -378,7 +383,8 @@ impl PersistStore {
                 .iter()
                 .map(|(k, v)| (*k, *v))
                 .collect(),
-            Records::Bpf { map, .. } => map
+            Records::Bpf(b) => b
+                .map
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
@@ -405,7 +411,8 @@ impl PersistStore {
                 let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
                 keys.iter().filter(|k| map.remove(k).is_some()).count()
             }
-            Records::Bpf { map, .. } => {
+            Records::Bpf(b) => {
+                let map = &b.map;
                 let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
                 keys.iter().filter(|k| map.remove(k).is_ok()).count()
             }
