@@ -2440,6 +2440,13 @@ fn append_option(d: &mut Vec<u8>, option: &(u16, Vec<u8>)) {
     d.extend(&option.1);
 }
 
+/// The slow path's response bytes to `dns` from `frame`'s client, with
+/// the fixture locked (its config trusts every resolver's ECS, as
+/// `CONFIG_ECS` does).
+fn slow_bytes_in(f: &Fixture, frame: &Frame, dns: &[u8]) -> Vec<u8> {
+    respond(&f.state, dns, Transport::Udp, Some(frame.client_ip())).expect("the slow path answers")
+}
+
 /// Runs `frame` with the fixture locked: asserts XDP_TX and returns the
 /// output and the counter deltas.
 fn answered_in(f: &Fixture, frame: &[u8]) -> (Vec<u8>, Vec<u64>) {
@@ -2475,10 +2482,15 @@ fn ecs_v4_and_v6_echoed_with_scope_0_for_a_plain_name() {
             // Echoed as it came, SCOPE 0: www's answer is the same for all.
             let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
             assert_eq!(out, frame.build_reply(&want), "{option:?}");
-            // The option as a resolver reads it.
+            // The option as a resolver reads it; the slow path's reply.
             let r = parse_reply(&frame, &out);
             let e = r.msg.edns.as_ref().expect("OPT");
             assert_eq!(e.options().as_ref().len(), 1);
+            assert_eq!(
+                slow_bytes_in(f, &frame, &dns),
+                r.dns,
+                "slow path, {option:?}"
+            );
         }
         // A cookie before the ECS option is not echoed.
         let option = ecs(1, 24, 0, &[198, 18, 78]);
@@ -2507,6 +2519,8 @@ fn ecs_source_prefix_0_is_echoed_with_scope_0() {
             assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
             let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
             assert_eq!(out, frame.build_reply(&want));
+            let r = parse_reply(&frame, &out);
+            assert_eq!(slow_bytes_in(f, &frame, &dns), r.dns, "slow path");
         }
         // Persistence keys on the all-zero client: scope stays 0.
         let option = ecs(1, 0, 0, &[]);
@@ -2549,6 +2563,13 @@ fn ecs_malformed_is_passed() {
                 let dns = with_opt(www(), 1232, 0, 0, &options);
                 let (verdict, out, delta) = run_in(f, &Frame::default().build(&dns));
                 assert_eq!(verdict, XDP_PASS, "{options:?}");
+                // The slow path answers FORMERR (RFC 7871 §7.1.1).
+                let slow = Message::from_vec(&slow_bytes_in(f, &Frame::default(), &dns)).unwrap();
+                assert_eq!(
+                    slow.metadata.response_code,
+                    ResponseCode::FormErr,
+                    "{options:?}"
+                );
                 assert_eq!(out, Frame::default().build(&dns));
                 assert_eq!(delta[Counter::PassEcs as usize], 1, "{options:?}");
             }
@@ -2624,6 +2645,15 @@ fn ecs_echoed_with_scope_0_in_negative_and_static_answers() {
                 let mut want = parse_reply(&frame, &plain_out).dns;
                 append_option(&mut want, &option);
                 assert_eq!(r.dns, want, "{name} {rtype}");
+                // The slow path's reply: the same bytes (a static answer:
+                // the same records, its names compressed otherwise).
+                let slow = slow_bytes_in(f, &frame, &dns);
+                if kind == Counter::AnsweredStatic {
+                    assert_eq!(view(&Message::from_vec(&slow).unwrap()), view(&r.msg));
+                    assert_eq!(slow[slow.len() - 11..], r.dns[r.dns.len() - 11..]);
+                } else {
+                    assert_eq!(slow, r.dns, "slow path, {name} {rtype}");
+                }
             }
         }
         restore_flags(f, old);
