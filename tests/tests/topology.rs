@@ -210,10 +210,15 @@ fn each_client_prefix_gets_its_datacenter() {
     f.assert_none();
 }
 
-/// Regions `west` (ams, 100) and `east` (nyc, 200) from files in `dir`;
-/// pool `mix` of d1, n1, a1 by topology then global availability, two
-/// answers: west clients get [a1], east ones [n1], clients in both
-/// [n1, a1], the others [d1, n1].
+/// Regions that start empty and get a prefix each on reload: as many new
+/// client groups (each region's rule makes its own profile), so that
+/// writing their answer sets takes a while.
+const RELOAD_REGIONS: u8 = 40;
+
+/// Regions `west` (ams, 100) and `east` (nyc, 200) from files in `dir`,
+/// and `r0`.. (ams) from `r0.txt`..; pool `mix` of d1, n1, a1 by topology
+/// then global availability, two answers: west and rN clients get [a1],
+/// east ones [n1], clients in both [n1, a1], the others [d1, n1].
 fn reload_config(dir: &std::path::Path) -> String {
     let mut c = String::from(ZONE);
     c.push_str(
@@ -273,6 +278,13 @@ score = 200
         dir.join("west.txt").display(),
         dir.join("east.txt").display()
     ));
+    for k in 0..RELOAD_REGIONS {
+        c.push_str(&format!(
+            "\n[[region]]\nname = \"r{k}\"\nfile = \"{}\"\n\n[[topology]]\nclient = \
+             \"region:r{k}\"\nserver = \"datacenter:ams\"\nscore = 10\n",
+            dir.join(format!("r{k}.txt")).display()
+        ));
+    }
     c
 }
 
@@ -298,9 +310,17 @@ fn reload_gives_old_or_new_answers_under_load() {
 
     let dir = std::env::temp_dir().join(format!("gslbt-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let write = |west: &str, east: &str| {
+    let write = |west: &str, east: &str, filled: bool| {
         std::fs::write(dir.join("west.txt"), west).unwrap();
         std::fs::write(dir.join("east.txt"), east).unwrap();
+        for k in 0..RELOAD_REGIONS {
+            let body = if filled {
+                format!("198.19.{}.0/24\n", 100 + u32::from(k))
+            } else {
+                "# empty until the reload\n".to_string()
+            };
+            std::fs::write(dir.join(format!("r{k}.txt")), body).unwrap();
+        }
     };
     let config = reload_config(&dir);
     let (d1, a1, n1) = (v4("198.18.70.1"), v4("198.18.70.2"), v4("198.18.70.3"));
@@ -309,11 +329,13 @@ fn reload_gives_old_or_new_answers_under_load() {
         (v4("198.19.1.10"), vec![a1], vec![a1]),
         (v4("198.19.2.10"), vec![n1], vec![n1, a1]),
         (v4("198.19.3.10"), vec![d1, n1], vec![n1]),
+        // In the last new group written.
+        (v4("198.19.139.10"), vec![d1, n1], vec![a1]),
     ];
     let mut f = Failures::default();
     for no_xdp in [false, true] {
         let what = if no_xdp { "--no-xdp" } else { "XDP" };
-        write("198.19.1.0/24\n", "# east\n198.19.2.0/24\n");
+        write("198.19.1.0/24\n", "# east\n198.19.2.0/24\n", false);
         check_config(&config, "reload");
         let net = Net::new(if no_xdp {
             "topo_reload_s"
@@ -353,6 +375,7 @@ fn reload_gives_old_or_new_answers_under_load() {
         write(
             "198.19.1.0/24\n198.19.2.0/24\n",
             "198.19.2.0/24\n198.19.3.0/24\n",
+            true,
         );
         let out = d.ctl(&["clients", "reload"]);
         f.check(out.success(), || {
@@ -362,7 +385,7 @@ fn reload_gives_old_or_new_answers_under_load() {
         thread::sleep(Duration::from_millis(500));
         stop.store(true, Ordering::Relaxed);
         let seen = load.join().expect("load thread");
-        let mut switched = [false; 3];
+        let mut switched = vec![false; cases.len()];
         let mut wrong = 0;
         for (i, got) in &seen {
             let (client, old, new) = &cases[*i];
@@ -391,7 +414,7 @@ fn reload_gives_old_or_new_answers_under_load() {
         f.check(wrong == 0, || {
             format!("{what}: {wrong} wrong or lost answers")
         });
-        f.check(switched == [true; 3], || {
+        f.check(switched.iter().all(|s| *s), || {
             format!("{what}: not every client got its new answer: {switched:?}")
         });
         if let Some(before) = before {
