@@ -143,7 +143,7 @@ fn rewritten_and_removed_slots() {
             Decision::Answer(AnswerSet::ordered(30, vec![new.into()])),
             Decision::NoSet,
         );
-        maps.update(g).expect("update");
+        maps.update(&[g]).expect("update");
     }
     for i in 0..40 {
         let got = ask(&ebpf, &format!("g{i}.example.test."));
@@ -200,7 +200,7 @@ fn a_slot_rewritten_meanwhile_is_never_read_half_written() {
         Decision::Answer(AnswerSet::ordered(30, vec![one.into()])),
         Decision::NoSet,
     );
-    maps.update(&g).expect("update");
+    maps.update(&[&g]).expect("update");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let stop = stop.clone();
@@ -212,7 +212,7 @@ fn a_slot_rewritten_meanwhile_is_never_read_half_written() {
                     Decision::Answer(AnswerSet::ordered(30, vec![a.into()])),
                     Decision::NoSet,
                 );
-                maps.update(&g).expect("update");
+                maps.update(&[&g]).expect("update");
                 n += 1;
             }
             n
