@@ -18,8 +18,9 @@ pub struct Profile {
     /// that of the first of these whose server side matches it.
     pub rules: Vec<u32>,
     /// Only when some pool uses `geo_proximity` and the geo database has
-    /// the client's location: indexes into `Config::datacenters`, nearest
-    /// first by biased distance (ties in config order). `None`: the
+    /// the client's location: indexes into `Config::datacenters` of the
+    /// datacenters of those pools' members, nearest first by biased
+    /// distance (ties in config order). `None`: the
     /// method passes to the next of the chain.
     pub ranking: Option<Vec<u16>>,
 }
@@ -42,6 +43,10 @@ pub(super) struct Topology {
     pub(super) server_dc: HashMap<String, usize>,
     /// Some pool's chain has `geo_proximity`.
     pub(super) geo_proximity: bool,
+    /// The datacenters (indexes) of the members of pools with
+    /// `geo_proximity`: only their order matters, so the ranking holds
+    /// only them (fewer distinct rankings, fewer client groups).
+    pub(super) ranked: Vec<usize>,
 }
 
 impl Topology {
@@ -70,6 +75,19 @@ impl Topology {
                 .pools
                 .iter()
                 .any(|p| p.methods.contains(&crate::config::Method::GeoProximity)),
+            ranked: {
+                let mut ranked: Vec<usize> = cfg
+                    .pools
+                    .iter()
+                    .filter(|p| p.methods.contains(&crate::config::Method::GeoProximity))
+                    .flat_map(|p| &p.members)
+                    .filter_map(|m| cfg.servers.iter().find(|s| s.name == *m))
+                    .filter_map(|s| dc_index.get(s.datacenter.as_str()).copied())
+                    .collect();
+                ranked.sort_unstable();
+                ranked.dedup();
+                ranked
+            },
         }
     }
 
@@ -95,12 +113,15 @@ impl Topology {
             })
             .collect();
         let ranking = match (self.geo_proximity, geo.location) {
-            (true, Some(at)) if !self.datacenters.is_empty() => {
+            (true, Some(at)) if !self.ranked.is_empty() => {
                 let mut d: Vec<(f64, u16)> = self
-                    .datacenters
+                    .ranked
                     .iter()
-                    .enumerate()
-                    .map(|(i, dc)| (biased(distance_km(at, (dc.lat, dc.lon)), dc.bias), i as u16))
+                    .map(|&i| {
+                        let dc = &self.datacenters[i];
+                        let km = biased(distance_km(at, (dc.lat, dc.lon)), dc.bias);
+                        (km, i as u16)
+                    })
                     .collect();
                 d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 Some(d.into_iter().map(|(_, i)| i).collect())
