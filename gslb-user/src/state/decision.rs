@@ -459,4 +459,75 @@ mod tests {
         fixed.pick(None);
         assert_eq!(hits.take(), vec![0; 8]);
     }
+    /// Rebuilding decisions keeps the unchanged ones (and their running
+    /// rotation) and replaces the others; the default group is always
+    /// there, and a group without decisions of its own gets the default's.
+    #[test]
+    fn decisions_per_group_keep_unchanged_ones() {
+        let set = |last: u8| {
+            Decision::Answer(AnswerSet::ordered(
+                30,
+                vec![IpAddr::V4(Ipv4Addr::new(198, 18, 10, last))],
+            ))
+        };
+        let old = Decisions::build(
+            true,
+            [
+                (GroupId(3), set(3), Decision::NoSet),
+                (GroupId(1), set(1), Decision::NoSet),
+            ],
+            &Decisions::default(),
+        );
+        let groups: Vec<GroupId> = old.groups().map(|(g, _)| g).collect();
+        assert_eq!(groups, [GroupId(0), GroupId(1), GroupId(3)]);
+        assert_eq!(*old.for_group(GroupId(0)).a, Decision::NoSet);
+        assert_eq!(*old.for_group(GroupId(7)).a, Decision::NoSet);
+        assert_eq!(**old.decision(Family::V4, GroupId(3)), set(3));
+        let new = Decisions::build(
+            true,
+            [
+                (GroupId(0), set(9), Decision::NoSet),
+                (GroupId(1), set(1), Decision::NoSet),
+                (GroupId(3), set(4), Decision::NoSet),
+            ],
+            &old,
+        );
+        let same = |g| Arc::ptr_eq(&old.get(g).unwrap().a, &new.get(g).unwrap().a);
+        assert!(same(GroupId(1)));
+        assert!(!same(GroupId(3)) && !same(GroupId(0)));
+        assert_eq!(*new.for_group(GroupId(7)).a, set(9));
+    }
+
+    /// Names share a policy exactly when pools (in order), pool method
+    /// (with its ratios), last resort pool and TTL are all equal.
+    #[test]
+    fn policy_keys_cover_what_answers_depend_on() {
+        let g = GslbConfig {
+            name: Name::from_ascii("www.example.test.").unwrap(),
+            ttl: 30,
+            a: vec![],
+            aaaa: vec![],
+            pools: vec!["p1".into(), "p2".into()],
+            pool_method: PoolMethod::Ratio(vec![2, 1]),
+            last_resort_pool: None,
+        };
+        let key = PolicyKey::of(&g).unwrap();
+        let mut other = g.clone();
+        other.name = Name::from_ascii("api.example.test.").unwrap();
+        assert_eq!(PolicyKey::of(&other), Some(key.clone()));
+        let differs = |f: &dyn Fn(&mut GslbConfig)| {
+            let mut o = g.clone();
+            f(&mut o);
+            PolicyKey::of(&o) != Some(key.clone())
+        };
+        assert!(differs(&|o| o.ttl = 60));
+        assert!(differs(&|o| o.pools.reverse()));
+        assert!(differs(&|o| o.pool_method = PoolMethod::Ratio(vec![1, 2])));
+        assert!(differs(&|o| o.pool_method = PoolMethod::Topology));
+        assert!(differs(&|o| o.last_resort_pool = Some("p2".into())));
+        // Fixed answers: no policy.
+        let mut fixed = g.clone();
+        fixed.pools.clear();
+        assert_eq!(PolicyKey::of(&fixed), None);
+    }
 }
