@@ -432,9 +432,18 @@ impl Ctx<'_> {
             pin: Some(pin),
             ..Target::default()
         };
-        out.baseline = Some(self.reload_phase(net, files, &dir, &t, false)?);
-        let phase = self.reload_phase(net, files, &dir, &t, true);
+        // Both veth ends receive in a real-time NAPI thread, as in the
+        // answer updates run (a NIC's softirq would not wait behind the
+        // daemon and the generators on the two cores).
+        net.napi_realtime(true)?;
+        let baseline = self.reload_phase(net, files, &dir, &t, false);
+        let phase = baseline.and_then(|b| {
+            out.baseline = Some(b);
+            self.reload_phase(net, files, &dir, &t, true)
+        });
+        let restored = net.napi_realtime(false);
         p.check_alive()?;
+        restored?;
         p.stop(Duration::from_secs(10));
         out.run = Some(phase?);
         Ok(())
