@@ -4,5 +4,6 @@
 pub mod config;
 pub mod harness;
 pub mod http;
+pub mod mmdb;
 pub mod netns;
 pub mod packet;

@@ -303,3 +303,131 @@ fn explain_shows_the_client_group_scores_and_scope() {
     }
     f.assert_none();
 }
+
+/// With a City database and `geo_proximity`: explain shows what the
+/// database says of the client (country, continent, location), the
+/// datacenters nearest first, each candidate's rank, and the answer dig
+/// gets from that address (XDP and --no-xdp).
+#[test]
+fn explain_shows_geo_data_and_ranking() {
+    let dir = std::env::temp_dir().join(format!("gslbt-explain-geo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("City.mmdb");
+    gslb_tests::mmdb::write(
+        &db,
+        "GeoIP2-City",
+        &[
+            (
+                "198.19.1.0/24",
+                gslb_tests::mmdb::city("FR", "EU", 48.85, 2.35),
+            ),
+            (
+                "198.19.2.0/24",
+                gslb_tests::mmdb::city("US", "NA", 42.36, -71.06),
+            ),
+        ],
+    );
+    let mut config = String::from(ZONE);
+    config.push_str(&format!(
+        r#"
+[geoip]
+database = "{}"
+
+[[datacenter]]
+name = "ams"
+lat = 52.37
+lon = 4.90
+
+[[datacenter]]
+name = "nyc"
+lat = 40.71
+lon = -74.01
+
+[[vserver]]
+name = "a1"
+address = "198.18.72.1"
+datacenter = "ams"
+
+[[vserver]]
+name = "n1"
+address = "198.18.72.2"
+datacenter = "nyc"
+
+[[pool]]
+name = "near"
+members = ["a1", "n1"]
+preferred = "geo_proximity"
+alternate = "global_availability"
+max_answers = 2
+
+[[gslb]]
+name = "near.example.test"
+ttl = 30
+pools = ["near"]
+"#,
+        db.display()
+    ));
+    check_config(&config, "explain geo");
+    let (a1, n1) = (v4("198.18.72.1"), v4("198.18.72.2"));
+    let mut f = Failures::default();
+    for no_xdp in [false, true] {
+        let what = if no_xdp { "--no-xdp" } else { "XDP" };
+        let net = Net::new(if no_xdp { "explg_slow" } else { "explg_xdp" });
+        // (client, country, nearest first, answer, (a1, n1) ranks)
+        let cases = [
+            ("198.19.1.10", "FR", ["ams", "nyc"], [a1, n1], (0, 1)),
+            ("198.19.2.10", "US", ["nyc", "ams"], [n1, a1], (1, 0)),
+        ];
+        for (client, ..) in cases {
+            net.add_cli_addr(client.parse().unwrap());
+        }
+        run_ok(
+            net.in_srv("ip")
+                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
+        );
+        let d = start_with(&net, &config, no_xdp);
+        for (client, country, nearest, want, (ra, rn)) in cases {
+            let ex = explain(&d, "near.example.test", &["--client", client]);
+            let p = &ex["placement"];
+            let geo = p["geo"].as_str().unwrap_or("");
+            let ranking: Vec<&str> = p["ranking"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let ranks: Vec<Option<u64>> = ex["a"]["explanation"]["candidates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| c["proximity"].as_u64())
+                .collect();
+            f.check(
+                geo.contains(&format!("country {country}"))
+                    && geo.contains("location")
+                    && ranking == nearest
+                    && ranks == [Some(ra), Some(rn)]
+                    && answer(&ex) == want
+                    && ex["a"]["scope"].as_u64() == Some(24),
+                || format!("{what}: {client}:\n{ex:#}"),
+            );
+            let r = net.dig(net.srv_v4(), "near.example.test", "A", &["-b", client]);
+            f.check(answer_addrs(&r) == want, || {
+                format!(
+                    "{what}: dig from {client}: {:?}, want {want:?}\n{}",
+                    answer_addrs(&r),
+                    r.raw
+                )
+            });
+        }
+        let text = d.ctl(&["explain", "near.example.test", "--client", "198.19.2.10"]);
+        f.check(
+            text.stdout.contains("geo:        country US")
+                && text.stdout.contains("nearest:    nyc, ams")
+                && text.stdout.contains("nearest#=1"),
+            || format!("{what}: explain text:\n{text}"),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    f.assert_none();
+}
