@@ -136,6 +136,16 @@ fn scores(ex: &Value) -> Vec<(String, Option<u64>)> {
         .collect()
 }
 
+/// A client address, the client-group prefix it falls in, the scope, its
+/// A answer and the (a1, n1) topology scores.
+type Case = (
+    &'static str,
+    &'static str,
+    u64,
+    IpAddr,
+    (Option<u64>, Option<u64>),
+);
+
 #[test]
 fn explain_shows_the_client_group_scores_and_scope() {
     let config = config();
@@ -145,8 +155,7 @@ fn explain_shows_the_client_group_scores_and_scope() {
     for no_xdp in [false, true] {
         let what = if no_xdp { "--no-xdp" } else { "XDP" };
         let net = Net::new(if no_xdp { "expl_slow" } else { "expl_xdp" });
-        // (client, prefix it falls in, scope, A answer, (a1, n1) scores)
-        let cases: [(&str, &str, u64, IpAddr, (Option<u64>, Option<u64>)); 3] = [
+        let cases: [Case; 3] = [
             (
                 "198.19.1.10",
                 "198.19.1.0/25",
