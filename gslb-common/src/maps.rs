@@ -497,10 +497,8 @@ pub fn mask_prefix(addr: &mut ClientPrefix, len: u8) {
     while i < 16 {
         let keep = if len >= (i + 1) * 8 {
             8
-        } else if len > i * 8 {
-            len - i * 8
         } else {
-            0
+            len.saturating_sub(i * 8)
         };
         addr[i] &= if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
         i += 1;

@@ -804,6 +804,26 @@ mod tests {
     }
 
     #[test]
+    fn persist_record_keys_equal_mask_prefix_for_every_length() {
+        let a: ClientPrefix = core::array::from_fn(|i| 0xa5 ^ (i as u8).wrapping_mul(37));
+        for l in 0..=40u8 {
+            let mut s = sticky(2, 0b11);
+            s.sticky_v4 = l;
+            let mut want = a;
+            crate::maps::mask_prefix(&mut want, 96 + l.min(32));
+            assert_eq!(persist_record_key(&s, 1, 4, &a, true).addr, want, "v4 /{l}");
+        }
+        for l in 0..=140u8 {
+            let mut s = sticky(2, 0b11);
+            s.sticky_v6 = l;
+            let mut want = a;
+            crate::maps::mask_prefix(&mut want, l.min(128));
+            let k = persist_record_key(&s, 1, 6, &a, false);
+            assert_eq!((k.addr, k.prefix_len), (want, l.min(128)), "v6 /{l}");
+        }
+    }
+
+    #[test]
     fn ecs_scope_rule() {
         let plain = sel(MODE_ROUND_ROBIN, 2);
         assert_eq!(ecs_scope(&plain, 24, true, 16, false), 0);

@@ -431,6 +431,10 @@ fn pick_first(
 /// in `s.pkey` for [`sticky_record`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "the query and the set")]
+#[allow(
+    clippy::needless_borrows_for_generic_args,
+    reason = "the key is passed where it lies, in scratch memory, not copied to the stack"
+)]
 fn sticky_lookup(
     ctx: &XdpContext,
     l: &Layers,
@@ -464,6 +468,10 @@ fn sticky_lookup(
 /// record, or records the server handed out (`s.persist_server`) for the
 /// client prefix of `s.pkey`, with its generation and the time.
 #[inline(always)]
+#[allow(
+    clippy::needless_borrows_for_generic_args,
+    reason = "the key is passed where it lies, in scratch memory, not copied to the stack"
+)]
 fn persist_done(s: &mut Scratch) {
     match s.persist_op {
         PERSIST_HIT => count(Counter::PersistHit),

@@ -2476,7 +2476,11 @@ fn ecs_v4_and_v6_echoed_with_scope_0_for_a_plain_name() {
             ),
             (v6_frame(), ecs(1, 24, 0, &[198, 18, 77])),
         ] {
-            let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+            let dns = ecs_query(
+                "www.example.test.",
+                RecordType::A,
+                std::slice::from_ref(&option),
+            );
             let (out, delta) = answered_in(f, &frame.build(&dns));
             assert_eq!(delta[Counter::AnsweredEcs as usize], 1, "{option:?}");
             // Echoed as it came, SCOPE 0: www's answer is the same for all.
@@ -2514,7 +2518,11 @@ fn ecs_source_prefix_0_is_echoed_with_scope_0() {
             (Frame::default(), ecs(1, 0, 0, &[])),
             (v6_frame(), ecs(2, 0, 0, &[])),
         ] {
-            let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+            let dns = ecs_query(
+                "www.example.test.",
+                RecordType::A,
+                std::slice::from_ref(&option),
+            );
             let (out, delta) = answered_in(f, &frame.build(&dns));
             assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
             let want = expected_with_option(&dns, 1, 30, &www_a(), &option);
@@ -2524,7 +2532,11 @@ fn ecs_source_prefix_0_is_echoed_with_scope_0() {
         }
         // Persistence keys on the all-zero client: scope stays 0.
         let option = ecs(1, 0, 0, &[]);
-        let dns = ecs_query("sticky.example.test.", RecordType::A, &[option.clone()]);
+        let dns = ecs_query(
+            "sticky.example.test.",
+            RecordType::A,
+            std::slice::from_ref(&option),
+        );
         let (out, _) = answered_in(f, &Frame::default().build(&dns));
         let r = parse_reply(&Frame::default(), &out);
         assert_eq!(r.dns[r.dns.len() - 4..], [0, 1, 0, 0]);
@@ -2592,7 +2604,11 @@ fn ecs_from_an_untrusted_resolver_is_ignored() {
     locked(|f| {
         let old = set_flags(f, CONFIG_ECS_TRUSTED, CONFIG_ECS);
         let option = ecs(1, 24, 0, &[198, 18, 79]);
-        let dns = ecs_query("www.example.test.", RecordType::A, &[option.clone()]);
+        let dns = ecs_query(
+            "www.example.test.",
+            RecordType::A,
+            std::slice::from_ref(&option),
+        );
         let trusted: Ipv4Addr = "198.18.90.7".parse().unwrap();
         let mut trie: LpmTrie<MapData, ClientPrefix, u8> = open(f, "ECS_TRUSTED", Map::LpmTrie);
         let key = Key::new(96 + 24, trusted.to_ipv6_mapped().octets());
@@ -2634,7 +2650,7 @@ fn ecs_echoed_with_scope_0_in_negative_and_static_answers() {
             ("example.test.", RecordType::MX, Counter::AnsweredStatic),
         ] {
             for frame in [Frame::default(), v6_frame()] {
-                let dns = ecs_query(name, rtype, &[option.clone()]);
+                let dns = ecs_query(name, rtype, std::slice::from_ref(&option));
                 let (out, delta) = answered_in(f, &frame.build(&dns));
                 assert_eq!(delta[kind as usize], 1, "{name} {rtype}");
                 assert_eq!(delta[Counter::AnsweredEcs as usize], 1);
@@ -2751,7 +2767,7 @@ fn ecs_scope_and_client_group_come_from_the_ecs_address() {
             // A source prefix of 0: the client 0.0.0.0, SCOPE 0.
             (from("198.18.77.5"), ecs(1, 0, 0, &[]), &group0, 0),
         ] {
-            let dns = ecs_query(NAME, RecordType::A, &[option.clone()]);
+            let dns = ecs_query(NAME, RecordType::A, std::slice::from_ref(&option));
             let (out, _) = answered_in(f, &frame.build(&dns));
             let mut echo = option.clone();
             echo.1[3] = scope;
@@ -2772,7 +2788,7 @@ fn ecs_scope_and_client_group_come_from_the_ecs_address() {
         let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
         names.insert(name_key_64(NAME), plain_entry, 0).unwrap();
         let option = ecs(1, 24, 0, &[198, 18, 77]);
-        let dns = ecs_query(NAME, RecordType::A, &[option.clone()]);
+        let dns = ecs_query(NAME, RecordType::A, std::slice::from_ref(&option));
         let (out, _) = answered_in(f, &from("198.18.0.2").build(&dns));
         let want = expected_with_option(&dns, 1, 30, &group7, &option);
         assert_eq!(out, from("198.18.0.2").build_reply(&want));
@@ -3011,13 +3027,18 @@ fn persistence_keys_on_the_ecs_address_and_raises_the_scope() {
     locked(|f| {
         let old = set_flags(f, CONFIG_ECS, CONFIG_ECS_TRUSTED);
         let option = ecs(1, 32, 0, &[198, 18, 232, 7]);
-        let (first, delta) = sticky_first(f, "198.18.0.2".parse().unwrap(), &[option.clone()]);
+        let (first, delta) = sticky_first(
+            f,
+            "198.18.0.2".parse().unwrap(),
+            std::slice::from_ref(&option),
+        );
         assert_eq!(delta[Counter::PersistNew as usize], 1);
         // Another resolver, a client of the same /24: the same record.
         let option2 = ecs(1, 24, 0, &[198, 18, 232]);
         for resolver in ["198.18.9.9", "2001:db8::9"] {
             let resolver: IpAddr = resolver.parse().unwrap();
-            let (again, delta) = sticky_first_as(f, resolver, RecordType::A, &[option2.clone()]);
+            let (again, delta) =
+                sticky_first_as(f, resolver, RecordType::A, std::slice::from_ref(&option2));
             assert_eq!(again, first, "{resolver}");
             assert_eq!(delta[Counter::PersistHit as usize], 1);
         }
