@@ -352,7 +352,12 @@ fn respond<const N: usize, const M: usize>(
     } else {
         MAX_ADDRS
     };
-    let kept = s.opaque(kept);
+    // (Inline sets have no persistence: nothing to launder.)
+    let kept = if set == INLINE {
+        MAX_ADDRS
+    } else {
+        s.opaque(kept)
+    };
     // The method's pick, made in any case (one copy of its code), but
     // moving the rotation only when it is used.
     let picked = pick_first(ctx, l, s, q, sel, kept >= MAX_ADDRS).unwrap_or(MAX_ADDRS);

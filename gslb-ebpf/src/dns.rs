@@ -504,7 +504,10 @@ pub fn build<const N: usize, const M: usize>(
     if q.has_opt {
         // The OPT record starts at the parity of `q_end`, its ECS option
         // (after 11 bytes) at the other.
-        tail += opt_sum(q, edns_udp_size) + csum::at(ecs_sum(q, &s.ecs, scope), 1);
+        tail += opt_sum(q, edns_udp_size);
+        if q.ecs_family != 0 {
+            tail += csum::at(ecs_sum(q, &s.ecs, scope), 1);
+        }
     }
     (end, header + q.qsum + csum::at(tail, q.q_end))
 }
