@@ -76,7 +76,8 @@ impl Engine {
         if new_groups > 0 && self.maps.is_some() {
             warn!(
                 new_groups,
-                "client groups added: the answer maps were sized at start for the groups then"
+                "client groups added: the answer maps have room for three times the groups \
+                 there were at start (a restart sizes them anew)"
             );
         }
         info!(?report, "client data reloaded");

@@ -112,8 +112,13 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
             }
             let d = g.decisions();
             let v = set_values(g.ttl, &d, 0);
+            // A client-aware policy has a set in every group; a reload of
+            // the client data holds the old and the new groups' sets at
+            // once, and may add groups: room for three times as many
+            // (unused capacity costs only buckets, see `MIN_CAPACITY`).
             let groups = if d.client_aware {
-                state.group_count() as u32
+                let n = state.group_count() as u32;
+                n.saturating_mul(3).max(n + 256)
             } else {
                 1
             };
