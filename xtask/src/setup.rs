@@ -18,7 +18,8 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 
 /// Debian packages every verb needs: DNS clients (`dig`; `kdig`,
 /// `kxdpgun`), interface and XDP tools, packet capture, `dnsperf`, and
-/// `unbound` (the resolver sending EDNS Client Subnet in the ECS tests).
+/// `unbound` (the resolver sending EDNS Client Subnet in the ECS tests),
+/// and `python3-pip` (for [`PIP_PACKAGES`]).
 /// Verbs that need more pass them to [`ensure`] as `extra_packages`.
 pub const APT_PACKAGES: &[&str] = &[
     "dnsutils",
@@ -29,6 +30,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "tcpdump",
     "dnsperf",
     "unbound",
+    "python3-pip",
 ];
 
 /// Python packages the tests and the bench import from `python3`, as
