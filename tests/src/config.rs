@@ -1,5 +1,6 @@
 //! Builders of the TOML tables the namespace tests' configs are made of:
-//! one `[[vserver]]`, `[[pool]]` or `[[gslb]]` table each, appended to
+//! one `[[vserver]]`, `[[datacenter]]`, `[[topology]]`, `[[pool]]` or
+//! `[[gslb]]` table each (or a list of them), appended to
 //! [`crate::harness::ZONE`]. `extra` is further `key = value` lines of the
 //! table, verbatim.
 
@@ -7,14 +8,55 @@ use std::fmt::Display;
 
 /// A `[[vserver]]` in datacenter `dc1`.
 pub fn vserver(name: &str, address: impl Display, extra: &str) -> String {
+    vserver_at(name, address, "dc1", extra)
+}
+
+/// A `[[vserver]]` in `datacenter`.
+pub fn vserver_at(name: &str, address: impl Display, datacenter: &str, extra: &str) -> String {
     format!(
         r#"
 [[vserver]]
 name = "{name}"
 address = "{address}"
-datacenter = "dc1"
+datacenter = "{datacenter}"
 {extra}"#
     )
+}
+
+/// `[[vserver]]`s from `(name, datacenter, address)`.
+pub fn vservers(servers: &[(&str, &str, &str)]) -> String {
+    servers
+        .iter()
+        .map(|(name, dc, addr)| vserver_at(name, addr, dc, ""))
+        .collect()
+}
+
+/// Where the tests' datacenters stand: (name, latitude, longitude).
+/// `pole` (the south pole) is never the nearest to any client.
+const PLACES: [(&str, f64, f64); 4] = [
+    ("ams", 52.37, 4.90),
+    ("nyc", 40.71, -74.01),
+    ("sgp", 1.35, 103.82),
+    ("pole", -89.0, 0.0),
+];
+
+/// A `[[datacenter]]` at its place in `PLACES` (ams, nyc, sgp, pole).
+pub fn datacenter(name: &str, extra: &str) -> String {
+    let (_, lat, lon) = PLACES
+        .iter()
+        .find(|p| p.0 == name)
+        .unwrap_or_else(|| panic!("no place for datacenter {name}"));
+    format!("\n[[datacenter]]\nname = \"{name}\"\nlat = {lat:.2}\nlon = {lon:.2}\n{extra}")
+}
+
+/// `[[datacenter]]`s at their places, without extra keys.
+pub fn datacenters(names: &[&str]) -> String {
+    names.iter().map(|n| datacenter(n, "")).collect()
+}
+
+/// A `[[topology]]` rule.
+pub fn topology(client: &str, server: &str, score: u32) -> String {
+    format!("\n[[topology]]\nclient = \"{client}\"\nserver = \"{server}\"\nscore = {score}\n")
 }
 
 /// A `[[pool]]` of `members` chosen by `preferred`, at most `max_answers`
@@ -100,6 +142,15 @@ mod tests {
             monitor("tcp", "tcp", &timing(200, 100, 2, 1), "port = 80\n"),
             "\n[[monitor]]\nname = \"tcp\"\ntype = \"tcp\"\ninterval = \"200ms\"\n\
              timeout = \"100ms\"\nrise = 2\nfall = 1\njitter = 0\nport = 80\n"
+        );
+        assert_eq!(
+            datacenters(&["ams", "pole"]),
+            "\n[[datacenter]]\nname = \"ams\"\nlat = 52.37\nlon = 4.90\n\
+             \n[[datacenter]]\nname = \"pole\"\nlat = -89.00\nlon = 0.00\n"
+        );
+        assert_eq!(
+            topology("cidr:198.19.1.0/24", "datacenter:ams", 100),
+            "\n[[topology]]\nclient = \"cidr:198.19.1.0/24\"\nserver = \"datacenter:ams\"\nscore = 100\n"
         );
         assert_eq!(
             gslb("www.example.test", 30, &["p"], ""),

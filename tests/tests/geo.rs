@@ -1,5 +1,5 @@
 //! Geography through XDP and the slow path: MMDB databases the test
-//! writes with python3's `mmdb-writer` (City-style records with country,
+//! writes with `gslb_tests::mmdb` (City-style records with country,
 //! continent and location, and an ASN database) for client prefixes in
 //! 198.19.x.0/24 and 2001:db8:fx::/48; a client namespace holding an
 //! address in each, queried with `dig -b`.
@@ -18,50 +18,15 @@
 use std::{
     net::IpAddr,
     path::{Path, PathBuf},
-    process::Command,
-    time::Duration,
 };
 
 use gslb_tests::{
+    clients::{add_clients, check_all_in_xdp, server_for},
+    config::{datacenter, datacenters, topology, vservers},
     harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
-    netns::{run_bounded, run_ok, Net},
+    mmdb::{self, city},
+    netns::Net,
 };
-
-/// Writes an MMDB (IPv6 tree, IPv4 inside) from `(network, JSON record)`
-/// pairs with python3's mmdb-writer.
-fn write_mmdb(path: &Path, db_type: &str, networks: &[(&str, String)]) {
-    let entries: Vec<String> = networks
-        .iter()
-        .map(|(net, rec)| format!("[\"{net}\", {rec}]"))
-        .collect();
-    let spec = format!("[{}]", entries.join(", "));
-    let script = r#"
-import json, sys
-from netaddr import IPSet
-from mmdb_writer import MMDBWriter
-w = MMDBWriter(ip_version=6, database_type=sys.argv[1], ipv4_compatible=True)
-for net, rec in json.loads(sys.argv[2]):
-    w.insert_network(IPSet([net]), rec)
-w.to_db_file(sys.argv[3])
-"#;
-    let out = run_bounded(
-        Command::new("python3")
-            .args(["-c", script, db_type, &spec])
-            .arg(path),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.success(),
-        "python3 mmdb-writer (cargo xtask setup installs it) failed:\n{out}"
-    );
-}
-
-fn city(country: &str, continent: &str, lat: f64, lon: f64) -> String {
-    format!(
-        "{{\"country\": {{\"iso_code\": \"{country}\"}}, \"continent\": {{\"code\": \
-         \"{continent}\"}}, \"location\": {{\"latitude\": {lat:.4}, \"longitude\": {lon:.4}}}}}"
-    )
-}
 
 /// The databases, in a scratch directory: (City, ASN).
 fn databases() -> (PathBuf, PathBuf) {
@@ -72,7 +37,7 @@ fn databases() -> (PathBuf, PathBuf) {
     let boston = city("US", "NA", 42.36, -71.06);
     let jakarta = city("ID", "AS", -6.21, 106.85);
     let reykjavik = city("IS", "EU", 64.15, -21.94);
-    write_mmdb(
+    mmdb::write(
         &city_db,
         "GeoIP2-City",
         &[
@@ -84,7 +49,7 @@ fn databases() -> (PathBuf, PathBuf) {
             ("2001:db8:f3::/48", jakarta),
         ],
     );
-    write_mmdb(
+    mmdb::write(
         &asn_db,
         "GeoLite2-ASN",
         &[(
@@ -102,45 +67,20 @@ fn databases() -> (PathBuf, PathBuf) {
 fn config(city_db: &Path, asn_db: &Path, nyc_bias: i32) -> String {
     let mut c = String::from(ZONE);
     c.push_str(&format!(
-        r#"
-[geoip]
-database = "{}"
-asn_database = "{}"
-
-[[datacenter]]
-name = "pole"
-lat = -89.0
-lon = 0.0
-
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-bias = {nyc_bias}
-
-[[datacenter]]
-name = "sgp"
-lat = 1.35
-lon = 103.82
-"#,
+        "\n[geoip]\ndatabase = \"{}\"\nasn_database = \"{}\"\n",
         city_db.display(),
         asn_db.display()
     ));
-    for (name, dc, addr) in [
+    c.push_str(&datacenter("pole", ""));
+    c.push_str(&datacenter("ams", ""));
+    c.push_str(&datacenter("nyc", &format!("bias = {nyc_bias}\n")));
+    c.push_str(&datacenters(&["sgp"]));
+    c.push_str(&vservers(&[
         ("d1", "pole", "198.18.70.1"),
         ("a1", "ams", "198.18.70.2"),
         ("n1", "nyc", "198.18.70.3"),
         ("s1", "sgp", "198.18.70.4"),
-    ] {
-        c.push_str(&format!(
-            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
-        ));
-    }
+    ]));
     c.push_str(
         r#"
 [[pool]]
@@ -164,29 +104,13 @@ pools = ["near"]
 name = "cc.example.test"
 ttl = 30
 pools = ["cc"]
-
-[[topology]]
-client = "country:ID"
-server = "datacenter:ams"
-score = 100
-
-[[topology]]
-client = "continent:NA"
-server = "datacenter:sgp"
-score = 100
-
-[[topology]]
-client = "continent:EU"
-server = "datacenter:sgp"
-score = 100
-
-# Written last, yet before the country and continent rules.
-[[topology]]
-client = "asn:64500"
-server = "datacenter:nyc"
-score = 100
 "#,
     );
+    c.push_str(&topology("country:ID", "datacenter:ams", 100));
+    c.push_str(&topology("continent:NA", "datacenter:sgp", 100));
+    c.push_str(&topology("continent:EU", "datacenter:sgp", 100));
+    // Written last, yet before the country and continent rules.
+    c.push_str(&topology("asn:64500", "datacenter:nyc", 100));
     c
 }
 
@@ -217,18 +141,6 @@ fn expectations() -> Vec<(IpAddr, IpAddr, IpAddr, IpAddr)> {
     ]
 }
 
-fn add_clients(net: &Net) {
-    for (client, ..) in expectations() {
-        net.add_cli_addr(client);
-    }
-    for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
-        run_ok(
-            net.in_srv("ip")
-                .args(["route", "add", prefix, "dev", &net.srv_if]),
-        );
-    }
-}
-
 #[test]
 fn nearest_datacenter_per_client_and_geo_rules() {
     let (city_db, asn_db) = databases();
@@ -238,18 +150,14 @@ fn nearest_datacenter_per_client_and_geo_rules() {
         check_config(&config, "geo");
         let what = format!("{} bias {bias}", if no_xdp { "--no-xdp" } else { "XDP" });
         let net = Net::new(&format!("geo_{bias}_{no_xdp}"));
-        add_clients(&net);
+        add_clients(&net, expectations().into_iter().map(|e| e.0));
         let d = start_with(&net, &config, no_xdp);
         let before = d.xdp.then(|| d.stats());
         let mut queries = 0;
         for (client, near0, near60, cc) in expectations() {
             let near = if bias == 0 { near0 } else { near60 };
             let src = client.to_string();
-            let server = if client.is_ipv4() {
-                net.srv_v4()
-            } else {
-                net.srv_v6()
-            };
+            let server = server_for(&net, client);
             for (name, want) in [("near.example.test", near), ("cc.example.test", cc)] {
                 let r = net.dig(server, name, "A", &["-b", &src]);
                 queries += 1;
@@ -262,16 +170,7 @@ fn nearest_datacenter_per_client_and_geo_rules() {
                 });
             }
         }
-        if let Some(before) = before {
-            let after = d.stats();
-            let answered = before.delta_of(&after, "xdp_answered");
-            f.check(answered == queries, || {
-                format!(
-                    "{what}: xdp_answered +{answered}, want +{queries}; changes: {:?}",
-                    before.delta(&after)
-                )
-            });
-        }
+        check_all_in_xdp(&mut f, &what, &d, before, queries);
     }
     let _ = std::fs::remove_file(&city_db);
     let _ = std::fs::remove_file(&asn_db);
