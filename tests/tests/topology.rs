@@ -16,8 +16,10 @@
 use std::net::IpAddr;
 
 use gslb_tests::{
+    clients::{add_clients, check_all_in_xdp, server_for},
+    config::{datacenters, topology, vservers},
     harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
-    netns::{run_ok, Net},
+    netns::Net,
 };
 
 /// Servers: d1 (dc1, first in pool order: the default), a1 (ams), n1
@@ -25,34 +27,13 @@ use gslb_tests::{
 /// availability; name `pools` picks among one-member pools by topology.
 fn config() -> String {
     let mut c = String::from(ZONE);
-    c.push_str(
-        r#"
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-
-[[datacenter]]
-name = "sgp"
-lat = 1.35
-lon = 103.82
-"#,
-    );
-    for (name, dc, addr) in [
+    c.push_str(&datacenters(&["ams", "nyc", "sgp"]));
+    c.push_str(&vservers(&[
         ("d1", "dc1", "198.18.70.1"),
         ("a1", "ams", "198.18.70.2"),
         ("n1", "nyc", "198.18.70.3"),
         ("s1", "sgp", "198.18.70.4"),
-    ] {
-        c.push_str(&format!(
-            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
-        ));
-    }
+    ]));
     c.push_str(
         r#"
 [[pool]]
@@ -87,39 +68,15 @@ pool_method = "topology"
 [[region]]
 name = "west"
 prefixes = ["198.19.2.0/24", "2001:db8:f2::/48"]
-
-[[topology]]
-client = "cidr:198.19.1.0/24"
-server = "datacenter:ams"
-score = 100
-
-[[topology]]
-client = "cidr:198.19.1.0/24"
-server = "datacenter:nyc"
-score = 50
-
-# More specific: decides a1's score for 198.19.1.128/25.
-[[topology]]
-client = "cidr:198.19.1.128/25"
-server = "datacenter:ams"
-score = 5
-
-[[topology]]
-client = "region:west"
-server = "datacenter:sgp"
-score = 100
-
-[[topology]]
-client = "cidr:198.19.2.0/24"
-server = "pool:pn"
-score = 7
-
-[[topology]]
-client = "cidr:2001:db8:f1::/48"
-server = "datacenter:nyc"
-score = 100
 "#,
     );
+    c.push_str(&topology("cidr:198.19.1.0/24", "datacenter:ams", 100));
+    c.push_str(&topology("cidr:198.19.1.0/24", "datacenter:nyc", 50));
+    // More specific: decides a1's score for 198.19.1.128/25.
+    c.push_str(&topology("cidr:198.19.1.128/25", "datacenter:ams", 5));
+    c.push_str(&topology("region:west", "datacenter:sgp", 100));
+    c.push_str(&topology("cidr:198.19.2.0/24", "pool:pn", 7));
+    c.push_str(&topology("cidr:2001:db8:f1::/48", "datacenter:nyc", 100));
     c
 }
 
@@ -147,20 +104,6 @@ fn expectations() -> Vec<(IpAddr, IpAddr, IpAddr)> {
     ]
 }
 
-/// Adds the client addresses to the client veth and routes their
-/// prefixes back from the server namespace (for the slow path).
-fn add_clients(net: &Net) {
-    for (client, _, _) in expectations() {
-        net.add_cli_addr(client);
-    }
-    for prefix in ["198.19.0.0/16", "2001:db8:f0::/44"] {
-        run_ok(
-            net.in_srv("ip")
-                .args(["route", "add", prefix, "dev", &net.srv_if]),
-        );
-    }
-}
-
 #[test]
 fn each_client_prefix_gets_its_datacenter() {
     let config = config();
@@ -169,17 +112,13 @@ fn each_client_prefix_gets_its_datacenter() {
     for no_xdp in [false, true] {
         let what = if no_xdp { "--no-xdp" } else { "XDP" };
         let net = Net::new(if no_xdp { "topo_slow" } else { "topo_xdp" });
-        add_clients(&net);
+        add_clients(&net, expectations().into_iter().map(|e| e.0));
         let d = start_with(&net, &config, no_xdp);
         let before = d.xdp.then(|| d.stats());
         let mut queries = 0;
         for (client, web, pools) in expectations() {
             let src = client.to_string();
-            let server = if client.is_ipv4() {
-                net.srv_v4()
-            } else {
-                net.srv_v6()
-            };
+            let server = server_for(&net, client);
             for (name, want) in [("web.example.test", web), ("pools.example.test", pools)] {
                 // Twice: the answer does not rotate.
                 for _ in 0..2 {
@@ -195,17 +134,7 @@ fn each_client_prefix_gets_its_datacenter() {
                 }
             }
         }
-        if let Some(before) = before {
-            let after = d.stats();
-            let answered = before.delta_of(&after, "xdp_answered");
-            f.check(answered == queries, || {
-                format!(
-                    "xdp_answered +{answered}, want +{queries} (every query answered in XDP); \
-                     changes: {:?}",
-                    before.delta(&after)
-                )
-            });
-        }
+        check_all_in_xdp(&mut f, what, &d, before, queries);
     }
     f.assert_none();
 }
@@ -221,28 +150,12 @@ const RELOAD_REGIONS: u8 = 40;
 /// east ones [n1], clients in both [n1, a1], the others [d1, n1].
 fn reload_config(dir: &std::path::Path) -> String {
     let mut c = String::from(ZONE);
-    c.push_str(
-        r#"
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-"#,
-    );
-    for (name, dc, addr) in [
+    c.push_str(&datacenters(&["ams", "nyc"]));
+    c.push_str(&vservers(&[
         ("d1", "dc1", "198.18.70.1"),
         ("a1", "ams", "198.18.70.2"),
         ("n1", "nyc", "198.18.70.3"),
-    ] {
-        c.push_str(&format!(
-            "\n[[vserver]]\nname = \"{name}\"\naddress = \"{addr}\"\ndatacenter = \"{dc}\"\n"
-        ));
-    }
+    ]));
     c.push_str(&format!(
         r#"
 [[pool]]
@@ -264,26 +177,18 @@ file = "{}"
 [[region]]
 name = "east"
 file = "{}"
-
-[[topology]]
-client = "region:west"
-server = "datacenter:ams"
-score = 100
-
-[[topology]]
-client = "region:east"
-server = "datacenter:nyc"
-score = 200
 "#,
         dir.join("west.txt").display(),
         dir.join("east.txt").display()
     ));
+    c.push_str(&topology("region:west", "datacenter:ams", 100));
+    c.push_str(&topology("region:east", "datacenter:nyc", 200));
     for k in 0..RELOAD_REGIONS {
         c.push_str(&format!(
-            "\n[[region]]\nname = \"r{k}\"\nfile = \"{}\"\n\n[[topology]]\nclient = \
-             \"region:r{k}\"\nserver = \"datacenter:ams\"\nscore = 10\n",
+            "\n[[region]]\nname = \"r{k}\"\nfile = \"{}\"\n",
             dir.join(format!("r{k}.txt")).display()
         ));
+        c.push_str(&topology(&format!("region:r{k}"), "datacenter:ams", 10));
     }
     c
 }
@@ -342,13 +247,7 @@ fn reload_gives_old_or_new_answers_under_load() {
         } else {
             "topo_reload_x"
         });
-        for (c, ..) in &cases {
-            net.add_cli_addr(*c);
-        }
-        run_ok(
-            net.in_srv("ip")
-                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
-        );
+        add_clients(&net, cases.iter().map(|(c, ..)| *c));
         let d = start_with(&net, &config, no_xdp);
         let clients: Vec<_> = cases.iter().map(|(c, ..)| net.udp_client(*c)).collect();
         let server = net.srv_v4();
@@ -417,14 +316,7 @@ fn reload_gives_old_or_new_answers_under_load() {
         f.check(switched.iter().all(|s| *s), || {
             format!("{what}: not every client got its new answer: {switched:?}")
         });
-        if let Some(before) = before {
-            let after = d.stats();
-            let answered = before.delta_of(&after, "xdp_answered");
-            let n = seen.len() as u64;
-            f.check(answered == n, || {
-                format!("{what}: xdp_answered +{answered}, want +{n}")
-            });
-        }
+        check_all_in_xdp(&mut f, what, &d, before, seen.len() as u64);
     }
     let _ = std::fs::remove_dir_all(&dir);
     f.assert_none();
