@@ -13,8 +13,11 @@
 use std::net::IpAddr;
 
 use gslb_tests::{
+    clients::{add_clients, check_all_in_xdp},
+    config::{datacenters, topology, vservers},
     harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
-    netns::{run_ok, Net},
+    mmdb,
+    netns::Net,
 };
 use serde_json::Value;
 
@@ -23,28 +26,13 @@ use serde_json::Value;
 /// (round robin, no topology) answers every client alike.
 fn config() -> String {
     let mut c = String::from(ZONE);
+    c.push_str(&datacenters(&["ams", "nyc"]));
+    c.push_str(&vservers(&[
+        ("a1", "ams", "198.18.71.1"),
+        ("n1", "nyc", "198.18.71.2"),
+    ]));
     c.push_str(
         r#"
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-
-[[vserver]]
-name = "a1"
-address = "198.18.71.1"
-datacenter = "ams"
-
-[[vserver]]
-name = "n1"
-address = "198.18.71.2"
-datacenter = "nyc"
-
 [[pool]]
 name = "web"
 members = ["a1", "n1"]
@@ -81,23 +69,11 @@ persistence = { ttl = "10m" }
 name = "sticky.example.test"
 ttl = 30
 pools = ["st"]
-
-[[topology]]
-client = "cidr:198.19.1.0/24"
-server = "datacenter:ams"
-score = 100
-
-[[topology]]
-client = "cidr:198.19.1.0/24"
-server = "datacenter:nyc"
-score = 50
-
-[[topology]]
-client = "cidr:198.19.1.128/25"
-server = "datacenter:ams"
-score = 5
 "#,
     );
+    c.push_str(&topology("cidr:198.19.1.0/24", "datacenter:ams", 100));
+    c.push_str(&topology("cidr:198.19.1.0/24", "datacenter:nyc", 50));
+    c.push_str(&topology("cidr:198.19.1.128/25", "datacenter:ams", 5));
     c
 }
 
@@ -173,13 +149,7 @@ fn explain_shows_the_client_group_scores_and_scope() {
             // No rule: the alternate (global availability), no scores.
             ("198.19.9.10", "", 0, a1, (None, None)),
         ];
-        for (client, _, _, _, _) in cases {
-            net.add_cli_addr(client.parse().unwrap());
-        }
-        run_ok(
-            net.in_srv("ip")
-                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
-        );
+        add_clients(&net, cases.map(|c| c.0.parse().unwrap()));
         let d = start_with(&net, &config, no_xdp);
         let before = d.xdp.then(|| d.stats());
         let mut queries = 0;
@@ -299,16 +269,7 @@ fn explain_shows_the_client_group_scores_and_scope() {
                 && text.contains("ecs scope: 25"),
             || format!("{what}: explain text:\n{out}"),
         );
-        if let Some(before) = before {
-            let after = d.stats();
-            let answered = before.delta_of(&after, "xdp_answered");
-            f.check(answered == queries, || {
-                format!(
-                    "xdp_answered +{answered}, want +{queries}; changes: {:?}",
-                    before.delta(&after)
-                )
-            });
-        }
+        check_all_in_xdp(&mut f, what, &d, before, queries);
     }
     f.assert_none();
 }
@@ -322,45 +283,24 @@ fn explain_shows_geo_data_and_ranking() {
     let dir = std::env::temp_dir().join(format!("gslbt-explain-geo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("City.mmdb");
-    gslb_tests::mmdb::write(
+    mmdb::write(
         &db,
         "GeoIP2-City",
         &[
-            (
-                "198.19.1.0/24",
-                gslb_tests::mmdb::city("FR", "EU", 48.85, 2.35),
-            ),
-            (
-                "198.19.2.0/24",
-                gslb_tests::mmdb::city("US", "NA", 42.36, -71.06),
-            ),
+            ("198.19.1.0/24", mmdb::city("FR", "EU", 48.85, 2.35)),
+            ("198.19.2.0/24", mmdb::city("US", "NA", 42.36, -71.06)),
         ],
     );
     let mut config = String::from(ZONE);
+    config.push_str(&datacenters(&["ams", "nyc"]));
+    config.push_str(&vservers(&[
+        ("a1", "ams", "198.18.72.1"),
+        ("n1", "nyc", "198.18.72.2"),
+    ]));
     config.push_str(&format!(
         r#"
 [geoip]
 database = "{}"
-
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-
-[[vserver]]
-name = "a1"
-address = "198.18.72.1"
-datacenter = "ams"
-
-[[vserver]]
-name = "n1"
-address = "198.18.72.2"
-datacenter = "nyc"
 
 [[pool]]
 name = "near"
@@ -387,13 +327,7 @@ pools = ["near"]
             ("198.19.1.10", "FR", ["ams", "nyc"], [a1, n1], (0, 1)),
             ("198.19.2.10", "US", ["nyc", "ams"], [n1, a1], (1, 0)),
         ];
-        for (client, ..) in cases {
-            net.add_cli_addr(client.parse().unwrap());
-        }
-        run_ok(
-            net.in_srv("ip")
-                .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
-        );
+        add_clients(&net, cases.map(|c| c.0.parse().unwrap()));
         let d = start_with(&net, &config, no_xdp);
         for (client, country, nearest, want, (ra, rn)) in cases {
             let ex = explain(&d, "near.example.test", &["--client", client]);
