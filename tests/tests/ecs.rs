@@ -15,6 +15,7 @@ use std::{
 };
 
 use gslb_tests::{
+    config::{datacenters, topology, vservers},
     harness::{check_config, start_with, v4, Failures, ZONE},
     netns::{in_netns, run_bounded, Net},
 };
@@ -28,33 +29,14 @@ fn config(extra_server: &str) -> String {
         "edns_udp_size = 1232",
         &format!("edns_udp_size = 1232\n{extra_server}"),
     );
+    c.push_str(&datacenters(&["ams", "nyc"]));
+    c.push_str(&vservers(&[
+        ("d1", "dc1", "198.18.70.1"),
+        ("a1", "ams", "198.18.70.2"),
+        ("n1", "nyc", "198.18.70.3"),
+    ]));
     c.push_str(
         r#"
-[[datacenter]]
-name = "ams"
-lat = 52.37
-lon = 4.90
-
-[[datacenter]]
-name = "nyc"
-lat = 40.71
-lon = -74.01
-
-[[vserver]]
-name = "d1"
-address = "198.18.70.1"
-datacenter = "dc1"
-
-[[vserver]]
-name = "a1"
-address = "198.18.70.2"
-datacenter = "ams"
-
-[[vserver]]
-name = "n1"
-address = "198.18.70.3"
-datacenter = "nyc"
-
 [[pool]]
 name = "web"
 members = ["d1", "a1", "n1"]
@@ -81,23 +63,11 @@ pools = ["sticky"]
 name = "plain.example.test"
 ttl = 30
 a = ["198.18.70.9"]
-
-[[topology]]
-client = "cidr:198.19.1.0/24"
-server = "datacenter:ams"
-score = 100
-
-[[topology]]
-client = "cidr:198.19.2.0/24"
-server = "datacenter:nyc"
-score = 100
-
-[[topology]]
-client = "cidr:2001:db8:f1::/48"
-server = "datacenter:nyc"
-score = 100
 "#,
     );
+    c.push_str(&topology("cidr:198.19.1.0/24", "datacenter:ams", 100));
+    c.push_str(&topology("cidr:198.19.2.0/24", "datacenter:nyc", 100));
+    c.push_str(&topology("cidr:2001:db8:f1::/48", "datacenter:nyc", 100));
     c
 }
 
