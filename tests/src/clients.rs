@@ -1,12 +1,13 @@
 //! Clients spread over prefixes for the client-aware tests: their
 //! addresses on the client veth (198.19.0.0/16, 2001:db8:f0::/44) with
 //! routes back from the server namespace, the server address of a
-//! client's family, and the check that XDP answered every query.
+//! client's family, the check of the answer a client gets, and the check
+//! that XDP answered every query.
 
 use std::net::IpAddr;
 
 use crate::{
-    harness::Failures,
+    harness::{answer_addrs, Failures},
     netns::{run_ok, Counters, Daemon, Net},
 };
 
@@ -31,6 +32,26 @@ pub fn server_for(net: &Net, client: IpAddr) -> IpAddr {
     } else {
         net.srv_v6()
     }
+}
+
+/// Checks that `dig name A` from `client` (to the server address of its
+/// family) is NOERROR with exactly the addresses `want`.
+pub fn check_answer(
+    f: &mut Failures,
+    what: &str,
+    net: &Net,
+    client: IpAddr,
+    name: &str,
+    want: &[IpAddr],
+) {
+    let r = net.dig(server_for(net, client), name, "A", &["-b", &client.to_string()]);
+    let got = answer_addrs(&r);
+    f.check(r.status == "NOERROR" && got == want, || {
+        format!(
+            "{what}: {name} A from {client}: {} {got:?}, want {want:?}\n{}",
+            r.status, r.raw
+        )
+    });
 }
 
 /// With XDP attached (`before` taken then), checks that `xdp_answered`

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use gslb_tests::{
-    clients::{add_clients, check_all_in_xdp},
+    clients::{add_clients, check_all_in_xdp, check_answer},
     config::{datacenters, topology, vservers},
     harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
     mmdb,
@@ -193,16 +193,8 @@ fn explain_shows_the_client_group_scores_and_scope() {
             // dig from that address gets what explain says, for both
             // names of the policy.
             for name in ["web.example.test", "www.example.test"] {
-                let r = net.dig(net.srv_v4(), name, "A", &["-b", client]);
+                check_answer(&mut f, what, &net, client.parse().unwrap(), name, &[want]);
                 queries += 1;
-                f.check(r.status == "NOERROR" && answer_addrs(&r) == [want], || {
-                    format!(
-                        "{what}: {name} from {client}: {} {:?}, want [{want}]\n{}",
-                        r.status,
-                        answer_addrs(&r),
-                        r.raw
-                    )
-                });
             }
         }
         // An ECS prefix: its address is the client; the scope is the
@@ -354,14 +346,8 @@ pools = ["near"]
                     && ex["a"]["scope"].as_u64() == Some(24),
                 || format!("{what}: {client}:\n{ex:#}"),
             );
-            let r = net.dig(net.srv_v4(), "near.example.test", "A", &["-b", client]);
-            f.check(answer_addrs(&r) == want, || {
-                format!(
-                    "{what}: dig from {client}: {:?}, want {want:?}\n{}",
-                    answer_addrs(&r),
-                    r.raw
-                )
-            });
+            let src = client.parse().unwrap();
+            check_answer(&mut f, what, &net, src, "near.example.test", &want);
         }
         let text = d.ctl(&["explain", "near.example.test", "--client", "198.19.2.10"]);
         f.check(

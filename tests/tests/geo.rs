@@ -21,9 +21,9 @@ use std::{
 };
 
 use gslb_tests::{
-    clients::{add_clients, check_all_in_xdp, server_for},
+    clients::{add_clients, check_all_in_xdp, check_answer},
     config::{datacenter, datacenters, topology, vservers},
-    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    harness::{check_config, start_with, v4, Failures, ZONE},
     mmdb::{self, city},
     netns::Net,
 };
@@ -156,18 +156,9 @@ fn nearest_datacenter_per_client_and_geo_rules() {
         let mut queries = 0;
         for (client, near0, near60, cc) in expectations() {
             let near = if bias == 0 { near0 } else { near60 };
-            let src = client.to_string();
-            let server = server_for(&net, client);
             for (name, want) in [("near.example.test", near), ("cc.example.test", cc)] {
-                let r = net.dig(server, name, "A", &["-b", &src]);
+                check_answer(&mut f, &what, &net, client, name, &[want]);
                 queries += 1;
-                let got = answer_addrs(&r);
-                f.check(r.status == "NOERROR" && got == [want], || {
-                    format!(
-                        "{what}: {name} A from {client}: {} {got:?}, want [{want}]\n{}",
-                        r.status, r.raw
-                    )
-                });
             }
         }
         check_all_in_xdp(&mut f, &what, &d, before, queries);

@@ -16,9 +16,9 @@
 use std::net::IpAddr;
 
 use gslb_tests::{
-    clients::{add_clients, check_all_in_xdp, server_for},
+    clients::{add_clients, check_all_in_xdp, check_answer},
     config::{datacenters, topology, vservers},
-    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    harness::{check_config, start_with, v4, Failures, ZONE},
     netns::Net,
 };
 
@@ -117,20 +117,11 @@ fn each_client_prefix_gets_its_datacenter() {
         let before = d.xdp.then(|| d.stats());
         let mut queries = 0;
         for (client, web, pools) in expectations() {
-            let src = client.to_string();
-            let server = server_for(&net, client);
             for (name, want) in [("web.example.test", web), ("pools.example.test", pools)] {
                 // Twice: the answer does not rotate.
                 for _ in 0..2 {
-                    let r = net.dig(server, name, "A", &["-b", &src]);
+                    check_answer(&mut f, what, &net, client, name, &[want]);
                     queries += 1;
-                    let got = answer_addrs(&r);
-                    f.check(r.status == "NOERROR" && got == [want], || {
-                        format!(
-                            "{what}: {name} A from {client}: {} {got:?}, want [{want}]\n{}",
-                            r.status, r.raw
-                        )
-                    });
                 }
             }
         }
