@@ -19,11 +19,12 @@ use std::{
 };
 
 use gslb_tests::{
+    clients::add_clients,
     config::{gslb, monitor, pool, timing, vserver},
     harness::{
         start_with, wait_availability, wait_probed_ok, Failures, BACKEND_BODY, BACKEND_PORT, ZONE,
     },
-    netns::{run_ok, Backend, Net},
+    netns::{Backend, Net},
 };
 use hickory_proto::rr::RecordType;
 
@@ -87,14 +88,7 @@ fn setup(tag: &str) -> Setup {
             Backend::start(&net, SocketAddr::new(*a, BACKEND_PORT), BACKEND_BODY)
         })
         .collect();
-    for p in 1..=PREFIXES {
-        net.add_cli_addr(client(p));
-    }
-    // The slow path's replies to the client prefixes.
-    run_ok(
-        net.in_srv("ip")
-            .args(["route", "add", "198.19.0.0/16", "dev", &net.srv_if]),
-    );
+    add_clients(&net, (1..=PREFIXES).map(client));
     Setup {
         net,
         servers,
