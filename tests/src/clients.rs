@@ -44,7 +44,12 @@ pub fn check_answer(
     name: &str,
     want: &[IpAddr],
 ) {
-    let r = net.dig(server_for(net, client), name, "A", &["-b", &client.to_string()]);
+    let r = net.dig(
+        server_for(net, client),
+        name,
+        "A",
+        &["-b", &client.to_string()],
+    );
     let got = answer_addrs(&r);
     f.check(r.status == "NOERROR" && got == want, || {
         format!(
