@@ -1,5 +1,6 @@
-//! Test support: packet builders for BPF_PROG_TEST_RUN tables and the
-//! network-namespace harness.
+//! Test support: packet builders for BPF_PROG_TEST_RUN tables, the
+//! network-namespace harness, config builders, client prefixes and
+//! MaxMind databases for the namespace tests.
 
 pub mod clients;
 pub mod config;
