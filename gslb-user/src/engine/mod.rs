@@ -128,6 +128,9 @@ pub struct Engine {
     /// The answer policies (gslb names with pools; the others never
     /// change), each with the index in `cfg.gslb` of its first name.
     dynamic: Vec<(PolicyKey, usize)>,
+    /// The gslb names with a pool that has persistence: the only ones
+    /// whose set ids the slow path's persistence records need.
+    sticky: Vec<LowerName>,
     /// The `CLIENT_GROUPS` trie (with XDP), for client data reloads.
     client_trie: Option<crate::fastpath::clients::ClientTrie>,
 }
@@ -147,6 +150,7 @@ impl Engine {
         let dynamic = dynamic_policies(&cfg, &mut policies).expect("fewer policies than ids");
         let n = servers.capacity();
         let window = window_ticks(cfg.engine.fewest_selected_window);
+        let sticky = sticky_names(&cfg);
         Engine {
             // Every id has a counter, so a later config's servers need no
             // new one.
@@ -160,6 +164,7 @@ impl Engine {
             explanations: HashMap::new(),
             policies,
             dynamic,
+            sticky,
             round: 0,
             client_trie: None,
         }
@@ -201,6 +206,27 @@ fn dynamic_policies(
         .collect();
     policies.assign(dynamic.iter().map(|(k, _)| k))?;
     Ok(dynamic)
+}
+
+/// The gslb names with a pool (or last resort pool) that has
+/// persistence.
+fn sticky_names(cfg: &Config) -> Vec<LowerName> {
+    let sticky: std::collections::HashSet<&str> = cfg
+        .pools
+        .iter()
+        .filter(|p| p.persistence.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    cfg.gslb
+        .iter()
+        .filter(|g| {
+            g.pools
+                .iter()
+                .chain(&g.last_resort_pool)
+                .any(|p| sticky.contains(p.as_str()))
+        })
+        .map(|g| LowerName::new(&g.name))
+        .collect()
 }
 
 /// Ticks in a hand-out window of `window` (at least one).
@@ -337,11 +363,12 @@ impl Engine {
     /// persistence, which its records are keyed by.
     fn publish_sets(&self, state: &State) {
         let Some(maps) = &self.maps else { return };
-        for g in &state.gslb {
-            let sticky = |d: &Decision| matches!(d, Decision::Answer(s) if s.sel.sticky_ttl != 0);
-            if !(sticky(&g.a()) || sticky(&g.aaaa())) {
+        // Only the names that can have persistence: reading every name's
+        // decisions here made each recompute cost O(names).
+        for name in &self.sticky {
+            let Some(g) = state.gslb_name(name) else {
                 continue;
-            }
+            };
             if let Some(id) = maps.set_id(g) {
                 state
                     .persist
@@ -419,6 +446,7 @@ impl Engine {
             self.window.forget(id.index());
         }
         self.dynamic = dynamic_policies(&cfg, &mut self.policies)?;
+        self.sticky = sticky_names(&cfg);
         self.cfg = cfg;
         Ok(())
     }
