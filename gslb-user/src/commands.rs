@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use gslb::{
     api::{
         control,
@@ -19,7 +19,7 @@ use gslb::{
 /// `gslb check`: validates the config at `path`, printing its warnings.
 pub fn check(path: &Path) -> Result<()> {
     let (cfg, warnings) = config::load_with_warnings(path)?;
-    State::from_config(&cfg);
+    State::try_from_config(&cfg).with_context(|| format!("{}: client groups", path.display()))?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }

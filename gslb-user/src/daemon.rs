@@ -76,7 +76,7 @@ pub async fn run(args: Options) -> Result<()> {
             }
         }
     }
-    let mut state = State::from_config(&cfg);
+    let mut state = State::try_from_config(&cfg).context("building the client groups")?;
     // Bind first: a port in use must not leave an XDP program behind.
     let listeners = server::bind(&cfg.server.listen).await?;
     let addrs = listeners.local_addrs();

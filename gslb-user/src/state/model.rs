@@ -375,6 +375,25 @@ impl State {
     /// inconsistent config yields a state that answers something, never a
     /// panic (duplicates merge, gslb names outside every zone are dropped).
     pub fn from_config(cfg: &Config) -> State {
+        let clients = crate::clients::ClientMap::build(cfg).unwrap_or_else(|e| {
+            tracing::warn!("client groups: {e}; every client is in group 0");
+            crate::clients::ClientMap::empty()
+        });
+        State::with_clients(cfg, clients)
+    }
+
+    /// As [`State::from_config`], but client data that cannot be built
+    /// (a region file or geo database gone since validation, more client
+    /// profiles than group ids) is an error rather than every client in
+    /// group 0: what the daemon and `gslb check` use.
+    pub fn try_from_config(cfg: &Config) -> Result<State, crate::clients::ClientsError> {
+        Ok(State::with_clients(
+            cfg,
+            crate::clients::ClientMap::build(cfg)?,
+        ))
+    }
+
+    fn with_clients(cfg: &Config, clients: crate::clients::ClientMap) -> State {
         let mut zones = Vec::with_capacity(cfg.zones.len());
         let mut zone_index = HashMap::new();
         for z in &cfg.zones {
@@ -406,11 +425,7 @@ impl State {
             server: cfg.server.clone(),
             zones,
             gslb: Vec::with_capacity(cfg.gslb.len()),
-            clients: Arc::new(crate::clients::ClientMap::build(cfg).unwrap_or_else(|e| {
-                // Validation read the same files; they changed since.
-                tracing::warn!("client groups: {e}; every client is in group 0");
-                crate::clients::ClientMap::empty()
-            })),
+            clients: Arc::new(clients),
             persist: Arc::new(PersistStore::memory(cfg.server.persist_records)),
             zone_index,
             gslb_index: HashMap::new(),
