@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod decide;
+pub mod history;
 pub mod hits;
 pub mod metrics;
 mod persist;
@@ -69,6 +70,12 @@ pub enum Command {
     Status {
         /// Result.
         reply: oneshot::Sender<StatusReport>,
+    },
+    /// Answers per name over the last minutes and recent changes (the
+    /// status page).
+    History {
+        /// Result.
+        reply: oneshot::Sender<history::HistoryReport>,
     },
     /// Explain the answer for a name.
     Explain {
@@ -133,6 +140,8 @@ pub struct Engine {
     sticky: Vec<LowerName>,
     /// The `CLIENT_GROUPS` trie (with XDP), for client data reloads.
     client_trie: Option<crate::fastpath::clients::ClientTrie>,
+    /// Answers per name per tick and recent changes (the status page).
+    history: history::History,
 }
 
 impl Engine {
@@ -167,6 +176,7 @@ impl Engine {
             sticky,
             round: 0,
             client_trie: None,
+            history: history::History::default(),
         }
     }
 
@@ -396,6 +406,8 @@ impl Engine {
             .ok()
             .map(|d| d.as_secs_f64());
         if ev.changed {
+            let server = self.server_name(ev.server);
+            self.record_health_change(server, &ev.monitor, ev.up, &ev.probe.message);
             info!(
                 server = %self.server_name(ev.server),
                 monitor = %ev.monitor,
@@ -456,6 +468,7 @@ impl Engine {
         self.expire_metrics(Instant::now());
         self.round += 1;
         self.count_hand_outs();
+        self.record_history(SystemTime::now());
         self.recompute();
     }
 
@@ -495,7 +508,10 @@ impl Engine {
                     .and_then(|id| self.servers.get_mut(id))
                 {
                     Some(rt) => {
-                        rt.admin = state;
+                        let before = std::mem::replace(&mut rt.admin, state);
+                        if before != state {
+                            self.record_admin_change(&server, before, state);
+                        }
                         info!(%server, %state, "admin state changed");
                         self.recompute();
                         Ok(())
@@ -506,6 +522,9 @@ impl Engine {
             }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            Command::History { reply } => {
+                let _ = reply.send(self.history.report());
             }
             Command::Explain {
                 name,
