@@ -48,6 +48,12 @@ pub const SERVER_GEN: &str = "SERVER_GEN";
 pub const SERVER_HITS: &str = "SERVER_HITS";
 /// Most servers (server ids are `0..MAX_SERVERS`).
 pub const MAX_SERVERS: u32 = 4096;
+/// Per-CPU count of the answers handed out per gslb name (with pools),
+/// indexed by the name's counter id ([`NameEntry::counter`]).
+pub const NAME_ANSWERS: &str = "NAME_ANSWERS";
+/// Most gslb names with an answer counter (counter ids are
+/// `0..MAX_COUNTED_NAMES`); names past it are answered, not counted.
+pub const MAX_COUNTED_NAMES: u32 = 65_536;
 /// Answer sets for A.
 pub const ANSWERS_V4: &str = "ANSWERS_V4";
 /// Answer sets for AAAA.
@@ -238,6 +244,10 @@ pub const NAME_CLIENT_AWARE: u8 = 64;
 pub const NO_ZONE: u16 = u16::MAX;
 /// Server id meaning "no server" (fixed addresses): not counted in
 /// `SERVER_HITS` (the index is out of range).
+/// [`NameEntry::flags`]: a gslb name whose address answers are counted in
+/// [`NAME_ANSWERS`] at [`NameEntry::counter`]. Such an entry has no
+/// inline answers: the counter id takes their place.
+pub const NAME_COUNTED: u8 = 128;
 pub const NO_SERVER: u16 = u16::MAX;
 
 /// Most A addresses stored inline in a [`NameEntry`]; larger fixed sets
@@ -320,6 +330,21 @@ impl NameEntry {
     pub const fn inline_count(&self) -> u8 {
         self.inline_n & 0x0f
     }
+    /// Index of the name's answer counter in [`NAME_ANSWERS`] (with
+    /// [`NAME_COUNTED`]): the first inline word, unused by an entry
+    /// without inline answers.
+    #[inline(always)]
+    pub const fn counter(&self) -> u32 {
+        u32::from_ne_bytes(self.inline_a[0])
+    }
+
+    /// Marks the entry [`NAME_COUNTED`] with counter id `id`; the entry
+    /// must have no inline answers.
+    pub fn set_counter(&mut self, id: u32) {
+        self.flags |= NAME_COUNTED;
+        self.inline_a[0] = id.to_ne_bytes();
+    }
+
 
     /// Most inline A answers per response (`0` = all).
     pub const fn inline_max(&self) -> u8 {

@@ -13,7 +13,7 @@ use gslb_common::{
     maps::{
         AnswerKey, Canned, Config, NameEntry, PersistRecord, StaticKey, CONFIG_CLIENT_GROUPS,
         CONFIG_ECS, CONFIG_ECS_TRUSTED, MAX_ADDRS, NAME_CLIENT_AWARE, NAME_INLINE_A,
-        NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
+        NAME_COUNTED, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -23,8 +23,8 @@ use crate::{
     dns::{self, Query},
     headers::{self, Layers},
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, PERSIST, PERSIST_HIT,
-        PERSIST_NEW, SERVER_GEN, SERVER_HITS, STATIC, ZONES,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, NAME_ANSWERS, PERSIST,
+        PERSIST_HIT, PERSIST_NEW, SERVER_GEN, SERVER_HITS, STATIC, ZONES,
     },
     send::send,
 };
@@ -125,6 +125,12 @@ pub fn for_name(
     send(ctx, s, l, dns_off, q.q_end, resp_len, sum)?;
     if q.ecs_family != 0 {
         count(Counter::AnsweredEcs);
+    }
+    if entry.flags & NAME_COUNTED != 0 {
+        if let Some(c) = NAME_ANSWERS.get_ptr_mut(entry.counter()) {
+            // SAFETY: per-CPU slot.
+            unsafe { *c += 1 };
+        }
     }
     persist_done(s);
     Ok(())

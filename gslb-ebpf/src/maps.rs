@@ -10,7 +10,8 @@ use gslb_common::{
     maps::{
         AnswerKey, AnswerV4, AnswerV6, Canned, ClientGroup, ClientPrefix, Config, LocalAddrs,
         NameEntry, NameSlot, PersistKey, PersistRecord, StaticKey, DEFAULT_MAX_NAMES,
-        DEFAULT_PERSIST_RECORDS, MAX_CLIENT_PREFIXES, MAX_ECS_TRUSTED, MAX_SERVERS, MAX_ZONES,
+        DEFAULT_PERSIST_RECORDS, MAX_CLIENT_PREFIXES, MAX_COUNTED_NAMES, MAX_ECS_TRUSTED,
+        MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -27,6 +28,11 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(Counter::C
 /// Per-CPU count of first answers per server id.
 #[map]
 pub static SERVER_HITS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_SERVERS, 0);
+
+/// Per-CPU count of address answers per gslb name, by the name's counter
+/// id (`NameEntry::counter`).
+#[map]
+pub static NAME_ANSWERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_COUNTED_NAMES, 0);
 
 /// Client prefix → client group and the prefix's length (the ECS scope).
 #[map]

@@ -218,6 +218,7 @@ fn rrset(
                 Outcome::Drop => return Found::Drop,
                 Outcome::Servfail => return Found::Servfail,
                 // "Return to DNS": the static zone data at the name.
+                    g.count_answer();
                 Outcome::ReturnToDns => static_rrset(qtype),
             }
         }
@@ -232,6 +233,7 @@ fn rrset(
             })
             .or_else(|| zone.rrsets(key).next().map(<[Record]>::to_vec)),
         (RecordType::ANY, None) => zone.rrsets(key).next().map(<[Record]>::to_vec),
+                    g.count_answer();
         _ => static_rrset(qtype),
     };
     match found {

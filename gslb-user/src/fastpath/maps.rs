@@ -13,14 +13,15 @@ use std::{
 };
 
 use aya::{
-    maps::{Array, HashMap, MapData},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues},
     Ebpf,
 };
 use gslb_common::maps::{
     name_class, AnswerKey, AnswerV4, AnswerV6, Canned, Config, LocalAddrs, NameEntry, StaticKey,
     ANSWERS_V4, ANSWERS_V6, CONFIG, CONFIG_ENABLED, CONFIG_SLOT_OVERFLOW, LOCAL_ADDRS, MAX_ADDRS,
-    MAX_INLINE_A, MAX_LOCAL_ADDRS, MAX_ZONES, NAME_CLIENT_AWARE, NAME_INLINE_A, NAME_INLINE_AAAA,
-    NAME_MAPS, NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER, STATIC, ZONES,
+    MAX_INLINE_A, MAX_LOCAL_ADDRS, MAX_ZONES, NAME_ANSWERS, NAME_CLIENT_AWARE, NAME_COUNTED,
+    NAME_INLINE_A, NAME_INLINE_AAAA, NAME_MAPS, NAME_NEG_TTL, NAME_NODATA, NAME_SLOTS, NO_SERVER,
+    STATIC, ZONES,
 };
 use gslb_common::select::{Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH};
 
@@ -111,7 +112,7 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
                 }
             }
             let d = g.decisions();
-            let v = set_values(g.ttl, &d, 0);
+            let v = set_values(g.ttl, &d, 0, g.policy.is_none());
             // A client-aware policy has a set in every group; a reload of
             // the client data holds the old and the new groups' sets at
             // once, and may add groups: room for three times as many
@@ -242,7 +243,10 @@ struct SetValues {
 /// one in every group the decisions name (a group whose decision has no
 /// map value gets an empty `MODE_SLOW_PATH` set: the slow path answers
 /// it, rather than the kernel falling back to group 0's answers).
-fn set_values(ttl: u32, d: &Decisions, id: u32) -> SetValues {
+///
+/// `inline`: whether sets may be stored inline at all; not for counted
+/// names, whose entry holds the counter id there ([`NAME_COUNTED`]).
+fn set_values(ttl: u32, d: &Decisions, id: u32, inline: bool) -> SetValues {
     let mut entry = NameEntry::EMPTY;
     entry.flags |= NAME_NEG_TTL;
     entry.inline_ttl = ttl;
@@ -289,10 +293,12 @@ fn set_values(ttl: u32, d: &Decisions, id: u32) -> SetValues {
     let mut v4 = answer_v4(&d0.a);
     let mut v6 = answer_v6(&d0.aaaa);
     let entry = &mut out.entry;
-    let a_inline = v4
-        .filter(|v| fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == ttl);
+    let a_inline = v4.filter(|v| {
+        inline && fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == ttl
+    });
     let aaaa_inline = v6.filter(|v| {
-        fixed(&v.sel)
+        inline
+            && fixed(&v.sel)
             && v.sel.count == 1
             && v.sel.ttl == ttl
             && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1)
@@ -391,6 +397,12 @@ pub struct Maps {
 }
 
 fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, MapsError> {
+    /// Per-CPU answers per gslb name counter id (`NAME_ANSWERS`).
+    answers: PerCpuArray<MapData, u64>,
+    /// The counter ids this daemon has zeroed (the first time it wrote a
+    /// name entry with that id): a count is this daemon's, even when the
+    /// map was left by an earlier one.
+    counted: std::collections::HashSet<u32>,
     ebpf.take_map(name)
         .ok_or_else(|| MapsError::Missing(name.to_owned()))
 }
@@ -418,9 +430,19 @@ impl Maps {
         })
     }
 
+            answers: take(ebpf, NAME_ANSWERS)?.try_into()?,
+            counted: Default::default(),
     /// The entries `state` calls for, with ids stable per policy or name.
     fn entries(&mut self, state: &State) -> Entries {
         let mut e = Entries {
+    /// The XDP program's answers of the gslb name with counter id `id`
+    /// (`GslbName::counter`), summed over the CPUs.
+    pub fn name_answers(&self, id: u32) -> u64 {
+        self.answers
+            .get(&id, 0)
+            .map_or(0, |v| v.iter().copied().sum())
+    }
+
             negatives: Negatives::of(state),
             ..Entries::default()
         };
@@ -456,7 +478,7 @@ impl Maps {
             let id = self.id_of(&set_key);
             e.keys.insert(set_key);
             let mut entry = *done.entry(id).or_insert_with(|| {
-                let v = set_values(g.ttl, &g.decisions(), id);
+                let v = set_values(g.ttl, &g.decisions(), id, g.policy.is_none());
                 e.v4.extend(v.v4);
                 e.v6.extend(v.v6);
                 v.entry
@@ -467,6 +489,9 @@ impl Maps {
             e.names.insert(key, entry);
         }
         e
+            if let Some(c) = g.counter {
+                entry.set_counter(c);
+            }
     }
 
     /// The id of `key` (a new one the first time).
@@ -504,7 +529,7 @@ impl Maps {
             return Ok(0);
         };
         let id = self.id_of(&SetKey::of(first, &wire_key(&first.name)));
-        let want = set_values(first.ttl, &first.decisions(), id);
+        let want = set_values(first.ttl, &first.decisions(), id, first.policy.is_none());
         let mut changes = 0;
         for (k, v) in &want.v4 {
             if self.current.v4.get(k) != Some(v) {
@@ -529,6 +554,9 @@ impl Maps {
             if self.current.names.get(&key) != Some(&entry) {
                 self.name_op(&key, Some(entry))?;
                 self.current.names.insert(key, entry);
+            if let Some(c) = g.counter {
+                entry.set_counter(c);
+            }
                 changes += 1;
             }
         }
@@ -679,6 +707,16 @@ impl Maps {
             self.overflow.insert(key.to_vec());
             if self.overflow.len() == 1 && self.config_value.flags & CONFIG_ENABLED != 0 {
                 self.write_config()?;
+        // A counter starts from zero before the program first counts in it.
+        if let Some(v) = value.filter(|v| v.flags & NAME_COUNTED != 0) {
+            if self.counted.insert(v.counter()) {
+                // (The possible CPUs were read when the object was loaded.)
+                let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1));
+                if let Ok(zeros) = PerCpuValues::try_from(vec![0u64; cpus]) {
+                    self.answers.set(v.counter(), zeros, 0)?;
+                }
+            }
+        }
             }
         } else if value.is_none() {
             self.overflow.remove(key);
@@ -718,7 +756,7 @@ mod tests {
 
     /// The entry and group-0 sets of `g` under set id `id`.
     fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
-        let v = set_values(g.ttl, &g.decisions(), id);
+        let v = set_values(g.ttl, &g.decisions(), id, true);
         let at = AnswerKey { set: id, group: 0 };
         (v.entry, v.v4.get(&at).copied(), v.v6.get(&at).copied())
     }
@@ -809,7 +847,7 @@ mod tests {
                 (GroupId(5), Decision::Nodata, Decision::NoSet),
             ],
         );
-        let v = set_values(30, &g.decisions(), 9);
+        let v = set_values(30, &g.decisions(), 9, true);
         assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, NAME_CLIENT_AWARE);
         assert_eq!(v.entry.flags & (NAME_INLINE_A | NAME_INLINE_AAAA), 0);
         assert_eq!((v.entry.a, v.entry.aaaa), (9, NO_ANSWER));
@@ -823,7 +861,7 @@ mod tests {
         assert!(v.v6.is_empty());
         // The same decisions for the default group only: inline, no flag.
         g.set(fixed("198.18.0.1"), Decision::NoSet);
-        let v = set_values(30, &g.decisions(), 9);
+        let v = set_values(30, &g.decisions(), 9, true);
         assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, 0);
         assert!(v.v4.is_empty());
     }

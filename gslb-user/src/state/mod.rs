@@ -3,6 +3,7 @@
 //! ids that name the configured objects across config changes ([`ids`]),
 //! and the persistence records with a TTL ([`persist`]).
 
+pub mod counts;
 pub mod decision;
 pub mod ids;
 pub mod model;

@@ -37,6 +37,9 @@ pub struct GslbName {
     /// The answer policy it shares with names of identical config;
     /// `None` for static answer sets.
     pub policy: Option<PolicyKey>,
+    /// Its answer counter id (names with pools, see
+    /// [`super::counts`]); `None`: not counted.
+    pub counter: Option<u32>,
     decisions: Arc<ArcSwap<Decisions>>,
 }
 
@@ -56,6 +59,7 @@ impl GslbName {
             name,
             ttl,
             policy: None,
+            counter: None,
             decisions: Arc::new(ArcSwap::from_pointee(Decisions::single(a, aaaa))),
         }
     }
@@ -79,10 +83,18 @@ impl GslbName {
             }
         };
         GslbName {
+            counter: super::counts::names().id_of(&name.to_string()),
             name,
             ttl: policy.ttl,
             policy: Some(policy),
             decisions,
+        }
+    }
+
+    /// Counts one answer with addresses the slow path gave for the name.
+    pub fn count_answer(&self) {
+        if let Some(id) = self.counter {
+            super::counts::names().count(id);
         }
     }
 
