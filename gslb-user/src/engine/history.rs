@@ -14,6 +14,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use hickory_proto::rr::LowerName;
 use serde::{Deserialize, Serialize};
 
 /// Ticks kept: ten minutes of one-second ticks.
@@ -188,38 +189,24 @@ impl History {
 
 /// The engine's hooks: what it records each tick and on each change.
 impl super::Engine {
-    /// Ends a history tick with each gslb name's answers so far: the
-    /// hand-outs (first answers, both paths) of the servers in its pools
-    /// and last resort pool, each server once. A server shared by
-    /// several names counts for each of them.
+    /// Ends a history tick with each gslb name's answers so far (with
+    /// pools): the XDP program's `NAME_ANSWERS` and the slow path's, as
+    /// `gslb status` reports them.
     pub(super) fn record_history(&mut self, now: SystemTime) {
-        let totals: HashMap<&str, u64> = self
-            .cfg
-            .servers
-            .iter()
-            .zip(self.servers.iter())
-            .map(|(s, (_, _, rt))| (s.name.as_str(), rt.hits_total))
-            .collect();
-        let pools: HashMap<&str, &[String]> = self
-            .cfg
-            .pools
-            .iter()
-            .map(|p| (p.name.as_str(), p.members.as_slice()))
-            .collect();
-        let mut members = Vec::new();
+        let state = self.state.load();
         let counts: Vec<(String, u64)> = self
             .cfg
             .gslb
             .iter()
             .filter(|g| !g.pools.is_empty())
             .map(|g| {
-                members.clear();
-                for pool in g.pools.iter().chain(&g.last_resort_pool) {
-                    members.extend(pools.get(pool.as_str()).copied().unwrap_or_default());
-                }
-                members.sort_unstable();
-                members.dedup();
-                let total = members.iter().filter_map(|m| totals.get(m.as_str())).sum();
+                let counter = state
+                    .gslb_name(&LowerName::new(&g.name))
+                    .and_then(|n| n.counter);
+                let total = counter.map_or(0, |id| {
+                    let fast = self.maps.as_ref().map_or(0, |m| m.name_answers(id));
+                    fast + crate::state::counts::names().slow(id)
+                });
                 (g.name.to_string(), total)
             })
             .collect();
