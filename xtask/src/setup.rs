@@ -19,7 +19,8 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Debian packages every verb needs: DNS clients (`dig`; `kdig`,
 /// `kxdpgun`), interface and XDP tools, packet capture, `dnsperf`, and
 /// `unbound` (the resolver sending EDNS Client Subnet in the ECS tests),
-/// and `python3-pip` (for [`PIP_PACKAGES`]).
+/// `nsd` (the reference server of the zone file differential test) and
+/// `python3-pip` (for [`PIP_PACKAGES`]).
 /// Verbs that need more pass them to [`ensure`] as `extra_packages`.
 pub const APT_PACKAGES: &[&str] = &[
     "dnsutils",
@@ -30,6 +31,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "tcpdump",
     "dnsperf",
     "unbound",
+    "nsd",
     "python3-pip",
 ];
 

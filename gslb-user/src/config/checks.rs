@@ -60,6 +60,12 @@ impl Validator<'_> {
         self.diags.push(d);
     }
 
+    /// A diagnostic located in another file (a zone file named by the
+    /// config).
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
     /// `LINE:COL` of a span, to refer to another value in a message.
     pub(super) fn at(&self, span: &Range<usize>) -> String {
         let (line, column) = position(self.text, span.start);

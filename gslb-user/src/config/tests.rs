@@ -136,3 +136,4 @@ mod server;
 mod topology;
 mod vserver;
 mod zone;
+mod zonefile;

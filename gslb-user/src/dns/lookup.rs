@@ -16,6 +16,8 @@ use crate::{
     state::model::{Client, GslbName, State, Zone},
 };
 
+use super::wildcard;
+
 /// Most CNAMEs followed for one question. Long chains are a misconfig;
 /// the bound also makes loops harmless (RFC 1034 §3.6.2 says servers
 /// should not chase forever).
@@ -101,11 +103,14 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
                 return answer;
             }
         }
+        // RFC 4592 §3.3.1: a name that does not exist takes the data of
+        // the wildcard at its closest encloser, owned by the name asked.
+        let data_key = wildcard::source_of_synthesis(zone, &owner).unwrap_or_else(|| key.clone());
         match rrset(
             state,
             zone,
             &owner,
-            &key,
+            &data_key,
             qtype,
             client,
             &mut answer.ecs_scope,
@@ -131,7 +136,7 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
         // RFC 1034 §3.6.2: a CNAME answers every type but CNAME, then the
         // lookup restarts at its target.
         let cname = zone
-            .rrset(&key, RecordType::CNAME)
+            .rrset(&data_key, RecordType::CNAME)
             .and_then(|rrset| rrset.first());
         if let (Some(cname), false) = (cname, qtype == RecordType::CNAME) {
             let mut cname = cname.clone();
@@ -157,7 +162,8 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
         // Negative answers carry the SOA of the zone where the chain ended
         // (RFC 2308 §2.1, §2.2); NXDOMAIN after a CNAME is reported as
         // such (RFC 6604 §2).
-        if !zone.exists(&key) {
+        // A matched wildcard exists: NODATA for a type it lacks.
+        if !zone.exists(&data_key) {
             answer.rcode = ResponseCode::NXDomain;
         }
         let mut soa = zone.negative_soa();

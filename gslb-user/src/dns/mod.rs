@@ -8,4 +8,5 @@ pub(crate) mod mmsg;
 pub(crate) mod rdata;
 pub mod responder;
 pub mod server;
+pub(crate) mod wildcard;
 pub(crate) mod wire;

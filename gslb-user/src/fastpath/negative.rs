@@ -9,7 +9,10 @@
 //! - a name at or below a zone cut gets no negative flags (the slow path
 //!   refers instead), nor does a name of a zone without a usable SOA;
 //! - [`NAME_CHILD_NX`]: the name exists in its zone, so a child that is not
-//!   in the maps is NXDOMAIN (RFC 8020; there are no wildcards);
+//!   in the maps is NXDOMAIN (RFC 8020), unless the name has a wildcard
+//!   child (`*.name`, RFC 4592): then such a child passes to the slow
+//!   path, which answers it from the wildcard (below a child that does
+//!   not exist, the parent lookup finds no entry and passes too);
 //! - [`NAME_NODATA`]: the name exists and owns no static records, so any
 //!   data type it has no gslb set for is NODATA.
 
@@ -19,7 +22,10 @@ use gslb_common::maps::{Canned, CANNED_MAX, MAX_ZONES, NAME_CHILD_NX, NAME_NODAT
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::{
-    dns::wire::{soa_rdata, wire_key},
+    dns::{
+        wildcard,
+        wire::{soa_rdata, wire_key},
+    },
     state::model::State,
     state::model::Zone,
 };
@@ -73,7 +79,14 @@ fn flags(state: &State, zones: &[Option<Canned>], name: &Name) -> (u8, u16) {
     if zones[index].is_none() || !zone.exists(&lower) || zone.delegation(name).is_some() {
         return (0, NO_ZONE);
     }
-    let mut flags = NAME_CHILD_NX;
+    // A name with a wildcard child (`*.name`, RFC 4592) has children that
+    // do not exist and are answered all the same: they pass to the slow
+    // path, which synthesizes from the wildcard.
+    let mut flags = if wildcard::has_wildcard_child(zone, name) {
+        0
+    } else {
+        NAME_CHILD_NX
+    };
     if !zone.has_data(&lower) {
         flags |= NAME_NODATA;
     }
@@ -177,6 +190,42 @@ a = ["198.18.0.10"]
             &Name::from_ascii("ns.sub.example.test.").unwrap()
         )));
         assert_eq!(of(&n, "nx.example.test."), (0, NO_ZONE), "not a name");
+    }
+
+    #[test]
+    fn a_wildcard_child_keeps_nxdomain_out_of_the_fast_path() {
+        let cfg = config::parse(
+            r#"
+[[zone]]
+name = "example.test"
+ns = ["ns1.example.test."]
+[[zone.record]]
+name = "ns1"
+type = "A"
+data = "198.18.0.53"
+[[zone.record]]
+name = "*.w"
+type = "A"
+data = "198.18.0.7"
+[[zone.record]]
+name = "host.w"
+type = "TXT"
+data = "\"x\""
+"#,
+            "test",
+        )
+        .unwrap();
+        let state = State::from_config(&cfg);
+        let n = Negatives::of(&state);
+        // `w` (an empty non-terminal) still gets NODATA, but its missing
+        // children are for the slow path to synthesize.
+        assert_eq!(of(&n, "w.example.test."), (NAME_NODATA, 0));
+        assert_eq!(of(&n, "host.w.example.test."), (NAME_CHILD_NX, 0));
+        assert_eq!(of(&n, "*.w.example.test."), (NAME_CHILD_NX, 0));
+        assert_eq!(of(&n, "example.test."), (NAME_CHILD_NX, 0));
+        // The wildcard's own RRset stays a static answer.
+        let statics = crate::fastpath::statics::of(&state, &n);
+        assert!(statics.contains_key(&wire_key(&Name::from_ascii("*.w.example.test.").unwrap())));
     }
 
     #[test]

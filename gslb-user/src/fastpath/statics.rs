@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use gslb_common::{
     dns::{is_data_type, HEADER_LEN, OPT_LEN, TYPE_OPT},
-    maps::{Canned, CANNED_MAX, NAME_CHILD_NX},
+    maps::{Canned, CANNED_MAX, NO_ZONE},
 };
 use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
@@ -68,8 +68,10 @@ pub fn of(state: &State, negatives: &Negatives) -> BTreeMap<Vec<u8>, NameAnswers
             let key = wire_key(&name);
             // In a zone with fast negatives, not at or under a zone cut
             // (see `negative`).
-            let (flags, _) = negatives.of_name(&key);
-            if flags & NAME_CHILD_NX == 0 {
+            // (A name with a wildcard child has no NAME_CHILD_NX but its
+            // own answers are static all the same.)
+            let (_, zone_id) = negatives.of_name(&key);
+            if zone_id == NO_ZONE {
                 continue;
             }
             let types: Vec<RecordType> = zone

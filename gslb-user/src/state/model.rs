@@ -414,7 +414,7 @@ impl State {
                 continue;
             }
             let origin = z.name.to_lowercase();
-            let soa = Record::from_rdata(origin.clone(), z.ttl, RData::SOA(z.soa.clone()));
+            let soa = Record::from_rdata(origin.clone(), z.soa_ttl, RData::SOA(z.soa.clone()));
             let mut zone = Zone::new(origin.clone(), soa);
             for ns in &z.ns {
                 zone.insert(Record::from_rdata(

@@ -17,21 +17,27 @@
 //! data = "192.0.2.53"
 //! ttl = 300                      # optional
 //! ```
+//!
+//! `file = "example.test.db"` adds the records of an RFC 1035 master file
+//! (relative to the config file), read in `file`; its SOA, if any, is the
+//! zone's. Record owners may be wildcards (`*.w`, RFC 4592), in TOML and
+//! in files.
 
 mod consistency;
+mod file;
 
-use std::{collections::HashMap, ops::Range};
+use std::{collections::HashMap, ops::Range, sync::Arc};
 
 use hickory_proto::rr::{
     rdata::{NS, SOA},
     LowerName, Name, RData, Record, RecordType,
 };
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::{
     config::{
         checks::{absolute_name, zone_file_name, Validator},
+        diagnostics::Diagnostic,
         raw::{Int, Str},
         MAX_TTL,
     },
@@ -53,6 +59,8 @@ pub struct ZoneConfig {
     pub ns: Vec<Name>,
     /// The SOA record data (names absolute).
     pub soa: SOA,
+    /// TTL of the SOA record: the zone file's SOA record's, else `ttl`.
+    pub soa_ttl: u32,
     /// The `[[zone.record]]` entries: owner absolute and lowercase, TTL
     /// resolved, class IN.
     pub records: Vec<Record>,
@@ -69,6 +77,8 @@ pub(in crate::config) struct RawZone {
     pub(in crate::config) soa: Option<RawSoa>,
     #[serde(default)]
     pub(in crate::config) record: Vec<RawRecord>,
+    /// A master file with more of the zone's records.
+    pub(in crate::config) file: Option<Str>,
 }
 
 /// `[zone.soa]` as written.
@@ -95,16 +105,54 @@ pub(in crate::config) struct RawRecord {
     pub(in crate::config) ttl: Option<Int>,
 }
 
+/// Where a record was written: in the config, or in a zone file.
+#[derive(Clone)]
+pub(super) enum Place {
+    /// A span of the config text.
+    Config(Range<usize>),
+    /// A line of a zone file.
+    File {
+        /// The file as named in diagnostics.
+        file: Arc<str>,
+        /// 1-based.
+        line: usize,
+    },
+}
+
 /// A record of a zone and where it came from, for the cross-record checks.
 pub(super) struct Entry {
     pub(super) owner: LowerName,
     pub(super) rtype: RecordType,
     pub(super) ttl: u32,
     pub(super) rdata: RData,
-    /// The owner name (or the `ns` list entry).
-    pub(super) span: Range<usize>,
+    /// The owner name (or the `ns` list entry, or the zone file line).
+    pub(super) span: Place,
     /// The explicit TTL, if any.
-    pub(super) ttl_span: Option<Range<usize>>,
+    pub(super) ttl_span: Option<Place>,
+}
+
+impl Validator<'_> {
+    /// An error at a record's place.
+    pub(super) fn error_at(&mut self, place: &Place, message: impl Into<String>) {
+        match place {
+            Place::Config(span) => self.error(span, message),
+            Place::File { file, line } => self.push(Diagnostic {
+                origin: file.to_string(),
+                line: *line,
+                column: 1,
+                message: message.into(),
+            }),
+        }
+    }
+
+    /// A place to refer to in a message: `LINE:COL` in the config,
+    /// `FILE:LINE` in a zone file.
+    pub(super) fn place(&self, place: &Place) -> String {
+        match place {
+            Place::Config(span) => self.at(span),
+            Place::File { file, line } => format!("{file}:{line}"),
+        }
+    }
 }
 
 /// A zone being validated.
@@ -193,7 +241,7 @@ impl Validator<'_> {
                         rtype: RecordType::NS,
                         ttl: zone_ttl,
                         rdata: RData::NS(NS(name.clone())),
-                        span: item.span(),
+                        span: Place::Config(item.span()),
                         ttl_span: None,
                     });
                     ns.push(name);
@@ -202,9 +250,19 @@ impl Validator<'_> {
             }
         }
 
-        let soa = self.soa(raw.soa.as_ref(), &origin, &ns);
-
         let mut records = Vec::new();
+        let from_file = raw
+            .file
+            .as_ref()
+            .map(|f| self.zone_file(f, draft, raw, index, my_index, zone_ttl, &mut records));
+        let (file_soa, file_ns) = from_file.unwrap_or_default();
+        // The SOA's MNAME defaults to the first name server, wherever named.
+        let all_ns: Vec<Name> = ns.iter().chain(&file_ns).cloned().collect();
+        let (soa, soa_ttl) = match file_soa {
+            Some((soa, ttl)) => (soa, ttl),
+            None => (self.soa(raw.soa.as_ref(), &origin, &all_ns), zone_ttl),
+        };
+
         for rec in &raw.record {
             let Some(owner) = self.record_owner(rec, &origin, index, my_index) else {
                 // Still check the rest of the record.
@@ -221,8 +279,8 @@ impl Validator<'_> {
                 rtype: rdata.record_type(),
                 ttl,
                 rdata: rdata.clone(),
-                span: rec.name.span(),
-                ttl_span: rec.ttl.as_ref().map(Spanned::span),
+                span: Place::Config(rec.name.span()),
+                ttl_span: rec.ttl.as_ref().map(|t| Place::Config(t.span())),
             });
             records.push(Record::from_rdata(owner, ttl, rdata));
         }
@@ -232,8 +290,87 @@ impl Validator<'_> {
             ttl: zone_ttl,
             ns,
             soa,
+            soa_ttl,
             records,
         });
+    }
+
+    /// Reads the zone's master file into `records` and the draft's
+    /// entries: the file's SOA (data and TTL) if it has one, and the name
+    /// servers it lists at the apex.
+    #[allow(clippy::too_many_arguments, reason = "the zone_body context, once")]
+    fn zone_file(
+        &mut self,
+        path: &Str,
+        draft: &mut ZoneDraft,
+        raw: &RawZone,
+        index: &HashMap<LowerName, usize>,
+        my_index: Option<usize>,
+        zone_ttl: u32,
+        records: &mut Vec<Record>,
+    ) -> (Option<(SOA, u32)>, Vec<Name>) {
+        let full = self.relative_to_config(path.get_ref());
+        let (read, diags) = file::read(&full, &draft.name, zone_ttl);
+        for d in diags {
+            self.push(d);
+        }
+        let apex = LowerName::new(&draft.name);
+        let mut soa: Option<(SOA, u32, Place)> = None;
+        let mut ns = Vec::new();
+        for r in read {
+            let place = Place::File {
+                file: r.file.clone(),
+                line: r.line,
+            };
+            let record = r.record;
+            let owner = LowerName::new(&record.name);
+            if let Some((z, zone)) = longest_zone(&record.name, index) {
+                if Some(z) != my_index {
+                    let msg = format!(
+                        "{} belongs to zone {zone}, which is configured separately; move the record there",
+                        record.name
+                    );
+                    self.error_at(&place, msg);
+                    continue;
+                }
+            }
+            if let RData::SOA(data) = &record.data {
+                if owner != apex {
+                    let msg = format!(
+                        "SOA record at {}: a zone's SOA is at its apex {} (RFC 1035 §5.2)",
+                        record.name, draft.name
+                    );
+                    self.error_at(&place, msg);
+                } else if let Some((_, _, first)) = &soa {
+                    let msg = format!(
+                        "second SOA record (first at {}); a zone has one (RFC 1035 §5.2)",
+                        self.place(first)
+                    );
+                    self.error_at(&place, msg);
+                } else if raw.soa.is_some() {
+                    self.error_at(
+                        &place,
+                        "the zone file has an SOA record and the config a [zone.soa]: keep one",
+                    );
+                } else {
+                    soa = Some((data.clone(), record.ttl, place));
+                }
+                continue;
+            }
+            if let (RData::NS(target), true) = (&record.data, owner == apex) {
+                ns.push(target.0.clone());
+            }
+            draft.entries.push(Entry {
+                owner,
+                rtype: record.record_type(),
+                ttl: record.ttl,
+                rdata: record.data.clone(),
+                span: place.clone(),
+                ttl_span: None,
+            });
+            records.push(record);
+        }
+        (soa.map(|(data, ttl, _)| (data, ttl)), ns)
     }
 
     fn soa(&mut self, raw: Option<&RawSoa>, origin: &Name, ns: &[Name]) -> SOA {
@@ -291,7 +428,14 @@ impl Validator<'_> {
         my_index: Option<usize>,
     ) -> Option<Name> {
         let span = rec.name.span();
-        let owner = match zone_file_name(rec.name.get_ref(), origin) {
+        // A wildcard owner (`*.w`, RFC 4592) is allowed here, and only
+        // here: not as a zone, gslb or name server name.
+        let text = rec.name.get_ref().trim();
+        let owner = match if text.contains('*') {
+            file::parse_name(text, origin)
+        } else {
+            zone_file_name(text, origin)
+        } {
             Ok(n) => n,
             Err(e) => {
                 self.error(&span, format!("invalid record name: {e}"));

@@ -108,7 +108,8 @@ fn record_errors() {
         "\"www.example.net.\"",
         "www.example.net. is outside zone example.test.",
     );
-    assert_error(&rec("*", "A", "192.0.2.1"), "\"*\"", "wildcard");
+    // `*` is a wildcard owner (RFC 4592) only as the leftmost label.
+    assert_error(&rec("a.*", "A", "192.0.2.1"), "\"a.*\"", "leftmost label");
     assert_error(
         &rec("x", "CNAME", "bad..name"),
         "'bad",

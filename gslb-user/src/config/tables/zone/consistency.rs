@@ -83,7 +83,7 @@ impl Validator<'_> {
                     "second CNAME at {} (first at {}); a name has at most one CNAME \
                      (RFC 2181 §10.1)",
                     *e.owner,
-                    self.at(&first.span)
+                    self.place(&first.span)
                 ))
             } else if let Some(other) = same_owner
                 .iter()
@@ -94,7 +94,7 @@ impl Validator<'_> {
                      with other records (RFC 1034 §3.6.2, RFC 2181 §10.1)",
                     *e.owner,
                     other.rtype,
-                    self.at(&other.span)
+                    self.place(&other.span)
                 ))
             } else if let Some(g) = gslb_at.get(&e.owner).filter(|g| {
                 // With pools, static A/AAAA records at the name are what
@@ -117,7 +117,7 @@ impl Validator<'_> {
                 Some(format!(
                     "duplicate {} record (first at {})",
                     e.rtype,
-                    self.at(&first.span)
+                    self.place(&first.span)
                 ))
             } else if let Some(first) = earlier().find(|o| o.rtype == e.rtype && o.ttl != e.ttl) {
                 let msg = format!(
@@ -126,10 +126,10 @@ impl Validator<'_> {
                     e.ttl,
                     first.ttl,
                     e.rtype,
-                    self.at(&first.span)
+                    self.place(&first.span)
                 );
                 // Point at the TTL that differs, if it was written.
-                self.error(e.ttl_span.as_ref().unwrap_or(&e.span), msg);
+                self.error_at(e.ttl_span.as_ref().unwrap_or(&e.span), msg);
                 None
             } else if let Some((cut, at_cut)) = cut_of(&e.owner).filter(|(_, at_cut)| {
                 let glue = matches!(e.rtype, RecordType::A | RecordType::AAAA);
@@ -142,13 +142,28 @@ impl Validator<'_> {
                     *e.owner,
                     if at_cut { "at" } else { "below" },
                     *cut.owner,
-                    self.at(&cut.span)
+                    self.place(&cut.span)
                 ))
             } else {
                 self.ns_address_problem(e, &by_owner, &gslb_at, index, my_index, &draft.name)
             };
             if let Some(message) = problem {
-                self.error(&e.span, message);
+                self.error_at(&e.span, message);
+            }
+        }
+
+        // RFC 4592 §4.2: a wildcard NS RRset would synthesize delegations,
+        // which resolvers and servers handle differently: refused here.
+        for e in entries.iter().filter(|e| e.rtype == RecordType::NS) {
+            if e.owner.iter().next() == Some(&b"*"[..]) {
+                self.error_at(
+                    &e.span,
+                    format!(
+                        "NS record at wildcard {}: wildcard delegations are not served \
+                         (RFC 4592 §4.2)",
+                        *e.owner
+                    ),
+                );
             }
         }
 
@@ -159,7 +174,7 @@ impl Validator<'_> {
                      never be answered",
                     g.config.name,
                     *cut.owner,
-                    self.at(&cut.span)
+                    self.place(&cut.span)
                 );
                 self.error(&g.span, msg);
             }
