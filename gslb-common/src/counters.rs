@@ -80,11 +80,14 @@ pub enum Counter {
     /// Of [`Counter::Answered`]: a persistence record was made (first
     /// query of a client prefix, or its record had expired or was void).
     PersistNew,
+    /// A query with an NSID option (RFC 5001) while an NSID is configured:
+    /// the slow path answers it with the identifier.
+    PassNsid,
 }
 
 impl Counter {
     /// Number of counters (the `COUNTERS` array length).
-    pub const COUNT: u32 = Counter::PersistNew as u32 + 1;
+    pub const COUNT: u32 = Counter::PassNsid as u32 + 1;
 
     /// Every counter, in index order.
     pub const ALL: [Counter; Counter::COUNT as usize] = [
@@ -117,6 +120,7 @@ impl Counter {
         Counter::AnsweredEcs,
         Counter::PersistHit,
         Counter::PersistNew,
+        Counter::PassNsid,
     ];
 
     /// The stable name used by `gslb stats` and Prometheus.
@@ -151,6 +155,7 @@ impl Counter {
             Counter::AnsweredEcs => "xdp_answered_ecs",
             Counter::PersistHit => "xdp_persist_hits",
             Counter::PersistNew => "xdp_persist_new",
+            Counter::PassNsid => "xdp_passed_nsid",
         }
     }
 }

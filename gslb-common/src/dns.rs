@@ -37,6 +37,8 @@ pub const OPT_LEN: usize = 11;
 pub const CLASS_IN: u16 = 1;
 /// EDNS option code of EDNS Client Subnet (RFC 7871).
 pub const OPT_CODE_ECS: u16 = 8;
+/// EDNS option code of the name server identifier, NSID (RFC 5001).
+pub const OPT_CODE_NSID: u16 = 3;
 /// DO bit in the OPT TTL field's low 16 bits (RFC 3225).
 pub const EDNS_DO: u16 = 0x8000;
 /// RCODE NXDOMAIN (RFC 1035 §4.1.1), in the low bits of the flags word.

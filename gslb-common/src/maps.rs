@@ -195,6 +195,10 @@ pub const CONFIG_ECS: u32 = 8;
 /// ignored (not used, not echoed). Without [`CONFIG_ECS`] or this flag the
 /// option is ignored from every resolver (`ecs = "none"`).
 pub const CONFIG_ECS_TRUSTED: u32 = 16;
+/// [`Config::flags`]: an NSID is configured (`[server] nsid`): a query
+/// with an NSID option (RFC 5001) is passed to the slow path, which
+/// answers with the identifier (the fast path does not write options).
+pub const CONFIG_NSID: u32 = 32;
 
 /// Global settings of the XDP program (`CONFIG[0]`).
 #[repr(C)]

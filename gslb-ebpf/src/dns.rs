@@ -5,8 +5,8 @@
 use gslb_common::{
     dns::{
         is_data_type, CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD,
-        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, OPT_LEN,
-        TYPE_OPT,
+        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS,
+        OPT_CODE_NSID, OPT_LEN, TYPE_OPT,
     },
     maps::{name_class, Canned, CANNED_MAX, MAX_ADDRS, NAME_CLASSES},
     select::Selection,
@@ -52,6 +52,9 @@ pub struct Query {
     pub ecs_family: u8,
     /// SOURCE PREFIX-LENGTH of the ECS option.
     pub ecs_source: u8,
+    /// The OPT record has an NSID option (RFC 5001): passed when an NSID
+    /// is configured, since this program writes no options but ECS.
+    pub nsid: bool,
 }
 
 impl Query {
@@ -170,6 +173,7 @@ pub fn parse(
         home,
         ecs_family: 0,
         ecs_source: 0,
+        nsid: false,
     };
     if arcount == 1 {
         parse_opt(m, &mut s.ecs, pos, len, &mut q)?;
@@ -296,6 +300,9 @@ fn parse_opt(
                 return Err(Counter::PassEcs);
             }
             ecs_at = o;
+        }
+        if code == OPT_CODE_NSID {
+            q.nsid = true;
         }
         // COOKIE (RFC 7873), padding (RFC 7830) and the rest: not echoed.
         o += 4 + olen;

@@ -32,7 +32,7 @@ use aya_ebpf::{
 };
 use gslb_common::{
     dns::HEADER_LEN,
-    maps::{CONFIG_ENABLED, NAME_CHILD_NX},
+    maps::{CONFIG_ENABLED, CONFIG_NSID, NAME_CHILD_NX},
     Counter,
 };
 
@@ -96,6 +96,10 @@ fn try_gslb(ctx: &XdpContext) -> Result<(), Counter> {
     let mut q = dns::parse(s, dns_len, |s, name_len| {
         names::prefetch_slot(s, cfg, name_len)
     })?;
+    // RFC 5001: the slow path answers with the configured NSID.
+    if q.nsid && cfg.flags & CONFIG_NSID != 0 {
+        return Err(Counter::PassNsid);
+    }
     // An EDNS Client Subnet option from a resolver not trusted with it is
     // ignored: not used, not echoed.
     if q.ecs_family != 0 && !answer::ecs_trusted(ctx, &l, s, cfg) {

@@ -18,6 +18,9 @@ use gslb::{
 use gslb_common::maps::CONFIG_CLIENT_GROUPS;
 use tracing::{info, warn};
 
+mod caps;
+mod notify;
+
 /// How `gslb run` was asked to run.
 pub struct Options {
     /// Config file; `None` for the embedded default config.
@@ -32,6 +35,9 @@ pub struct Options {
     pub pin_dir: PathBuf,
     /// The control socket.
     pub control: PathBuf,
+    /// Keep every capability instead of dropping those not needed once
+    /// serving (`daemon/caps.rs`).
+    pub keep_caps: bool,
 }
 
 /// The config at `path` (else the embedded default); its warnings are
@@ -76,6 +82,7 @@ pub async fn run(args: Options) -> Result<()> {
             }
         }
     }
+    gslb::dns::querylog::install(&cfg.log)?;
     let mut state = State::try_from_config(&cfg).context("building the client groups")?;
     // Bind first: a port in use must not leave an XDP program behind.
     let listeners = server::bind(&cfg.server.listen).await?;
@@ -154,6 +161,13 @@ pub async fn run(args: Options) -> Result<()> {
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let control_task = control::serve(&args.control, cmd_tx)?;
     let control_ino = control::inode(&args.control);
+    // Bound and attached: from here on the daemon needs almost nothing.
+    if !args.keep_caps {
+        let keep = caps::kept();
+        caps::drop_to(&keep).context("dropping capabilities (--keep-caps keeps them)")?;
+        info!(kept = ?caps::names(caps::mask(&keep)), "capabilities dropped");
+    }
+    notify::ready(&format!("answering on {addrs:?}, xdp {}", !args.no_xdp));
     info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -165,6 +179,7 @@ pub async fn run(args: Options) -> Result<()> {
             _ = hup.recv() => warn!("SIGHUP ignored: the config is not reloaded (restart to apply a new one)"),
         }
     }
+    notify::stopping("shutting down");
     if args.no_xdp {
         info!("shutting down: closing listeners");
     } else {

@@ -164,6 +164,10 @@ struct RunArgs {
     /// Control socket for `gslb status`, `explain` and `server`.
     #[arg(long, default_value = control::DEFAULT_SOCKET)]
     control: PathBuf,
+    /// Keep every capability once serving, instead of dropping all but
+    /// CAP_NET_RAW (ICMP probes) after the XDP attach and the binds.
+    #[arg(long)]
+    keep_caps: bool,
 }
 
 /// `gslb server`'s verbs, spelled as [`AdminAction`] names them.
@@ -189,6 +193,7 @@ fn main() -> Result<()> {
             listen: args.listen,
             pin_dir: args.pin_dir,
             control: args.control,
+            keep_caps: args.keep_caps,
         }),
         Command::Check { file, config } => {
             commands::check(&file.or(config).expect("clap requires a file"))

@@ -5,6 +5,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod install;
 mod run;
 mod setup;
 mod test;
@@ -29,6 +30,9 @@ enum Verb {
     /// against NSD, Knot, `PowerDNS` and gdnsd with dnsperf and kxdpgun;
     /// writes bench-results/<timestamp>/.
     Bench(bench::Options),
+    /// Build release, then install the binary, the systemd unit, an
+    /// example config (kept if present) and the operations docs.
+    Install(install::Options),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         Verb::Run(opts) => run::run(&opts),
         Verb::Test(opts) => test::test(&opts),
         Verb::Bench(opts) => bench::bench(&opts),
+        Verb::Install(opts) => install::install(&opts),
     }
 }
 

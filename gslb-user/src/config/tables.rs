@@ -10,6 +10,7 @@
 //! | `[[zone]]`, `[[zone.record]]` | `zone.rs` (whole-zone checks: `zone/consistency.rs`) |
 //! | `[[gslb]]` | `gslb.rs` |
 //! | `[health]` | `health.rs` |
+//! | `[log]` | `log.rs` |
 //! | `[metrics]` | `metrics.rs` |
 //! | `[engine]` | `engine.rs` |
 //! | `[[datacenter]]` | `datacenter.rs` |
@@ -38,6 +39,7 @@ mod engine;
 mod geoip;
 mod gslb;
 mod health;
+mod log;
 mod metrics;
 mod monitor;
 mod pool;
@@ -48,7 +50,7 @@ mod vserver;
 mod zone;
 
 pub use self::{
-    datacenter::*, engine::*, geoip::*, gslb::*, health::*, metrics::*, monitor::*, pool::*,
+    datacenter::*, engine::*, geoip::*, gslb::*, health::*, log::*, metrics::*, monitor::*, pool::*,
     region::*, server::*, topology::*, vserver::*, zone::*,
 };
 
@@ -63,6 +65,8 @@ pub struct Config {
     pub gslb: Vec<GslbConfig>,
     /// `[health]`.
     pub health: HealthConfig,
+    /// `[log]`: the query log.
+    pub log: LogConfig,
     /// `[metrics]`.
     pub metrics: MetricsConfig,
     /// `[engine]`.
@@ -95,6 +99,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) gslb: Vec<gslb::RawGslb>,
     pub(super) health: Option<health::RawHealth>,
+    pub(super) log: Option<log::RawLog>,
     pub(super) metrics: Option<metrics::RawMetricsPolling>,
     pub(super) engine: Option<engine::RawEngine>,
     #[serde(default)]
@@ -128,6 +133,7 @@ impl Validator<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = self.server(raw.server);
         let health = self.health(raw.health.as_ref());
+        let log = self.log(raw.log.as_ref());
         let metrics = self.metrics_polling(raw.metrics.as_ref());
         let engine = self.engine(raw.engine.as_ref());
         let datacenters = self.datacenters(&raw.datacenter);
@@ -174,6 +180,7 @@ impl Validator<'_> {
                 .collect(),
             gslb: gslb.into_iter().map(|g| g.config).collect(),
             health,
+            log,
             metrics,
             engine,
             datacenters: datacenters.items,

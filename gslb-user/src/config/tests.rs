@@ -128,6 +128,7 @@ mod document;
 mod engine;
 mod gslb;
 mod health;
+mod log;
 mod metrics;
 mod monitor;
 mod pool;

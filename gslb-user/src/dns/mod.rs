@@ -5,6 +5,7 @@
 pub(crate) mod ecs;
 pub(crate) mod lookup;
 pub(crate) mod mmsg;
+pub mod querylog;
 pub(crate) mod rdata;
 pub mod responder;
 pub mod server;

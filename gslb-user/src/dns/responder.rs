@@ -11,7 +11,10 @@ use std::net::IpAddr;
 
 use hickory_proto::{
     op::{Edns, Header, Message, MessageType, Metadata, OpCode, Query, ResponseCode},
-    rr::{rdata::opt::EdnsCode, DNSClass, RecordType},
+    rr::{
+        rdata::opt::{EdnsCode, EdnsOption, NSIDPayload},
+        DNSClass, RecordType,
+    },
     serialize::binary::{BinDecodable, BinDecoder},
 };
 use tracing::debug;
@@ -74,6 +77,12 @@ pub fn respond(
         edns.set_max_payload(state.server.edns_udp_size)
             .set_version(0)
             .set_dnssec_ok(req_edns.flags().dnssec_ok);
+        // RFC 5001 §2.1: an NSID option in the query asks for ours.
+        if let (Some(_), Some(nsid)) = (req_edns.option(EdnsCode::NSID), &state.server.nsid) {
+            if let Ok(payload) = NSIDPayload::new(nsid.clone()) {
+                edns.options_mut().insert(EdnsOption::NSID(payload));
+            }
+        }
         response.set_edns(edns);
     }
     // RFC 1035 §4.2.1: 512 without EDNS. RFC 6891 §6.2.3-6.2.5: with it,

@@ -28,6 +28,7 @@ use tracing::debug;
 
 use super::{
     mmsg::{self, RecvBatch},
+    querylog,
     responder::{respond, Transport},
 };
 use crate::state::model::State;
@@ -203,7 +204,9 @@ async fn serve_udp(socket: Arc<UdpSocket>, state: Arc<ArcSwap<State>>) {
         {
             let state = state.load();
             for (request, peer) in batch.datagrams() {
-                match respond(&state, request, Transport::Udp, Some(peer.ip())) {
+                let response = respond(&state, request, Transport::Udp, Some(peer.ip()));
+                querylog::record(request, response.as_deref(), peer, Transport::Udp);
+                match response {
                     Some(response) => replies.push((response, SockAddr::from(peer))),
                     None => debug!(%peer, len = request.len(), "UDP datagram dropped"),
                 }
@@ -274,6 +277,10 @@ async fn serve_connection(
 ) -> io::Result<()> {
     // Responses are written whole; do not let Nagle delay them.
     stream.set_nodelay(true)?;
+    // With the port, for the query log.
+    let peer_addr = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::new(peer, 0));
     let mut buf = Vec::new();
     loop {
         let mut len = [0u8; 2];
@@ -287,7 +294,9 @@ async fn serve_connection(
         timeout(TCP_IDLE_TIMEOUT, stream.read_exact(&mut buf))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "query not received in time"))??;
-        let Some(response) = respond(&state.load(), &buf, Transport::Tcp, Some(peer)) else {
+        let response = respond(&state.load(), &buf, Transport::Tcp, Some(peer));
+        querylog::record(&buf, response.as_deref(), peer_addr, Transport::Tcp);
+        let Some(response) = response else {
             return Ok(());
         };
         // respond() keeps TCP responses within 65535 octets.

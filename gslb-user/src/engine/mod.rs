@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod decide;
+mod failover;
 pub mod history;
 pub mod hits;
 pub mod metrics;
@@ -140,6 +141,8 @@ pub struct Engine {
     sticky: Vec<LowerName>,
     /// The `CLIENT_GROUPS` trie (with XDP), for client data reloads.
     client_trie: Option<crate::fastpath::clients::ClientTrie>,
+    /// The last round's answers, for the failover log lines.
+    failovers: failover::Failovers,
     /// Answers per name per tick and recent changes (the status page).
     history: history::History,
 }
@@ -176,6 +179,7 @@ impl Engine {
             sticky,
             round: 0,
             client_trie: None,
+            failovers: failover::Failovers::default(),
             history: history::History::default(),
         }
     }
@@ -352,6 +356,7 @@ impl Engine {
         drop(views);
         self.publish_sets(&state);
         self.explanations = explanations;
+        self.log_failovers(&state);
         if changes > 0 {
             debug!(changes, "XDP maps updated");
         }

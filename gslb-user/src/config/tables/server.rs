@@ -7,6 +7,7 @@
 //! edns_udp_size = 1232                   # 512..=4096
 //! ecs = "all"                            # whose EDNS Client Subnet is used
 //! persist_records = 65536                # capacity of the persistence records
+//! nsid = "ams-1"                         # RFC 5001 NSID (or nsid_hex = "616d732d31")
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,7 +17,7 @@ use serde::Deserialize;
 
 use crate::config::{
     checks::Validator,
-    raw::{Int, StrList},
+    raw::{Int, Str, StrList},
 };
 
 /// Default `server.edns_udp_size`: the DNS Flag Day 2020 value, which
@@ -71,6 +72,9 @@ pub struct ServerConfig {
     /// Capacity of the persistence records (`PERSIST`); the least
     /// recently used record goes first when it is full.
     pub persist_records: u32,
+    /// The name server identifier (RFC 5001) sent to queries that ask
+    /// for it with an empty NSID option (`nsid` or `nsid_hex`).
+    pub nsid: Option<Vec<u8>>,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +89,7 @@ impl Default for ServerConfig {
             edns_udp_size: DEFAULT_EDNS_UDP_SIZE,
             ecs: EcsTrust::All,
             persist_records: gslb_common::maps::DEFAULT_PERSIST_RECORDS,
+            nsid: None,
         }
     }
 }
@@ -106,6 +111,8 @@ pub(in crate::config) struct RawServer {
     pub(in crate::config) edns_udp_size: Option<Int>,
     pub(in crate::config) ecs: Option<RawEcs>,
     pub(in crate::config) persist_records: Option<Int>,
+    pub(in crate::config) nsid: Option<Str>,
+    pub(in crate::config) nsid_hex: Option<Str>,
 }
 
 /// `ecs` as written: `"all"`, `"none"` or a list of prefixes.
@@ -204,7 +211,42 @@ impl Validator<'_> {
                 ),
             }
         }
+        server.nsid = self.nsid(raw.nsid.as_ref(), raw.nsid_hex.as_ref());
         server
+    }
+
+    /// `nsid` (text) or `nsid_hex` (its bytes in hex), at most one.
+    fn nsid(&mut self, text: Option<&Str>, hex: Option<&Str>) -> Option<Vec<u8>> {
+        let (bytes, span) = match (text, hex) {
+            (None, None) => return None,
+            (Some(_), Some(h)) => {
+                self.error(
+                    &h.span(),
+                    "nsid and nsid_hex are both set: the identifier is given once, as text \
+                     (nsid) or as hex (nsid_hex)",
+                );
+                return None;
+            }
+            (Some(t), None) => (t.get_ref().as_bytes().to_vec(), t.span()),
+            (None, Some(h)) => match nsid_from_hex(h.get_ref()) {
+                Ok(b) => (b, h.span()),
+                Err(e) => {
+                    self.error(&h.span(), format!("invalid nsid_hex: {e}"));
+                    return None;
+                }
+            },
+        };
+        if bytes.is_empty() || bytes.len() > MAX_NSID_LEN {
+            self.error(
+                &span,
+                format!(
+                    "the nsid is {} bytes: 1..={MAX_NSID_LEN} (leave the key out for none)",
+                    bytes.len()
+                ),
+            );
+            return None;
+        }
+        Some(bytes)
     }
 
     fn ecs(&mut self, raw: RawEcs) -> EcsTrust {
@@ -261,6 +303,30 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// Longest NSID: RFC 5001 sets no limit below the option's 65535 bytes;
+/// 128 keeps every reply small (operators use a host or site name).
+pub const MAX_NSID_LEN: usize = 128;
+
+/// The bytes of `nsid_hex`: an even number of hex digits (no `0x`, no
+/// separators).
+fn nsid_from_hex(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    if text.len() % 2 != 0 {
+        return Err(format!(
+            "`{text}` has an odd number of hex digits ({})",
+            text.len()
+        ));
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| format!("`{text}` is not hex digits (0-9, a-f)"))
+        })
+        .collect()
 }
 
 /// Most `persist_records`: 16 Mi records (24 bytes of key and 16 of

@@ -510,6 +510,45 @@ fn edns_is_answered_with_our_parameters() {
     assert!(!resp.edns.as_ref().unwrap().flags().dnssec_ok);
 }
 
+/// RFC 5001: an NSID option in the query gets ours back, only when one is
+/// configured and only when asked.
+#[test]
+fn nsid_is_sent_when_asked_and_configured() {
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+    let asking = || {
+        let mut msg = with_edns(request("www.example.test.", RecordType::A), 1232, 0, false);
+        let empty = NSIDPayload::new(Vec::new()).unwrap();
+        msg.edns
+            .as_mut()
+            .unwrap()
+            .options_mut()
+            .insert(EdnsOption::NSID(empty));
+        msg.to_vec().unwrap()
+    };
+    let text = TEST_CONFIG.replace(
+        "edns_udp_size = 1400",
+        "edns_udp_size = 1400\nnsid = \"node-1\"",
+    );
+    let with = State::from_config(&config::parse(&text, "test").unwrap());
+    let nsid = |resp: &Message| match resp.edns.as_ref().and_then(|e| e.option(EdnsCode::NSID)) {
+        Some(EdnsOption::NSID(p)) => Some(p.as_ref().to_vec()),
+        _ => None,
+    };
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let resp = ask_raw(&with, &asking(), transport);
+        assert_header(&resp, ResponseCode::NoError, true);
+        assert_eq!(nsid(&resp).as_deref(), Some(&b"node-1"[..]));
+        // Not asked: not sent.
+        let plain = with_edns(request("www.example.test.", RecordType::A), 1232, 0, false);
+        let resp = ask_raw(&with, &plain.to_vec().unwrap(), transport);
+        assert_eq!(nsid(&resp), None);
+        // Asked, none configured: none.
+        let resp = ask_raw(&state(), &asking(), transport);
+        assert_eq!(nsid(&resp), None);
+        assert_eq!(resp.answers.len(), 3);
+    }
+}
+
 #[test]
 fn unknown_edns_version_is_badvers() {
     let resp = ask_via(
