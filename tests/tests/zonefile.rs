@@ -8,8 +8,9 @@
 //!    wildcard-synthesized names and deeper names below the wildcard, the
 //!    wildcard owner itself, a name under the wildcard's parent, a CNAME
 //!    wildcard) both give the same RCODE, AA flag, answer and authority
-//!    RRsets (compared sorted, TTLs included), over UDP through XDP and
-//!    over TCP (slow path). The counters show what XDP did: static data
+//!    RRsets (compared sorted, TTLs included), over UDP through XDP (IPv4
+//!    and IPv6) and over TCP (slow path). The counters show what XDP did
+//!    with the IPv4 query: static data
 //!    and plain NXDOMAIN answered, every name a wildcard covers passed.
 //! 2. A bad zone file: `gslb check` names FILE:LINE:COL and fails.
 //!
@@ -254,12 +255,17 @@ fn zone_file_answers_as_nsd_does() {
         let udp = net.dig(net.srv_v4(), name, qtype, &[]);
         let after = d.stats();
         let tcp = net.dig(net.srv_v4(), name, qtype, &["+tcp"]);
+        let udp6 = net.dig(net.srv_v6(), name, qtype, &[]);
         let (answered, passed) = xdp_did(&before, &after);
         table.push(format!(
             "{name} {qtype}: {} | xdp answered {answered}, passed {passed}",
             want.0
         ));
-        for (how, got) in [("UDP (XDP)", &udp), ("TCP (slow path)", &tcp)] {
+        for (how, got) in [
+            ("UDP over IPv4 (XDP)", &udp),
+            ("TCP (slow path)", &tcp),
+            ("UDP over IPv6 (XDP)", &udp6),
+        ] {
             if compared(got) != want {
                 failures.push(format!(
                     "{name} {qtype} over {how} differs from NSD:\n--- gslb ---\n{}\n--- NSD ---\n{}",

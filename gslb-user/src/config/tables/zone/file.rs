@@ -387,8 +387,7 @@ fn entries(text: &str) -> Result<Vec<Entry<'_>>, (usize, String)> {
         let blank_owner = matches!(bytes[i], b' ' | b'\t');
         let mut words = Vec::new();
         let mut open_paren: Option<usize> = None;
-        loop {
-            let Some(&c) = bytes.get(i) else { break };
+        while let Some(&c) = bytes.get(i) {
             match c {
                 b'\n' if open_paren.is_none() => break,
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
