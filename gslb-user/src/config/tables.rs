@@ -19,6 +19,7 @@
 //! | `[[pool]]` | `pool.rs` |
 //! | `[[region]]` | `region.rs` |
 //! | `[geoip]` | `geoip.rs` |
+//! | `[api]` | `api.rs` |
 //! | `[[topology]]` | `topology.rs` |
 //!
 //! A new table (`[[topology]]`, `[[agent]]`, `[cluster]`, `[api]`, ...)
@@ -34,6 +35,7 @@ use serde::Deserialize;
 
 use super::{checks::Validator, diagnostics::Diagnostic};
 
+mod api;
 mod datacenter;
 mod engine;
 mod geoip;
@@ -49,6 +51,7 @@ mod topology;
 mod vserver;
 mod zone;
 
+pub use self::api::*;
 pub use self::{
     datacenter::*, engine::*, geoip::*, gslb::*, health::*, log::*, metrics::*, monitor::*, pool::*,
     region::*, server::*, topology::*, vserver::*, zone::*,
@@ -86,6 +89,8 @@ pub struct Config {
     pub geoip: Option<GeoipConfig>,
     /// The `[[topology]]` rules, in config order.
     pub topology: Vec<TopologyRule>,
+    /// `[api]`: the HTTP listener; `None` without the table.
+    pub api: Option<ApiConfig>,
 }
 
 /// The document as serde reads it: one field per table, named as in
@@ -117,6 +122,7 @@ pub(super) struct RawConfig {
     pub(super) geoip: Option<geoip::RawGeoip>,
     #[serde(default)]
     pub(super) topology: Vec<topology::RawTopology>,
+    pub(super) api: Option<api::RawApi>,
 }
 
 /// Validates `raw` (parsed from `text`, named `origin`): the config built
@@ -142,6 +148,7 @@ impl Validator<'_> {
         let pools = self.pools(&raw.pool, &servers);
         let regions = self.regions(&raw.region);
         let geoip = self.geoip(raw.geoip.as_ref());
+        let api = self.api(raw.api.as_ref());
         if raw.geoip.is_none() {
             self.geo_methods_need_geoip(&raw.pool);
         }
@@ -190,6 +197,7 @@ impl Validator<'_> {
             regions: regions.items,
             geoip,
             topology,
+            api,
         }
     }
 }

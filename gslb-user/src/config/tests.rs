@@ -123,6 +123,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+mod api;
 mod datacenter;
 mod document;
 mod engine;
