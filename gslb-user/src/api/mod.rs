@@ -3,5 +3,6 @@
 //! the text reports of its replies ([`report`]).
 
 pub mod control;
+pub mod http;
 pub mod protocol;
 pub mod report;

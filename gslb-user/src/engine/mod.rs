@@ -72,6 +72,11 @@ pub enum Command {
         /// Result.
         reply: oneshot::Sender<StatusReport>,
     },
+    /// The config the engine runs (the HTTP API's model and its token).
+    Config {
+        /// Result.
+        reply: oneshot::Sender<Arc<Config>>,
+    },
     /// Answers per name over the last minutes and recent changes (the
     /// status page).
     History {
@@ -527,6 +532,9 @@ impl Engine {
             }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            Command::Config { reply } => {
+                let _ = reply.send(self.cfg.clone());
             }
             Command::History { reply } => {
                 let _ = reply.send(self.history.report());
