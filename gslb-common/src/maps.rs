@@ -27,6 +27,18 @@ pub const CONFIG: &str = "CONFIG";
 /// once the trie is in use), so the prefix that matched is the widest one
 /// over which the answer is the same: the ECS scope.
 pub const CLIENT_GROUPS: &str = "CLIENT_GROUPS";
+/// Per-CPU array of [`CLIENT_CACHE_SLOTS`] [`ClientCacheSlot`]s: the XDP
+/// program's own cache of [`CLIENT_GROUPS`] results by client block (an
+/// IPv4 /24, an IPv6 /64), valid while [`CLIENT_GEN`] is unchanged. A
+/// trie walk over 128-bit keys costs more than the rest of a client-aware
+/// answer; a direct-mapped slot costs one hash and one read.
+pub const CLIENT_CACHE: &str = "CLIENT_CACHE";
+/// Slots of [`CLIENT_CACHE`] per CPU (a power of two).
+pub const CLIENT_CACHE_SLOTS: u32 = 8192;
+/// Single-entry array: the generation of [`CLIENT_GROUPS`]'s contents.
+/// The daemon changes it after every write of the trie, which voids every
+/// [`CLIENT_CACHE`] slot at once; 0 (never written) turns the cache off.
+pub const CLIENT_GEN: &str = "CLIENT_GEN";
 /// LPM trie: resolver prefix → 1, the resolvers whose EDNS Client Subnet
 /// is used when [`CONFIG_ECS_TRUSTED`] is set (`[server] ecs = [...]`).
 pub const ECS_TRUSTED: &str = "ECS_TRUSTED";
@@ -485,6 +497,66 @@ impl ClientGroup {
     }
 }
 
+/// One slot of [`CLIENT_CACHE`]: the [`CLIENT_GROUPS`] entry that
+/// matched an address of a client block. Only an entry whose prefix holds
+/// the whole block is kept (IPv4: at most a /24, 128-bit length at most
+/// `V4_MAPPED_LEN + 24`; IPv6: at most a /64): the trie is a partition,
+/// so every address of the block matches that same entry, and the ECS
+/// scope stays the matched prefix's length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientCacheSlot {
+    /// The block ([`client_block`]).
+    pub block: u64,
+    /// [`CLIENT_GEN`] when the slot was filled.
+    pub generation: u32,
+    /// The entry's [`ClientGroup::group`].
+    pub group: u32,
+    /// The entry's [`ClientGroup::prefix_len`].
+    pub prefix_len: u8,
+    /// 1 for an IPv4 block, 0 for IPv6.
+    pub v4: u8,
+    /// Padding (zero).
+    pub _pad: [u8; 6],
+}
+
+/// The cache block of a client (128-bit key, IPv4 mapped): for IPv4 its
+/// /24 (bytes 8..15 of the key), for IPv6 its /64 (bytes 0..8), as a
+/// native-endian word.
+#[inline(always)]
+pub fn client_block(client: &ClientPrefix, v4: bool) -> u64 {
+    if v4 {
+        u64::from_ne_bytes([
+            client[8], client[9], client[10], client[11], client[12], client[13], client[14], 0,
+        ])
+    } else {
+        u64::from_ne_bytes([
+            client[0], client[1], client[2], client[3], client[4], client[5], client[6], client[7],
+        ])
+    }
+}
+
+/// The [`CLIENT_CACHE`] slot of a block: the top bits of a multiplicative
+/// hash of the block with its high half folded onto its low half (the
+/// bits that vary between IPv4 /24s are in the high half, and a product's
+/// top bits mix only the bits below them).
+#[inline(always)]
+pub const fn client_cache_index(block: u64) -> u32 {
+    let h = (block ^ (block >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> (64 - CLIENT_CACHE_SLOTS.trailing_zeros())) as u32
+}
+
+/// Whether a [`CLIENT_GROUPS`] entry of 128-bit length `prefix_len` holds
+/// the whole cache block of a client of the family.
+#[inline(always)]
+pub const fn client_cacheable(prefix_len: u8, v4: bool) -> bool {
+    if v4 {
+        prefix_len <= V4_MAPPED_LEN + 24
+    } else {
+        prefix_len <= 64
+    }
+}
+
 /// Key of [`PERSIST`]: a client prefix as one answer set sees it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -554,6 +626,8 @@ const _: () = assert!(core::mem::size_of::<AnswerKey>() == 8);
 const _: () = assert!(core::mem::size_of::<AnswerV4>() == 92);
 const _: () = assert!(core::mem::size_of::<AnswerV6>() == 188);
 const _: () = assert!(core::mem::size_of::<ClientGroup>() == 8);
+const _: () = assert!(core::mem::size_of::<ClientCacheSlot>() == 24);
+const _: () = assert!(CLIENT_CACHE_SLOTS.is_power_of_two());
 const _: () = assert!(core::mem::size_of::<PersistKey>() == 24);
 const _: () = assert!(core::mem::size_of::<PersistRecord>() == 16);
 const _: () = assert!(core::mem::size_of::<Canned>() == 260);
@@ -573,6 +647,7 @@ mod pod {
     unsafe impl aya::Pod for super::StaticKey {}
     unsafe impl aya::Pod for super::LocalAddrs {}
     unsafe impl aya::Pod for super::ClientGroup {}
+    unsafe impl aya::Pod for super::ClientCacheSlot {}
     unsafe impl aya::Pod for super::PersistKey {}
     unsafe impl aya::Pod for super::PersistRecord {}
 }

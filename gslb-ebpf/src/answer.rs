@@ -11,9 +11,10 @@ use aya_ebpf::{
 use gslb_common::{
     dns::{RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA},
     maps::{
-        AnswerKey, Canned, Config, NameEntry, PersistRecord, StaticKey, CONFIG_CLIENT_GROUPS,
-        CONFIG_ECS, CONFIG_ECS_TRUSTED, MAX_ADDRS, NAME_CLIENT_AWARE, NAME_INLINE_A,
-        NAME_COUNTED, NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
+        client_block, client_cache_index, client_cacheable, AnswerKey, Canned, ClientCacheSlot,
+        ClientGroup, Config, NameEntry, PersistRecord, StaticKey, CONFIG_CLIENT_GROUPS, CONFIG_ECS,
+        CONFIG_ECS_TRUSTED, MAX_ADDRS, NAME_CLIENT_AWARE, NAME_COUNTED, NAME_INLINE_A,
+        NAME_INLINE_AAAA, NAME_NEG_TTL, NAME_NODATA, NAME_STATIC, NO_ANSWER,
     },
     select::{self, Pick, Selection, MODE_DROP, MODE_ORDERED, MODE_SLOW_PATH, MODE_STATIC_PERSIST},
     Counter,
@@ -23,8 +24,9 @@ use crate::{
     dns::{self, Query},
     headers::{self, Layers},
     maps::{
-        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_GROUPS, ECS_TRUSTED, NAME_ANSWERS, PERSIST,
-        PERSIST_HIT, PERSIST_NEW, SERVER_GEN, SERVER_HITS, STATIC, ZONES,
+        count, Scratch, ANSWERS_V4, ANSWERS_V6, CLIENT_CACHE, CLIENT_GEN, CLIENT_GROUPS,
+        ECS_TRUSTED, NAME_ANSWERS, PERSIST, PERSIST_HIT, PERSIST_NEW, SERVER_GEN, SERVER_HITS,
+        STATIC, ZONES,
     },
     send::send,
 };
@@ -45,8 +47,7 @@ pub fn for_name(
     // names whose answers depend on it).
     let (group, scope) = if cfg.flags & CONFIG_CLIENT_GROUPS != 0 {
         let v4 = client(ctx, l, q, s);
-        let key = aya_ebpf::maps::lpm_trie::Key::new(128, s.client);
-        let (group, scope) = match CLIENT_GROUPS.get(&key) {
+        let (group, scope) = match client_group(s, v4) {
             Some(g) if entry.flags & NAME_CLIENT_AWARE != 0 => (g.group, g.scope(v4)),
             Some(g) => (g.group, 0),
             None => (0, 0),
@@ -323,6 +324,52 @@ fn client(ctx: &XdpContext, l: &Layers, q: &Query, s: &mut Scratch) -> bool {
         }
         _ => source(ctx, l, &mut s.client),
     }
+}
+
+/// The `CLIENT_GROUPS` entry of the client in `s.client` (`v4`: an IPv4
+/// client): from this CPU's `CLIENT_CACHE` slot of the client's block
+/// when the slot is of the current `CLIENT_GEN`, else from the trie, kept
+/// in the slot when its prefix holds the whole block. The generation is
+/// read before the trie: a result from a trie being rewritten is kept
+/// under the generation the rewrite ends, never past it.
+#[inline(always)]
+fn client_group(s: &mut Scratch, v4: bool) -> Option<ClientGroup> {
+    let generation = CLIENT_GEN.get(0).copied().unwrap_or(0);
+    let block = client_block(&s.client, v4);
+    let slot = if generation != 0 {
+        CLIENT_CACHE.get_ptr_mut(client_cache_index(block))
+    } else {
+        None
+    };
+    if let Some(p) = slot {
+        // SAFETY: this CPU's slot, touched only by this CPU's program.
+        let c = unsafe { &*p };
+        if c.generation == generation && c.block == block && c.v4 == u8::from(v4) {
+            return Some(ClientGroup {
+                group: c.group,
+                prefix_len: c.prefix_len,
+                _pad: [0; 3],
+            });
+        }
+    }
+    let key = aya_ebpf::maps::lpm_trie::Key::new(128, s.client);
+    let g = *CLIENT_GROUPS.get(&key)?;
+    if let Some(p) = slot {
+        if client_cacheable(g.prefix_len, v4) {
+            // SAFETY: as above.
+            unsafe {
+                *p = ClientCacheSlot {
+                    block,
+                    generation,
+                    group: g.group,
+                    prefix_len: g.prefix_len,
+                    v4: u8::from(v4),
+                    _pad: [0; 6],
+                }
+            };
+        }
+    }
+    Some(g)
 }
 
 /// Picks the answers (see `gslb_common::select`) and builds the response

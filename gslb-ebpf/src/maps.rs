@@ -8,10 +8,10 @@ use aya_ebpf::{
 };
 use gslb_common::{
     maps::{
-        AnswerKey, AnswerV4, AnswerV6, Canned, ClientGroup, ClientPrefix, Config, LocalAddrs,
-        NameEntry, NameSlot, PersistKey, PersistRecord, StaticKey, DEFAULT_MAX_NAMES,
-        DEFAULT_PERSIST_RECORDS, MAX_CLIENT_PREFIXES, MAX_COUNTED_NAMES, MAX_ECS_TRUSTED,
-        MAX_SERVERS, MAX_ZONES,
+        AnswerKey, AnswerV4, AnswerV6, Canned, ClientCacheSlot, ClientGroup, ClientPrefix, Config,
+        LocalAddrs, NameEntry, NameSlot, PersistKey, PersistRecord, StaticKey, CLIENT_CACHE_SLOTS,
+        DEFAULT_MAX_NAMES, DEFAULT_PERSIST_RECORDS, MAX_CLIENT_PREFIXES, MAX_COUNTED_NAMES,
+        MAX_ECS_TRUSTED, MAX_SERVERS, MAX_ZONES,
     },
     Counter,
 };
@@ -38,6 +38,17 @@ pub static NAME_ANSWERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_CO
 #[map]
 pub static CLIENT_GROUPS: LpmTrie<ClientPrefix, ClientGroup> =
     LpmTrie::with_max_entries(MAX_CLIENT_PREFIXES, 0);
+
+/// Per-CPU cache of `CLIENT_GROUPS` results by client block, valid while
+/// `CLIENT_GEN` is unchanged (see `gslb_common::maps::CLIENT_CACHE`).
+#[map]
+pub static CLIENT_CACHE: PerCpuArray<ClientCacheSlot> =
+    PerCpuArray::with_max_entries(CLIENT_CACHE_SLOTS, 0);
+
+/// The generation of `CLIENT_GROUPS`'s contents (`CLIENT_GEN[0]`); 0 until
+/// the daemon writes the trie: no caching.
+#[map]
+pub static CLIENT_GEN: Array<u32> = Array::with_max_entries(1, 0);
 
 /// Resolver prefix → 1: whose EDNS Client Subnet is used under
 /// `CONFIG_ECS_TRUSTED`.

@@ -28,8 +28,9 @@ use gslb::{
 };
 use gslb_common::{
     maps::{
-        mask_prefix, AnswerKey, AnswerV4, ClientGroup, ClientPrefix, Config, NameEntry, PersistKey,
-        PersistRecord, CONFIG_CLIENT_GROUPS, CONFIG_ECS, CONFIG_ECS_TRUSTED, NAME_CLIENT_AWARE,
+        client_block, client_cache_index, mask_prefix, AnswerKey, AnswerV4, ClientCacheSlot,
+        ClientGroup, ClientPrefix, Config, NameEntry, PersistKey, PersistRecord,
+        CONFIG_CLIENT_GROUPS, CONFIG_ECS, CONFIG_ECS_TRUSTED, NAME_CLIENT_AWARE,
     },
     select::{MODE_ROUND_ROBIN, MODE_STATIC_PERSIST},
     Counter,
@@ -2846,6 +2847,110 @@ fn sticky_first_as(
     assert_eq!(firsts.len(), 3, "{firsts:?}");
     (firsts[0], delta)
 }
+/// Sets `CLIENT_GEN` (0: the program's client cache off).
+fn set_client_gen(f: &Fixture, generation: u32) {
+    let mut a: Array<MapData, u32> = open(f, "CLIENT_GEN", Map::Array);
+    a.set(0, generation, 0).unwrap();
+}
+
+/// With `CLIENT_GEN` set, the program keeps trie results per CPU by
+/// client block (IPv4 /24): a query answered from its cache slot gets the
+/// same bytes, ECS scope included, as one answered from the trie; an
+/// entry longer than the block is not kept (each /25 its own answer and
+/// scope); a trie change shows once the generation changes, not before.
+#[test]
+fn client_cache_answers_as_the_trie_until_the_generation_changes() {
+    const NAME: &str = "answers-by-client-group.example.test.";
+    locked(|f| {
+        let old = set_flags(f, CONFIG_ECS | CONFIG_CLIENT_GROUPS, CONFIG_ECS_TRUSTED);
+        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+        let key = name_key_64(NAME);
+        let plain_entry = names.get(&key, 0).expect("the name is in NAMES_64");
+        let mut entry = plain_entry;
+        entry.flags |= NAME_CLIENT_AWARE;
+        names.insert(key, entry, 0).unwrap();
+        let mut answers: AyaHashMap<MapData, AnswerKey, AnswerV4> =
+            open(f, "ANSWERS_V4", Map::HashMap);
+        let at = |group| AnswerKey {
+            set: entry.a,
+            group,
+        };
+        let mut seven = answers.get(&at(0), 0).unwrap();
+        seven.addrs[0] = [198, 18, 44, 77];
+        answers.insert(at(7), seven, 0).unwrap();
+        let mut trie: LpmTrie<MapData, ClientPrefix, ClientGroup> =
+            open(f, "CLIENT_GROUPS", Map::LpmTrie);
+        let entries = [
+            group_entry("198.18.77.0", 24, 7),
+            group_entry("198.18.0.0", 16, 3),
+            group_entry("198.18.78.0", 25, 7),
+            group_entry("198.18.78.128", 25, 3),
+        ];
+        for (k, v) in &entries {
+            trie.insert(k, v, 0).unwrap();
+        }
+        set_client_gen(f, 5);
+        let group7 = vec![v4("198.18.44.77"), v4("198.18.44.2")];
+        let group0 = vec![v4("198.18.44.1"), v4("198.18.44.2")];
+        let frame = Frame {
+            client: Some("198.18.0.2".parse().unwrap()),
+            ..Default::default()
+        };
+        let ask = |f: &Fixture, option: (u16, Vec<u8>), want: &[Vec<u8>], scope: u8| {
+            let dns = ecs_query(NAME, RecordType::A, std::slice::from_ref(&option));
+            let mut echo = option.clone();
+            echo.1[3] = scope;
+            let want = frame.build_reply(&expected_with_option(&dns, 1, 30, want, &echo));
+            // Twice: the first may fill the slot, the second finds it.
+            for run in 0..2 {
+                let (out, _) = answered_in(f, &frame.build(&dns));
+                assert_eq!(out, want, "{option:?}, run {run}");
+            }
+        };
+        ask(f, ecs(1, 24, 0, &[198, 18, 77]), &group7, 24);
+        ask(f, ecs(1, 32, 0, &[198, 18, 77, 9]), &group7, 24);
+        ask(f, ecs(1, 24, 0, &[198, 18, 5]), &group0, 16);
+        ask(f, ecs(1, 32, 0, &[198, 18, 78, 1]), &group7, 25);
+        ask(f, ecs(1, 32, 0, &[198, 18, 78, 200]), &group0, 25);
+        ask(f, ecs(1, 32, 0, &[198, 18, 78, 2]), &group7, 25);
+        // The /24 of 198.18.77 is in a slot of some CPU, under generation
+        // 5; the /25s of 198.18.78 are in none.
+        let cache: PerCpuArray<MapData, ClientCacheSlot> =
+            open(f, "CLIENT_CACHE", Map::PerCpuArray);
+        let client = |a: [u8; 4]| Ipv4Addr::from(a).to_ipv6_mapped().octets();
+        let slots = |a: [u8; 4]| {
+            let block = client_block(&client(a), true);
+            let all = cache.get(&client_cache_index(block), 0).unwrap();
+            all.iter()
+                .filter(|s| s.block == block)
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        let kept = slots([198, 18, 77, 0]);
+        assert!(
+            kept.iter()
+                .any(|s| (s.generation, s.group, s.prefix_len, s.v4) == (5, 7, 120, 1)),
+            "no CPU keeps 198.18.77.0/24 → group 7: {kept:?}"
+        );
+        let kept = slots([198, 18, 78, 0]);
+        assert!(kept.is_empty(), "a /25 kept for its /24: {kept:?}");
+        // The /24 moves to group 3 (no set of its own: group 0's answer);
+        // with the new generation every CPU asks the trie again.
+        let (k, v) = group_entry("198.18.77.0", 24, 3);
+        trie.insert(&k, v, 0).unwrap();
+        set_client_gen(f, 6);
+        ask(f, ecs(1, 24, 0, &[198, 18, 77]), &group0, 24);
+        set_client_gen(f, 0);
+        for (k, _) in &entries {
+            trie.remove(k).unwrap();
+        }
+        answers.remove(&at(7)).unwrap();
+        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+        names.insert(name_key_64(NAME), plain_entry, 0).unwrap();
+        restore_flags(f, old);
+    });
+}
+
 
 /// The `PERSIST` record of `sticky.example.test`'s A (or AAAA) set for
 /// the client prefix of `client` (/24, /56).

@@ -1,7 +1,7 @@
 """Times the loaded gslb XDP program on crafted queries with BPF_PROG_TEST_RUN.
 
 Usage: testrun.py PROG_ID[,PROG_ID...] NAME_FMT COUNT [RUNS] [--edns]
-[--aaaa] [--v6]
+[--aaaa] [--v6] [--clients=N] [--ecs]
 
 Sends RUNS (default 20000) single-run test_run calls, each an A (or AAAA)
 query for NAME_FMT % (i % COUNT) (e.g. "g%d.bench.test"), and prints the
@@ -13,6 +13,12 @@ slot (the cost with the slot table's cache misses, as under kxdpgun).
 With several programs (e.g. two daemons' builds, each filled from the same
 config), the calls alternate between them, so that the machine's noise
 falls on all alike: an A/B comparison.
+
+Client-aware data (the bench's: client groups by /24 of 198.18.0.0/15):
+--clients=N sends query i from IPv4 /24 number i % N of 198.18.0.0/15
+(as kxdpgun's source range does), or with --ecs from 198.18.0.2 with an
+EDNS Client Subnet option of that /24 (source prefix 24, as dnsperf's
+ECS queries); --ecs implies --edns.
 """
 import ctypes
 import statistics
@@ -43,11 +49,18 @@ def csum(b):
     return ~s & 0xFFFF
 
 
-def query(name, qtype, edns, v6, qid):
+def query(name, qtype, edns, v6, qid, client=None, ecs=False):
+    """`client`: an IPv4 /24 (3 bytes) the query comes from, as its
+    source address or (`ecs`) as its ECS option."""
     qname = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+    edns = edns or ecs
     dns = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
     dns += qname + struct.pack("!HH", qtype, 1)
-    if edns:
+    if edns and ecs and client is not None:
+        # OPTION-CODE 8, FAMILY 1, SOURCE 24, SCOPE 0, 3 address bytes.
+        opt = struct.pack("!HHHBB", 8, 7, 1, 24, 0) + client
+        dns += b"\0" + struct.pack("!HHIH", 41, 1232, 0, len(opt)) + opt
+    elif edns:
         dns += b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
     udp_len = 8 + len(dns)
     if v6:
@@ -60,6 +73,8 @@ def query(name, qtype, edns, v6, qid):
         eth = b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd"
     else:
         src, dst = bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1])
+        if client is not None and not ecs:
+            src = client + bytes([qid % 253 + 2])
         ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + udp_len, 0, 0, 64, 17, 0) + src + dst
         ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         pseudo = src + dst + struct.pack("!xBH", 17, udp_len)
@@ -72,7 +87,11 @@ def query(name, qtype, edns, v6, qid):
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     flags = {a for a in sys.argv[1:] if a.startswith("--")}
-    unknown = flags - {"--edns", "--aaaa", "--v6"}
+    clients = 0
+    for f in [f for f in flags if f.startswith("--clients=")]:
+        clients = int(f.split("=", 1)[1])
+        flags.discard(f)
+    unknown = flags - {"--edns", "--aaaa", "--v6", "--ecs"}
     if unknown:
         sys.exit("unknown flags: %s" % " ".join(sorted(unknown)))
     if len(args) < 3:
@@ -84,9 +103,17 @@ def main():
         bpf(BPF_PROG_GET_FD_BY_ID, struct.pack("<I", i) + b"\0" * 124)[0] for i in ids
     ]
     qtype = 28 if "--aaaa" in flags else 1
+    def block(i):
+        """IPv4 /24 number i % clients of 198.18.0.0/15, or None."""
+        if not clients:
+            return None
+        n = (198 << 16) + (18 << 8) + i % clients
+        return bytes([n >> 16, (n >> 8) & 0xFF, n & 0xFF])
+
     pkts = [
-        query(fmt % i if "%" in fmt else fmt, qtype, "--edns" in flags, "--v6" in flags, i)
-        for i in range(min(count, runs))
+        query(fmt % (i % count) if "%" in fmt else fmt, qtype, "--edns" in flags,
+              "--v6" in flags, i, block(i), "--ecs" in flags)
+        for i in range(min(max(count, clients), runs))
     ]
     out = ctypes.create_string_buffer(2048)
     times = [[] for _ in fds]

@@ -8,17 +8,23 @@
 //! query sees the old group or the new one, never none. The caller
 //! writes the answer sets of new groups before calling [`ClientTrie::write`]
 //! and drops those of stale groups after it.
+//!
+//! The XDP program keeps its trie results per CPU by client block
+//! (`CLIENT_CACHE`, tagged with `CLIENT_GEN`); a write ends by changing
+//! `CLIENT_GEN`, after which no result of the old trie is used.
 
 use std::collections::HashMap;
 
 use aya::{
     maps::{
         lpm_trie::{Key, LpmTrie},
-        MapData,
+        Array, MapData,
     },
     Ebpf,
 };
-use gslb_common::maps::{ClientGroup, ClientPrefix, CLIENT_GROUPS, MAX_CLIENT_PREFIXES};
+use gslb_common::maps::{
+    ClientGroup, ClientPrefix, CLIENT_GEN, CLIENT_GROUPS, MAX_CLIENT_PREFIXES,
+};
 
 use super::MapsError;
 use crate::clients::ClientMap;
@@ -38,6 +44,20 @@ pub struct ClientTrie {
     trie: LpmTrie<MapData, ClientPrefix, ClientGroup>,
     /// (address, 128-bit length) → value, as written.
     current: HashMap<(ClientPrefix, u8), ClientGroup>,
+    /// `CLIENT_GEN`: changed after every write, which voids the XDP
+    /// program's per-CPU cache of trie results (`CLIENT_CACHE`).
+    generation: Array<MapData, u32>,
+    /// The generation last written (never 0, which turns the cache off).
+    current_gen: u32,
+}
+
+/// The first generation of a daemon: from the clock, so that it differs
+/// from whatever an earlier daemon left in a map this one took over.
+fn first_generation() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.subsec_nanos() ^ d.as_secs() as u32);
+    nanos.max(1)
 }
 
 impl ClientTrie {
@@ -49,6 +69,11 @@ impl ClientTrie {
         Ok(ClientTrie {
             trie: map.try_into()?,
             current: HashMap::new(),
+            generation: ebpf
+                .take_map(CLIENT_GEN)
+                .ok_or_else(|| MapsError::Missing(CLIENT_GEN.to_owned()))?
+                .try_into()?,
+            current_gen: first_generation(),
         })
     }
 
@@ -74,6 +99,14 @@ impl ClientTrie {
             changes += 1;
         }
         self.current = next;
+        // Every trie change is in: cached results from before are void
+        // (the program reads the generation before the trie, so what it
+        // caches during a write carries the old generation).
+        self.current_gen = match self.current_gen.wrapping_add(1) {
+            0 => 1,
+            g => g,
+        };
+        self.generation.set(0, self.current_gen, 0)?;
         Ok(changes)
     }
 
