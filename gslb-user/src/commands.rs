@@ -57,6 +57,21 @@ pub fn clients_reload(path: &Path, json: bool) -> Result<()> {
     })
 }
 
+/// `gslb reload`: the summary of what changed, or the refusal (as JSON
+/// `{"error": ...}` too with `json`) and exit status 1.
+pub fn reload(path: &Path, json: bool) -> Result<()> {
+    let v: gslb::api::protocol::ReloadReport = match control_request(path, &Request::Reload) {
+        Ok(v) => v,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({ "error": e.to_string() }));
+            }
+            return Err(e);
+        }
+    };
+    print_report(&v, json, report::reload_text)
+}
+
 /// `gslb explain`.
 pub fn explain(
     path: &Path,

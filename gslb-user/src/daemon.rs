@@ -11,8 +11,7 @@ use gslb::{
     config,
     dns::server,
     engine,
-    fastpath::{attached, clients::ClientTrie, loader, maps::Maps},
-    health,
+    fastpath::{clients::ClientTrie, loader, pins},
     state::model::State,
 };
 use gslb_common::maps::CONFIG_CLIENT_GROUPS;
@@ -20,6 +19,8 @@ use tracing::{info, warn};
 
 mod caps;
 mod notify;
+mod reload;
+mod restart;
 
 /// How `gslb run` was asked to run.
 pub struct Options {
@@ -145,20 +146,43 @@ pub async fn run(args: Options) -> Result<()> {
     if let Some(trie) = client_trie.take() {
         engine.set_client_trie(trie);
     }
-    let ids = engine.server_ids().to_vec();
-    let targets = health::targets(&cfg.servers, &ids, &cfg.monitors);
-    let initial: std::collections::HashMap<_, bool> = ids
-        .iter()
-        .zip(&cfg.servers)
-        .map(|(&id, s)| (id, s.initial_up))
-        .collect();
-    let monitors = health::spawn(
-        targets,
-        move |id| initial.get(&id).copied().unwrap_or(true),
-        health_tx,
+    if let Some(ecs) = ecs_trusted.take() {
+        engine.set_ecs_trusted(ecs);
+    }
+    // Saved admin states and health first: the monitors start from them.
+    let state_file = restart::restore(&mut engine, args.state_file.clone(), saved, start);
+    // The maps hold the engine's decisions (saved state applied) before
+    // the program answers from them: a restart swaps the running program
+    // for this one under load, and the config's first guess must not
+    // answer meanwhile.
+    engine.recompute();
+    if let Some(ebpf) = fast_path.as_mut() {
+        restart::attach(ebpf, &args.pin_dir, &cfg.server.interfaces, &adopt, engine.start_mut())?;
+    }
+    // Monitors and pollers follow the config through reloads.
+    let (reloaded_tx, reloaded_rx) = tokio::sync::mpsc::unbounded_channel();
+    engine.set_reload(
+        engine::reload::ReloadSource {
+            path: args.config.clone(),
+            listen: args.listen.clone(),
+            interfaces: args.ifaces.clone(),
+        },
+        reloaded_tx,
     );
-    let pollers = engine::metrics::spawn_all(&cfg, &ids, &cmd_tx).map_err(anyhow::Error::msg)?;
+    let workers = reload::Workers::start(
+        &cfg,
+        engine.server_ids(),
+        &engine.monitor_states(),
+        health_tx,
+        cmd_tx.clone(),
+    )?;
+    let workers = reload::follow(workers, reloaded_rx);
+    let reload_tx = cmd_tx.clone();
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
+    let pin_dir = (!args.no_xdp).then_some(args.pin_dir.as_path());
+    let api_task = api_listener.zip(cfg.api.as_ref()).map(|(listener, api)| {
+        gslb::api::http::start(listener, cmd_tx.clone(), pin_dir, api)
+    });
     let control_task = control::serve(&args.control, cmd_tx)?;
     let control_ino = control::inode(&args.control);
     // Bound and attached: from here on the daemon needs almost nothing.
@@ -175,28 +199,28 @@ pub async fn run(args: Options) -> Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            // Its default action would kill the daemon; there is no reload.
-            _ = hup.recv() => warn!("SIGHUP ignored: the config is not reloaded (restart to apply a new one)"),
+            _ = hup.recv() => reload::hangup(&reload_tx),
         }
     }
     notify::stopping("shutting down");
-    if args.no_xdp {
-        info!("shutting down: closing listeners");
-    } else {
-        info!("shutting down: detaching XDP, closing listeners");
-    }
+    info!("shutting down: closing listeners");
     for t in tasks
         .into_iter()
-        .chain(pollers)
-        .chain([engine_task, control_task])
+        .chain([workers, engine_task, control_task])
+        .chain(api_task)
     {
         t.abort();
     }
-    drop(monitors);
     control::remove_own(&args.control, control_ino);
+    if let Some(f) = &state_file {
+        f.flush();
+    }
     drop(client_trie);
     drop(fast_path);
     drop(ecs_trusted);
+    if !args.no_xdp {
+        restart::leave(&args.pin_dir, args.detach_on_exit);
+    }
     Ok(())
 }
 

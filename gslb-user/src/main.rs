@@ -107,6 +107,19 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// Make the running daemon read its config file again (as SIGHUP
+    /// does): validated completely, then switched to without a query
+    /// lost; health, admin states, persistence records and counters of
+    /// unchanged servers carry over. A refused config (exit 1, its error
+    /// `FILE:LINE:COL`) leaves the old one serving.
+    Reload {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = control::DEFAULT_SOCKET)]
+        control: PathBuf,
+    },
     /// Change a server's admin state at run time.
     Server {
         /// enable | disable | drain.
@@ -213,6 +226,7 @@ fn main() -> Result<()> {
             control,
         } => commands::admin(&control, action, name),
         Command::Clients { json, control, .. } => commands::clients_reload(&control, json),
+        Command::Reload { json, control } => commands::reload(&control, json),
         Command::Persist {
             action,
             name,

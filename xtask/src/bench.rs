@@ -28,6 +28,7 @@ mod load;
 mod markdown;
 mod measure;
 mod netns;
+mod reload;
 mod report;
 mod scale;
 mod servers;
@@ -97,7 +98,8 @@ pub struct Options {
     #[arg(long, default_value_t = 2_000_000)]
     kxdpgun_qps: u64,
     /// Servers to measure, comma-separated (gslb-xdp, gslb-slow, nsd,
-    /// knot-udp, knot-xdp, pdns-lua, gdnsd); default all.
+    /// knot-udp, knot-xdp, pdns-lua, gdnsd); default all; `none` for only
+    /// the parts (client-aware, scale, reload).
     #[arg(long, value_delimiter = ',')]
     servers: Vec<String>,
     /// Skip the dnsperf runs.
@@ -141,6 +143,9 @@ pub struct Options {
     /// Skip the client data scale part (1,000,000 prefixes, `GeoLite2`).
     #[arg(long)]
     no_scale: bool,
+    /// Skip the config reload part (100 `gslb reload`s under load).
+    #[arg(long)]
+    no_reload: bool,
     /// The XDP object whose `gslb_bounce` program is the ceiling (default:
     /// the one the last build of the daemon embedded, in `target/bpf`).
     #[arg(long, value_name = "PATH")]
@@ -177,6 +182,8 @@ impl Plan {
         } else {
             o.servers
                 .iter()
+                // `none`: only the parts (client-aware, scale, reload).
+                .filter(|s| s.trim() != "none")
                 .map(|s| {
                     Kind::from_key(s.trim()).with_context(|| {
                         let keys: Vec<&str> = Kind::ALL.iter().map(|k| k.key()).collect();
@@ -280,6 +287,10 @@ pub fn bench(opts: &Options) -> Result<()> {
     let (mut results, gslb_load) = ctx.measure_all(&mut net, &out_dir);
     let aware = (!opts.no_aware).then(|| ctx.aware(&mut net));
     let scale = (!opts.no_scale).then(|| ctx.scale(&mut net));
+    let reload = (!opts.no_reload).then(|| {
+        println!("bench: {} config reloads under load ...", reload::RELOADS);
+        ctx.reload_bench(&mut net)
+    });
     for key in PART_LOGS {
         copy_logs(&work.join(key), &out_dir.join("logs").join(key));
     }
@@ -289,6 +300,14 @@ pub fn bench(opts: &Options) -> Result<()> {
     report::judge(&mut results);
     let mut targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
     targets.extend(part_targets(aware.as_ref(), scale.as_ref()));
+    if let Some(rl) = &reload {
+        let (what, measured, verdict) = reload::target(rl);
+        targets.push(report::Target {
+            what,
+            measured,
+            verdict: verdict.to_owned(),
+        });
+    }
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
@@ -297,6 +316,7 @@ pub fn bench(opts: &Options) -> Result<()> {
         not_measured: Vec::new(),
         aware,
         scale,
+        reload,
     };
     report::write(&out_dir, &r)?;
     println!();
@@ -318,7 +338,7 @@ pub fn bench(opts: &Options) -> Result<()> {
 
 /// The work directories of the client-aware and scale parts whose logs
 /// are kept.
-const PART_LOGS: [&str; 8] = [
+const PART_LOGS: [&str; 9] = [
     "bounce",
     "aware-gslb-plain",
     "aware-gslb-topology",
@@ -327,6 +347,7 @@ const PART_LOGS: [&str; 8] = [
     "aware-reload",
     "scale/prefixes",
     "scale/geo",
+    "reload",
 ];
 
 /// The targets of the client-aware and scale parts.

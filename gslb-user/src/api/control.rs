@@ -341,6 +341,10 @@ async fn submit(req: Request, engine: &mpsc::Sender<Command>) -> Pending {
             let make = |reply| Command::ReloadClients { reply };
             ask(engine, make, |r| Ok(Reply::Clients(Box::new(r?)))).await
         }
+        Request::Reload => {
+            let make = |reply| Command::Reload { reply };
+            ask(engine, make, |r| Ok(Reply::Reload(Box::new(r?)))).await
+        }
         Request::Admin { server, state } => {
             let make = |reply| Command::SetAdmin {
                 server,

@@ -45,6 +45,10 @@ pub enum Request {
     /// switch to the rebuilt client groups: answered with a
     /// [`ClientsReport`].
     ClientsReload,
+    /// Read the config file again, validate it and switch to it (the
+    /// old config keeps serving when it is refused): answered with a
+    /// [`ReloadReport`].
+    Reload,
     /// Change a server's admin state: answered with `null`.
     Admin {
         /// Server name.
@@ -115,6 +119,8 @@ pub enum Reply {
     Persist(Box<PersistReport>),
     /// To [`Request::ClientsReload`].
     Clients(Box<ClientsReport>),
+    /// To [`Request::Reload`].
+    Reload(Box<ReloadReport>),
     /// To [`Request::Admin`]: `null`.
     Done,
 }
@@ -134,6 +140,66 @@ pub struct ClientsReport {
     pub trie_changes: usize,
     /// How long the reload took, ms.
     pub elapsed_ms: u64,
+}
+
+/// What a reload changed, by name: objects added, removed, and those
+/// whose config differs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// New names.
+    pub added: Vec<String>,
+    /// Names gone.
+    pub removed: Vec<String>,
+    /// Names still there with a different config.
+    pub changed: Vec<String>,
+}
+
+impl Changes {
+    /// Nothing added, removed or changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// `gslb reload`: what the new config changed and how long the switch
+/// took.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// The config file read (or the embedded default's name).
+    pub config: String,
+    /// `[[vserver]]` entries.
+    pub servers: Changes,
+    /// `[[pool]]` entries.
+    pub pools: Changes,
+    /// `[[gslb]]` names.
+    pub names: Changes,
+    /// `[[zone]]`s.
+    pub zones: Changes,
+    /// XDP map entries written or removed (0 without XDP).
+    pub map_changes: usize,
+    /// `CLIENT_GROUPS` trie entries written or removed.
+    pub trie_changes: usize,
+    /// The new config's warnings (`FILE:LINE:COL: ...`).
+    pub warnings: Vec<String>,
+    /// From the request to the switch done, ms.
+    pub elapsed_ms: u64,
+}
+
+/// Reloads since the daemon started (`gslb status`, metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadStatus {
+    /// Reloads applied.
+    pub ok: u64,
+    /// Reloads refused (the old config kept serving).
+    pub failed: u64,
+    /// When the last reload (applied or refused) ended, Unix seconds.
+    pub last_at_unix: Option<u64>,
+    /// Whether the last reload was applied.
+    pub last_ok: Option<bool>,
+    /// Why the last refused reload was refused.
+    pub last_error: Option<String>,
+    /// The config file reloads read (`None`: the embedded default).
+    pub config: Option<String>,
 }
 
 /// `gslb persist list|clear`: the records, in set and prefix order.
@@ -187,6 +253,9 @@ pub enum RequestError {
     /// The client data could not be rebuilt (the old data stays).
     #[error("client data: {0}")]
     Clients(String),
+    /// The new config was refused; the old one keeps serving.
+    #[error("reload refused, the running config is unchanged: {0}")]
+    Reload(String),
     /// The engine is gone (the daemon is stopping).
     #[error("engine stopped")]
     EngineStopped,
@@ -201,6 +270,29 @@ pub struct StatusReport {
     pub pools: Vec<PoolStatus>,
     /// The gslb names with pools: their pools and current decisions.
     pub names: Vec<NameStatus>,
+    /// Config reloads since start.
+    #[serde(default)]
+    pub reload: ReloadStatus,
+    /// How this daemon started: whether it took over a running fast path
+    /// and restored saved state.
+    #[serde(default)]
+    pub start: StartStatus,
+}
+
+/// How the daemon started (`gslb status`, the metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartStatus {
+    /// It adopted the XDP link(s) a previous daemon pinned.
+    pub adopted: bool,
+    /// It replaced the program on an adopted link (`bpf_link_update`).
+    pub program_replaced: bool,
+    /// It re-applied a state file's admin states and health.
+    pub state_restored: bool,
+    /// It kept the pinned persistence records (same server and set ids).
+    #[serde(default)]
+    pub persistence_kept: bool,
+    /// When it started, Unix seconds.
+    pub at_unix: u64,
 }
 
 /// One gslb name in `gslb status`.

@@ -109,6 +109,73 @@ pub fn status_text(v: &StatusReport) -> String {
             );
         }
     }
+    if let Some(line) = reload_line(&v.reload) {
+        let _ = writeln!(out, "\n{line}");
+    }
+    out
+}
+
+/// `gslb status`'s line on config reloads (none before the first).
+fn reload_line(r: &super::protocol::ReloadStatus) -> Option<String> {
+    let last = r.last_ok?;
+    let mut line = format!(
+        "reloads: {} applied, {} refused; the last {}",
+        r.ok,
+        r.failed,
+        if last { "applied" } else { "refused" }
+    );
+    if let Some(at) = r.last_at_unix {
+        let ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(at);
+        let _ = write!(line, " {ago}s ago");
+    }
+    if let (false, Some(e)) = (last, &r.last_error) {
+        let first = e.lines().next().unwrap_or_default();
+        let _ = write!(line, ": {first}");
+    }
+    Some(line)
+}
+
+/// `gslb reload`'s summary: what changed, by table, and the time taken.
+pub fn reload_text(r: &super::protocol::ReloadReport) -> String {
+    let mut out = format!("config reloaded from {}\n", r.config);
+    for (what, c) in [
+        ("servers", &r.servers),
+        ("pools", &r.pools),
+        ("names", &r.names),
+        ("zones", &r.zones),
+    ] {
+        if c.is_empty() {
+            continue;
+        }
+        let mut parts = Vec::new();
+        for (label, list) in [
+            ("added", &c.added),
+            ("removed", &c.removed),
+            ("changed", &c.changed),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{label} {}", list.join(", ")));
+            }
+        }
+        let _ = writeln!(out, "  {what}: {}", parts.join("; "));
+    }
+    if [&r.servers, &r.pools, &r.names, &r.zones]
+        .iter()
+        .all(|c| c.is_empty())
+    {
+        out.push_str("  no server, pool, name or zone changed\n");
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "  {} map entries and {} client prefixes written or removed in {} ms",
+        r.map_changes, r.trie_changes, r.elapsed_ms
+    );
     out
 }
 

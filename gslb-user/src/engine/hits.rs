@@ -12,7 +12,7 @@
 //! keeps its counts across a config change that moves it.
 
 /// The per-server counts of the last `intervals` ticks.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HitWindow {
     /// `intervals` rows of per-server deltas; `next` is the oldest.
     ring: Vec<Vec<u64>>,

@@ -15,6 +15,8 @@ pub mod history;
 pub mod hits;
 pub mod metrics;
 mod persist;
+pub mod reload;
+pub mod saved;
 mod servers;
 #[cfg(test)]
 mod tests;
@@ -112,6 +114,12 @@ pub enum Command {
         /// Result.
         reply: oneshot::Sender<Result<crate::api::protocol::ClientsReport, RequestError>>,
     },
+    /// Read the config file again and switch to it (`gslb reload`,
+    /// SIGHUP; see [`reload`]).
+    Reload {
+        /// Result.
+        reply: oneshot::Sender<Result<crate::api::protocol::ReloadReport, RequestError>>,
+    },
     /// The result of one poll of a server's `metrics_url`.
     Metrics {
         /// The server.
@@ -148,6 +156,11 @@ pub struct Engine {
     client_trie: Option<crate::fastpath::clients::ClientTrie>,
     /// The last round's answers, for the failover log lines.
     failovers: failover::Failovers,
+    /// Config reloads: where the config comes from, who respawns the
+    /// monitors, the outcome counters.
+    reload: reload::Reloader,
+    /// The state file and how this daemon started (`saved.rs`).
+    restart: saved::Restart,
     /// Answers per name per tick and recent changes (the status page).
     history: history::History,
 }
@@ -185,6 +198,8 @@ impl Engine {
             round: 0,
             client_trie: None,
             failovers: failover::Failovers::default(),
+            reload: reload::Reloader::default(),
+            restart: saved::Restart::default(),
             history: history::History::default(),
         }
     }
@@ -558,6 +573,9 @@ impl Engine {
             Command::ReloadClients { reply } => {
                 let _ = reply.send(self.reload_clients());
             }
+            Command::Reload { reply } => {
+                let _ = reply.send(self.reload());
+            }
             Command::Metrics { server, reading } => {
                 let now = Instant::now();
                 let Some(rt) = self.servers.get_mut(server) else {
@@ -642,14 +660,28 @@ impl Engine {
                     a: a.decision,
                     aaaa_pool: aaaa.pool,
                     aaaa: aaaa.decision,
+                    answers: self.name_answers(&LowerName::new(&g.name)),
                 }
             })
             .collect();
         StatusReport {
+            start: self.restart.start.clone(),
             servers,
             pools,
             names,
+            reload: self.reload.status(),
         }
+    }
+
+    /// Address answers handed out for gslb name `name` since the daemon
+    /// started: the XDP program's (`NAME_ANSWERS`) and the slow path's.
+    pub fn name_answers(&self, name: &LowerName) -> u64 {
+        let state = self.state.load();
+        let Some(id) = state.gslb_name(name).and_then(|g| g.counter) else {
+            return 0;
+        };
+        let fast = self.maps.as_ref().map_or(0, |m| m.name_answers(id));
+        fast + crate::state::counts::names().slow(id)
     }
 
     /// How the A and AAAA decisions of `name` for the default client

@@ -98,7 +98,7 @@ impl ServerRuntime {
 }
 
 /// Every configured server's state, by id.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Servers {
     registry: Registry<String, ServerId>,
     /// Per config position: the server's id.

@@ -34,6 +34,9 @@ use crate::{
     },
 };
 
+mod room;
+pub use room::Shortfall;
+
 use super::{
     negative::Negatives,
     slots::{self, Slots},

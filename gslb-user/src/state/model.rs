@@ -405,7 +405,10 @@ impl State {
         ))
     }
 
-    fn with_clients(cfg: &Config, clients: crate::clients::ClientMap) -> State {
+    /// The state of `cfg` with the client groups `clients` (built from
+    /// it): a reload passes the groups rebuilt from the running ones, so
+    /// that unchanged groups keep their ids.
+    pub fn with_clients(cfg: &Config, clients: crate::clients::ClientMap) -> State {
         let mut zones = Vec::with_capacity(cfg.zones.len());
         let mut zone_index = HashMap::new();
         for z in &cfg.zones {

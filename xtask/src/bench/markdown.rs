@@ -456,6 +456,9 @@ pub fn markdown(r: &Results) -> String {
     if let Some(sc) = &r.scale {
         super::scale::markdown(sc, &mut s);
     }
+    if let Some(rl) = &r.reload {
+        super::reload::markdown(rl, &mut s);
+    }
     s.push_str("\n## CPU over each run (CPUs busy on average)\n\n");
     cpu_table(r, &mut s);
     let _ = writeln!(s, "\n{CPU_NOTE}");

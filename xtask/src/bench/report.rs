@@ -404,6 +404,8 @@ pub struct Results {
     pub aware: Option<super::aware::Aware>,
     /// Client data at scale.
     pub scale: Option<super::scale::Scale>,
+    /// Config reloads under load.
+    pub reload: Option<super::reload::ReloadBench>,
 }
 
 /// One target and its verdict.
