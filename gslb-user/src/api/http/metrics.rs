@@ -600,9 +600,12 @@ mod tests {
         }
     }
 
+    /// A sample: name, sorted labels, value.
+    type Sample = (String, Vec<(String, String)>, f64);
+
     /// Every sample of the exposition, by name and sorted labels, as the
     /// Prometheus text parser reads it.
-    fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+    fn samples(text: &str) -> Vec<Sample> {
         let lines = text.lines().map(|l| Ok(l.to_string()));
         let scrape = prometheus_parse::Scrape::parse(lines).expect("parses");
         scrape
@@ -626,11 +629,7 @@ mod tests {
             .collect()
     }
 
-    fn get(
-        all: &[(String, Vec<(String, String)>, f64)],
-        name: &str,
-        labels: &[(&str, &str)],
-    ) -> f64 {
+    fn get(all: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         let mut want: Vec<(String, String)> = labels
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
