@@ -27,6 +27,28 @@ pub fn check(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `gslb detach`: detaches the pinned links in `pin_dir` and removes
+/// every pin there.
+pub fn detach(pin_dir: &Path) -> Result<()> {
+    let d = gslb::fastpath::pins::detach(pin_dir)
+        .with_context(|| format!("detaching {}", pin_dir.display()))?;
+    if d.pins == 0 {
+        println!("nothing pinned in {}", pin_dir.display());
+    } else {
+        let links = if d.links.is_empty() {
+            "no interface".to_string()
+        } else {
+            d.links.join(", ")
+        };
+        println!(
+            "detached from {links}; removed {} pins and {}",
+            d.pins,
+            pin_dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// `gslb stats`: the pinned counters, as text or JSON.
 pub fn stats(pin_dir: &Path, json: bool) -> Result<()> {
     let counters = stats::read_pinned(pin_dir)?;

@@ -32,8 +32,13 @@ pub struct Options {
     pub no_xdp: bool,
     /// Addresses to serve on; replace `server.listen` when not empty.
     pub listen: Vec<SocketAddr>,
-    /// Where the maps are pinned for `gslb stats`.
+    /// Where the links, the program and the shared maps are pinned
+    /// (`fastpath/pins.rs`).
     pub pin_dir: PathBuf,
+    /// Detach and unpin at exit instead of leaving the fast path running.
+    pub detach_on_exit: bool,
+    /// The state file (`engine/saved.rs`); `None`: nothing saved.
+    pub state_file: Option<PathBuf>,
     /// The control socket.
     pub control: PathBuf,
     /// Keep every capability instead of dropping those not needed once
@@ -69,25 +74,43 @@ pub async fn run(args: Options) -> Result<()> {
     // One daemon per control socket and interface: refuse, naming the
     // holder, before touching either.
     let _control_lock = control::lock(&args.control)?;
+    // The link a previous daemon left pinned in our pin directory is
+    // adopted; any other program is refused.
+    let mut adopt = std::collections::HashSet::new();
     if !args.no_xdp {
         for iface in &cfg.server.interfaces {
-            match attached::attached_xdp(iface) {
-                Ok(None) => {}
-                Ok(Some(prog)) => anyhow::bail!(
+            match pins::holder(&args.pin_dir, iface) {
+                Ok(pins::Holder::Free) => {}
+                Ok(pins::Holder::Ours(prog)) => {
+                    info!(%iface, %prog, pin_dir = %args.pin_dir.display(), "adopting the pinned XDP link of a previous daemon");
+                    adopt.insert(iface.clone());
+                }
+                Ok(pins::Holder::Other(prog)) => anyhow::bail!(
                     "interface {iface} is taken: {prog} is attached (another gslb daemon, or \
-                     another XDP user); detach it first (`ip link set dev {iface} xdp off`) or \
-                     choose other interfaces"
+                     another XDP user) and not through a link pinned in {}; detach it first \
+                     (`gslb detach --pin-dir DIR` with its pin directory, or `ip link set dev \
+                     {iface} xdp off`) or choose other interfaces",
+                    args.pin_dir.display()
                 ),
                 // The attach itself will tell what is wrong.
                 Err(e) => warn!(%iface, error = %e, "cannot query the interface's XDP program"),
             }
         }
     }
+    let saved = restart::read_saved(args.state_file.as_deref());
+    let mut start = engine::saved::StartStatus {
+        at_unix: engine::saved::unix_now(),
+        ..Default::default()
+    };
     gslb::dns::querylog::install(&cfg.log)?;
     let mut state = State::try_from_config(&cfg).context("building the client groups")?;
     // Bind first: a port in use must not leave an XDP program behind.
     let listeners = server::bind(&cfg.server.listen).await?;
     let addrs = listeners.local_addrs();
+    let api_listener = match &cfg.api {
+        Some(api) => Some(gslb::api::http::bind(api.listen).await?),
+        None => None,
+    };
 
     let mut fast_path = None;
     let mut maps = None;
@@ -96,10 +119,18 @@ pub async fn run(args: Options) -> Result<()> {
     // Held while the program runs: a dropped map is closed.
     let mut ecs_trusted = None;
     if !args.no_xdp {
-        let mut ebpf = loader::load_object_for(&state)?;
-        let mut m = Maps::new(&mut ebpf)?;
         let started = std::time::Instant::now();
-        let written = m.sync(&state).context("filling the XDP maps")?;
+        let saved_ids = saved.as_ref().map(|s| s.ids.as_str());
+        let pins::Loaded {
+            mut ebpf,
+            maps: mut m,
+            written,
+            kept,
+        } = pins::load(&cfg, &state, &args.pin_dir, saved_ids)?;
+        start.persistence_kept = kept.contains(&gslb_common::maps::PERSIST);
+        if !kept.is_empty() {
+            info!(maps = ?kept, "pinned maps taken over from the previous daemon");
+        }
         // Every group's answer sets are in; now the prefixes that lead
         // to them, then the program may look them up.
         let mut trie = ClientTrie::new(&mut ebpf)?;
@@ -122,16 +153,12 @@ pub async fn run(args: Options) -> Result<()> {
         );
         client_trie = Some(trie);
         let elapsed_ms = started.elapsed().as_millis();
-        let pins = loader::pin_counters(&ebpf, &args.pin_dir)?;
         hits = Some(loader::server_hits(&mut ebpf)?);
-        let prog = loader::load_program(&mut ebpf, loader::PROGRAM)?;
-        for iface in &cfg.server.interfaces {
-            let mode = loader::attach(prog, iface)?;
-            info!(%iface, %mode, "XDP program attached");
-        }
+        // Loaded here, attached once the engine has filled the maps.
+        loader::load_program(&mut ebpf, loader::PROGRAM)?;
         info!(entries = written, elapsed_ms, pin_dir = %args.pin_dir.display(), "XDP maps filled");
         maps = Some(m);
-        fast_path = Some((ebpf, pins));
+        fast_path = Some(ebpf);
     }
     let cfg = Arc::new(cfg);
     let shared = Arc::new(ArcSwap::from_pointee(state));

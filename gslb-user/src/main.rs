@@ -148,6 +148,13 @@ enum Command {
         #[arg(long, default_value = control::DEFAULT_SOCKET)]
         control: PathBuf,
     },
+    /// Detach the XDP program a stopped (or killed) `gslb run` left
+    /// answering, and remove its pins: links, program and maps.
+    Detach {
+        /// The daemon's pin directory (`run --pin-dir`).
+        #[arg(long, default_value = loader::DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+    },
     /// Attach the pass-through XDP program to interfaces until killed: the
     /// far end of a veth pair needs one to receive XDP_TX frames.
     XdpPass {
@@ -171,12 +178,26 @@ struct RunArgs {
     /// Address to serve UDP and TCP on (repeatable); replaces `server.listen`.
     #[arg(long)]
     listen: Vec<SocketAddr>,
-    /// Directory (on a bpffs mount) where maps are pinned for `gslb stats`.
+    /// Directory (on a bpffs mount) where the XDP links, the program and
+    /// the maps that survive a restart are pinned (`gslb stats` reads the
+    /// counters there); a new `gslb run` adopts what it finds.
     #[arg(long, default_value = loader::DEFAULT_PIN_DIR)]
     pin_dir: PathBuf,
     /// Control socket for `gslb status`, `explain` and `server`.
     #[arg(long, default_value = control::DEFAULT_SOCKET)]
     control: PathBuf,
+    /// At exit, detach and unpin the XDP program (as `gslb detach`)
+    /// instead of leaving it answering the last state for the next
+    /// daemon to adopt.
+    #[arg(long)]
+    detach_on_exit: bool,
+    /// Where run-time admin states and the last health of every server
+    /// are saved and read back at start.
+    #[arg(long, default_value = gslb::engine::saved::DEFAULT_STATE_FILE, conflicts_with = "no_state_file")]
+    state_file: PathBuf,
+    /// Neither read nor write a state file.
+    #[arg(long)]
+    no_state_file: bool,
     /// Keep every capability once serving, instead of dropping all but
     /// CAP_NET_RAW (ICMP probes) after the XDP attach and the binds.
     #[arg(long)]
@@ -206,6 +227,8 @@ fn main() -> Result<()> {
             listen: args.listen,
             pin_dir: args.pin_dir,
             control: args.control,
+            detach_on_exit: args.detach_on_exit,
+            state_file: (!args.no_state_file).then_some(args.state_file),
             keep_caps: args.keep_caps,
         }),
         Command::Check { file, config } => {
@@ -241,5 +264,6 @@ fn main() -> Result<()> {
             control,
         } => commands::update_bench(&control, &server, count, rate),
         Command::XdpPass { ifaces } => daemon::pass(&ifaces),
+        Command::Detach { pin_dir } => commands::detach(&pin_dir),
     }
 }

@@ -81,6 +81,7 @@ fn second_daemon(net: &Net, control: &std::path::Path, tag: &str) -> gslb_tests:
             .arg(&pin_dir)
             .arg("--control")
             .arg(control)
+            .arg("--no-state-file")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1"),
         CMD_TIMEOUT,

@@ -890,9 +890,11 @@ fn xdp_answers_have_valid_checksums() {
     f.assert_none();
 }
 
-/// 6. SIGTERM: exit 0 within 5 s, XDP detached, pins removed.
+/// 6. SIGTERM: exit 0 within 5 s; the XDP program stays attached and
+/// pinned and keeps answering with no daemon; `gslb detach` then removes
+/// the program from the interface and every pin.
 #[test]
-fn sigterm_detaches_and_exits_cleanly() {
+fn sigterm_leaves_the_fast_path_and_detach_removes_it() {
     let net = Net::new("shutdown");
     let mut d = Daemon::start(&net, DaemonOpts::default());
     let link = net.srv_link_show();
@@ -920,14 +922,43 @@ fn sigterm_detaches_and_exits_cleanly() {
         status.success(),
         "daemon exited with {status} after SIGTERM:\n{log}"
     );
+    assert!(
+        log.contains("XDP program left attached and pinned"),
+        "no word of the program left attached in the log:\n{log}"
+    );
+    let link = net.srv_link_show();
+    assert!(
+        link_has_xdp(&link),
+        "XDP program gone after a graceful stop:\n{link}"
+    );
+    let left = d.pinned_files();
+    for pin in ["COUNTERS", "PERSIST", "SERVER_GEN", "program"] {
+        assert!(left.iter().any(|f| f == pin), "{pin} not pinned: {left:?}");
+    }
+    assert!(
+        left.iter().any(|f| f == &format!("link_{}", net.srv_if)),
+        "link not pinned: {left:?}"
+    );
+    // No daemon: the fast path answers alone.
+    let before = d.stats();
+    let r = net.dig(net.srv_v4(), "www.example.test", "A", &[]);
+    assert_eq!(r.answer_keys(), keys(&WWW_A), "{}", r.raw);
+    assert!(
+        before.delta_of(&d.stats(), "xdp_answered") >= 1,
+        "the answer did not come from XDP"
+    );
+
+    let out = d.detach();
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("detached from"), "{out}");
     let link = net.srv_link_show();
     assert!(
         !link_has_xdp(&link),
-        "XDP program still attached after shutdown:\n{link}"
+        "XDP program still attached after gslb detach:\n{link}"
     );
     let left = d.pinned_files();
     assert!(
-        left.is_empty(),
+        left.is_empty() && !d.pin_dir.exists(),
         "pinned files left in {}: {left:?}",
         d.pin_dir.display()
     );

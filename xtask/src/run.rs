@@ -52,6 +52,11 @@ pub fn run(opts: &Options) -> Result<()> {
         .current_dir(cmd::workspace_root())
         .arg("run")
         .args(&opts.args);
+    // A development run cleans up after itself: Ctrl-C detaches the XDP
+    // program instead of leaving it answering for the next daemon.
+    if !opts.args.iter().any(|a| a == "--detach-on-exit") {
+        daemon.arg("--detach-on-exit");
+    }
     let line = cmd::display(&daemon);
     // exec only returns on failure.
     Err(daemon.exec()).with_context(|| format!("failed to exec `{line}`"))

@@ -375,6 +375,7 @@ impl Engine {
         }
         drop(views);
         self.publish_sets(&state);
+        self.save_state();
         self.explanations = explanations;
         self.log_failovers(&state);
         if changes > 0 {

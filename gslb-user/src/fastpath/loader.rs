@@ -76,6 +76,11 @@ pub fn load_object() -> Result<Ebpf, XdpError> {
 /// hash map's bucket array has as many buckets as its capacity (rounded
 /// up to a power of two), and a small one stays in the CPU caches.
 pub fn load_object_for(state: &crate::state::model::State) -> Result<Ebpf, XdpError> {
+    load_sized(&capacities_for(state))
+}
+
+/// The `(map, max_entries)` capacities of the object for `state`.
+pub fn capacities_for(state: &crate::state::model::State) -> Vec<(&'static str, u32)> {
     let mut capacities = super::maps::capacities(Some(state));
     capacities.push((
         gslb_common::maps::CLIENT_GROUPS,
@@ -83,15 +88,30 @@ pub fn load_object_for(state: &crate::state::model::State) -> Result<Ebpf, XdpEr
     ));
     // `[server] persist_records`: the LRU map's capacity.
     capacities.push((gslb_common::maps::PERSIST, state.server.persist_records));
-    load_sized(&capacities)
+    capacities
 }
 
 /// Loads the object with the given `(map, max_entries)` capacities (tests
 /// use it to force small tables).
 pub fn load_sized(capacities: &[(&str, u32)]) -> Result<Ebpf, XdpError> {
+    load_sized_in(capacities, None)
+}
+
+/// Loads the object with the given capacities; with a pin directory, the
+/// maps `shared` are taken from it where pinned there (else created and
+/// pinned there): see [`super::pins`].
+pub fn load_sized_in(
+    capacities: &[(&str, u32)],
+    pins: Option<(&Path, &[&'static str])>,
+) -> Result<Ebpf, XdpError> {
     let mut loader = EbpfLoader::new();
     for &(map, entries) in capacities {
         loader.map_max_entries(map, entries);
+    }
+    if let Some((dir, shared)) = pins {
+        for &map in shared {
+            loader.map_pin_path(map, dir.join(map));
+        }
     }
     Ok(loader.load(OBJECT)?)
 }
@@ -177,7 +197,7 @@ fn is_bpffs(path: &Path) -> bool {
 /// Mounts bpffs on /sys/fs/bpf when `dir` lives there and nothing is
 /// mounted yet (as bpftool does); minimal systems and fresh containers
 /// often lack the mount.
-fn ensure_bpffs(dir: &Path) -> Result<(), String> {
+pub(crate) fn ensure_bpffs(dir: &Path) -> Result<(), String> {
     let root = Path::new(BPF_FS_ROOT);
     if !dir.starts_with(root) || is_bpffs(root) {
         return Ok(());

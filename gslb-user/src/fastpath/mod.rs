@@ -8,6 +8,7 @@ mod error;
 pub mod loader;
 pub mod maps;
 pub(crate) mod negative;
+pub mod pins;
 pub(crate) mod slots;
 pub(crate) mod statics;
 pub mod stats;

@@ -140,13 +140,23 @@ pub fn spawn(
     initial_up: impl Fn(ServerId) -> bool,
     tx: UnboundedSender<HealthEvent>,
 ) -> Monitors {
+    spawn_with(targets, |server, _| initial_up(server), tx)
+}
+
+/// [`spawn`], each (server, monitor name) starting from its own state
+/// (a restarted daemon's saved health).
+pub fn spawn_with(
+    targets: Vec<Target>,
+    initial_up: impl Fn(ServerId, &str) -> bool,
+    tx: UnboundedSender<HealthEvent>,
+) -> Monitors {
     let seed = RandomState::new().build_hasher().finish();
     let tasks = targets
         .into_iter()
         .enumerate()
         .map(|(i, target)| {
             let hysteresis = Hysteresis::new(
-                initial_up(target.server),
+                initial_up(target.server, &target.monitor.name),
                 target.monitor.rise,
                 target.monitor.fall,
             );

@@ -181,13 +181,25 @@ impl PersistStore {
         let gens = ebpf
             .take_map(SERVER_GEN)
             .ok_or(PersistError::Missing(SERVER_GEN))?;
-        Ok(PersistStore::with(
+        let gens: Array<MapData, u32> = Array::try_from(gens)?;
+        let store = PersistStore::with(
             Records::Bpf(Box::new(BpfMaps {
                 map: Mutex::new(BpfHashMap::try_from(map)?),
-                generations: Mutex::new(Array::try_from(gens)?),
+                generations: Mutex::new(gens),
             })),
             false,
-        ))
+        );
+        // A map taken over from a previous daemon (pinned) holds its
+        // generations: the slow path's copy starts from them.
+        if let Records::Bpf(b) = &store.records {
+            let gens = b.generations.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, g) in store.generations.iter().enumerate() {
+                if let Ok(v) = gens.get(&(i as u32), 0) {
+                    g.store(v, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(store)
     }
 
     fn with(records: Records, own_ids: bool) -> PersistStore {

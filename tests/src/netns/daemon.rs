@@ -42,6 +42,8 @@ pub struct Daemon<'a> {
     pub xdp: bool,
     /// Its control socket (`--control`), unique per daemon.
     pub control: PathBuf,
+    /// Its state file (`--state-file`), unique per daemon.
+    pub state_file: PathBuf,
     child: Option<Child>,
     config_file: Option<PathBuf>,
 }
@@ -50,7 +52,6 @@ impl<'a> Daemon<'a> {
     /// Starts the daemon and waits (bounded) until it logs "gslb ready";
     /// with XDP, asserts that it attached in native mode.
     pub fn start(net: &'a Net, opts: DaemonOpts) -> Daemon<'a> {
-        let bin = gslb_bin();
         let n = NEXT_DAEMON.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{PREFIX}{}-{}-d{n}", std::process::id(), net.id);
         let scratch = scratch_dir();
@@ -65,13 +66,28 @@ impl<'a> Daemon<'a> {
             log: scratch.join(format!("{tag}.log")),
             xdp: !opts.no_xdp,
             control: scratch.join(format!("{tag}.sock")),
+            state_file: scratch.join(format!("{tag}.state.json")),
             child: None,
             config_file,
         };
-        let log = File::create(&d.log).expect("creating the daemon log");
-        let mut cmd = net.in_srv(&bin);
+        File::create(&d.log).expect("creating the daemon log");
+        d.spawn();
+        d
+    }
+
+    /// Starts `gslb run` with this daemon's arguments (log appended) and
+    /// waits (bounded) until it logs "gslb ready" once more; with XDP,
+    /// asserts that it attached in native mode.
+    fn spawn(&mut self) {
+        let net = self.net;
+        let readies = self.log_text().matches("gslb ready").count();
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("opening the daemon log");
+        let mut cmd = net.in_srv(gslb_bin());
         cmd.arg("run");
-        if let Some(p) = &d.config_file {
+        if let Some(p) = &self.config_file {
             cmd.arg("--config").arg(p);
         }
         cmd.args(["--iface", &net.srv_if])
@@ -80,10 +96,12 @@ impl<'a> Daemon<'a> {
             .arg("--listen")
             .arg(format!("[{}]:{DNS_PORT}", net.srv_v6()))
             .arg("--pin-dir")
-            .arg(&d.pin_dir)
+            .arg(&self.pin_dir)
             .arg("--control")
-            .arg(&d.control);
-        if opts.no_xdp {
+            .arg(&self.control)
+            .arg("--state-file")
+            .arg(&self.state_file);
+        if !self.xdp {
             cmd.arg("--no-xdp");
         }
         let child = cmd
@@ -94,14 +112,14 @@ impl<'a> Daemon<'a> {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("starting `{}`: {e}", cmdline(&cmd)));
-        d.child = Some(child);
+        self.child = Some(child);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            let text = d.log_text();
-            if text.contains("gslb ready") {
+            let text = self.log_text();
+            if text.matches("gslb ready").count() > readies {
                 break;
             }
-            if let Ok(Some(st)) = d.child.as_mut().unwrap().try_wait() {
+            if let Ok(Some(st)) = self.child.as_mut().unwrap().try_wait() {
                 panic!("`{}` exited with {st} before ready:\n{text}", cmdline(&cmd));
             }
             assert!(
@@ -111,11 +129,11 @@ impl<'a> Daemon<'a> {
             );
             thread::sleep(Duration::from_millis(50));
         }
-        if d.xdp {
-            let text = d.log_text();
+        if self.xdp {
+            let text = self.log_text();
             let attached = text
                 .lines()
-                .find(|l| {
+                .rfind(|l| {
                     l.contains("XDP program attached")
                         && l.contains(&format!("iface={}", net.srv_if))
                 })
@@ -125,7 +143,42 @@ impl<'a> Daemon<'a> {
                 "XDP not attached in native mode: {attached}\n{text}"
             );
         }
-        d
+    }
+
+    /// Starts the daemon again after [`Daemon::terminate`] or
+    /// [`Daemon::kill`], with the same config, pin directory, control
+    /// socket and state file (a restart); waits until it is ready.
+    pub fn restart(&mut self) {
+        assert!(!self.running(), "restart of a running daemon");
+        self.child = None;
+        self.spawn();
+    }
+
+    /// `kill -9`: the daemon gets no chance to clean up.
+    pub fn kill(&mut self) {
+        let mut c = self.child.take().expect("daemon already stopped");
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    /// Rewrites the daemon's config file (read by the next
+    /// [`Daemon::restart`]); panics without one.
+    pub fn set_config(&self, text: &str) {
+        let p = self
+            .config_file
+            .as_ref()
+            .expect("the daemon has no config file");
+        fs::write(p, text).expect("writing the config file");
+    }
+
+    /// `gslb detach --pin-dir <this daemon's>`, bounded.
+    pub fn detach(&self) -> CmdOutput {
+        run_bounded(
+            Command::new(gslb_bin())
+                .args(["detach", "--pin-dir"])
+                .arg(&self.pin_dir),
+            CMD_TIMEOUT,
+        )
     }
 
     /// The daemon's process id (of `nsenter`, which execs gslb).
@@ -258,7 +311,16 @@ impl Drop for Daemon<'_> {
         let mut lock = self.control.clone().into_os_string();
         lock.push(".lock");
         let _ = fs::remove_file(lock);
-        // Our unique pin directory: remove what a killed daemon left.
+        let _ = fs::remove_file(&self.state_file);
+        // A stopped daemon leaves its program attached and pinned: detach
+        // it, then remove whatever else is left in our unique pin
+        // directory.
+        if self.pin_dir.exists() {
+            let out = self.detach();
+            if !out.success() {
+                eprintln!("gslb detach failed: {out}");
+            }
+        }
         if let Ok(rd) = fs::read_dir(&self.pin_dir) {
             for e in rd.filter_map(Result::ok) {
                 let _ = fs::remove_file(e.path());

@@ -205,6 +205,11 @@ pub fn gslb_cmd(
         .args(["--listen", &format!("{SERVER_V4}:53")])
         .arg("--pin-dir")
         .arg(pin)
+        // Stopped between runs: leave no program on the interface, and
+        // keep the state of each run to itself.
+        .arg("--detach-on-exit")
+        .arg("--state-file")
+        .arg(dir.join("state.json"))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1");
     if no_xdp {
