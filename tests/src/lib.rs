@@ -2,6 +2,7 @@
 //! network-namespace harness, config builders, client prefixes and
 //! MaxMind databases for the namespace tests.
 
+pub mod chromium;
 pub mod clients;
 pub mod config;
 pub mod harness;

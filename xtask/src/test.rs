@@ -13,6 +13,10 @@ use anyhow::{Context as _, Result};
 
 use crate::{build, cmd, setup};
 
+/// Debian packages only the tests need, beyond [`setup::APT_PACKAGES`]:
+/// `chromium`, the headless browser of the status page test.
+pub const TEST_PACKAGES: &[&str] = &["chromium"];
+
 /// Options of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
 pub struct Options {
@@ -90,7 +94,7 @@ fn strip_ansi(s: &str) -> String {
 
 /// Entry point of `cargo xtask test`; exits with cargo test's status.
 pub fn test(opts: &Options) -> Result<()> {
-    setup::ensure(&[], false)?;
+    setup::ensure(TEST_PACKAGES, false)?;
     build::build_bins(false)?;
 
     let mut cargo = cmd::cargo();
