@@ -470,6 +470,14 @@ fn metrics_agree_with_stats_and_status() {
     fl.check(n == Some(f(UDP + TCP)), || {
         format!("gslb_name_answers_total {n:?}, want {}", UDP + TCP)
     });
+    let slow = sample(
+        &m,
+        "gslb_name_slow_path_answers_total",
+        &[("name", &name_label)],
+    );
+    fl.check(slow == Some(f(TCP)), || {
+        format!("gslb_name_slow_path_answers_total {slow:?}, want {TCP} (the TCP queries)")
+    });
     let status_name = st["names"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["name"] == name_label.as_str()))

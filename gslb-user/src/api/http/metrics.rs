@@ -376,6 +376,27 @@ impl Snapshot {
             None,
             MetricType::Counter,
             &answers,
+        )?;
+        // The slow path's share, from its own per-name counters (the
+        // names of the status are those with a counter id already).
+        let counts = crate::state::counts::names();
+        let slow: Vec<_> = self
+            .status
+            .names
+            .iter()
+            .filter_map(|n| {
+                let id = counts.id_of(&n.name)?;
+                Some((vec![("name", n.name.clone())], float(counts.slow(id))))
+            })
+            .collect();
+        write(
+            enc,
+            "gslb_name_slow_path_answers",
+            "Of gslb_name_answers_total: those the slow path gave (TCP, queries XDP passed, \
+             --no-xdp)",
+            None,
+            MetricType::Counter,
+            &slow,
         )
     }
 
