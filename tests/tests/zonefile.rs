@@ -49,6 +49,9 @@ txt      IN TXT "hello world" "second string"
 _sip._udp IN SRV 10 20 5060 mail
 1.0.ptr  IN PTR www.zf.test.
 a.ent    IN A   198.18.0.30
+alias    IN CNAME @
+semi     IN TXT "a;b" ( "c"
+                  "d" )   ; a list across lines
 $ORIGIN w.zf.test.
 *        IN A   198.18.0.7
 *        IN AAAA 2001:db8::7
@@ -83,6 +86,8 @@ const QUERIES: &[(&str, &str, Xdp)] = &[
     ("txt.zf.test", "TXT", Xdp::Answers),
     ("_sip._udp.zf.test", "SRV", Xdp::Answers),
     ("1.0.ptr.zf.test", "PTR", Xdp::Answers),
+    ("semi.zf.test", "TXT", Xdp::Answers),
+    ("alias.zf.test", "SOA", Xdp::Passes),
     ("www.zf.test", "A", Xdp::Passes),
     ("www.zf.test", "CNAME", Xdp::Passes),
     // NODATA: a type the name lacks, an empty non-terminal.

@@ -55,6 +55,10 @@ host     IN TXT "exists"
 $ORIGIN example.test.
 *.c      IN CNAME mail
 1.0      IN PTR www
+apex     IN CNAME @
+Mixed.Case IN MX 5 MAIL.Example.Test.
+semi     IN TXT "a;b" ( "c"
+                 "d" ) ; a comment
 $INCLUDE more.db
 "#;
 
@@ -126,6 +130,19 @@ fn every_type_origin_ttl_include_and_wildcards() {
         1
     );
     assert_eq!(find(&config, "1.0.example.test.", RecordType::PTR).len(), 1);
+    // `@` in data, names lowercased, `;` inside quotes, a list across lines.
+    let apex = find(&config, "apex.example.test.", RecordType::CNAME);
+    assert!(
+        matches!(&apex[0].data, RData::CNAME(c) if c.0 == Name::from_ascii("example.test.").unwrap())
+    );
+    let mx = find(&config, "mixed.case.example.test.", RecordType::MX);
+    assert!(matches!(&mx[0].data, RData::MX(m) if m.exchange.to_string() == "mail.example.test."));
+    let semi = find(&config, "semi.example.test.", RecordType::TXT);
+    let strings: Vec<&[u8]> = match &semi[0].data {
+        RData::TXT(t) => t.txt_data.iter().map(AsRef::as_ref).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(strings, [&b"a;b"[..], b"c", b"d"]);
     assert_eq!(
         find(&config, "inc.example.test.", RecordType::TXT)[0].ttl,
         10

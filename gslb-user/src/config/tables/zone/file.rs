@@ -109,11 +109,10 @@ struct Word<'a> {
     offset: usize,
 }
 
-/// An entry: its byte range in the file, whether it starts with a blank
+/// An entry: where it starts in the file, whether it starts with a blank
 /// (same owner as the previous record), and its words.
 struct Entry<'a> {
     start: usize,
-    end: usize,
     blank_owner: bool,
     words: Vec<Word<'a>>,
 }
@@ -293,8 +292,20 @@ impl Reader {
         // The data as written (parentheses, quotes and comments included),
         // behind an absolute owner and a resolved TTL: one record for
         // hickory's parser, with the context it would have had.
-        let data = &text[data_start..entry.end];
-        let one = format!("{} {record_ttl} IN {rtype} {data}\n", owner);
+        // The data words on one line, quoted ones quoted again (escapes
+        // kept as written): hickory's lexer keeps the quotes of strings
+        // inside parentheses, and takes a lone `@` for an owner only,
+        // while in data it is the origin too (RFC 1035 §5.1), as BIND and
+        // NSD read it.
+        let origin_text = cx.origin.to_string();
+        let data: Vec<String> = words
+            .map(|w| match (w.quoted, w.text) {
+                (true, t) => format!("\"{t}\""),
+                (false, "@") => origin_text.clone(),
+                (false, t) => t.to_string(),
+            })
+            .collect();
+        let one = format!("{owner} {record_ttl} IN {rtype} {}\n", data.join(" "));
         let parsed = Parser::new(one, None, Some(cx.origin.clone()))
             .parse()
             .map_err(|e| (data_offset, format!("invalid {rtype} record: {e}")))?;
@@ -447,7 +458,6 @@ fn entries(text: &str) -> Result<Vec<Entry<'_>>, (usize, String)> {
         if !words.is_empty() {
             out.push(Entry {
                 start,
-                end,
                 blank_owner,
                 words,
             });
