@@ -4,5 +4,6 @@
 
 pub mod control;
 pub mod http;
+pub mod page;
 pub mod protocol;
 pub mod report;
