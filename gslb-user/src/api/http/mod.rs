@@ -133,3 +133,161 @@ pub fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::{
+        api::protocol::{RequestError, StatusReport},
+        config::{ApiToken, Config},
+    };
+
+    /// A fake engine: the config with `api`, an empty status, `s1` the
+    /// only server, an empty history.
+    fn engine(api: ApiConfig) -> mpsc::Sender<Command> {
+        let mut cfg = crate::config::load_default().expect("default config");
+        cfg.api = Some(api);
+        let cfg: Arc<Config> = Arc::new(cfg);
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                match cmd {
+                    Command::Config { reply } => {
+                        let _ = reply.send(cfg.clone());
+                    }
+                    Command::Status { reply } => {
+                        let _ = reply.send(StatusReport {
+                            servers: Vec::new(),
+                            pools: Vec::new(),
+                            names: Vec::new(),
+                            reload: Default::default(),
+                            start: Default::default(),
+                        });
+                    }
+                    Command::SetAdmin { server, reply, .. } => {
+                        let _ = reply.send(if server == "s1" {
+                            Ok(())
+                        } else {
+                            Err(RequestError::NoServer(server))
+                        });
+                    }
+                    Command::History { reply } => {
+                        let _ = reply.send(Default::default());
+                    }
+                    _ => {}
+                }
+            }
+        });
+        tx
+    }
+
+    /// Serves the router of a fake engine on an ephemeral loopback port.
+    async fn serve_fake(api: ApiConfig) -> SocketAddr {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let ctx = Ctx {
+            commands: engine(api),
+            counters: None,
+            started: SystemTime::now(),
+        };
+        serve(listener, router(ctx));
+        addr
+    }
+
+    /// (status, `WWW-Authenticate`, body) of one request.
+    async fn call(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, Option<String>, String) {
+        let client = reqwest::Client::new();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = client.request(method, format!("http://{addr}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("response");
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            resp.status().as_u16(),
+            challenge,
+            resp.text().await.unwrap(),
+        )
+    }
+
+    fn error_status(body: &str) -> Option<u64> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        v["error"].as_str()?;
+        v["status"].as_u64()
+    }
+
+    /// The router over HTTP: the guard on the API's routes and on the
+    /// merged status page's JSON, open page and description, JSON errors
+    /// for unknown paths, methods and servers.
+    #[tokio::test]
+    async fn router_guards_routes_and_answers_json_errors() {
+        let addr = serve_fake(ApiConfig {
+            token: Some(ApiToken::new("tok")),
+            ..ApiConfig::default()
+        })
+        .await;
+        for path in [
+            "/api/v1/status",
+            "/api/v1/history",
+            "/metrics",
+            "/api/v1/model",
+        ] {
+            let (code, challenge, body) = call(addr, "GET", path, None).await;
+            assert_eq!(
+                (code, error_status(&body)),
+                (401, Some(401)),
+                "{path}: {body}"
+            );
+            assert_eq!(
+                challenge.as_deref(),
+                Some("Bearer realm=\"gslb\""),
+                "{path}"
+            );
+            let (code, _, body) = call(addr, "GET", path, Some("tok")).await;
+            assert_eq!(code, 200, "{path}: {body}");
+        }
+        for path in ["/", "/api/v1/openapi.json"] {
+            let (code, _, body) = call(addr, "GET", path, None).await;
+            assert_eq!(code, 200, "{path}: {body}");
+        }
+        let (code, _, body) = call(addr, "POST", "/api/v1/servers/s1/drain", Some("tok")).await;
+        // The fake status has no s1 after the change: 204.
+        assert_eq!(code, 204, "{body}");
+        for (method, path, want) in [
+            ("POST", "/api/v1/servers/s9/drain", 404),
+            ("GET", "/api/v1/nothing", 404),
+            ("DELETE", "/api/v1/status", 405),
+            ("GET", "/api/v1/explain/a..b", 400),
+        ] {
+            let (code, _, body) = call(addr, method, path, Some("tok")).await;
+            assert_eq!(
+                (code, error_status(&body)),
+                (want, Some(u64::from(want))),
+                "{method} {path}: {body}"
+            );
+        }
+    }
+
+    /// No token configured: reads open, admin verbs 403.
+    #[tokio::test]
+    async fn no_token_admin_is_forbidden() {
+        let addr = serve_fake(ApiConfig::default()).await;
+        let (code, _, _) = call(addr, "GET", "/api/v1/status", None).await;
+        assert_eq!(code, 200);
+        let (code, _, body) = call(addr, "POST", "/api/v1/servers/s1/drain", Some("x")).await;
+        assert_eq!((code, error_status(&body)), (403, Some(403)), "{body}");
+    }
+}
