@@ -105,7 +105,11 @@ pub fn lookup(state: &State, qname: &Name, qtype: RecordType, client: Option<IpA
         }
         // RFC 4592 §3.3.1: a name that does not exist takes the data of
         // the wildcard at its closest encloser, owned by the name asked.
-        let data_key = wildcard::source_of_synthesis(zone, &owner).unwrap_or_else(|| key.clone());
+        let data_key = if zone.exists(&key) {
+            key.clone()
+        } else {
+            wildcard::source_of_synthesis(zone, &owner).unwrap_or_else(|| key.clone())
+        };
         match rrset(
             state,
             zone,

@@ -16,10 +16,10 @@
 //! - [`NAME_NODATA`]: the name exists and owns no static records, so any
 //!   data type it has no gslb set for is NODATA.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use gslb_common::maps::{Canned, CANNED_MAX, MAX_ZONES, NAME_CHILD_NX, NAME_NODATA, NO_ZONE};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
 use crate::{
     dns::{
@@ -49,6 +49,7 @@ impl Negatives {
             .enumerate()
             .map(|(i, z)| (i < MAX_ZONES as usize).then(|| zone_entry(z)).flatten())
             .collect();
+        let wildcard_parents = wildcard::parents(state.zones.iter().flat_map(Zone::names));
         let mut names = BTreeMap::new();
         for zone in &state.zones {
             for lower in zone.names() {
@@ -57,7 +58,7 @@ impl Negatives {
                 if names.contains_key(&key) {
                     continue;
                 }
-                names.insert(key, flags(state, &zones, &name));
+                names.insert(key, flags(state, &zones, &name, &wildcard_parents));
             }
         }
         Negatives { zones, names }
@@ -70,19 +71,24 @@ impl Negatives {
 }
 
 /// Negative flags and zone id of an existing name.
-fn flags(state: &State, zones: &[Option<Canned>], name: &Name) -> (u8, u16) {
+fn flags(
+    state: &State,
+    zones: &[Option<Canned>],
+    name: &Name,
+    wildcard_parents: &HashSet<LowerName>,
+) -> (u8, u16) {
     let Some(index) = state.zone_index_for(name) else {
         return (0, NO_ZONE);
     };
     let zone = &state.zones[index];
-    let lower = name.into();
+    let lower: LowerName = name.into();
     if zones[index].is_none() || !zone.exists(&lower) || zone.delegation(name).is_some() {
         return (0, NO_ZONE);
     }
     // A name with a wildcard child (`*.name`, RFC 4592) has children that
     // do not exist and are answered all the same: they pass to the slow
     // path, which synthesizes from the wildcard.
-    let mut flags = if wildcard::has_wildcard_child(zone, name) {
+    let mut flags = if !wildcard_parents.is_empty() && wildcard_parents.contains(&lower) {
         0
     } else {
         NAME_CHILD_NX
