@@ -541,7 +541,7 @@ mod tests {
         assert_eq!(server("d").admin, AdminState::Enabled);
         let told = rx.try_recv().unwrap();
         assert_eq!(told.ids.len(), 4);
-        assert_eq!(told.monitors[&(b, "m".to_string())], false);
+        assert!(!told.monitors[&(b, "m".to_string())]);
 
         // Broken: syntax, then a pool naming an unknown server.
         let origin = path.display().to_string();

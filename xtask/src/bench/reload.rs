@@ -34,11 +34,11 @@ pub const RELOADS: u32 = 100;
 /// lost query is the reload's doing).
 const QPS: u64 = 30_000;
 /// gslb names of each kind in the config.
-const NAMES: u32 = 500;
+pub(super) const NAMES: u32 = 500;
 /// Pools (and so answer policies) the pool names share.
 const POOLS: u32 = 4;
 /// Zone of the config.
-const ZONE: &str = "reload.bench";
+pub(super) const ZONE: &str = "reload.bench";
 
 /// What the run measured.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -95,7 +95,7 @@ fn fixed_addr(g: u32, i: u32) -> Ipv4Addr {
 /// The config of generation `g`: pools `p0`.. of two servers each (the
 /// members differ by generation), `w<i>` answered from pool `p<i % 4>`
 /// (global availability, both servers), `f<i>` with a fixed address.
-fn config(g: u32) -> String {
+pub(super) fn config(g: u32) -> String {
     let mut c = format!(
         "[server]\nlisten = [\"{SERVER_V4}:53\"]\n\n[[zone]]\nname = \"{ZONE}\"\n\
          ns = [\"ns1.{ZONE}.\"]\n[zone.soa]\nrname = \"hostmaster.{ZONE}.\"\n\
@@ -193,7 +193,7 @@ fn parse(m: &[u8]) -> Option<(u16, u8, Vec<Ipv4Addr>)> {
 /// Queries the names one after another from the client namespace until
 /// `stop`, checking each answer against both generations: (checked,
 /// wrong, unanswered, first wrong ones).
-fn check(net: &Net, stop: &AtomicBool) -> Result<(u64, u64, u64, Vec<String>)> {
+pub(super) fn check(net: &Net, stop: &AtomicBool) -> Result<(u64, u64, u64, Vec<String>)> {
     let ns = net.client_ns.clone();
     let sock = gslb_testbed::ns::in_netns(&ns, || UdpSocket::bind("0.0.0.0:0"))
         .context("a UDP socket in the client namespace")?;
@@ -205,9 +205,9 @@ fn check(net: &Net, stop: &AtomicBool) -> Result<(u64, u64, u64, Vec<String>)> {
     let started = Instant::now();
     let mut n: u32 = 0;
     // Bounded in time whatever happens to `stop`.
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(300) {
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(90) {
         let i = n % NAMES;
-        let pool = n % 2 == 0;
+        let pool = n.is_multiple_of(2);
         let name = format!("{}{i}.{ZONE}", if pool { 'w' } else { 'f' });
         let id = (n & 0xffff) as u16;
         n = n.wrapping_add(1);
@@ -240,6 +240,7 @@ fn check(net: &Net, stop: &AtomicBool) -> Result<(u64, u64, u64, Vec<String>)> {
 impl Ctx<'_> {
     /// The reload run; never fails (a failure is recorded).
     pub(super) fn reload_bench(&mut self, net: &mut Net) -> ReloadBench {
+        println!("bench: {RELOADS} config reloads under load ...");
         let mut out = ReloadBench::default();
         if let Err(e) = self.reload_run(net, &mut out) {
             println!("bench: reload: {e:#}");
@@ -291,8 +292,8 @@ impl Ctx<'_> {
             thread::sleep(Duration::from_millis(500));
             let mut result = Ok(());
             for n in 0..RELOADS {
-                let t = Instant::now();
-                let step = std::fs::write(&file, &configs[(n as usize + 1) % 2])
+                let began = Instant::now();
+                let done = std::fs::write(&file, &configs[(n as usize + 1) % 2])
                     .context("writing the config")
                     .and_then(|()| {
                         reload_cmd(
@@ -301,12 +302,12 @@ impl Ctx<'_> {
                                 .arg(&control),
                         )
                     });
-                if let Err(e) = step {
+                if let Err(e) = done {
                     result = Err(e);
                     break;
                 }
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
-                thread::sleep(Duration::from_millis(100).saturating_sub(t.elapsed()));
+                times.push(began.elapsed().as_secs_f64() * 1000.0);
+                thread::sleep(Duration::from_millis(100).saturating_sub(began.elapsed()));
             }
             let load = load.join().expect("dnsperf thread");
             stop.store(true, Ordering::Relaxed);
@@ -382,10 +383,9 @@ pub fn markdown(r: &ReloadBench, s: &mut String) {
     let _ = writeln!(s, "\n## Config reloads under load\n");
     let _ = writeln!(
         s,
-        "gslb XDP on a config of {} pool names and {} fixed names; `gslb reload` {} times, \
-         the config file swapped between two generations whose answers differ, while dnsperf \
-         offers {} queries/s and a checker asks the names one by one.\n",
-        NAMES, NAMES, RELOADS, QPS
+        "gslb XDP on a config of {NAMES} pool names and {NAMES} fixed names; `gslb reload` \
+         {RELOADS} times, the config file swapped between two generations whose answers \
+         differ, while dnsperf offers {QPS} queries/s and a checker asks the names one by one.\n"
     );
     if let Some(e) = &r.error {
         let _ = writeln!(s, "Failed: {e}\n");
