@@ -10,7 +10,8 @@
 //!   shows the server down and the change at the top of the recent
 //!   changes; a drain shows too. A screenshot of the page is written to
 //!   `target/test-artifacts/status-page.png` and checked to be a PNG of
-//!   the window's size with content.
+//!   the window's size with content. Opened without the token, the page
+//!   asks for it and shows the servers once it is given in its form.
 //! - `GET /api/v1/history` after queries from `dig` in the client
 //!   namespace: answers per gslb name, each name's own count; the token
 //!   is needed.
@@ -293,6 +294,35 @@ fn status_page_shows_a_server_going_down() {
             )
         }),
         Err(e) => f.check(false, || format!("the screenshot is not a PNG: {e}")),
+    }
+    drop(page);
+
+    // Without the token in its address the page asks for it; given in
+    // the form, it shows the servers.
+    let url = format!("http://{}:{API_PORT}/", net.srv_v4());
+    let mut page = Chromium::open(net.in_cli("chromium"), &url, 1024, 768);
+    let asks = |s: &Value| s["state"] == "token" && s["tokenFormHidden"] == false;
+    match wait_page(&mut page, Duration::from_secs(15), asks) {
+        Ok(_) => {
+            page.eval(&format!(
+                "document.getElementById('token').value = '{TOKEN}'; \
+                 document.querySelector('#token-form button').click(); true"
+            ));
+            let shown = |s: &Value| {
+                s["state"] == "ok"
+                    && s["tokenFormHidden"] == true
+                    && s["tokenKept"] == true
+                    && s["servers"]["web1"]["health"] == "down"
+            };
+            if let Err(st) = wait_page(&mut page, Duration::from_secs(10), shown) {
+                f.check(false, || {
+                    format!("the page did not load with the token from its form: {st:#}")
+                });
+            }
+        }
+        Err(st) => f.check(false, || {
+            format!("the page without a token did not ask for one: {st:#}")
+        }),
     }
     f.assert_none();
 }
