@@ -310,7 +310,14 @@ impl Validator<'_> {
         records: &mut Vec<Record>,
     ) -> (Option<(SOA, u32)>, Vec<Name>) {
         let full = self.relative_to_config(path.get_ref());
-        let (read, diags) = file::read(&full, &draft.name, zone_ttl);
+        let (read, diags) = match file::read(&full, &draft.name, zone_ttl) {
+            Ok(read) => read,
+            Err(e) => {
+                let msg = format!("cannot read zone file {}: {e}", full.display());
+                self.error(&path.span(), msg);
+                return (None, Vec::new());
+            }
+        };
         for d in diags {
             self.push(d);
         }

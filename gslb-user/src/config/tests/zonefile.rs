@@ -213,6 +213,13 @@ fn errors_name_the_file_line_and_column() {
             "unknown control entry",
         ),
         ("class", "x CH TXT \"a\"\n", 4, 3, "only IN"),
+        (
+            "include",
+            "$INCLUDE nope.db\n",
+            4,
+            10,
+            "cannot read $INCLUDE file",
+        ),
     ];
     for (what, bad, line, column, message) in cases {
         let text = format!("{ok}{bad}");
@@ -222,6 +229,21 @@ fn errors_name_the_file_line_and_column() {
         assert!(got.starts_with(&want), "{what}: `{got}` is not at {want}");
         assert!(got.contains(message), "{what}: `{got}` lacks `{message}`");
     }
+
+    // An error in an included file names that file and its line.
+    let (result, d) = load(
+        "",
+        &[
+            ("zone.db", &format!("{ok}$INCLUDE inc.db\n")),
+            (
+                "inc.db",
+                "; included\nok IN TXT \"x\"\nbad IN AAAA 198.18.0.1\n",
+            ),
+        ],
+    );
+    let got = only_error(result);
+    let want = format!("{}:3:13: invalid AAAA record", d.join("inc.db").display());
+    assert!(got.starts_with(&want), "`{got}` is not `{want}…`");
 }
 
 #[test]
@@ -263,12 +285,13 @@ fn consistency_checks_apply_to_file_records() {
     );
     assert!(only_error(result).contains("keep one"));
 
-    // A missing file.
+    // A missing file: at the `file` key of the config.
     let (result, d) = load("", &[]);
     let got = only_error(result);
     assert!(
         got.starts_with(&format!(
-            "{}:1:1: cannot read zone file",
+            "{}:3:8: cannot read zone file {}",
+            d.join("gslb.toml").display(),
             d.join("zone.db").display()
         )),
         "{got}"

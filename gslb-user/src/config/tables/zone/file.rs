@@ -44,36 +44,28 @@ pub(in crate::config::tables) struct FileRecord {
 
 /// Reads the zone file at `path` for the zone `origin`: every record that
 /// parses, and a diagnostic for every entry that does not. `default_ttl`
-/// is the TTL of records before any `$TTL` or explicit TTL.
+/// is the TTL of records before any `$TTL` or explicit TTL. The error is
+/// that the file cannot be read.
 pub(in crate::config::tables) fn read(
     path: &Path,
     origin: &Name,
     default_ttl: u32,
-) -> (Vec<FileRecord>, Vec<Diagnostic>) {
+) -> std::io::Result<(Vec<FileRecord>, Vec<Diagnostic>)> {
+    let text = std::fs::read_to_string(path)?;
     let mut reader = Reader {
         records: Vec::new(),
         diags: Vec::new(),
         zone: origin.clone(),
     };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let mut cx = Context {
-                origin: origin.clone(),
-                owner: None,
-                default_ttl: None,
-                last_ttl: None,
-                zone_ttl: default_ttl,
-            };
-            reader.file(&text, path, &mut cx, 0);
-        }
-        Err(e) => reader.diags.push(Diagnostic {
-            origin: path.display().to_string(),
-            line: 1,
-            column: 1,
-            message: format!("cannot read zone file: {e}"),
-        }),
-    }
-    (reader.records, reader.diags)
+    let mut cx = Context {
+        origin: origin.clone(),
+        owner: None,
+        default_ttl: None,
+        last_ttl: None,
+        zone_ttl: default_ttl,
+    };
+    reader.file(&text, path, &mut cx, 0);
+    Ok((reader.records, reader.diags))
 }
 
 /// What earlier entries set for later ones (RFC 1035 §5.1).
