@@ -23,6 +23,12 @@ pub const TICKS: usize = 600;
 /// Health and admin changes kept.
 pub const CHANGES: usize = 100;
 
+/// Gslb names kept: the first ones with pools, in config order. Each
+/// tick reads every kept name's counters (one per-CPU map lookup each),
+/// so a config of 100,000 names would keep the engine busy for a good
+/// part of every second; a page draws a few names anyway.
+pub const MAX_NAMES: usize = 1000;
+
 /// The history the engine keeps.
 #[derive(Debug, Default)]
 pub struct History {
@@ -77,7 +83,8 @@ pub struct HistoryReport {
     pub tick_s: f64,
     /// When each tick ended (seconds since the epoch), oldest first.
     pub times: Vec<f64>,
-    /// The gslb names with pools, in config order.
+    /// The gslb names with pools, in config order (the first
+    /// [`MAX_NAMES`]).
     pub names: Vec<NameHistory>,
     /// Recent health and admin changes, newest first.
     pub changes: Vec<Change>,
@@ -189,9 +196,9 @@ impl History {
 
 /// The engine's hooks: what it records each tick and on each change.
 impl super::Engine {
-    /// Ends a history tick with each gslb name's answers so far (with
-    /// pools): the XDP program's `NAME_ANSWERS` and the slow path's, as
-    /// `gslb status` reports them.
+    /// Ends a history tick with each gslb name's answers so far (the
+    /// first [`MAX_NAMES`] with pools): the XDP program's `NAME_ANSWERS`
+    /// and the slow path's, as `gslb status` reports them.
     pub(super) fn record_history(&mut self, now: SystemTime) {
         let state = self.state.load();
         let counts: Vec<(String, u64)> = self
@@ -199,6 +206,7 @@ impl super::Engine {
             .gslb
             .iter()
             .filter(|g| !g.pools.is_empty())
+            .take(MAX_NAMES)
             .map(|g| {
                 let counter = state
                     .gslb_name(&LowerName::new(&g.name))

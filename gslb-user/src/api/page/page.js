@@ -202,7 +202,7 @@ function renderNames(status, history) {
       el("td", {}, n.pools.join(", ")),
       el("td", {}, n.a_pool ? n.a_pool + ": " : "", n.a),
       el("td", {}, n.aaaa_pool ? n.aaaa_pool + ": " : "", n.aaaa),
-      el("td", { class: "num" }, rate(qps.get(n.name) || 0))));
+      el("td", { class: "num" }, qps.has(n.name) ? rate(qps.get(n.name)) : "–")));
   if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "5", class: "empty" }, "no gslb names with pools")));
   document.querySelector("#names tbody").replaceChildren(...rows);
 }
