@@ -30,6 +30,7 @@ mod measure;
 mod netns;
 mod reload;
 mod report;
+mod restart;
 mod scale;
 mod servers;
 mod targets;
@@ -146,6 +147,10 @@ pub struct Options {
     /// Skip the config reload part (100 `gslb reload`s under load).
     #[arg(long)]
     no_reload: bool,
+    /// Skip the restart part (10 restarts under load, 5 graceful, 5
+    /// `kill -9`).
+    #[arg(long)]
+    no_restart: bool,
     /// The XDP object whose `gslb_bounce` program is the ceiling (default:
     /// the one the last build of the daemon embedded, in `target/bpf`).
     #[arg(long, value_name = "PATH")]
@@ -287,10 +292,8 @@ pub fn bench(opts: &Options) -> Result<()> {
     let (mut results, gslb_load) = ctx.measure_all(&mut net, &out_dir);
     let aware = (!opts.no_aware).then(|| ctx.aware(&mut net));
     let scale = (!opts.no_scale).then(|| ctx.scale(&mut net));
-    let reload = (!opts.no_reload).then(|| {
-        println!("bench: {} config reloads under load ...", reload::RELOADS);
-        ctx.reload_bench(&mut net)
-    });
+    let reload = (!opts.no_reload).then(|| ctx.reload_bench(&mut net));
+    let restart = (!opts.no_restart).then(|| ctx.restart_bench(&mut net));
     for key in PART_LOGS {
         copy_logs(&work.join(key), &out_dir.join("logs").join(key));
     }
@@ -299,15 +302,8 @@ pub fn bench(opts: &Options) -> Result<()> {
 
     report::judge(&mut results);
     let mut targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
-    targets.extend(part_targets(aware.as_ref(), scale.as_ref()));
-    if let Some(rl) = &reload {
-        let (what, measured, verdict) = reload::target(rl);
-        targets.push(report::Target {
-            what,
-            measured,
-            verdict: verdict.to_owned(),
-        });
-    }
+    let parts = part_targets(aware.as_ref(), scale.as_ref(), reload.as_ref(), restart.as_ref());
+    targets.extend(parts);
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
         servers: results,
@@ -317,6 +313,7 @@ pub fn bench(opts: &Options) -> Result<()> {
         aware,
         scale,
         reload,
+        restart,
     };
     report::write(&out_dir, &r)?;
     println!();
@@ -338,7 +335,8 @@ pub fn bench(opts: &Options) -> Result<()> {
 
 /// The work directories of the client-aware and scale parts whose logs
 /// are kept.
-const PART_LOGS: [&str; 9] = [
+const PART_LOGS: [&str; 10] = [
+    "restart",
     "bounce",
     "aware-gslb-plain",
     "aware-gslb-topology",
@@ -350,12 +348,19 @@ const PART_LOGS: [&str; 9] = [
     "reload",
 ];
 
-/// The targets of the client-aware and scale parts.
-fn part_targets(aware: Option<&aware::Aware>, scale: Option<&scale::Scale>) -> Vec<report::Target> {
+/// The targets of the client-aware, scale, reload and restart parts.
+fn part_targets(
+    aware: Option<&aware::Aware>,
+    scale: Option<&scale::Scale>,
+    reload: Option<&reload::ReloadBench>,
+    restart: Option<&restart::RestartBench>,
+) -> Vec<report::Target> {
     aware
         .into_iter()
         .flat_map(aware::targets)
         .chain(scale.into_iter().flat_map(scale::targets))
+        .chain(reload.map(reload::target))
+        .chain(restart.map(restart::target))
         .map(|(what, measured, verdict)| report::Target {
             what,
             measured,

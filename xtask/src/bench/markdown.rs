@@ -459,6 +459,9 @@ pub fn markdown(r: &Results) -> String {
     if let Some(rl) = &r.reload {
         super::reload::markdown(rl, &mut s);
     }
+    if let Some(rs) = &r.restart {
+        super::restart::markdown(rs, &mut s);
+    }
     s.push_str("\n## CPU over each run (CPUs busy on average)\n\n");
     cpu_table(r, &mut s);
     let _ = writeln!(s, "\n{CPU_NOTE}");

@@ -406,6 +406,8 @@ pub struct Results {
     pub scale: Option<super::scale::Scale>,
     /// Config reloads under load.
     pub reload: Option<super::reload::ReloadBench>,
+    /// Restarts under load.
+    pub restart: Option<super::restart::RestartBench>,
 }
 
 /// One target and its verdict.

@@ -1,0 +1,323 @@
+//! 10 restarts under load: gslb XDP on the reload part's config
+//! (generation 0), stopped and started again [`RESTARTS`] times on the
+//! same pin directory and state file, the first half gracefully
+//! (SIGTERM), the second with `kill -9`, while dnsperf sends a bounded
+//! load ([`QPS`]) and the reload part's counting UDP client asks one name
+//! after another and checks every answer. Each new daemon adopts the
+//! pinned XDP link and replaces the program; between the old daemon's
+//! end and the new one's attach only the pinned program answers.
+//! Reported: queries sent and lost (dnsperf's, and the checker's
+//! unanswered ones), wrong answers, how long each restart left no daemon
+//! running (median, max), the adoptions, the XDP program's share of the
+//! answers and veth's drops.
+
+use std::{
+    fmt::Write as _,
+    path::Path,
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use super::{
+    load::{self, Dnsperf},
+    measure::Snapshot,
+    netns::{Net, Proc, SERVER_V4},
+    reload, Ctx,
+};
+
+/// Restarts in the run: the first half graceful, the rest `kill -9`.
+pub const RESTARTS: u32 = 10;
+/// dnsperf's offered rate, queries/s.
+const QPS: u64 = 20_000;
+/// Pause after each new daemon is ready, before the next restart.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// What the run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RestartBench {
+    /// Graceful restarts done (SIGTERM, then a new daemon).
+    pub graceful: u32,
+    /// `kill -9` restarts done.
+    pub killed: u32,
+    /// New daemons that adopted the pinned link.
+    pub adopted: u32,
+    /// Time without a daemon answering in user space, from the stop to
+    /// the new daemon's readiness, ms: median.
+    pub median_gap_ms: f64,
+    /// The longest, ms.
+    pub max_gap_ms: f64,
+    /// The load meanwhile.
+    pub dnsperf: Option<Dnsperf>,
+    /// Answers the checker read.
+    pub checked: u64,
+    /// Of which not the config's answer.
+    pub wrong: u64,
+    /// Checker queries without an answer within a second.
+    pub unanswered: u64,
+    /// First wrong answers.
+    pub examples: Vec<String>,
+    /// Share of the answers (dnsperf's and the checker's) the XDP
+    /// program wrote.
+    pub xdp_share: Option<f64>,
+    /// Packets the veth pair dropped (server ingress, client ingress).
+    pub veth_drops: (u64, u64),
+    /// Failure.
+    pub error: Option<String>,
+}
+
+impl RestartBench {
+    /// dnsperf's queries without an answer.
+    pub fn lost(&self) -> u64 {
+        self.dnsperf
+            .as_ref()
+            .map_or(0, |d| d.sent.saturating_sub(d.completed))
+    }
+
+    /// Lost queries not accounted for by veth's drops.
+    pub fn lost_by_server(&self) -> u64 {
+        self.lost()
+            .saturating_sub(self.veth_drops.0 + self.veth_drops.1)
+    }
+}
+
+/// `gslb run` on `config`, pinned under `pin`, its state in `dir`: unlike
+/// the other parts' daemons it leaves the fast path attached at exit.
+fn gslb_cmd(net: &Net, gslb: &Path, config: &Path, pin: &Path, dir: &Path) -> Command {
+    let mut c = net.server(gslb);
+    c.arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--control")
+        .arg(dir.join("control.sock"))
+        .args(["--iface", &net.server_if])
+        .args(["--listen", &format!("{SERVER_V4}:53")])
+        .arg("--pin-dir")
+        .arg(pin)
+        .arg("--state-file")
+        .arg(dir.join("state.json"))
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    c
+}
+
+impl Ctx<'_> {
+    /// The restart run; never fails (a failure is recorded).
+    pub(super) fn restart_bench(&mut self, net: &mut Net) -> RestartBench {
+        println!("bench: {RESTARTS} restarts under load ...");
+        let mut out = RestartBench::default();
+        let pin = net.next_pin_dir();
+        if let Err(e) = self.restart_run(net, &pin, &mut out) {
+            println!("bench: restart: {e:#}");
+            out.error = Some(format!("{e:#}"));
+        }
+        // Whatever happened, leave no program on the interface.
+        let _ = Command::new(self.gslb)
+            .args(["detach", "--pin-dir"])
+            .arg(&pin)
+            .output();
+        let _ = self.restore_ends(net);
+        out
+    }
+
+    fn restart_run(&mut self, net: &mut Net, pin: &Path, out: &mut RestartBench) -> Result<()> {
+        let dir = self.work.join("restart");
+        std::fs::create_dir_all(&dir)?;
+        let _ = std::fs::remove_file(dir.join("state.json"));
+        self.client_for_sockets(net)?;
+        let file = dir.join("gslb.toml");
+        std::fs::write(&file, reload::config(0))?;
+        let mut names = String::new();
+        for i in 0..reload::NAMES {
+            let _ = writeln!(names, "w{i}.{z} A\nf{i}.{z} A", z = reload::ZONE);
+        }
+        let queries = dir.join("queries.txt");
+        std::fs::write(&queries, names)?;
+        net.xdp_off(true)?;
+        let start = |n: u32| -> Result<Proc> {
+            let c = gslb_cmd(net, self.gslb, &file, pin, &dir);
+            let mut p = Proc::spawn("gslb", c, &dir.join(format!("server-{n}.log")))?;
+            p.wait_log("gslb ready", self.plan.start_timeout)?;
+            Ok(p)
+        };
+        let mut p = start(0)?;
+        let pids = super::netns::descendants(p.pid());
+        let before = super::xdp_answered(self.gslb, pin);
+        net.napi_realtime(true)?;
+        let snap = Snapshot::start(pids, net, &[]);
+        // Long enough for every restart: a start of the release build
+        // takes about a second, more on a busy machine.
+        let secs = 5 + u64::from(RESTARTS) * 6;
+        let stop = AtomicBool::new(false);
+        let mut gaps = Vec::new();
+        let (load, checks, result) = thread::scope(|scope| {
+            let load = scope.spawn(|| {
+                load::dnsperf_file(
+                    net,
+                    &queries,
+                    false,
+                    secs,
+                    Some(QPS),
+                    &dir.join("dnsperf.txt"),
+                )
+            });
+            let checker = scope.spawn(|| reload::check(net, &stop));
+            thread::sleep(Duration::from_secs(1));
+            let mut result = Ok(());
+            for n in 1..=RESTARTS {
+                let kill = n > RESTARTS / 2;
+                let t = Instant::now();
+                match restart_one(&mut p, kill, || start(n)) {
+                    Ok((daemon, adopted)) => {
+                        p = daemon;
+                        gaps.push(t.elapsed().as_secs_f64() * 1000.0);
+                        out.adopted += u32::from(adopted);
+                        *(if kill {
+                            &mut out.killed
+                        } else {
+                            &mut out.graceful
+                        }) += 1;
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                thread::sleep(SETTLE);
+            }
+            let load = load.join().expect("dnsperf thread");
+            stop.store(true, Ordering::Relaxed);
+            let checks = checker.join().expect("checker thread");
+            (load, checks, result)
+        });
+        let cpu = snap.finish();
+        let restored = net.napi_realtime(false);
+        let after = super::xdp_answered(self.gslb, pin);
+        p.stop(Duration::from_secs(10));
+        restored?;
+        gaps.sort_by(f64::total_cmp);
+        out.median_gap_ms = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
+        out.max_gap_ms = gaps.last().copied().unwrap_or(0.0);
+        out.veth_drops = super::report::drops(&cpu);
+        (out.checked, out.wrong, out.unanswered, out.examples) = checks?;
+        let d = load?;
+        if let (Some(b), Some(a)) = (before, after) {
+            let answered = d.completed + out.checked;
+            if answered > 0 {
+                out.xdp_share = Some(a.saturating_sub(b) as f64 / answered as f64);
+            }
+        }
+        out.dnsperf = Some(d);
+        result?;
+        if out.adopted != out.graceful + out.killed {
+            bail!(
+                "only {} of {} new daemons adopted the pinned link",
+                out.adopted,
+                out.graceful + out.killed
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Stops `p` (SIGTERM, or `kill -9` when `kill`) and starts the next
+/// daemon: it and whether it adopted the pinned link.
+fn restart_one(
+    p: &mut Proc,
+    kill: bool,
+    start: impl FnOnce() -> Result<Proc>,
+) -> Result<(Proc, bool)> {
+    if kill {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.pid().to_string()])
+            .status();
+    }
+    p.stop(Duration::from_secs(10));
+    let next = start()?;
+    let text = std::fs::read_to_string(&next.log).unwrap_or_default();
+    Ok((next, text.contains("adopting the pinned XDP link")))
+}
+
+/// The target line: (what, measured, verdict).
+pub fn target(r: &RestartBench) -> (String, String, &'static str) {
+    let what = "10 restarts under load (5 graceful, 5 kill -9): zero wrong answers, zero \
+                queries lost by the server"
+        .into();
+    if let Some(e) = &r.error {
+        return (what, format!("failed: {e}"), "missed");
+    }
+    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
+    let measured = format!(
+        "{} graceful + {} kill -9 ({} adopted; no daemon for median {:.0} ms, max {:.0} ms); \
+         dnsperf: {} of {sent} lost, {} by the server; checker: {} wrong of {}, {} unanswered",
+        r.graceful,
+        r.killed,
+        r.adopted,
+        r.median_gap_ms,
+        r.max_gap_ms,
+        r.lost(),
+        r.lost_by_server(),
+        r.wrong,
+        r.checked,
+        r.unanswered
+    );
+    let ok = r.graceful + r.killed == RESTARTS
+        && r.wrong == 0
+        && r.unanswered == 0
+        && r.lost_by_server() == 0;
+    (what, measured, if ok { "met" } else { "missed" })
+}
+
+/// The section of results.md.
+pub fn markdown(r: &RestartBench, s: &mut String) {
+    let _ = writeln!(s, "\n## Restarts under load\n");
+    let _ = writeln!(
+        s,
+        "gslb XDP on the reload part's config (generation 0); the daemon stopped and started \
+         again {RESTARTS} times on the same pin directory and state file (the first half with \
+         SIGTERM, the rest with `kill -9`), each new daemon adopting the pinned link, while \
+         dnsperf offers {QPS} queries/s and a checker asks the names one by one.\n"
+    );
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "Failed: {e}\n");
+    }
+    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
+    let _ = writeln!(s, "| figure | value |\n|---|---|");
+    let rows = [
+        ("graceful restarts", r.graceful.to_string()),
+        ("kill -9 restarts", r.killed.to_string()),
+        ("new daemons that adopted the link", r.adopted.to_string()),
+        (
+            "no daemon (stop to ready), median",
+            format!("{:.0} ms", r.median_gap_ms),
+        ),
+        (
+            "no daemon (stop to ready), max",
+            format!("{:.0} ms", r.max_gap_ms),
+        ),
+        ("dnsperf queries sent", sent.to_string()),
+        ("dnsperf queries lost", r.lost().to_string()),
+        (
+            "of which dropped by veth",
+            format!("{}", r.lost() - r.lost_by_server()),
+        ),
+        ("checker answers", r.checked.to_string()),
+        ("checker answers wrong", r.wrong.to_string()),
+        ("checker queries unanswered", r.unanswered.to_string()),
+        (
+            "answers written by XDP",
+            r.xdp_share
+                .map_or("-".into(), |x| format!("{:.1} %", x * 100.0)),
+        ),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+    for e in &r.examples {
+        let _ = writeln!(s, "\n- wrong: {e}");
+    }
+}
