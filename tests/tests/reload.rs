@@ -399,6 +399,158 @@ fn a_changed_listen_address_is_refused() {
     f.assert_none();
 }
 
+/// Topology config whose client partition and ECS trust change with the
+/// generation: pool `mix` (d1 in dc1, a1 in ams; topology, then global
+/// availability, one answer); generation 0 sends 198.19.1.0/24 to ams
+/// and ignores ECS, generation 1 sends 198.19.2.0/24 there and trusts
+/// every resolver's ECS.
+fn topology_config(generation: u8) -> String {
+    let (prefix, ecs) = if generation == 0 {
+        ("198.19.1.0/24", "none")
+    } else {
+        ("198.19.2.0/24", "all")
+    };
+    [
+        ZONE.replace(
+            "edns_udp_size = 1232",
+            &format!("edns_udp_size = 1232\necs = \"{ecs}\""),
+        ),
+        gslb_tests::config::datacenters(&["ams"]),
+        vserver("d1", "198.18.70.1", ""),
+        gslb_tests::config::vserver_at("a1", "198.18.70.2", "ams", ""),
+        pool(
+            "mix",
+            &["d1", "a1"],
+            "topology",
+            1,
+            "alternate = \"global_availability\"\n",
+        ),
+        gslb_table("mix.example.test", "pools = [\"mix\"]"),
+        gslb_tests::config::topology(&format!("cidr:{prefix}"), "datacenter:ams", 100),
+    ]
+    .concat()
+}
+
+/// Reloads that move client prefixes between groups (the trie rewritten
+/// as a client data reload rewrites it) and switch ECS trust, with two
+/// clients querying meanwhile: each gets its old or its new answer, then
+/// the new one, from XDP; an ECS option is honoured only once the reload
+/// trusts it.
+#[test]
+fn reloads_move_client_groups_and_ecs_trust() {
+    use gslb_tests::clients::add_clients;
+    let net = Net::new("reload_groups");
+    let (c1, c2) = (
+        "198.19.1.10".parse::<IpAddr>().unwrap(),
+        "198.19.2.10".parse::<IpAddr>().unwrap(),
+    );
+    add_clients(&net, [c1, c2]);
+    let configs = [topology_config(0), topology_config(1)];
+    check_config(&configs[0], "topology gen 0");
+    check_config(&configs[1], "topology gen 1");
+    let d = start(&net, &configs[0]);
+    let (d1, a1) = (
+        "198.18.70.1".parse::<IpAddr>().unwrap(),
+        "198.18.70.2".parse::<IpAddr>().unwrap(),
+    );
+    // Per generation: (c1's answer, c2's answer).
+    let want = [(a1, d1), (d1, a1)];
+    let ask = |c: IpAddr| {
+        net.udp_client(c)
+            .query(
+                net.srv_v4(),
+                "mix.example.test",
+                RecordType::A,
+                QUERY_TIMEOUT,
+            )
+            .filter(|r| r.rcode == "NOERROR")
+            .and_then(|r| r.addrs.first().copied())
+    };
+    let mut f = Failures::default();
+    let before = d.stats();
+    let mut queries = 0u64;
+    for k in 0..10usize {
+        let gen = (k + 1) % 2;
+        let old = want[1 - gen];
+        d.set_config(&configs[gen]);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_load = Arc::clone(&stop);
+        let (s1, s2) = (net.udp_client(c1), net.udp_client(c2));
+        let server = net.srv_v4();
+        let load = thread::spawn(move || {
+            let mut seen = Vec::new();
+            let t0 = Instant::now();
+            while !stop_load.load(Ordering::Relaxed)
+                && seen.len() < 20_000
+                && t0.elapsed() < Duration::from_secs(10)
+            {
+                for (i, s) in [&s1, &s2].into_iter().enumerate() {
+                    let r = s.query(server, "mix.example.test", RecordType::A, QUERY_TIMEOUT);
+                    seen.push((i, r.and_then(|r| r.addrs.first().copied())));
+                }
+            }
+            seen
+        });
+        thread::sleep(Duration::from_millis(50));
+        reload_ok(&d);
+        thread::sleep(Duration::from_millis(50));
+        stop.store(true, Ordering::Relaxed);
+        let seen = load.join().expect("load thread");
+        queries += seen.len() as u64;
+        let new = want[gen];
+        for (i, got) in &seen {
+            let (o, n) = if *i == 0 {
+                (old.0, new.0)
+            } else {
+                (old.1, new.1)
+            };
+            f.check(*got == Some(o) || *got == Some(n), || {
+                format!("reload {k}: client {i} got {got:?}, want {o} or {n}")
+            });
+        }
+        let now = (ask(c1), ask(c2));
+        queries += 2;
+        f.check(now == (Some(new.0), Some(new.1)), || {
+            format!("after reload {k} (generation {gen}): {now:?}, want {new:?}")
+        });
+    }
+    let after = d.stats();
+    let answered = before.delta_of(&after, "xdp_answered");
+    f.check(answered * 100 >= queries * 99, || {
+        format!(
+            "xdp_answered +{answered} of {queries} (want at least 99%): {:?}",
+            before.delta(&after)
+        )
+    });
+    // Generation 0 now (ECS ignored): c2 asking for 198.19.1.0/24 gets
+    // its own answer; generation 1 trusts ECS: the same query gets the
+    // answer of 198.19.1.0/24 there (d1), where its own would be a1.
+    let ecs = || {
+        let r = net.dig(
+            net.srv_v4(),
+            "mix.example.test",
+            "A",
+            &["-b", &c2.to_string(), "+subnet=198.19.1.0/24"],
+        );
+        r.answer.first().map(|rr| rr.rdata.clone())
+    };
+    let got = ecs();
+    f.check(got == Some(d1.to_string()), || {
+        format!("generation 0, ECS ignored: {got:?}")
+    });
+    d.set_config(&configs[1]);
+    reload_ok(&d);
+    let got = ecs();
+    f.check(got == Some(d1.to_string()), || {
+        format!("generation 1, ECS trusted: {got:?}")
+    });
+    let plain = ask(c2);
+    f.check(plain == Some(a1), || {
+        format!("generation 1 without ECS: c2 got {plain:?}, want a1")
+    });
+    f.assert_none();
+}
+
 /// SIGHUP reloads. Across it (and a reload that restarts the dead
 /// monitor with another interval), `dr` stays drained, `dn` (down by its
 /// monitor) stays down with no health change logged, keep.example.test
