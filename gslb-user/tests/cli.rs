@@ -310,10 +310,10 @@ fn a_slow_path_daemon_is_managed_from_the_command_line() {
         serde_json::from_slice(&d.ctl(&["status", "--json"]).stdout).unwrap();
     assert_eq!(v["pools"][0]["available_members"], 1, "{v}");
 
-    // SIGHUP is ignored, SIGTERM stops it; no XDP to detach.
+    // SIGHUP reloads the config, SIGTERM stops it; no XDP to detach.
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(d.child.id() as libc::pid_t, libc::SIGHUP) };
-    d.wait_log("SIGHUP ignored");
+    d.wait_log("SIGHUP: config reloaded");
     assert!(d.ctl(&["status"]).status.success());
     // SAFETY: as above.
     unsafe { libc::kill(d.child.id() as libc::pid_t, libc::SIGTERM) };
