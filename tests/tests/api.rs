@@ -188,6 +188,16 @@ fn api_verbs_tokens_errors_and_drain() {
             && !r.body.contains(token),
         || format!("model:\n{r}"),
     );
+    let r = call(&net, "GET", "/api/v1/config", Some(token));
+    let c = r.json();
+    f.check(
+        c["api"]["token"] == true
+            && c["api"]["listen"] == "127.0.0.1:8053"
+            && c["server"]["interfaces"] == serde_json::json!([net.srv_if])
+            && c["pools"] == m["pools"]
+            && !r.body.contains(token),
+        || format!("config:\n{r}"),
+    );
     let r = call(
         &net,
         "GET",

@@ -187,3 +187,120 @@ impl ModelReport {
         }
     }
 }
+
+/// `GET /api/v1/config`: the model and the daemon-wide settings of the
+/// running config (listeners, health, metrics polling, engine, API),
+/// with `--listen` and `--iface` applied; the API token only as whether
+/// one is configured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigReport {
+    /// `[server]`.
+    pub server: ServerSettings,
+    /// `[health]`: servers without their own `initial` start up.
+    pub health_initial_up: bool,
+    /// `[metrics]`.
+    pub metrics: MetricsSettings,
+    /// `[engine] fewest_selected_window`, seconds.
+    pub fewest_selected_window_s: f64,
+    /// `[api]`.
+    pub api: Option<ApiSettings>,
+    /// The model.
+    #[serde(flatten)]
+    pub model: ModelReport,
+}
+
+/// `[server]` as running.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServerSettings {
+    /// Listen addresses.
+    pub listen: Vec<std::net::SocketAddr>,
+    /// XDP interfaces.
+    pub interfaces: Vec<String>,
+    /// Advertised EDNS UDP size.
+    pub edns_udp_size: u16,
+    /// Whose ECS is used: `"all"`, `"none"` or the resolver prefixes.
+    pub ecs: serde_json::Value,
+    /// Capacity of the persistence records.
+    pub persist_records: u32,
+}
+
+/// `[metrics]` as running.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetricsSettings {
+    /// Between two polls, seconds.
+    pub interval_s: f64,
+    /// Of one poll, seconds.
+    pub timeout_s: f64,
+    /// Age past which a reading is unknown, seconds.
+    pub max_age_s: f64,
+}
+
+/// `[api]` as running.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ApiSettings {
+    /// Where it listens.
+    pub listen: std::net::SocketAddr,
+    /// Whether a token is configured (never the token).
+    pub token: bool,
+    /// Reads without the token.
+    pub read_only_without_token: bool,
+}
+
+impl ConfigReport {
+    /// The report of `cfg`.
+    pub fn of(cfg: &Config) -> ConfigReport {
+        use crate::config::EcsTrust;
+        let s = &cfg.server;
+        ConfigReport {
+            server: ServerSettings {
+                listen: s.listen.clone(),
+                interfaces: s.interfaces.clone(),
+                edns_udp_size: s.edns_udp_size,
+                ecs: match &s.ecs {
+                    EcsTrust::All => "all".into(),
+                    EcsTrust::None => "none".into(),
+                    EcsTrust::Resolvers(nets) => nets.iter().map(ToString::to_string).collect(),
+                },
+                persist_records: s.persist_records,
+            },
+            health_initial_up: cfg.health.initial_up,
+            metrics: MetricsSettings {
+                interval_s: cfg.metrics.interval.as_secs_f64(),
+                timeout_s: cfg.metrics.timeout.as_secs_f64(),
+                max_age_s: cfg.metrics.max_age.as_secs_f64(),
+            },
+            fewest_selected_window_s: cfg.engine.fewest_selected_window.as_secs_f64(),
+            api: cfg.api.as_ref().map(|a| ApiSettings {
+                listen: a.listen,
+                token: a.token.is_some(),
+                read_only_without_token: a.read_only_without_token,
+            }),
+            model: ModelReport::of(cfg),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default config's model and settings; the token shows only as
+    /// configured.
+    #[test]
+    fn reports_of_a_config() {
+        let mut cfg = crate::config::load_default().expect("default config");
+        cfg.api = Some(crate::config::ApiConfig {
+            token: Some(crate::config::ApiToken::new("s3cret")),
+            ..Default::default()
+        });
+        let m = ModelReport::of(&cfg);
+        assert_eq!(m.servers.len(), cfg.servers.len());
+        assert_eq!(m.names.len(), cfg.gslb.len());
+        let c = serde_json::to_value(ConfigReport::of(&cfg)).unwrap();
+        assert_eq!(c["api"]["token"], true);
+        assert_eq!(c["api"]["listen"], "127.0.0.1:8053");
+        assert_eq!(c["server"]["ecs"], "all");
+        assert_eq!(c["names"], serde_json::to_value(&m.names).unwrap());
+        assert!(!c.to_string().contains("s3cret"));
+    }
+}

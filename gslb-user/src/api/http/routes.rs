@@ -21,7 +21,7 @@ use super::{
     auth::{self, Access},
     error::ApiError,
     metrics::{self, Snapshot},
-    model::ModelReport,
+    model::{ConfigReport, ModelReport},
     Ctx,
 };
 use crate::{
@@ -92,7 +92,7 @@ pub fn routes() -> Vec<Route> {
             post(clients_reload),
         ),
         route("GET", "/api/v1/model", Read, get(model)),
-        route("GET", "/api/v1/config", Read, get(model)),
+        route("GET", "/api/v1/config", Read, get(config)),
         route("GET", "/api/v1/openapi.json", Open, get(openapi)),
         route("GET", "/metrics", Read, get(prometheus)),
     ]
@@ -261,6 +261,11 @@ async fn clients_reload(State(ctx): State<Ctx>) -> Result<Response, ApiError> {
 async fn model(State(ctx): State<Ctx>) -> Result<Json<ModelReport>, ApiError> {
     let cfg = auth::running_config(&ctx.commands).await?;
     Ok(Json(ModelReport::of(&cfg)))
+}
+
+async fn config(State(ctx): State<Ctx>) -> Result<Json<ConfigReport>, ApiError> {
+    let cfg = auth::running_config(&ctx.commands).await?;
+    Ok(Json(ConfigReport::of(&cfg)))
 }
 
 /// The OpenAPI description of these routes.
