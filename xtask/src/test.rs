@@ -14,8 +14,9 @@ use anyhow::{Context as _, Result};
 use crate::{build, cmd, setup};
 
 /// Debian packages only the tests need, beyond [`setup::APT_PACKAGES`]:
-/// `chromium`, the headless browser of the status page test.
-pub const TEST_PACKAGES: &[&str] = &["chromium"];
+/// `chromium`, the headless browser of the status page test, and a font
+/// for its screenshot (apt leaves chromium's recommended fonts out).
+pub const TEST_PACKAGES: &[&str] = &["chromium", "fonts-dejavu-core"];
 
 /// Options of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
