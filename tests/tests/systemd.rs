@@ -125,7 +125,7 @@ fn notify_readiness_and_reduced_capabilities() {
         .clone()
         .expect("READY=1 arrived")
         .expect("the query sent at READY=1 was answered");
-    assert_eq!(first.addrs, [IpAddr::from(web1)], "{first:?}");
+    assert_eq!(first.addrs, [web1], "{first:?}");
 
     // Every thread of the daemon: only CAP_NET_RAW, no ambient or
     // inheritable ones, no_new_privs.
@@ -154,7 +154,7 @@ fn notify_readiness_and_reduced_capabilities() {
     let r = client
         .query(srv, "www.example.test", RecordType::A, QUERY_TIMEOUT)
         .expect("answer");
-    assert_eq!(r.addrs, [IpAddr::from(web1)]);
+    assert_eq!(r.addrs, [web1]);
     assert_eq!(before.delta_of(&d.stats(), "xdp_answered"), 1);
     // ...a health flip reaches the maps...
     let poll = |want: IpAddr| {

@@ -2545,6 +2545,48 @@ fn ecs_source_prefix_0_is_echoed_with_scope_0() {
     });
 }
 
+/// RFC 5001: with an NSID configured (`CONFIG_NSID`), a query carrying
+/// the NSID option is passed unmodified for the slow path to add the
+/// identifier (which it does); without, it is answered in XDP.
+#[test]
+fn nsid_query_is_passed_only_with_an_nsid_configured() {
+    use gslb_common::maps::CONFIG_NSID;
+    let dns = with_opt(
+        dns_bytes("www.example.test.", RecordType::A, None),
+        1232,
+        0,
+        0,
+        &[(3, vec![])],
+    );
+    locked(|f| {
+        let old = set_flags(f, CONFIG_NSID, 0);
+        let frame = Frame::default().build(&dns);
+        let (verdict, out, delta) = run_in(f, &frame);
+        assert_eq!(verdict, XDP_PASS);
+        assert_eq!(out, frame, "passed unmodified");
+        assert_eq!(delta[Counter::PassNsid as usize], 1, "{delta:?}");
+        // The option among others, after them.
+        let cookie = (10u16, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        let later = with_opt(
+            dns_bytes("www.example.test.", RecordType::A, None),
+            1232,
+            0,
+            0,
+            &[cookie, (3, vec![])],
+        );
+        let (verdict, _, delta) = run_in(f, &Frame::default().build(&later));
+        assert_eq!(verdict, XDP_PASS);
+        assert_eq!(delta[Counter::PassNsid as usize], 1, "{delta:?}");
+        // Without an NSID configured: answered here, counted as such.
+        set_flags(f, 0, CONFIG_NSID);
+        let (verdict, _, delta) = run_in(f, &frame);
+        assert_eq!(verdict, XDP_TX);
+        assert_eq!(delta[Counter::PassNsid as usize], 0);
+        assert_eq!(delta[Counter::Answered as usize], 1);
+        restore_flags(f, old);
+    });
+}
+
 #[test]
 fn ecs_malformed_is_passed() {
     let www = || dns_bytes("www.example.test.", RecordType::A, None);

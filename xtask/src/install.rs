@@ -192,8 +192,7 @@ mod tests {
     fn value<'a>(d: &'a [(String, String)], key: &str) -> &'a str {
         d.iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_else(|| panic!("no {key}= in the unit"))
+            .map_or_else(|| panic!("no {key}= in the unit"), |(_, v)| v.as_str())
     }
 
     #[test]

@@ -78,11 +78,6 @@ pub fn stopping(status: &str) {
     tell(&format!("STOPPING=1\nSTATUS={status}"));
 }
 
-/// `STATUS=…` alone.
-pub fn status(status: &str) {
-    tell(&format!("STATUS={status}"));
-}
-
 /// `CLOCK_MONOTONIC` in microseconds.
 fn monotonic_usec() -> u64 {
     let mut ts = libc::timespec {

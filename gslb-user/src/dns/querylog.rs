@@ -92,7 +92,11 @@ impl QueryLog {
         peer: SocketAddr,
         transport: Transport,
     ) {
-        if self.seen.fetch_add(1, Ordering::Relaxed) % self.sample != 0 {
+        if !self
+            .seen
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.sample)
+        {
             return;
         }
         let mut line = line(request, response, peer, transport);

@@ -313,7 +313,7 @@ pub const MAX_NSID_LEN: usize = 128;
 /// separators).
 fn nsid_from_hex(text: &str) -> Result<Vec<u8>, String> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!(
             "`{text}` has an odd number of hex digits ({})",
             text.len()
