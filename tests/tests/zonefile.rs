@@ -12,7 +12,8 @@
 //!    and IPv6) and over TCP (slow path). The counters show what XDP did
 //!    with the IPv4 query: static data
 //!    and plain NXDOMAIN answered, every name a wildcard covers passed.
-//! 2. A bad zone file: `gslb check` names FILE:LINE:COL and fails.
+//! 2. A bad zone file: `gslb check` and `gslb run` fail naming
+//!    FILE:LINE:COL.
 //!
 //! Root, native XDP on veth and NSD (`cargo xtask setup`) are required.
 
@@ -294,7 +295,7 @@ fn zone_file_answers_as_nsd_does() {
 }
 
 #[test]
-fn a_bad_zone_file_fails_gslb_check_with_its_line() {
+fn a_bad_zone_file_fails_check_and_run_with_its_line() {
     let scratch = Scratch::new("bad");
     let zone = scratch.0.join("bad.db");
     // Line 5: an address out of range; line 7: a type gslb does not serve.
@@ -307,24 +308,37 @@ fn a_bad_zone_file_fails_gslb_check_with_its_line() {
     let config = scratch.0.join("gslb.toml");
     fs::write(&config, "[[zone]]\nname = \"zf.test\"\nfile = \"bad.db\"\n").unwrap();
     let line_of = |needle: &str| bad.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
-    let out = run_bounded(
+    // `gslb check`, and `gslb run` before it binds or attaches anything.
+    let control = scratch.0.join("control.sock");
+    let check = run_bounded(
         std::process::Command::new(gslb_bin())
             .arg("check")
             .arg(&config),
         CMD_TIMEOUT,
     );
-    assert!(out.status.is_some() && !out.success(), "{out}");
+    let run = run_bounded(
+        std::process::Command::new(gslb_bin())
+            .args(["run", "--no-xdp", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--control")
+            .arg(&control)
+            .env("NO_COLOR", "1"),
+        CMD_TIMEOUT,
+    );
     let file = zone.display();
-    for (needle, col, what) in [
-        ("x IN A", 8, "invalid A record"),
-        ("y IN BOGUS", 6, "unknown record type"),
-    ] {
-        let at = format!("{file}:{}:{col}: ", line_of(needle));
-        assert!(
-            out.stderr
-                .lines()
-                .any(|l| l.contains(&at) && l.contains(what)),
-            "no `{at}…{what}` in:\n{out}"
-        );
+    for out in [check, run] {
+        assert!(out.status.is_some() && !out.success(), "{out}");
+        for (needle, col, what) in [
+            ("x IN A", 8, "invalid A record"),
+            ("y IN BOGUS", 6, "unknown record type"),
+        ] {
+            let at = format!("{file}:{}:{col}: ", line_of(needle));
+            assert!(
+                out.stderr
+                    .lines()
+                    .any(|l| l.contains(&at) && l.contains(what)),
+                "no `{at}…{what}` in:\n{out}"
+            );
+        }
     }
 }
