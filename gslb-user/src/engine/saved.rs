@@ -377,3 +377,158 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arc_swap::ArcSwap;
+
+    use super::*;
+    use crate::config;
+
+    /// Servers `a`, `b`, `c` (one TCP monitor each) in one pool; `b`'s
+    /// config says `admin_b`.
+    fn cfg(admin_b: &str) -> Config {
+        let mut text = String::from(
+            "[[zone]]\nname = \"example.test\"\nns = [\"ns1.example.test.\"]\n\
+             [zone.soa]\nrname = \"hostmaster.example.test.\"\n\
+             [[zone.record]]\nname = \"ns1\"\ntype = \"A\"\ndata = \"198.18.0.53\"\n\
+             [[datacenter]]\nname = \"ams\"\nlat = 52.37\nlon = 4.9\n\
+             [[monitor]]\nname = \"m\"\ntype = \"tcp\"\nport = 80\n",
+        );
+        for (i, n) in ["a", "b", "c"].iter().enumerate() {
+            let state = if *n == "b" { admin_b } else { "enabled" };
+            text += &format!(
+                "[[vserver]]\nname = \"{n}\"\ndatacenter = \"ams\"\naddress = \"198.18.20.{}\"\n\
+                 monitors = [\"m\"]\nstate = \"{state}\"\n",
+                i + 1
+            );
+        }
+        text += "[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\", \"c\"]\npreferred = \"round_robin\"\n\
+                 [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n";
+        config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn engine(cfg: Config) -> Engine {
+        let state = Arc::new(ArcSwap::from_pointee(State::from_config(&cfg)));
+        Engine::new(Arc::new(cfg), state, None, None)
+    }
+
+    fn admin(e: &Engine, name: &str) -> AdminState {
+        e.servers
+            .iter()
+            .find(|&(i, _, _)| e.cfg.servers[i].name == name)
+            .map(|(_, _, rt)| rt.admin)
+            .unwrap()
+    }
+
+    fn dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "gslb-saved-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_run_time_drain_and_a_down_monitor_come_back() {
+        let mut e = engine(cfg("enabled"));
+        let b = e.servers.by_name("b").unwrap();
+        let c = e.servers.by_name("c").unwrap();
+        e.servers.get_mut(b).unwrap().admin = AdminState::Draining;
+        e.servers.get_mut(c).unwrap().monitors[0].up = false;
+        let saved = e.snapshot();
+        assert_eq!(saved.servers["b"].admin, AdminState::Draining);
+        assert_eq!(saved.servers["b"].config_admin, AdminState::Enabled);
+        assert!(!saved.servers["c"].monitors["m"]);
+
+        let mut fresh = engine(cfg("enabled"));
+        fresh.restore(&saved);
+        assert_eq!(admin(&fresh, "b"), AdminState::Draining);
+        let states = fresh.monitor_states();
+        assert!(!states[&(c, "m".to_string())]);
+        assert!(states[&(b, "m".to_string())]);
+        // Same config, same ids.
+        assert_eq!(fresh.snapshot().ids, saved.ids);
+    }
+
+    #[test]
+    fn the_config_wins_when_it_changed_since() {
+        let mut e = engine(cfg("enabled"));
+        let b = e.servers.by_name("b").unwrap();
+        e.servers.get_mut(b).unwrap().admin = AdminState::Draining;
+        let saved = e.snapshot();
+        // The config now says disabled: the saved drain is not applied.
+        let mut fresh = engine(cfg("disabled"));
+        fresh.restore(&saved);
+        assert_eq!(admin(&fresh, "b"), AdminState::Disabled);
+        // A state equal to the config's is no run-time change either.
+        let plain = engine(cfg("disabled")).snapshot();
+        let mut again = engine(cfg("disabled"));
+        again.restore(&plain);
+        assert_eq!(admin(&again, "b"), AdminState::Disabled);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_ids_not_order_of_listing() {
+        let a = fingerprint([("a", 0), ("b", 1)], [("www.".to_string(), 1)]);
+        let b = fingerprint([("b", 1), ("a", 0)], [("www.".to_string(), 1)]);
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            fingerprint([("a", 1), ("b", 0)], [("www.".to_string(), 1)])
+        );
+        assert_ne!(
+            a,
+            fingerprint([("a", 0), ("b", 1)], [("www.".to_string(), 2)])
+        );
+        assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn the_file_is_written_when_it_changed_and_read_back() {
+        let d = dir();
+        let path = d.join("state.json");
+        let e = engine(cfg("enabled"));
+        let snap = e.snapshot();
+        let file = StateFile::new(path.clone(), None);
+        file.offer(snap.clone());
+        let read_back = read(&path).unwrap().unwrap();
+        assert!(read_back.saved_at_unix > 0);
+        assert_eq!(read_back.servers, snap.servers);
+        // Unchanged: not written again.
+        fs::remove_file(&path).unwrap();
+        file.offer(snap.clone());
+        file.flush();
+        assert!(!path.exists());
+        // Changed within MIN_INTERVAL: kept, then written by flush.
+        let mut changed = snap;
+        changed.servers.get_mut("a").unwrap().admin = AdminState::Disabled;
+        file.offer(changed.clone());
+        file.flush();
+        assert_eq!(read(&path).unwrap().unwrap().servers, changed.servers);
+        assert!(!d.join("state.json.tmp").exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_missing_file_is_none_and_a_broken_one_an_error() {
+        let d = dir().join("broken");
+        fs::create_dir_all(&d).unwrap();
+        assert!(read(&d.join("none.json")).unwrap().is_none());
+        let bad = d.join("bad.json");
+        fs::write(&bad, "{ not json").unwrap();
+        let e = read(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.json") && e.contains("not a gslb state file"),
+            "{e}"
+        );
+        fs::write(&bad, r#"{"version": 9}"#).unwrap();
+        let e = read(&bad).unwrap_err().to_string();
+        assert!(e.contains("layout version 9"), "{e}");
+        let _ = fs::remove_dir_all(&d);
+    }
+}
