@@ -29,9 +29,11 @@ pub fn trie_key(net: &IpNet) -> (ClientPrefix, u8) {
 }
 
 /// The `ECS_TRUSTED` trie, held for as long as the program runs (a map
-/// taken out of the object is closed when dropped).
+/// taken out of the object is closed when dropped), and the prefixes
+/// written to it (a reload rewrites it).
 pub struct EcsTrusted {
-    _trie: Option<LpmTrie<MapData, ClientPrefix, u8>>,
+    trie: LpmTrie<MapData, ClientPrefix, u8>,
+    current: std::collections::BTreeSet<(ClientPrefix, u8)>,
     /// How many prefixes were written.
     pub written: usize,
 }
@@ -40,25 +42,52 @@ pub struct EcsTrusted {
 /// read them), then the flags: `"all"` sets `CONFIG_ECS`, a list sets
 /// `CONFIG_ECS_TRUSTED`, `"none"` neither.
 pub fn write(ebpf: &mut Ebpf, maps: &mut Maps, trust: &EcsTrust) -> Result<EcsTrusted, MapsError> {
+    let map = ebpf
+        .take_map(ECS_TRUSTED)
+        .ok_or_else(|| MapsError::Missing(ECS_TRUSTED.to_owned()))?;
     let mut out = EcsTrusted {
-        _trie: None,
+        trie: map.try_into()?,
+        current: Default::default(),
         written: 0,
     };
-    if let EcsTrust::Resolvers(nets) = trust {
-        let map = ebpf
-            .take_map(ECS_TRUSTED)
-            .ok_or_else(|| MapsError::Missing(ECS_TRUSTED.to_owned()))?;
-        let mut trie: LpmTrie<MapData, ClientPrefix, u8> = map.try_into()?;
-        for net in nets {
-            let (addr, len) = trie_key(net);
-            trie.insert(&Key::new(u32::from(len), addr), 1, 0)?;
-            out.written += 1;
-        }
-        out._trie = Some(trie);
-    }
-    maps.set_flag(CONFIG_ECS, *trust == EcsTrust::All)?;
-    maps.set_flag(CONFIG_ECS_TRUSTED, matches!(trust, EcsTrust::Resolvers(_)))?;
+    out.rewrite(maps, trust)?;
     Ok(out)
+}
+
+impl EcsTrusted {
+    /// Switches to `trust` so that every query sees the old setting or
+    /// the new one: new prefixes first, then the flags (the new mode's
+    /// flag set before the old one's is cleared: with both set the
+    /// program trusts every resolver, as `"all"` does), then the stale
+    /// prefixes removed. Returns the prefixes written or removed.
+    pub fn rewrite(&mut self, maps: &mut Maps, trust: &EcsTrust) -> Result<usize, MapsError> {
+        let want: std::collections::BTreeSet<(ClientPrefix, u8)> = match trust {
+            EcsTrust::Resolvers(nets) => nets.iter().map(trie_key).collect(),
+            _ => Default::default(),
+        };
+        let mut changes = 0;
+        for &(addr, len) in want.difference(&self.current) {
+            self.trie.insert(&Key::new(u32::from(len), addr), 1, 0)?;
+            changes += 1;
+        }
+        let all = *trust == EcsTrust::All;
+        let listed = matches!(trust, EcsTrust::Resolvers(_));
+        // The flag being turned on first.
+        if all {
+            maps.set_flag(CONFIG_ECS, true)?;
+            maps.set_flag(CONFIG_ECS_TRUSTED, false)?;
+        } else {
+            maps.set_flag(CONFIG_ECS_TRUSTED, listed)?;
+            maps.set_flag(CONFIG_ECS, false)?;
+        }
+        for &(addr, len) in self.current.difference(&want) {
+            self.trie.remove(&Key::new(u32::from(len), addr))?;
+            changes += 1;
+        }
+        self.written = want.len();
+        self.current = want;
+        Ok(changes)
+    }
 }
 
 #[cfg(test)]
