@@ -14,6 +14,10 @@
 //!    and plain NXDOMAIN answered, every name a wildcard covers passed.
 //! 2. A bad zone file: `gslb check` and `gslb run` fail naming
 //!    FILE:LINE:COL.
+//! 3. `gslb reload` reads the zone file again: a changed wildcard, a
+//!    changed static answer and a new name are answered (the last two by
+//!    XDP); a broken file is refused with its FILE:LINE:COL and the old
+//!    answers stay.
 //!
 //! Root, native XDP on veth and NSD (`cargo xtask setup`) are required.
 
@@ -341,4 +345,78 @@ fn a_bad_zone_file_fails_check_and_run_with_its_line() {
             );
         }
     }
+}
+
+/// A small zone whose wildcard and `fixed` answer `wild` and `fixed`,
+/// with `extra` appended.
+fn small_zone(wild: &str, fixed: &str, extra: &str) -> String {
+    format!(
+        "$TTL 60\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 60\n  IN NS ns1\n\
+         ns1 IN A 198.18.0.53\n*.w IN A {wild}\nfixed IN A {fixed}\n{extra}"
+    )
+}
+
+/// The A addresses of `name` from gslb over UDP (and its RCODE).
+fn a_of(net: &Net, name: &str) -> (String, Vec<String>) {
+    let r = net.dig(net.srv_v4(), name, "A", &[]);
+    let addrs = r.answer.iter().map(|rr| rr.rdata.clone()).collect();
+    (r.status, addrs)
+}
+
+#[test]
+fn a_reload_reads_the_zone_file_again() {
+    let scratch = Scratch::new("reload");
+    let zone = scratch.0.join("zone.db");
+    fs::write(&zone, small_zone("198.18.0.7", "198.18.0.40", "")).unwrap();
+    let net = Net::new("zonefile_reload");
+    let d = Daemon::start(
+        &net,
+        DaemonOpts {
+            config: Some(format!(
+                "[[zone]]\nname = \"zf.test\"\nfile = \"{}\"\n",
+                zone.display()
+            )),
+            ..DaemonOpts::default()
+        },
+    );
+    let ok = |addr: &str| ("NOERROR".to_string(), vec![addr.to_string()]);
+    assert_eq!(a_of(&net, "foo.w.zf.test"), ok("198.18.0.7"));
+    assert_eq!(a_of(&net, "fixed.zf.test"), ok("198.18.0.40"));
+    assert_eq!(a_of(&net, "new.zf.test").0, "NXDOMAIN");
+
+    // Changed data: the wildcard, a static answer XDP holds, a new name
+    // where XDP answered NXDOMAIN.
+    fs::write(
+        &zone,
+        small_zone("198.18.0.8", "198.18.0.41", "new IN A 198.18.0.42\n"),
+    )
+    .unwrap();
+    let out = d.ctl(&["reload"]);
+    assert!(out.success(), "gslb reload failed:\n{out}");
+    let before = d.stats();
+    assert_eq!(a_of(&net, "foo.w.zf.test"), ok("198.18.0.8"));
+    assert_eq!(a_of(&net, "fixed.zf.test"), ok("198.18.0.41"));
+    assert_eq!(a_of(&net, "new.zf.test"), ok("198.18.0.42"));
+    let after = d.stats();
+    assert_eq!(
+        before.delta_of(&after, "xdp_answered"),
+        2,
+        "XDP answers fixed and new, passes foo.w: {:?}",
+        before.delta(&after)
+    );
+
+    // A broken file: the reload is refused with its line, the answers stay.
+    fs::write(
+        &zone,
+        small_zone("198.18.0.9", "198.18.0.43", "bad IN A 198.18.0.300\n"),
+    )
+    .unwrap();
+    let out = d.ctl(&["reload"]);
+    let at = format!("{}:7:10: invalid A record", zone.display());
+    assert!(
+        !out.success() && format!("{}{}", out.stdout, out.stderr).contains(&at),
+        "want a refused reload naming {at}:\n{out}"
+    );
+    assert_eq!(a_of(&net, "foo.w.zf.test"), ok("198.18.0.8"));
+    assert_eq!(a_of(&net, "fixed.zf.test"), ok("198.18.0.41"));
 }
