@@ -316,6 +316,44 @@ fn broken_configs_are_refused_and_the_old_one_keeps_serving() {
     f.assert_none();
 }
 
+/// The maps are sized at start (half again what the start config needs,
+/// at least 64 entries): a reload adding 150 answer policies (names of
+/// pool `p` with 150 different TTLs, a set each) is refused naming the
+/// answer map, and the old answers stay.
+#[test]
+fn a_config_too_big_for_the_maps_is_refused() {
+    let net = Net::new("reload_big");
+    let good = config(&net, 0, 500);
+    let d = start(&net, &good);
+    let old = answer(&net, "www.example.test").expect("an answer");
+    let mut big = good.clone();
+    for i in 0..150 {
+        big.push_str(&format!(
+            "\n[[gslb]]\nname = \"big{i}.example.test\"\nttl = {}\npools = [\"p\"]\n",
+            100 + i
+        ));
+    }
+    d.set_config(&big);
+    let out = d.ctl(&["reload"]);
+    let mut f = Failures::default();
+    f.check(out.status.and_then(|s| s.code()) == Some(1), || {
+        format!("a config too big for the maps should be refused:\n{out}")
+    });
+    f.check(
+        out.stderr.contains("ANSWERS_V4 needs") && out.stderr.contains("restart gslb"),
+        || format!("the refusal should name the map and the restart:\n{out}"),
+    );
+    let now = answer(&net, "www.example.test");
+    f.check(now.as_ref() == Some(&old), || {
+        format!("www.example.test now {now:?}, want the old {old:?}")
+    });
+    let big0 = answer(&net, "big0.example.test");
+    f.check(big0.is_none(), || {
+        format!("big0.example.test answered after a refused reload: {big0:?}")
+    });
+    f.assert_none();
+}
+
 /// A daemon taking `server.listen` from its config (no `--listen`),
 /// slow path only: a reload that changes the listen address is refused
 /// naming the key and the old answers stay; one that changes only
