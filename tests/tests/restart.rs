@@ -309,3 +309,94 @@ port = 80
     let st = d.status_json();
     assert_eq!(status_server(&st, "drained")["admin"], "enabled", "{st}");
 }
+
+/// A persistence pool over `servers` (in this order) answering
+/// `sticky.example.test`.
+fn sticky_config(servers: &[(&str, &str)]) -> String {
+    let mut text = ZONE.to_string();
+    for (n, a) in servers {
+        text += &vserver(n, a, "");
+    }
+    let members: Vec<&str> = servers.iter().map(|(n, _)| *n).collect();
+    text += &pool(
+        "sticky",
+        &members,
+        "round_robin",
+        1,
+        "persistence = { ttl = \"10m\", prefix_v4 = 24 }\n",
+    );
+    text += &gslb("sticky.example.test", 30, &["sticky"], "");
+    text
+}
+
+/// `gslb persist list --json`: (client, server) of every record.
+fn records(d: &Daemon<'_>) -> Vec<(String, String)> {
+    let out = d.ctl(&["persist", "list", "--json"]);
+    assert!(out.success(), "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("JSON");
+    v["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["client"].as_str().unwrap_or("?").to_string(),
+                r["server"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Persistence records outlive a restart with the same config (same
+/// server and set ids): the client keeps its server through the fast
+/// path. After a restart with the servers listed in another order (their
+/// ids change) the pinned records are not taken over: none is left to
+/// point at the wrong server.
+#[test]
+fn persistence_records_survive_a_restart_only_with_the_same_ids() {
+    let net = Net::new("restart-persist");
+    let servers = [
+        ("s1", "198.18.73.1"),
+        ("s2", "198.18.73.2"),
+        ("s3", "198.18.73.3"),
+    ];
+    let text = sticky_config(&servers);
+    check_config(&text, "restart-persist");
+    let mut d = start_with(&net, &text, false);
+    let ask = || {
+        let r = net.dig(net.srv_v4(), "sticky.example.test", "A", &[]);
+        let got = gslb_tests::harness::answer_addrs(&r);
+        assert_eq!(got.len(), 1, "{}", r.raw);
+        got[0]
+    };
+    let first = ask();
+    let before = records(&d);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    d.terminate(Duration::from_secs(5));
+    d.restart();
+    let st = d.status_json();
+    assert_eq!(st["start"]["persistence_kept"], true, "{}", st["start"]);
+    assert_eq!(records(&d), before, "the records changed over the restart");
+    for _ in 0..5 {
+        assert_eq!(ask(), first, "the client lost its server over the restart");
+    }
+
+    // Another order: other ids.
+    let reordered = [servers[2], servers[0], servers[1]];
+    d.set_config(&sticky_config(&reordered));
+    d.terminate(Duration::from_secs(5));
+    d.restart();
+    let st = d.status_json();
+    assert_eq!(st["start"]["persistence_kept"], false, "{}", st["start"]);
+    let log = d.log_text();
+    assert!(
+        log.contains("persistence records are not taken over"),
+        "{log}"
+    );
+    let after = records(&d);
+    assert!(
+        after.iter().all(|r| !before.contains(r)) && after.len() <= 1,
+        "old records survived a change of ids: {after:?}"
+    );
+}
