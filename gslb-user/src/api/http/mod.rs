@@ -6,6 +6,7 @@
 //! - `routes.rs`: the route table and the handlers
 //! - `auth.rs`: who may call what (bearer token), a reusable middleware
 //! - `error.rs`: errors as JSON with their HTTP status
+//! - `listener.rs`: the TCP listener's bounds (connections, idle reads)
 //! - `metrics.rs`: the Prometheus exposition
 //! - `model.rs`: the running model (`/api/v1/model`)
 //! - `openapi.json`: the OpenAPI 3 description of the routes
@@ -25,6 +26,7 @@ use crate::{config::ApiConfig, engine::Command};
 
 pub mod auth;
 pub mod error;
+pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod routes;
@@ -125,8 +127,11 @@ pub fn start(
     serve(listener, router(ctx))
 }
 
-/// Serves `router` on `listener` until aborted.
+/// Serves `router` on `listener` until aborted, with the bounds of
+/// [`listener`] (connections at once, idle reads).
 pub fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
+    let listener =
+        listener::Bounded::new(listener, listener::MAX_CONNECTIONS, listener::IDLE_TIMEOUT);
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             warn!(error = %e, "the HTTP API stopped");
