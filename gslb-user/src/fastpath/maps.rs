@@ -780,6 +780,21 @@ mod tests {
     }
 
     #[test]
+    fn counted_names_keep_sets_out_of_the_entry() {
+        // A pool's fallback addresses: fixed and ordered, yet in the map,
+        // as the entry's inline words hold the name's counter id.
+        let addrs = vec!["198.18.0.1".parse().unwrap()];
+        let g = name(Decision::Answer(AnswerSet::ordered(30, addrs)));
+        let v = set_values(30, &g.decisions(), 9, false);
+        assert_eq!(v.entry.flags & (NAME_INLINE_A | NAME_INLINE_AAAA), 0);
+        assert_eq!(v.entry.a, 9);
+        assert!(v.v4.contains_key(&AnswerKey { set: 9, group: 0 }));
+        let mut e = v.entry;
+        e.set_counter(77);
+        assert_eq!((e.counter(), e.flags & NAME_COUNTED), (77, NAME_COUNTED));
+    }
+
+    #[test]
     fn fixed_ordered_a_sets_are_inline() {
         let addrs = vec!["198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap()];
         let (e, v4, v6) = name_values(&name(Decision::Answer(AnswerSet::ordered(30, addrs))), 7);
