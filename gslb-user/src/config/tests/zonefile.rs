@@ -320,3 +320,32 @@ fn toml_records_and_the_file_together() {
         "leftmost label",
     );
 }
+
+#[test]
+fn odd_input_is_an_error_never_a_panic() {
+    let ok = "$TTL 300\n@ IN NS ns1\nns1 IN A 198.18.0.53\n";
+    for bad in [
+        "\\",
+        "x IN TXT \"\\",
+        "x IN TXT \"é\\",
+        "(",
+        ")",
+        "$INCLUDE",
+        "$ORIGIN",
+        "$TTL 1 2",
+        " IN A 198.18.0.1\n@",
+        "x 1",
+        "x IN",
+        "x 99999999999 IN A 198.18.0.1",
+        "x 1w2x IN A 198.18.0.1",
+        "x IN A",
+        "x IN SOA a b 1 2 3 4 5",
+        "@ IN SOA a b 1 2 3",
+        "x IN MX 10",
+        "x IN TXT \"a\" ( \"b\"",
+        "x IN TXT ( ( \"b\" ) )",
+    ] {
+        let (result, _) = load("", &[("zone.db", &format!("{ok}{bad}\n"))]);
+        assert!(result.is_err(), "{bad:?} was accepted");
+    }
+}
