@@ -286,6 +286,27 @@ mod tests {
         }
     }
 
+    /// Each route of the table answers its own method at its path (the
+    /// table's method and its handler's agree): neither 404 nor 405.
+    #[tokio::test]
+    async fn every_route_answers_its_method() {
+        let addr = serve_fake(ApiConfig {
+            token: Some(ApiToken::new("tok")),
+            ..ApiConfig::default()
+        })
+        .await;
+        for r in routes::routes() {
+            let path = r.path.replace("{name}", "s1");
+            let (code, _, body) = call(addr, r.method, &path, Some("tok")).await;
+            assert!(
+                code != 404 && code != 405,
+                "{} {}: {code} {body}",
+                r.method,
+                r.path
+            );
+        }
+    }
+
     /// No token configured: reads open, admin verbs 403.
     #[tokio::test]
     async fn no_token_admin_is_forbidden() {
