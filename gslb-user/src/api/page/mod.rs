@@ -58,8 +58,8 @@ pub fn routes(commands: mpsc::Sender<Command>) -> Router {
         .with_state(commands)
 }
 
-/// An embedded asset with its type; never cached, so a new binary's
-/// page is what the next load gets.
+/// An embedded asset with its type; revalidated on every load
+/// (`no-cache`), so a new binary's page is what the next load gets.
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
