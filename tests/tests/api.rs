@@ -582,6 +582,22 @@ fn no_token_reads_open_admin_refused() {
             );
         }
     }
+    // OpenMetrics when the scraper asks for it.
+    let r = request(
+        &net.srv_ns,
+        api_addr(),
+        "GET",
+        "/metrics",
+        &["Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5"],
+    );
+    f.check(
+        r.status == 200
+            && r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/openmetrics-text"))
+            && r.body.ends_with("# EOF\n")
+            && r.body.contains("# TYPE gslb_server_answers counter"),
+        || format!("/metrics as OpenMetrics:\n{r}"),
+    );
     let st = d.status_json();
     f.check(status_server(&st, "s1")["admin"] == "enabled", || {
         "a refused drain changed s1".to_string()
