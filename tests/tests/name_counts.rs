@@ -1,5 +1,6 @@
 //! Answers handed out per gslb name: the XDP program's count
-//! (`NAME_ANSWERS`) and the slow path's, summed in `gslb status --json`.
+//! (`NAME_ANSWERS`) and the slow path's, summed in `gslb status --json`,
+//! and kept across a config reload.
 //!
 //! Root and native XDP on veth are required: a missing capability fails
 //! the tests.
@@ -42,7 +43,8 @@ fn answers(status: &Value, name: &str) -> Option<u64> {
 /// UDP queries answered by XDP (the counters prove it) and TCP queries
 /// answered by the slow path, for two names: `gslb status --json` gives
 /// each name the sum of both, and a NODATA or a query of another name is
-/// not counted.
+/// not counted. After a reload that adds a third name, the two keep
+/// counting from where they were and the new one starts at zero.
 #[test]
 fn status_counts_answers_per_name_from_both_paths() {
     let net = Net::new("name_counts");
@@ -114,5 +116,31 @@ fn status_counts_answers_per_name_from_both_paths() {
             )
         });
     }
+
+    // A reload that adds a name: the others' counts go on, the new one
+    // starts at zero.
+    let three = gslb("three.example.test", 30, &["p_one"], "");
+    d.set_config(&(config.clone() + &three));
+    let out = d.ctl(&["reload"]);
+    f.check(out.success(), || format!("gslb reload failed:\n{out}"));
+    for i in 0..5 {
+        let r = client.query(
+            net.srv_v4(),
+            "one.example.test",
+            RecordType::A,
+            Duration::from_secs(1),
+        );
+        f.check(r.is_some_and(|r| r.addrs == [want[0].1]), || {
+            format!("one.example.test after the reload, query {i}: no answer or a wrong one")
+        });
+    }
+    let st = d.status_json();
+    let got: Vec<Option<u64>> = ["one", "two", "three"]
+        .iter()
+        .map(|n| answers(&st, &format!("{n}.example.test.")))
+        .collect();
+    f.check(got == [Some(7 + 3 + 5), Some(4 + 2), Some(0)], || {
+        format!("answers after the reload {got:?}, want [15, 6, 0]\n{st:#}")
+    });
     f.assert_none();
 }
