@@ -158,6 +158,41 @@ pub fn restart_only(old: &Config, new: &Config) -> Result<(), String> {
     ))
 }
 
+/// The order to build the new state's zones in (indexes into
+/// `cfg.zones`), when it is not the config's: a zone of the running
+/// state keeps its position (its id in the maps' name entries, which the
+/// XDP program reads the zone's SOA by), new zones fill the positions of
+/// removed ones, then follow. A zone that must move (one before it was
+/// removed and none added) moves. Without this a zone inserted before
+/// others would, during the switch, lend its SOA to the names of the zone
+/// that had its position.
+fn zone_order(cfg: &Config, old: &State) -> Option<Vec<usize>> {
+    let n = cfg.zones.len();
+    let was: HashMap<hickory_proto::rr::LowerName, usize> = old
+        .zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (hickory_proto::rr::LowerName::new(z.origin()), i))
+        .collect();
+    let mut slots: Vec<Option<usize>> = vec![None; n];
+    let mut rest = Vec::new();
+    for (j, z) in cfg.zones.iter().enumerate() {
+        match was.get(&hickory_proto::rr::LowerName::new(&z.name)) {
+            Some(&i) if i < n && slots[i].is_none() => slots[i] = Some(j),
+            _ => rest.push(j),
+        }
+    }
+    let mut rest = rest.into_iter();
+    let order: Vec<usize> = slots
+        .into_iter()
+        .map(|s| {
+            s.or_else(|| rest.next())
+                .expect("as many positions as zones")
+        })
+        .collect();
+    (order.iter().enumerate().any(|(i, &j)| i != j)).then_some(order)
+}
+
 /// What differs between `old` and `new` (by `name`).
 fn changes<T: PartialEq>(old: &[T], new: &[T], name: impl Fn(&T) -> String) -> Changes {
     let old: HashMap<String, &T> = old.iter().map(|t| (name(t), t)).collect();
@@ -287,7 +322,14 @@ impl Engine {
         let old = self.state.load_full();
         let clients = ClientMap::rebuild(&cfg, &old.clients)
             .map_err(|e| format!("{origin}: client groups: {e}"))?;
-        let mut state = State::with_clients(&cfg, clients);
+        // Zones keep their positions (the zone ids of the maps' negative
+        // answers) where they can.
+        let reordered = zone_order(&cfg, &old).map(|order| {
+            let mut c = cfg.clone();
+            c.zones = order.iter().map(|&j| cfg.zones[j].clone()).collect();
+            c
+        });
+        let mut state = State::with_clients(reordered.as_ref().unwrap_or(&cfg), clients);
         // The same store: records (and in XDP, the map) carry over.
         state.persist = Arc::clone(&old.persist);
         let mut report = ReloadReport {
@@ -566,6 +608,43 @@ mod tests {
         assert_eq!((st.ok, st.failed, st.last_ok), (1, 3, Some(false)));
         assert!(st.last_error.unwrap().contains("server.listen"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Zones keep their positions across a reload where they can.
+    #[test]
+    fn zones_keep_their_positions() {
+        let zones = |names: &[&str]| {
+            let text: String = names
+                .iter()
+                .map(|n| {
+                    format!(
+                        "[[zone]]\nname = \"{n}.test\"\nns = [\"ns1.example.net.\"]\n\
+                         [zone.soa]\nmname = \"ns1.example.net.\"\nrname = \"hostmaster.{n}.test.\"\n"
+                    )
+                })
+                .collect();
+            parse(&text)
+        };
+        let old = State::from_config(&zones(&["a", "b", "c"]));
+        // Already in place; a removed zone's successor has to move.
+        assert_eq!(zone_order(&zones(&["a", "b", "c"]), &old), None);
+        assert_eq!(zone_order(&zones(&["a", "c"]), &old), None);
+        // A zone inserted before others goes where it does not move them.
+        assert_eq!(
+            zone_order(&zones(&["a", "d", "b", "c"]), &old),
+            Some(vec![0, 2, 3, 1])
+        );
+        // A new zone takes a removed one's position.
+        assert_eq!(zone_order(&zones(&["a", "d", "c"]), &old), None);
+        assert_eq!(
+            zone_order(&zones(&["d", "c", "a"]), &old),
+            Some(vec![2, 0, 1])
+        );
+        // Reordered in the file: the running order stays.
+        assert_eq!(
+            zone_order(&zones(&["c", "b", "a"]), &old),
+            Some(vec![2, 1, 0])
+        );
     }
 
     #[test]
