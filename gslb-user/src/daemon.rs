@@ -214,9 +214,9 @@ pub async fn run(args: Options) -> Result<()> {
     let control_ino = control::inode(&args.control);
     // Bound and attached: from here on the daemon needs almost nothing.
     if !args.keep_caps {
-        let keep = caps::kept();
-        caps::drop_to(&keep).context("dropping capabilities (--keep-caps keeps them)")?;
-        info!(kept = ?caps::names(caps::mask(&keep)), "capabilities dropped");
+        let kept = caps::drop_to(&caps::kept())
+            .context("dropping capabilities (--keep-caps keeps them)")?;
+        info!(kept = ?caps::names(kept), "capabilities dropped");
     }
     notify::ready(&format!("answering on {addrs:?}, xdp {}", !args.no_xdp));
     info!(listen = ?addrs, xdp = !args.no_xdp, control = %args.control.display(), "gslb ready");

@@ -235,9 +235,15 @@ fn pending(keep: u64) -> Vec<libc::pid_t> {
         .collect()
 }
 
-/// Reduces every thread of the process to `keep` (see the module doc).
-pub fn drop_to(keep: &[Capability]) -> Result<()> {
-    let keep = mask(keep);
+/// Reduces every thread of the process to `keep` (see the module doc);
+/// returns the mask kept (`keep` less what the process did not hold).
+pub fn drop_to(keep: &[Capability]) -> Result<u64> {
+    // What the process does not hold it cannot keep (an unprivileged
+    // `--no-xdp` daemon holds nothing): capset would refuse to raise it.
+    let permitted = caps::read(None, caps::CapSet::Permitted)
+        .map(|set| mask(&set.into_iter().collect::<Vec<_>>()))
+        .unwrap_or(u64::MAX);
+    let keep = mask(keep) & permitted;
     let last = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -266,7 +272,7 @@ pub fn drop_to(keep: &[Capability]) -> Result<()> {
     loop {
         let left = pending(keep);
         if left.is_empty() {
-            return Ok(());
+            return Ok(keep);
         }
         if Instant::now() > deadline {
             bail!(
