@@ -20,6 +20,7 @@
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
+    sync::Arc,
 };
 
 use gslb_common::select::MODE_ORDERED;
@@ -30,7 +31,7 @@ use super::{
     Engine,
 };
 use crate::state::{
-    decision::{answers_per_response, Decision, DecisionKey},
+    decision::{answers_per_response, Decision, DecisionKey, Decisions},
     ids::{GroupId, PolicyId, ServerId},
     model::State,
 };
@@ -42,6 +43,9 @@ pub(super) struct Failovers {
     availability: HashMap<ServerId, Availability>,
     /// Each answer policy's answer per family (default client group).
     served: HashMap<(PolicyId, Family), Served>,
+    /// Each policy's decisions the answers were taken from: unchanged
+    /// (the same `Arc`), its answers are too, and it is skipped.
+    decisions: HashMap<PolicyId, Arc<Decisions>>,
 }
 
 /// What one policy answers for one family, as the log names it.
@@ -117,6 +121,7 @@ impl Engine {
             self.reasons()
         };
         let mut served = HashMap::with_capacity(self.failovers.served.len());
+        let mut seen = HashMap::with_capacity(self.failovers.decisions.len());
         let mut lines = Vec::new();
         for (key, _) in &self.dynamic {
             let Some(id) = self.policies.get(key) else {
@@ -126,6 +131,17 @@ impl Engine {
                 continue;
             };
             let decisions = first.decisions();
+            if let Some(prev) = self.failovers.decisions.get(&id) {
+                if Arc::ptr_eq(prev, &decisions) {
+                    for family in [Family::V4, Family::V6] {
+                        if let Some(s) = self.failovers.served.remove(&(id, family)) {
+                            served.insert((id, family), s);
+                        }
+                    }
+                    seen.insert(id, decisions);
+                    continue;
+                }
+            }
             for family in [Family::V4, Family::V6] {
                 let at = DecisionKey {
                     policy: id,
@@ -185,6 +201,7 @@ impl Engine {
                 }
                 served.insert((id, family), now_served);
             }
+            seen.insert(id, decisions);
         }
         for (over, text) in lines {
             if over {
@@ -195,6 +212,7 @@ impl Engine {
         }
         self.failovers.availability = now;
         self.failovers.served = served;
+        self.failovers.decisions = seen;
     }
 
     /// Why each unavailable server is: its down monitors, by server name.
