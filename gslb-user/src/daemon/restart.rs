@@ -69,6 +69,9 @@ pub fn attach(
         }
     }
     pins::pin_program(prog, dir)?;
+    for iface in pins::detach_others(dir, ifaces) {
+        info!(%iface, "XDP detached from an interface the config no longer lists");
+    }
     Ok(())
 }
 

@@ -317,6 +317,31 @@ pub fn detach(dir: &Path) -> io::Result<Detached> {
     Ok(out)
 }
 
+/// Detaches and unpins the links pinned in `dir` for interfaces not in
+/// `keep` (a previous daemon's interfaces this config no longer lists);
+/// returns those interfaces.
+pub fn detach_others(dir: &Path, keep: &[String]) -> Vec<String> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut gone = Vec::new();
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(iface) = name.strip_prefix(LINK_PREFIX) else {
+            continue;
+        };
+        if keep.iter().any(|k| k == iface) {
+            continue;
+        }
+        if let Err(err) = link_detach(&e.path()) {
+            warn!(%iface, error = %err, "detaching the link of an interface no longer configured");
+        }
+        let _ = fs::remove_file(e.path());
+        gone.push(iface.to_string());
+    }
+    gone
+}
+
 /// `BPF_OBJ_GET` and `BPF_LINK_DETACH` (Linux 5.9): aya has no call for
 /// the forced detach, which works while other descriptors hold the link.
 fn link_detach(path: &Path) -> io::Result<()> {
