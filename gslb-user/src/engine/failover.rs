@@ -279,9 +279,14 @@ fn line(
     let verb = if over { "failed over" } else { "failed back" };
     let why: Vec<String> = involved
         .iter()
-        .map(|s| match reasons.get(s) {
-            Some(r) => format!("{s} {r}"),
-            None => format!("{s} up"),
+        .map(|s| match (reasons.get(s), changed.get(s.as_str())) {
+            (Some(r), _) => format!("{s} {r}"),
+            // Available again: say from what.
+            (None, Some((Availability::Disabled | Availability::Draining, _))) => {
+                format!("{s} enabled")
+            }
+            (None, Some((Availability::OverCapacity, _))) => format!("{s} within capacity"),
+            (None, _) => format!("{s} up"),
         })
         .collect();
     let why = if why.is_empty() {
@@ -373,6 +378,21 @@ mod tests {
         assert_eq!(
             text,
             "x.test. AAAA: failed over from pool \"east\" (e1) to pool \"west\" (w1) (e1 disabled)"
+        );
+        // Enabled again.
+        let changed = HashMap::from([("e1", (Availability::Disabled, Availability::Available))]);
+        let (over, text) = line(
+            "x.test.",
+            Family::V6,
+            &after,
+            &before,
+            &changed,
+            &HashMap::new(),
+        );
+        assert!(!over);
+        assert_eq!(
+            text,
+            "x.test. AAAA: failed back from pool \"west\" (w1) to pool \"east\" (e1) (e1 enabled)"
         );
     }
 
