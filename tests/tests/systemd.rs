@@ -1,6 +1,7 @@
 //! The daemon as systemd runs it (`dist/gslb.service`, `Type=notify`):
 //! `READY=1` arrives on `$NOTIFY_SOCKET` once the daemon answers queries,
-//! `STOPPING=1` when it stops; once ready it holds only `CAP_NET_RAW`
+//! `RELOADING=1` then `READY=1` around a SIGHUP reload, `STOPPING=1` when
+//! it stops; once ready it holds only `CAP_NET_RAW`
 //! (with `no_new_privs`) on every thread, and still works: XDP answers,
 //! a health flip reaches the maps, `gslb server drain` changes the answer.
 //!
@@ -179,9 +180,43 @@ fn notify_readiness_and_reduced_capabilities() {
     d.server_admin("enable", "web1");
     poll(web1);
 
+    // `systemctl reload`: SIGHUP gives RELOADING=1, then READY=1 when the
+    // reload is done.
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let mut buf = [0u8; 4096];
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let reloading = seen.iter().position(|m| m.contains("RELOADING=1"));
+        if reloading.is_some_and(|i| seen[i + 1..].iter().any(|m| m.contains("READY=1"))) {
+            break;
+        }
+    }
+    let reloading = seen
+        .iter()
+        .position(|m| m.contains("RELOADING=1"))
+        .unwrap_or_else(|| panic!("no RELOADING=1 after SIGHUP: {seen:?}"));
+    assert!(
+        seen[reloading..]
+            .iter()
+            .any(|m| m.contains("MONOTONIC_USEC=")),
+        "{seen:?}"
+    );
+    assert!(
+        seen[reloading + 1..].iter().any(|m| m.contains("READY=1")),
+        "no READY=1 after the reload: {seen:?}"
+    );
+    poll(web1);
+
     let (status, in_time) = d.terminate(Duration::from_secs(10));
     assert!(in_time && status.success(), "{status}");
-    let mut buf = [0u8; 4096];
     let mut stopping = false;
     while let Ok(n) = sock.recv(&mut buf) {
         stopping |= String::from_utf8_lossy(&buf[..n])
