@@ -256,14 +256,14 @@ pub const NAME_NEG_TTL: u8 = 32;
 /// PREFIX-LENGTH the length of the [`CLIENT_GROUPS`] prefix that matched
 /// (otherwise 0, unless the set's persistence sets a scope of its own).
 pub const NAME_CLIENT_AWARE: u8 = 64;
-/// [`NameEntry::zone`] of a name without fast negative answers.
-pub const NO_ZONE: u16 = u16::MAX;
-/// Server id meaning "no server" (fixed addresses): not counted in
-/// `SERVER_HITS` (the index is out of range).
 /// [`NameEntry::flags`]: a gslb name whose address answers are counted in
 /// [`NAME_ANSWERS`] at [`NameEntry::counter`]. Such an entry has no
 /// inline answers: the counter id takes their place.
 pub const NAME_COUNTED: u8 = 128;
+/// [`NameEntry::zone`] of a name without fast negative answers.
+pub const NO_ZONE: u16 = u16::MAX;
+/// Server id meaning "no server" (fixed addresses): not counted in
+/// `SERVER_HITS` (the index is out of range).
 pub const NO_SERVER: u16 = u16::MAX;
 
 /// Most A addresses stored inline in a [`NameEntry`]; larger fixed sets
@@ -342,10 +342,6 @@ impl NameEntry {
         self.inline_ttl = id;
     }
 
-    /// Number of inline A addresses.
-    pub const fn inline_count(&self) -> u8 {
-        self.inline_n & 0x0f
-    }
     /// Index of the name's answer counter in [`NAME_ANSWERS`] (with
     /// [`NAME_COUNTED`]): the first inline word, unused by an entry
     /// without inline answers.
@@ -361,6 +357,10 @@ impl NameEntry {
         self.inline_a[0] = id.to_ne_bytes();
     }
 
+    /// Number of inline A addresses.
+    pub const fn inline_count(&self) -> u8 {
+        self.inline_n & 0x0f
+    }
 
     /// Most inline A answers per response (`0` = all).
     pub const fn inline_max(&self) -> u8 {

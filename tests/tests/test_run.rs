@@ -2847,48 +2847,6 @@ fn ecs_scope_and_client_group_come_from_the_ecs_address() {
     });
 }
 
-/// The first answer of `sticky.example.test` (A, or AAAA over IPv6) for
-/// `client`, with `options` in the query: the candidate index, and the
-/// counter deltas.
-fn sticky_first(f: &Fixture, client: IpAddr, options: &[(u16, Vec<u8>)]) -> (usize, Vec<u64>) {
-    let rtype = if client.is_ipv6() {
-        RecordType::AAAA
-    } else {
-        RecordType::A
-    };
-    sticky_first_as(f, client, rtype, options)
-}
-
-/// [`sticky_first`] for a query of type `rtype`.
-fn sticky_first_as(
-    f: &Fixture,
-    client: IpAddr,
-    rtype: RecordType,
-    options: &[(u16, Vec<u8>)],
-) -> (usize, Vec<u64>) {
-    let v6 = client.is_ipv6();
-    let dns = ecs_query("sticky.example.test.", rtype, options);
-    let frame = Frame {
-        v6,
-        client: Some(client),
-        ..Default::default()
-    };
-    let (out, delta) = answered_in(f, &frame.build(&dns));
-    let r = parse_reply(&frame, &out);
-    let firsts: Vec<usize> = r
-        .msg
-        .answers
-        .iter()
-        .map(|rec| match &rec.data {
-            RData::A(a) => server_index(IpAddr::from(a.0)),
-            RData::AAAA(a) => server_index(IpAddr::from(a.0)),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    // Three answers: the first, then the usual order of the others.
-    assert_eq!(firsts.len(), 3, "{firsts:?}");
-    (firsts[0], delta)
-}
 /// Sets `CLIENT_GEN` (0: the program's client cache off).
 fn set_client_gen(f: &Fixture, generation: u32) {
     let mut a: Array<MapData, u32> = open(f, "CLIENT_GEN", Map::Array);
@@ -2993,6 +2951,48 @@ fn client_cache_answers_as_the_trie_until_the_generation_changes() {
     });
 }
 
+/// The first answer of `sticky.example.test` (A, or AAAA over IPv6) for
+/// `client`, with `options` in the query: the candidate index, and the
+/// counter deltas.
+fn sticky_first(f: &Fixture, client: IpAddr, options: &[(u16, Vec<u8>)]) -> (usize, Vec<u64>) {
+    let rtype = if client.is_ipv6() {
+        RecordType::AAAA
+    } else {
+        RecordType::A
+    };
+    sticky_first_as(f, client, rtype, options)
+}
+
+/// [`sticky_first`] for a query of type `rtype`.
+fn sticky_first_as(
+    f: &Fixture,
+    client: IpAddr,
+    rtype: RecordType,
+    options: &[(u16, Vec<u8>)],
+) -> (usize, Vec<u64>) {
+    let v6 = client.is_ipv6();
+    let dns = ecs_query("sticky.example.test.", rtype, options);
+    let frame = Frame {
+        v6,
+        client: Some(client),
+        ..Default::default()
+    };
+    let (out, delta) = answered_in(f, &frame.build(&dns));
+    let r = parse_reply(&frame, &out);
+    let firsts: Vec<usize> = r
+        .msg
+        .answers
+        .iter()
+        .map(|rec| match &rec.data {
+            RData::A(a) => server_index(IpAddr::from(a.0)),
+            RData::AAAA(a) => server_index(IpAddr::from(a.0)),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    // Three answers: the first, then the usual order of the others.
+    assert_eq!(firsts.len(), 3, "{firsts:?}");
+    (firsts[0], delta)
+}
 
 /// The `PERSIST` record of `sticky.example.test`'s A (or AAAA) set for
 /// the client prefix of `client` (/24, /56).

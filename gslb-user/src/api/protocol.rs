@@ -312,6 +312,10 @@ pub struct NameStatus {
     pub aaaa_pool: Option<String>,
     /// The AAAA decision in words.
     pub aaaa: String,
+    /// Responses with addresses handed out for the name since the daemon
+    /// started, by the XDP program and the slow path together.
+    #[serde(default)]
+    pub answers: u64,
 }
 
 /// One server in `gslb status`.
@@ -404,10 +408,6 @@ pub struct PoolStatus {
 pub enum Availability {
     /// Enabled, healthy, within capacity.
     Available,
-    /// Responses with addresses handed out for the name since the daemon
-    /// started, by the XDP program and the slow path together.
-    #[serde(default)]
-    pub answers: u64,
     /// A monitor says down.
     Down,
     /// Administratively disabled.

@@ -222,13 +222,13 @@ fn rrset(
             match g.outcome_with(owner, qtype, client, persist) {
                 Outcome::Records(r) => {
                     scoped(g, qtype);
+                    g.count_answer();
                     return Found::Records(r);
                 }
                 Outcome::Nodata => None,
                 Outcome::Drop => return Found::Drop,
                 Outcome::Servfail => return Found::Servfail,
                 // "Return to DNS": the static zone data at the name.
-                    g.count_answer();
                 Outcome::ReturnToDns => static_rrset(qtype),
             }
         }
@@ -237,13 +237,13 @@ fn rrset(
             .find_map(|t| match g.outcome_with(owner, t, client, persist) {
                 Outcome::Records(r) => {
                     scoped(g, t);
+                    g.count_answer();
                     Some(r)
                 }
                 _ => None,
             })
             .or_else(|| zone.rrsets(key).next().map(<[Record]>::to_vec)),
         (RecordType::ANY, None) => zone.rrsets(key).next().map(<[Record]>::to_vec),
-                    g.count_answer();
         _ => static_rrset(qtype),
     };
     match found {

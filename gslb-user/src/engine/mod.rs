@@ -707,7 +707,6 @@ impl Engine {
                         family,
                         group,
                     };
-                    answers: self.name_answers(&LowerName::new(&g.name)),
                     self.explanations
                         .get(&at(group))
                         .or_else(|| self.explanations.get(&at(GroupId::DEFAULT)))
@@ -720,17 +719,6 @@ impl Engine {
     /// Explains `name` for a client: `ecs` (the ECS prefix a resolver
     /// sends; its masked address is the client) or else `client`.
     fn explain(
-    /// Address answers handed out for gslb name `name` since the daemon
-    /// started: the XDP program's (`NAME_ANSWERS`) and the slow path's.
-    pub fn name_answers(&self, name: &LowerName) -> u64 {
-        let state = self.state.load();
-        let Some(id) = state.gslb_name(name).and_then(|g| g.counter) else {
-            return 0;
-        };
-        let fast = self.maps.as_ref().map_or(0, |m| m.name_answers(id));
-        fast + crate::state::counts::names().slow(id)
-    }
-
         &self,
         name: &Name,
         client: Option<IpAddr>,

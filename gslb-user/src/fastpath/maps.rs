@@ -397,15 +397,15 @@ pub struct Maps {
     /// while a sync runs.
     ids: Registry<SetKey, SetId>,
     current: Entries,
-}
-
-fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, MapsError> {
     /// Per-CPU answers per gslb name counter id (`NAME_ANSWERS`).
     answers: PerCpuArray<MapData, u64>,
     /// The counter ids this daemon has zeroed (the first time it wrote a
     /// name entry with that id): a count is this daemon's, even when the
     /// map was left by an earlier one.
     counted: std::collections::HashSet<u32>,
+}
+
+fn take(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, MapsError> {
     ebpf.take_map(name)
         .ok_or_else(|| MapsError::Missing(name.to_owned()))
 }
@@ -430,14 +430,11 @@ impl Maps {
             statics: take(ebpf, STATIC)?.try_into()?,
             ids: Registry::new(),
             current: Entries::default(),
+            answers: take(ebpf, NAME_ANSWERS)?.try_into()?,
+            counted: Default::default(),
         })
     }
 
-            answers: take(ebpf, NAME_ANSWERS)?.try_into()?,
-            counted: Default::default(),
-    /// The entries `state` calls for, with ids stable per policy or name.
-    fn entries(&mut self, state: &State) -> Entries {
-        let mut e = Entries {
     /// The XDP program's answers of the gslb name with counter id `id`
     /// (`GslbName::counter`), summed over the CPUs.
     pub fn name_answers(&self, id: u32) -> u64 {
@@ -446,6 +443,9 @@ impl Maps {
             .map_or(0, |v| v.iter().copied().sum())
     }
 
+    /// The entries `state` calls for, with ids stable per policy or name.
+    fn entries(&mut self, state: &State) -> Entries {
+        let mut e = Entries {
             negatives: Negatives::of(state),
             ..Entries::default()
         };
@@ -489,12 +489,12 @@ impl Maps {
             let (flags, zone) = e.negatives.of_name(&key);
             entry.flags |= flags;
             entry.zone = zone;
-            e.names.insert(key, entry);
-        }
-        e
             if let Some(c) = g.counter {
                 entry.set_counter(c);
             }
+            e.names.insert(key, entry);
+        }
+        e
     }
 
     /// The id of `key` (a new one the first time).
@@ -554,12 +554,12 @@ impl Maps {
             let (flags, zone) = self.current.negatives.of_name(&key);
             entry.flags |= flags;
             entry.zone = zone;
-            if self.current.names.get(&key) != Some(&entry) {
-                self.name_op(&key, Some(entry))?;
-                self.current.names.insert(key, entry);
             if let Some(c) = g.counter {
                 entry.set_counter(c);
             }
+            if self.current.names.get(&key) != Some(&entry) {
+                self.name_op(&key, Some(entry))?;
+                self.current.names.insert(key, entry);
                 changes += 1;
             }
         }
@@ -707,15 +707,6 @@ impl Maps {
 
     /// Inserts (`Some`) or removes (`None`) a name in the map of its class.
     fn name_op(&mut self, key: &[u8], value: Option<NameEntry>) -> Result<(), MapsError> {
-        if slots::fits(key.len()) && !self.overflow.contains(key) {
-            if self.slots.set(key, value) {
-                return Ok(());
-            }
-            // No free slot near its home: NAMES_32 takes it, and the
-            // program must look there after a slot miss.
-            self.overflow.insert(key.to_vec());
-            if self.overflow.len() == 1 && self.config_value.flags & CONFIG_ENABLED != 0 {
-                self.write_config()?;
         // A counter starts from zero before the program first counts in it.
         if let Some(v) = value.filter(|v| v.flags & NAME_COUNTED != 0) {
             if self.counted.insert(v.counter()) {
@@ -726,6 +717,15 @@ impl Maps {
                 }
             }
         }
+        if slots::fits(key.len()) && !self.overflow.contains(key) {
+            if self.slots.set(key, value) {
+                return Ok(());
+            }
+            // No free slot near its home: NAMES_32 takes it, and the
+            // program must look there after a slot miss.
+            self.overflow.insert(key.to_vec());
+            if self.overflow.len() == 1 && self.config_value.flags & CONFIG_ENABLED != 0 {
+                self.write_config()?;
             }
         } else if value.is_none() {
             self.overflow.remove(key);
