@@ -5,8 +5,8 @@
 use gslb_common::{
     dns::{
         is_data_type, CLASSIC_UDP_LIMIT, CLASS_IN, EDNS_DO, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD,
-        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS,
-        OPT_CODE_NSID, OPT_LEN, TYPE_OPT,
+        FLAG_TC, HEADER_LEN, MAX_LABEL_LEN, MAX_NAME_LEN, OPCODE_MASK, OPT_CODE_ECS, OPT_CODE_NSID,
+        OPT_LEN, TYPE_OPT,
     },
     maps::{name_class, Canned, CANNED_MAX, MAX_ADDRS, NAME_CLASSES},
     select::Selection,

@@ -184,7 +184,13 @@ pub async fn run(args: Options) -> Result<()> {
     // answer meanwhile.
     engine.recompute();
     if let Some(ebpf) = fast_path.as_mut() {
-        restart::attach(ebpf, &args.pin_dir, &cfg.server.interfaces, &adopt, engine.start_mut())?;
+        restart::attach(
+            ebpf,
+            &args.pin_dir,
+            &cfg.server.interfaces,
+            &adopt,
+            engine.start_mut(),
+        )?;
     }
     // Monitors and pollers follow the config through reloads.
     let (reloaded_tx, reloaded_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -207,9 +213,9 @@ pub async fn run(args: Options) -> Result<()> {
     let reload_tx = cmd_tx.clone();
     let engine_task = tokio::spawn(engine::run(engine, health_rx, cmd_rx));
     let pin_dir = (!args.no_xdp).then_some(args.pin_dir.as_path());
-    let api_task = api_listener.zip(cfg.api.as_ref()).map(|(listener, api)| {
-        gslb::api::http::start(listener, cmd_tx.clone(), pin_dir, api)
-    });
+    let api_task = api_listener
+        .zip(cfg.api.as_ref())
+        .map(|(listener, api)| gslb::api::http::start(listener, cmd_tx.clone(), pin_dir, api));
     let control_task = control::serve(&args.control, cmd_tx)?;
     let control_ino = control::inode(&args.control);
     // Bound and attached: from here on the daemon needs almost nothing.

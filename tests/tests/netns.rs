@@ -890,7 +890,7 @@ fn xdp_answers_have_valid_checksums() {
     f.assert_none();
 }
 
-/// 6. SIGTERM: exit 0 within 5 s; the XDP program stays attached and
+/// 6 (SIGTERM): exit 0 within 5 s; the XDP program stays attached and
 /// pinned and keeps answering with no daemon; `gslb detach` then removes
 /// the program from the interface and every pin.
 #[test]

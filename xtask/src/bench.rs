@@ -302,7 +302,12 @@ pub fn bench(opts: &Options) -> Result<()> {
 
     report::judge(&mut results);
     let mut targets = targets::targets(&results, gslb_load.as_ref(), opts.mix.nx);
-    let parts = part_targets(aware.as_ref(), scale.as_ref(), reload.as_ref(), restart.as_ref());
+    let parts = part_targets(
+        aware.as_ref(),
+        scale.as_ref(),
+        reload.as_ref(),
+        restart.as_ref(),
+    );
     targets.extend(parts);
     let r = Results {
         meta: meta(opts, &plan, &ds, timestamp),
@@ -316,8 +321,14 @@ pub fn bench(opts: &Options) -> Result<()> {
         restart,
     };
     report::write(&out_dir, &r)?;
+    print_summary(&r, &out_dir);
+    Ok(())
+}
+
+/// The closing table, the targets and where the results are, on stdout.
+fn print_summary(r: &Results, out_dir: &Path) {
     println!();
-    print!("{}", markdown::text_table(&r));
+    print!("{}", markdown::text_table(r));
     println!();
     for t in &r.targets {
         println!("target: {} — {} — {}", t.what, t.measured, t.verdict);
@@ -327,10 +338,9 @@ pub fn bench(opts: &Options) -> Result<()> {
         "bench: results in {}",
         out_dir
             .strip_prefix(cmd::workspace_root())
-            .unwrap_or(&out_dir)
+            .unwrap_or(out_dir)
             .display()
     );
-    Ok(())
 }
 
 /// The work directories of the client-aware and scale parts whose logs

@@ -53,8 +53,8 @@ mod zone;
 
 pub use self::api::*;
 pub use self::{
-    datacenter::*, engine::*, geoip::*, gslb::*, health::*, log::*, metrics::*, monitor::*, pool::*,
-    region::*, server::*, topology::*, vserver::*, zone::*,
+    datacenter::*, engine::*, geoip::*, gslb::*, health::*, log::*, metrics::*, monitor::*,
+    pool::*, region::*, server::*, topology::*, vserver::*, zone::*,
 };
 
 /// A complete, validated configuration.

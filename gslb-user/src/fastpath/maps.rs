@@ -590,10 +590,7 @@ impl Maps {
     pub fn sync(&mut self, state: &State) -> Result<usize, MapsError> {
         // With an NSID configured, NSID queries go to the slow path, which
         // writes the option (RFC 5001); follows the config on reloads.
-        self.set_flag(
-            gslb_common::maps::CONFIG_NSID,
-            state.server.nsid.is_some(),
-        )?;
+        self.set_flag(gslb_common::maps::CONFIG_NSID, state.server.nsid.is_some())?;
         let new = self.entries(state);
         let mut changes = 0;
         // Zones first: a name entry never points at a zone not yet written.

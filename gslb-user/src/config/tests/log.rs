@@ -52,7 +52,11 @@ fn query_log_errors() {
 fn nsid_as_text_or_hex() {
     let cfg = parse(&format!("[server]\nnsid = \"ams-1\"\n{ZONE}"), "t.toml").unwrap();
     assert_eq!(cfg.server.nsid.as_deref(), Some(&b"ams-1"[..]));
-    let cfg = parse(&format!("[server]\nnsid_hex = \"00ff10\"\n{ZONE}"), "t.toml").unwrap();
+    let cfg = parse(
+        &format!("[server]\nnsid_hex = \"00ff10\"\n{ZONE}"),
+        "t.toml",
+    )
+    .unwrap();
     assert_eq!(cfg.server.nsid.as_deref(), Some(&[0, 0xff, 0x10][..]));
     let cfg = parse(ZONE, "t.toml").unwrap();
     assert_eq!(cfg.server.nsid, None);
