@@ -34,6 +34,7 @@ mod restart;
 mod scale;
 mod servers;
 mod targets;
+mod underload;
 mod updates;
 
 use std::{

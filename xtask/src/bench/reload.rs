@@ -22,10 +22,12 @@ use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
 use super::{
-    load::{self, Dnsperf},
+    load,
     measure::Snapshot,
     netns::{Net, Proc, SERVER_V4},
-    servers, Ctx,
+    servers,
+    underload::UnderLoad,
+    Ctx,
 };
 
 /// Reloads in the run.
@@ -49,37 +51,9 @@ pub struct ReloadBench {
     pub median_ms: f64,
     /// The slowest, ms.
     pub max_ms: f64,
-    /// The load meanwhile.
-    pub dnsperf: Option<Dnsperf>,
-    /// Answers the checker read.
-    pub checked: u64,
-    /// Of which neither generation's answer.
-    pub wrong: u64,
-    /// Checker queries without an answer within a second.
-    pub unanswered: u64,
-    /// First wrong answers.
-    pub examples: Vec<String>,
-    /// Share of dnsperf's answers written by the XDP program.
-    pub xdp_share: Option<f64>,
-    /// Packets the veth pair dropped (server ingress, client ingress).
-    pub veth_drops: (u64, u64),
-    /// Failure.
-    pub error: Option<String>,
-}
-
-impl ReloadBench {
-    /// dnsperf's queries without an answer.
-    pub fn lost(&self) -> u64 {
-        self.dnsperf
-            .as_ref()
-            .map_or(0, |d| d.sent.saturating_sub(d.completed))
-    }
-
-    /// Lost queries not accounted for by veth's drops.
-    pub fn lost_by_server(&self) -> u64 {
-        self.lost()
-            .saturating_sub(self.veth_drops.0 + self.veth_drops.1)
-    }
+    /// The load and the checker.
+    #[serde(flatten)]
+    pub load: UnderLoad,
 }
 
 /// Address of server `i` of generation `g`.
@@ -244,7 +218,7 @@ impl Ctx<'_> {
         let mut out = ReloadBench::default();
         if let Err(e) = self.reload_run(net, &mut out) {
             println!("bench: reload: {e:#}");
-            out.error = Some(format!("{e:#}"));
+            out.load.error = Some(format!("{e:#}"));
         }
         let _ = self.restore_ends(net);
         out
@@ -317,7 +291,6 @@ impl Ctx<'_> {
         let cpu = snap.finish();
         let restored = net.napi_realtime(false);
         p.check_alive()?;
-        out.xdp_share = None;
         let after = super::xdp_answered(self.gslb, &pin);
         p.stop(Duration::from_secs(10));
         restored?;
@@ -325,17 +298,7 @@ impl Ctx<'_> {
         times.sort_by(f64::total_cmp);
         out.median_ms = times.get(times.len() / 2).copied().unwrap_or(0.0);
         out.max_ms = times.last().copied().unwrap_or(0.0);
-        out.veth_drops = super::report::drops(&cpu);
-        (out.checked, out.wrong, out.unanswered, out.examples) = checks?;
-        let d = load?;
-        if let (Some(b), Some(a)) = (before, after) {
-            // The checker's answers count too.
-            let answered = d.completed + out.checked;
-            if answered > 0 {
-                out.xdp_share = Some(a.saturating_sub(b) as f64 / answered as f64);
-            }
-        }
-        out.dnsperf = Some(d);
+        out.load.finish(&cpu, checks?, load?, (before, after));
         result
     }
 }
@@ -358,23 +321,17 @@ fn reload_cmd(c: &mut Command) -> Result<()> {
 pub fn target(r: &ReloadBench) -> (String, String, &'static str) {
     let what =
         "100 config reloads under load: zero wrong answers, zero queries lost by the server".into();
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.load.error {
         return (what, format!("failed: {e}"), "missed");
     }
-    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
     let measured = format!(
-        "{} reloads (median {:.0} ms, max {:.0} ms); dnsperf: {} of {sent} lost, {} by the \
-         server; checker: {} wrong of {}, {} unanswered",
+        "{} reloads (median {:.0} ms, max {:.0} ms); {}",
         r.reloads,
         r.median_ms,
         r.max_ms,
-        r.lost(),
-        r.lost_by_server(),
-        r.wrong,
-        r.checked,
-        r.unanswered
+        r.load.measured()
     );
-    let ok = r.reloads == RELOADS && r.wrong == 0 && r.unanswered == 0 && r.lost_by_server() == 0;
+    let ok = r.reloads == RELOADS && r.load.clean();
     (what, measured, if ok { "met" } else { "missed" })
 }
 
@@ -387,36 +344,12 @@ pub fn markdown(r: &ReloadBench, s: &mut String) {
          {RELOADS} times, the config file swapped between two generations whose answers \
          differ, while dnsperf offers {QPS} queries/s and a checker asks the names one by one.\n"
     );
-    if let Some(e) = &r.error {
-        let _ = writeln!(s, "Failed: {e}\n");
-    }
-    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
-    let _ = writeln!(s, "| figure | value |\n|---|---|");
     let rows = [
         ("reloads", r.reloads.to_string()),
         ("gslb reload, median", format!("{:.1} ms", r.median_ms)),
         ("gslb reload, max", format!("{:.1} ms", r.max_ms)),
-        ("dnsperf queries sent", sent.to_string()),
-        ("dnsperf queries lost", r.lost().to_string()),
-        (
-            "of which dropped by veth",
-            format!("{}", r.lost() - r.lost_by_server()),
-        ),
-        ("checker answers", r.checked.to_string()),
-        ("checker answers wrong", r.wrong.to_string()),
-        ("checker queries unanswered", r.unanswered.to_string()),
-        (
-            "answers written by XDP",
-            r.xdp_share
-                .map_or("-".into(), |x| format!("{:.1} %", x * 100.0)),
-        ),
     ];
-    for (k, v) in rows {
-        let _ = writeln!(s, "| {k} | {v} |");
-    }
-    for e in &r.examples {
-        let _ = writeln!(s, "\n- wrong: {e}");
-    }
+    r.load.markdown(&rows, s);
 }
 
 #[cfg(test)]

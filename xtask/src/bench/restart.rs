@@ -24,10 +24,12 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{
-    load::{self, Dnsperf},
+    load,
     measure::Snapshot,
     netns::{Net, Proc, SERVER_V4},
-    reload, Ctx,
+    reload,
+    underload::UnderLoad,
+    Ctx,
 };
 
 /// Restarts in the run: the first half graceful, the rest `kill -9`.
@@ -51,38 +53,9 @@ pub struct RestartBench {
     pub median_gap_ms: f64,
     /// The longest, ms.
     pub max_gap_ms: f64,
-    /// The load meanwhile.
-    pub dnsperf: Option<Dnsperf>,
-    /// Answers the checker read.
-    pub checked: u64,
-    /// Of which not the config's answer.
-    pub wrong: u64,
-    /// Checker queries without an answer within a second.
-    pub unanswered: u64,
-    /// First wrong answers.
-    pub examples: Vec<String>,
-    /// Share of the answers (dnsperf's and the checker's) the XDP
-    /// program wrote.
-    pub xdp_share: Option<f64>,
-    /// Packets the veth pair dropped (server ingress, client ingress).
-    pub veth_drops: (u64, u64),
-    /// Failure.
-    pub error: Option<String>,
-}
-
-impl RestartBench {
-    /// dnsperf's queries without an answer.
-    pub fn lost(&self) -> u64 {
-        self.dnsperf
-            .as_ref()
-            .map_or(0, |d| d.sent.saturating_sub(d.completed))
-    }
-
-    /// Lost queries not accounted for by veth's drops.
-    pub fn lost_by_server(&self) -> u64 {
-        self.lost()
-            .saturating_sub(self.veth_drops.0 + self.veth_drops.1)
-    }
+    /// The load and the checker.
+    #[serde(flatten)]
+    pub load: UnderLoad,
 }
 
 /// `gslb run` on `config`, pinned under `pin`, its state in `dir`: unlike
@@ -113,7 +86,7 @@ impl Ctx<'_> {
         let pin = net.next_pin_dir();
         if let Err(e) = self.restart_run(net, &pin, &mut out) {
             println!("bench: restart: {e:#}");
-            out.error = Some(format!("{e:#}"));
+            out.load.error = Some(format!("{e:#}"));
         }
         // Whatever happened, leave no program on the interface.
         let _ = Command::new(self.gslb)
@@ -202,16 +175,7 @@ impl Ctx<'_> {
         gaps.sort_by(f64::total_cmp);
         out.median_gap_ms = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
         out.max_gap_ms = gaps.last().copied().unwrap_or(0.0);
-        out.veth_drops = super::report::drops(&cpu);
-        (out.checked, out.wrong, out.unanswered, out.examples) = checks?;
-        let d = load?;
-        if let (Some(b), Some(a)) = (before, after) {
-            let answered = d.completed + out.checked;
-            if answered > 0 {
-                out.xdp_share = Some(a.saturating_sub(b) as f64 / answered as f64);
-            }
-        }
-        out.dnsperf = Some(d);
+        out.load.finish(&cpu, checks?, load?, (before, after));
         result?;
         if out.adopted != out.graceful + out.killed {
             bail!(
@@ -247,28 +211,19 @@ pub fn target(r: &RestartBench) -> (String, String, &'static str) {
     let what = "10 restarts under load (5 graceful, 5 kill -9): zero wrong answers, zero \
                 queries lost by the server"
         .into();
-    if let Some(e) = &r.error {
+    if let Some(e) = &r.load.error {
         return (what, format!("failed: {e}"), "missed");
     }
-    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
     let measured = format!(
-        "{} graceful + {} kill -9 ({} adopted; no daemon for median {:.0} ms, max {:.0} ms); \
-         dnsperf: {} of {sent} lost, {} by the server; checker: {} wrong of {}, {} unanswered",
+        "{} graceful + {} kill -9 ({} adopted; no daemon for median {:.0} ms, max {:.0} ms); {}",
         r.graceful,
         r.killed,
         r.adopted,
         r.median_gap_ms,
         r.max_gap_ms,
-        r.lost(),
-        r.lost_by_server(),
-        r.wrong,
-        r.checked,
-        r.unanswered
+        r.load.measured()
     );
-    let ok = r.graceful + r.killed == RESTARTS
-        && r.wrong == 0
-        && r.unanswered == 0
-        && r.lost_by_server() == 0;
+    let ok = r.graceful + r.killed == RESTARTS && r.load.clean();
     (what, measured, if ok { "met" } else { "missed" })
 }
 
@@ -282,11 +237,6 @@ pub fn markdown(r: &RestartBench, s: &mut String) {
          SIGTERM, the rest with `kill -9`), each new daemon adopting the pinned link, while \
          dnsperf offers {QPS} queries/s and a checker asks the names one by one.\n"
     );
-    if let Some(e) = &r.error {
-        let _ = writeln!(s, "Failed: {e}\n");
-    }
-    let sent = r.dnsperf.as_ref().map_or(0, |d| d.sent);
-    let _ = writeln!(s, "| figure | value |\n|---|---|");
     let rows = [
         ("graceful restarts", r.graceful.to_string()),
         ("kill -9 restarts", r.killed.to_string()),
@@ -299,25 +249,6 @@ pub fn markdown(r: &RestartBench, s: &mut String) {
             "no daemon (stop to ready), max",
             format!("{:.0} ms", r.max_gap_ms),
         ),
-        ("dnsperf queries sent", sent.to_string()),
-        ("dnsperf queries lost", r.lost().to_string()),
-        (
-            "of which dropped by veth",
-            format!("{}", r.lost() - r.lost_by_server()),
-        ),
-        ("checker answers", r.checked.to_string()),
-        ("checker answers wrong", r.wrong.to_string()),
-        ("checker queries unanswered", r.unanswered.to_string()),
-        (
-            "answers written by XDP",
-            r.xdp_share
-                .map_or("-".into(), |x| format!("{:.1} %", x * 100.0)),
-        ),
     ];
-    for (k, v) in rows {
-        let _ = writeln!(s, "| {k} | {v} |");
-    }
-    for e in &r.examples {
-        let _ = writeln!(s, "\n- wrong: {e}");
-    }
+    r.load.markdown(&rows, s);
 }
