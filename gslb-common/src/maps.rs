@@ -257,8 +257,10 @@ pub const NAME_NEG_TTL: u8 = 32;
 /// (otherwise 0, unless the set's persistence sets a scope of its own).
 pub const NAME_CLIENT_AWARE: u8 = 64;
 /// [`NameEntry::flags`]: a gslb name whose address answers are counted in
-/// [`NAME_ANSWERS`] at [`NameEntry::counter`]. Such an entry has no
-/// inline answers: the counter id takes their place.
+/// [`NAME_ANSWERS`] at [`NameEntry::counter`]: in the `a` field when the
+/// A answers are inline ([`NAME_INLINE_A`], which leaves `a` unused), else
+/// in the first inline word (such an entry has no inline answers: a
+/// counted name's AAAA alone is never inline).
 pub const NAME_COUNTED: u8 = 128;
 /// [`NameEntry::zone`] of a name without fast negative answers.
 pub const NO_ZONE: u16 = u16::MAX;
@@ -278,7 +280,9 @@ pub const MAX_INLINE_A: usize = 4;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameEntry {
-    /// Answer-set id in [`ANSWERS_V4`], or [`NO_ANSWER`].
+    /// Answer-set id in [`ANSWERS_V4`], or [`NO_ANSWER`]; with
+    /// [`NAME_INLINE_A`] (A answers inline, `a` unused by them) and
+    /// [`NAME_COUNTED`], the name's counter id (see [`NameEntry::counter`]).
     pub a: u32,
     /// TTL of the inline answers; with [`NAME_NEG_TTL`], also the most
     /// TTL of the name's NODATA SOA.
@@ -343,18 +347,31 @@ impl NameEntry {
     }
 
     /// Index of the name's answer counter in [`NAME_ANSWERS`] (with
-    /// [`NAME_COUNTED`]): the first inline word, unused by an entry
-    /// without inline answers.
+    /// [`NAME_COUNTED`]): the `a` field of an entry with [`NAME_INLINE_A`]
+    /// (inline A alone or the pair form: A queries never read `a` then),
+    /// else the first inline word (unused by an entry without inline
+    /// answers).
     #[inline(always)]
     pub const fn counter(&self) -> u32 {
-        u32::from_ne_bytes(self.inline_a[0])
+        if self.flags & NAME_INLINE_A != 0 {
+            self.a
+        } else {
+            u32::from_ne_bytes(self.inline_a[0])
+        }
     }
 
-    /// Marks the entry [`NAME_COUNTED`] with counter id `id`; the entry
-    /// must have no inline answers.
+    /// Marks the entry [`NAME_COUNTED`] with counter id `id`, where
+    /// [`NameEntry::counter`] reads it. An entry whose only inline answer
+    /// is the AAAA one ([`NAME_INLINE_AAAA`] without [`NAME_INLINE_A`]) has
+    /// no room for it and must not be counted.
     pub fn set_counter(&mut self, id: u32) {
+        debug_assert!(self.flags & (NAME_INLINE_A | NAME_INLINE_AAAA) != NAME_INLINE_AAAA);
         self.flags |= NAME_COUNTED;
-        self.inline_a[0] = id.to_ne_bytes();
+        if self.flags & NAME_INLINE_A != 0 {
+            self.a = id;
+        } else {
+            self.inline_a[0] = id.to_ne_bytes();
+        }
     }
 
     /// Number of inline A addresses.

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use gslb_tests::{
     config::{gslb, pool, vserver},
-    harness::{answer_addrs, check_config, start_with, v4, Failures, ZONE},
+    harness::{
+        answer_addrs, check_config, dead_monitor, dead_server, start_with, v4, Failures, ZONE,
+    },
     netns::Net,
 };
 use hickory_proto::rr::RecordType;
@@ -141,6 +143,96 @@ fn status_counts_answers_per_name_from_both_paths() {
         .collect();
     f.check(got == [Some(7 + 3 + 5), Some(4 + 2), Some(0)], || {
         format!("answers after the reload {got:?}, want [15, 6, 0]\n{st:#}")
+    });
+    f.assert_none();
+}
+
+/// Names with pools answered with fixed addresses (their pools'
+/// `fallback_ip`, the one member down from the start): the name entry
+/// holds those answers inline and the counter id in its `a` field, and
+/// the XDP program counts them as any other: `fb2.` with two A addresses
+/// and no AAAA (NODATA, not counted), `fb1.` with one A and one AAAA
+/// address (the pair form).
+#[test]
+fn fixed_answers_of_counted_names_are_counted() {
+    let net = Net::new("name_counts_fixed");
+    let fallback =
+        |addrs: &str| format!("when_all_down = \"fallback_ip\"\nfallback_ip = [{addrs}]\n");
+    let config = [
+        ZONE.to_string(),
+        dead_monitor(&net),
+        dead_server(&net, "d_one", "198.18.63.1"),
+        pool(
+            "p_fb2",
+            &["d_one"],
+            "round_robin",
+            2,
+            &fallback(r#""198.18.63.8", "198.18.63.9""#),
+        ),
+        pool(
+            "p_fb1",
+            &["d_one"],
+            "round_robin",
+            1,
+            &fallback(r#""198.18.63.7", "2001:db8:63::7""#),
+        ),
+        gslb("fb2.example.test", 30, &["p_fb2"], ""),
+        gslb("fb1.example.test", 30, &["p_fb1"], ""),
+    ]
+    .concat();
+    check_config(&config, "name_counts_fixed");
+    let d = start_with(&net, &config, false);
+    let mut f = Failures::default();
+    let v6 = |a: &str| a.parse::<std::net::IpAddr>().unwrap();
+    // (name, type, answer, queries)
+    let queries = [
+        (
+            "fb2.example.test",
+            RecordType::A,
+            vec![v4("198.18.63.8"), v4("198.18.63.9")],
+            3,
+        ),
+        ("fb2.example.test", RecordType::AAAA, vec![], 1),
+        (
+            "fb1.example.test",
+            RecordType::A,
+            vec![v4("198.18.63.7")],
+            2,
+        ),
+        (
+            "fb1.example.test",
+            RecordType::AAAA,
+            vec![v6("2001:db8:63::7")],
+            2,
+        ),
+    ];
+    let client = net.udp_client(net.cli_v4());
+    let before = d.stats();
+    for (name, qtype, want, n) in &queries {
+        for i in 0..*n {
+            let r = client.query(net.srv_v4(), name, *qtype, Duration::from_secs(1));
+            let got = r.as_ref().map(|r| r.addrs.clone());
+            f.check(got.as_ref() == Some(want), || {
+                format!("{name} {qtype} query {i}: {got:?}, want {want:?}")
+            });
+        }
+    }
+    let after = d.stats();
+    let total: u64 = queries.iter().map(|q| q.3).sum();
+    f.check(before.delta_of(&after, "xdp_answered") == total, || {
+        format!(
+            "XDP answered {} of the {total} queries: {:?}",
+            before.delta_of(&after, "xdp_answered"),
+            before.delta(&after)
+        )
+    });
+    let st = d.status_json();
+    let got: Vec<Option<u64>> = ["fb2", "fb1"]
+        .iter()
+        .map(|n| answers(&st, &format!("{n}.example.test.")))
+        .collect();
+    f.check(got == [Some(3), Some(4)], || {
+        format!("answers {got:?}, want [3, 4]\n{st:#}")
     });
     f.assert_none();
 }

@@ -115,7 +115,7 @@ pub fn capacities(state: Option<&State>) -> Vec<(&'static str, u32)> {
                 }
             }
             let d = g.decisions();
-            let v = set_values(g.ttl, &d, 0, g.policy.is_none());
+            let v = set_values(g.ttl, &d, 0, g.policy.is_some());
             // A client-aware policy has a set in every group; a reload of
             // the client data holds the old and the new groups' sets at
             // once, and may add groups: room for three times as many
@@ -247,9 +247,11 @@ struct SetValues {
 /// map value gets an empty `MODE_SLOW_PATH` set: the slow path answers
 /// it, rather than the kernel falling back to group 0's answers).
 ///
-/// `inline`: whether sets may be stored inline at all; not for counted
-/// names, whose entry holds the counter id there ([`NAME_COUNTED`]).
-fn set_values(ttl: u32, d: &Decisions, id: u32, inline: bool) -> SetValues {
+/// `counted`: the names get an answer counter id ([`NAME_COUNTED`], see
+/// [`NameEntry::counter`]): it takes the `a` field of an inline A set
+/// (alone or in the pair form); a lone AAAA address is then not inline,
+/// since its entry has no room for the id.
+fn set_values(ttl: u32, d: &Decisions, id: u32, counted: bool) -> SetValues {
     let mut entry = NameEntry::EMPTY;
     entry.flags |= NAME_NEG_TTL;
     entry.inline_ttl = ttl;
@@ -296,15 +298,13 @@ fn set_values(ttl: u32, d: &Decisions, id: u32, inline: bool) -> SetValues {
     let mut v4 = answer_v4(&d0.a);
     let mut v6 = answer_v6(&d0.aaaa);
     let entry = &mut out.entry;
-    let a_inline = v4.filter(|v| {
-        inline && fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == ttl
-    });
+    let a_inline = v4
+        .filter(|v| fixed(&v.sel) && usize::from(v.sel.count) <= MAX_INLINE_A && v.sel.ttl == ttl);
     let aaaa_inline = v6.filter(|v| {
-        inline
-            && fixed(&v.sel)
+        fixed(&v.sel)
             && v.sel.count == 1
             && v.sel.ttl == ttl
-            && a_inline.map_or(v4.is_none(), |a| a.sel.count == 1)
+            && a_inline.map_or(!counted && v4.is_none(), |a| a.sel.count == 1)
     });
     if let Some(v) = aaaa_inline {
         entry.flags |= NAME_INLINE_AAAA;
@@ -481,7 +481,7 @@ impl Maps {
             let id = self.id_of(&set_key);
             e.keys.insert(set_key);
             let mut entry = *done.entry(id).or_insert_with(|| {
-                let v = set_values(g.ttl, &g.decisions(), id, g.policy.is_none());
+                let v = set_values(g.ttl, &g.decisions(), id, g.policy.is_some());
                 e.v4.extend(v.v4);
                 e.v6.extend(v.v6);
                 v.entry
@@ -532,7 +532,7 @@ impl Maps {
             return Ok(0);
         };
         let id = self.id_of(&SetKey::of(first, &wire_key(&first.name)));
-        let want = set_values(first.ttl, &first.decisions(), id, first.policy.is_none());
+        let want = set_values(first.ttl, &first.decisions(), id, first.policy.is_some());
         let mut changes = 0;
         for (k, v) in &want.v4 {
             if self.current.v4.get(k) != Some(v) {
@@ -762,7 +762,7 @@ mod tests {
 
     /// The entry and group-0 sets of `g` under set id `id`.
     fn name_values(g: &GslbName, id: u32) -> (NameEntry, Option<AnswerV4>, Option<AnswerV6>) {
-        let v = set_values(g.ttl, &g.decisions(), id, true);
+        let v = set_values(g.ttl, &g.decisions(), id, false);
         let at = AnswerKey { set: id, group: 0 };
         (v.entry, v.v4.get(&at).copied(), v.v6.get(&at).copied())
     }
@@ -776,19 +776,110 @@ mod tests {
         )
     }
 
+    /// The values of a name with these A and AAAA addresses (fixed,
+    /// ordered, TTL 30) under set id 9; `counted`: with counter id 77.
+    fn fixed_values(a: &[&str], aaaa: &[&str], counted: bool) -> SetValues {
+        let set = |addrs: &[&str]| match addrs {
+            [] => Decision::NoSet,
+            _ => Decision::Answer(AnswerSet::ordered(
+                30,
+                addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            )),
+        };
+        let g = GslbName::new(
+            Name::from_ascii("www.example.test.").unwrap(),
+            30,
+            set(a),
+            set(aaaa),
+        );
+        let mut v = set_values(30, &g.decisions(), 9, counted);
+        if counted {
+            v.entry.set_counter(77);
+        }
+        v
+    }
+
+    const BOTH: u8 = NAME_INLINE_A | NAME_INLINE_AAAA;
+
     #[test]
-    fn counted_names_keep_sets_out_of_the_entry() {
-        // A pool's fallback addresses: fixed and ordered, yet in the map,
-        // as the entry's inline words hold the name's counter id.
-        let addrs = vec!["198.18.0.1".parse().unwrap()];
-        let g = name(Decision::Answer(AnswerSet::ordered(30, addrs)));
-        let v = set_values(30, &g.decisions(), 9, false);
-        assert_eq!(v.entry.flags & (NAME_INLINE_A | NAME_INLINE_AAAA), 0);
-        assert_eq!(v.entry.a, 9);
-        assert!(v.v4.contains_key(&AnswerKey { set: 9, group: 0 }));
-        let mut e = v.entry;
+    fn counted_inline_a_keeps_the_counter_in_a() {
+        let v = fixed_values(&["198.18.0.1", "198.18.0.2"], &[], true);
+        let e = v.entry;
+        assert_eq!(
+            e.flags & (BOTH | NAME_COUNTED),
+            NAME_INLINE_A | NAME_COUNTED
+        );
+        assert_eq!((e.a, e.counter(), e.aaaa), (77, 77, NO_ANSWER));
+        // The inline addresses are untouched by the counter id.
+        assert_eq!(e.inline_count(), 2);
+        assert_eq!(e.inline_a[..2], [[198, 18, 0, 1], [198, 18, 0, 2]]);
+        assert!(v.v4.is_empty() && v.v6.is_empty());
+        // With an AAAA set in the map: `aaaa` is its id, the counter in `a`.
+        let v = fixed_values(&["198.18.0.1", "198.18.0.2"], &["2001:db8::1"], true);
+        let e = v.entry;
+        assert_eq!(e.flags & BOTH, NAME_INLINE_A);
+        assert_eq!((e.a, e.counter(), e.aaaa), (77, 77, 9));
+        assert!(v.v4.is_empty() && v.v6.len() == 1);
+    }
+
+    #[test]
+    fn counted_pair_form_keeps_the_counter_in_a() {
+        let v = fixed_values(&["198.18.0.1"], &["2001:db8::1"], true);
+        let e = v.entry;
+        assert_eq!(e.flags & (BOTH | NAME_COUNTED), BOTH | NAME_COUNTED);
+        assert_eq!((e.a, e.counter()), (77, 77));
+        assert_eq!(e.pair_a()[0], [198, 18, 0, 1]);
+        let aaaa: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        assert_eq!(e.inline_aaaa()[0], aaaa.octets());
+        assert!(v.v4.is_empty() && v.v6.is_empty());
+    }
+
+    #[test]
+    fn counted_aaaa_alone_is_not_inline() {
+        // `a` stays NO_ANSWER (NODATA to A), so the counter takes the
+        // first inline word and the AAAA address goes to the map.
+        let v = fixed_values(&[], &["2001:db8::1"], true);
+        let e = v.entry;
+        assert_eq!(e.flags & (BOTH | NAME_COUNTED), NAME_COUNTED);
+        assert_eq!((e.a, e.aaaa, e.counter()), (NO_ANSWER, 9, 77));
+        assert_eq!(e.inline_a[0], 77u32.to_ne_bytes());
+        assert!(v.v4.is_empty());
+        assert_eq!(v.v6[&AnswerKey { set: 9, group: 0 }].addrs[0][15], 1);
+        // Uncounted, the same AAAA address is inline.
+        let v = fixed_values(&[], &["2001:db8::1"], false);
+        assert_eq!(v.entry.flags & BOTH, NAME_INLINE_AAAA);
+        assert_eq!((v.entry.a, v.entry.aaaa), (NO_ANSWER, NO_ANSWER));
+        assert!(v.v6.is_empty());
+    }
+
+    #[test]
+    fn counted_sets_in_the_maps_keep_the_counter_inline() {
+        // A pool's answers carry server ids: in the map, the counter in
+        // the first inline word.
+        let mut set = AnswerSet::ordered(30, vec!["198.18.0.1".parse().unwrap()]);
+        set.sel.ids[0] = 3;
+        let g = name(Decision::Answer(set));
+        let mut e = set_values(30, &g.decisions(), 9, true).entry;
         e.set_counter(77);
-        assert_eq!((e.counter(), e.flags & NAME_COUNTED), (77, NAME_COUNTED));
+        assert_eq!(e.flags & (BOTH | NAME_COUNTED), NAME_COUNTED);
+        assert_eq!(
+            (e.a, e.counter(), e.inline_a[0]),
+            (9, 77, 77u32.to_ne_bytes())
+        );
+    }
+
+    #[test]
+    fn uncounted_entries_are_unchanged() {
+        for (a, aaaa) in [
+            (&["198.18.0.1", "198.18.0.2"][..], &[][..]),
+            (&["198.18.0.1"][..], &["2001:db8::1"][..]),
+            (&[][..], &["2001:db8::1"][..]),
+        ] {
+            let v = fixed_values(a, aaaa, false);
+            assert_eq!(v.entry.flags & NAME_COUNTED, 0);
+            assert_eq!(v.entry.a, NO_ANSWER, "{a:?} {aaaa:?}");
+            assert!(v.v4.is_empty() && v.v6.is_empty(), "{a:?} {aaaa:?}");
+        }
     }
 
     #[test]
@@ -868,7 +959,7 @@ mod tests {
                 (GroupId(5), Decision::Nodata, Decision::NoSet),
             ],
         );
-        let v = set_values(30, &g.decisions(), 9, true);
+        let v = set_values(30, &g.decisions(), 9, false);
         assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, NAME_CLIENT_AWARE);
         assert_eq!(v.entry.flags & (NAME_INLINE_A | NAME_INLINE_AAAA), 0);
         assert_eq!((v.entry.a, v.entry.aaaa), (9, NO_ANSWER));
@@ -882,7 +973,7 @@ mod tests {
         assert!(v.v6.is_empty());
         // The same decisions for the default group only: inline, no flag.
         g.set(fixed("198.18.0.1"), Decision::NoSet);
-        let v = set_values(30, &g.decisions(), 9, true);
+        let v = set_values(30, &g.decisions(), 9, false);
         assert_eq!(v.entry.flags & NAME_CLIENT_AWARE, 0);
         assert!(v.v4.is_empty());
     }
