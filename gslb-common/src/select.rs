@@ -431,6 +431,33 @@ pub fn record_live(sel: &Selection, rec: &PersistRecord, generation: u32, now_ns
     record_live_mask(sel, rec, generation, now_ns) != 0
 }
 
+/// Finest step of a record's use time, in ns: 1/64 of
+/// [`Selection::sticky_ttl`]. A hit within this of the time recorded
+/// leaves the record as it is ([`refresh_due`]).
+#[inline(always)]
+pub fn refresh_step_ns(sel: &Selection) -> u64 {
+    (u64::from(sel.sticky_ttl) * NS_PER_S) >> 6
+}
+
+/// When a hit on `rec` is due to write its use time again: once the time
+/// recorded is [`refresh_step_ns`] old. A hit thus writes the record at
+/// most once a step rather than on every query (a cache line every CPU
+/// answering the client shares), and a record expires at most one step
+/// (1/64 of the TTL) before `sticky_ttl` has passed since its very last
+/// use.
+#[inline(always)]
+pub fn refresh_due_ns(sel: &Selection, rec: &PersistRecord) -> u64 {
+    rec.last_used_ns.wrapping_add(refresh_step_ns(sel))
+}
+
+/// Whether a hit at `now_ns` on `rec` writes its use time
+/// ([`refresh_due_ns`]). A record stamped after `now_ns` (another CPU's
+/// clock read) is not due.
+#[inline(always)]
+pub fn refresh_due(sel: &Selection, rec: &PersistRecord, now_ns: u64) -> bool {
+    now_ns >= refresh_due_ns(sel, rec)
+}
+
 /// [`persisted`] for a record that exists, as a number: the candidate of
 /// a hit, `MAX_ADDRS` or more for a new pick.
 #[inline(always)]
@@ -451,7 +478,7 @@ pub fn persisted_index(
 pub enum Persisted {
     /// The record is live and its server a candidate: the first answer is
     /// this candidate (possibly keep-only), and the record's `last_used_ns`
-    /// is refreshed.
+    /// is refreshed when [`refresh_due`].
     Hit(usize),
     /// No live record: the set's method picks the first answer, and a new
     /// record is written for it.
@@ -721,6 +748,30 @@ mod tests {
             s.ids[i] = 100 + i as u16;
         }
         s
+    }
+
+    #[test]
+    fn a_record_use_time_is_written_once_a_step() {
+        let mut s = sticky(3, 0b111);
+        let rec = PersistRecord {
+            server: 100,
+            last_used_ns: 100 * NS_PER_S,
+            ..PersistRecord::default()
+        };
+        // TTL 64 s: a 1 s step.
+        s.sticky_ttl = 64;
+        assert_eq!(refresh_step_ns(&s), NS_PER_S);
+        assert!(!refresh_due(&s, &rec, 100 * NS_PER_S));
+        assert!(!refresh_due(&s, &rec, 101 * NS_PER_S - 1));
+        assert!(refresh_due(&s, &rec, 101 * NS_PER_S));
+        // Stamped after `now` by another CPU: age 0.
+        assert!(!refresh_due(&s, &rec, 99 * NS_PER_S));
+        // TTL 600 s: 9.375 s.
+        s.sticky_ttl = 600;
+        assert_eq!(refresh_step_ns(&s), 9_375_000_000);
+        assert!(!refresh_due(&s, &rec, 109 * NS_PER_S));
+        assert!(refresh_due(&s, &rec, 110 * NS_PER_S));
+        assert_eq!(refresh_due_ns(&s, &rec), 109_375_000_000);
     }
 
     #[test]

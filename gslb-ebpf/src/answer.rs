@@ -485,8 +485,8 @@ fn pick_first(
 }
 
 /// The candidate that the client prefix's live persistence record keeps
-/// (its use time refreshed), else `MAX_ADDRS`. The record's key is left
-/// in `s.pkey` for [`sticky_record`].
+/// else `MAX_ADDRS`. The record's key, the time and when its use time is
+/// due to be written again are left in `s` for [`persist_done`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments, reason = "the query and the set")]
 #[allow(
@@ -509,22 +509,24 @@ fn sticky_lookup(
     let Some(r) = PERSIST.get_ptr_mut(&s.pkey) else {
         return MAX_ADDRS;
     };
-    // SAFETY: a valid map value; the record is read and its use time
-    // written (another CPU may write it too: either time will do).
-    let rec = unsafe { &mut *r };
+    // SAFETY: a valid map value, only read.
+    let rec = unsafe { &*r };
     let generation = SERVER_GEN.get(u32::from(rec.server)).copied().unwrap_or(0);
     // SAFETY: a helper without arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    let i = select::persisted_index(sel, rec, generation, now);
-    if i < MAX_ADDRS {
-        rec.last_used_ns = now;
-    }
-    i
+    // The use time is written in `persist_done`, and only once a step:
+    // no write (to a line every CPU answering the prefix shares) on every
+    // hit, and no branch here, where the verifier has much left to check.
+    s.persist_now = now;
+    s.persist_due_ns = select::refresh_due_ns(sel, rec);
+    select::persisted_index(sel, rec, generation, now)
 }
 
 /// After a reply from a set with persistence: counts the use of a live
-/// record, or records the server handed out (`s.persist_server`) for the
-/// client prefix of `s.pkey`, with its generation and the time.
+/// record, and writes its use time when due (a second lookup, once a
+/// step: `select::refresh_step_ns`); or records the server handed out
+/// (`s.persist_server`) for the client prefix of `s.pkey`, with its
+/// generation and the time.
 #[inline(always)]
 #[allow(
     clippy::needless_borrows_for_generic_args,
@@ -532,7 +534,16 @@ fn sticky_lookup(
 )]
 fn persist_done(s: &mut Scratch) {
     match s.persist_op {
-        PERSIST_HIT => count(Counter::PersistHit),
+        PERSIST_HIT => {
+            count(Counter::PersistHit);
+            if s.persist_now >= s.persist_due_ns {
+                if let Some(r) = PERSIST.get_ptr_mut(&s.pkey) {
+                    // SAFETY: a valid map value; another CPU may write
+                    // the time too: either will do.
+                    unsafe { (*r).last_used_ns = s.persist_now };
+                }
+            }
+        }
         PERSIST_NEW => {
             let server = s.persist_server;
             let rec = PersistRecord {

@@ -161,12 +161,19 @@ pub struct Scratch {
     /// one state behind, not one per prefix length.
     pub pkey: PersistKey,
     /// What the reply's persistence does once it is sent: 0 nothing,
-    /// [`PERSIST_HIT`] count a live record's use, [`PERSIST_NEW`] record
-    /// `persist_server` for `pkey`. Done after the send, where the
-    /// verifier has the least left to check.
+    /// [`PERSIST_HIT`] count a live record's use (and write its use time
+    /// when due), [`PERSIST_NEW`] record `persist_server` for `pkey`.
+    /// Done after the send, where the verifier has the least left to
+    /// check.
     pub persist_op: u32,
     /// The server of a new record.
     pub persist_server: u32,
+    /// The clock when the live record was read (`bpf_ktime_get_ns`).
+    pub persist_now: u64,
+    /// When the live record's use time is due to be written again (its
+    /// use time plus `select::refresh_step_ns`): `persist_done` writes it
+    /// once `persist_now` reaches this, not on every hit.
+    pub persist_due_ns: u64,
     /// The L2-L4 headers while the frame grows at the front.
     pub hdr: [u8; HDR_LEN * 2],
 }

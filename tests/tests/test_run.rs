@@ -3133,6 +3133,45 @@ fn persistence_records_expire_and_die_with_the_server_generation() {
     });
 }
 
+#[test]
+fn persistence_hits_write_the_use_time_once_a_step() {
+    locked(|f| {
+        let client: IpAddr = "198.18.233.9".parse().unwrap();
+        sticky_first(f, client, &[]);
+        let (key, rec) = sticky_record(f, client);
+        // TTL 600 s: the step is 600 s / 64, 9.375 s. Used 5 s ago: a hit
+        // leaves the record as it is.
+        let half = monotonic_ns() - 5_000_000_000;
+        write_record(
+            f,
+            key,
+            PersistRecord {
+                last_used_ns: half,
+                ..rec
+            },
+        );
+        for _ in 0..3 {
+            let (_, delta) = sticky_first(f, client, &[]);
+            assert_eq!(delta[Counter::PersistHit as usize], 1);
+        }
+        assert_eq!(sticky_record(f, client).1.last_used_ns, half, "not written");
+        // Used 10 s ago: a hit writes the time.
+        write_record(
+            f,
+            key,
+            PersistRecord {
+                last_used_ns: monotonic_ns() - 10_000_000_000,
+                ..rec
+            },
+        );
+        let before = monotonic_ns();
+        let (_, delta) = sticky_first(f, client, &[]);
+        assert_eq!(delta[Counter::PersistHit as usize], 1);
+        let after = sticky_record(f, client).1.last_used_ns;
+        assert!(after >= before, "refreshed: {after} < {before}");
+    });
+}
+
 fn gens_of(f: &mut Fixture, server: u16) -> u32 {
     let gens: Array<MapData, u32> = open(f, "SERVER_GEN", Map::Array);
     gens.get(&u32::from(server), 0).unwrap()

@@ -362,7 +362,8 @@ impl PersistStore {
         let generation = rec.map_or(0, |r| self.generation(r.server));
         match select::persisted(sel, rec.as_ref(), generation, now) {
             Persisted::Hit(i) => {
-                if let Some(mut r) = rec {
+                // Once a step, as the XDP program does.
+                if let Some(mut r) = rec.filter(|r| select::refresh_due(sel, r, now)) {
                     r.last_used_ns = now;
                     self.put(key, r);
                 }
@@ -566,6 +567,26 @@ mod tests {
         assert_eq!(store.first(&s, 1, 4, ip("198.18.1.1"), || Some(0)), Some(0));
         assert_eq!(store.remove(&[key]), 1);
         assert_eq!(store.remove(&[key]), 0);
+    }
+
+    #[test]
+    fn a_hit_writes_the_use_time_once_a_step() {
+        let store = PersistStore::memory(100);
+        let s = sticky(2);
+        store.first(&s, 1, 4, ip("198.18.1.1"), || Some(1)).unwrap();
+        let key = select::persist_record_key(&s, 1, 4, &client_prefix(ip("198.18.1.1")).0, true);
+        // Used 5 s ago (the step is 600 s / 64, 9.375 s): kept as is.
+        let mut rec = store.get(&key).unwrap();
+        rec.last_used_ns = now_ns() - 5_000_000_000;
+        store.put(key, rec);
+        assert_eq!(store.first(&s, 1, 4, ip("198.18.1.2"), || Some(0)), Some(1));
+        assert_eq!(store.get(&key).unwrap().last_used_ns, rec.last_used_ns);
+        // Used 10 s ago: written.
+        rec.last_used_ns = now_ns() - 10_000_000_000;
+        store.put(key, rec);
+        let before = now_ns();
+        assert_eq!(store.first(&s, 1, 4, ip("198.18.1.3"), || Some(0)), Some(1));
+        assert!(store.get(&key).unwrap().last_used_ns >= before);
     }
 
     #[test]
