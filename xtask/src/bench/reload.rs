@@ -231,12 +231,7 @@ impl Ctx<'_> {
         let configs = [config(0), config(1)];
         let file = dir.join("gslb.toml");
         std::fs::write(&file, &configs[0])?;
-        let mut names = String::new();
-        for i in 0..NAMES {
-            let _ = writeln!(names, "w{i}.{ZONE} A\nf{i}.{ZONE} A");
-        }
-        let queries = dir.join("queries.txt");
-        std::fs::write(&queries, names)?;
+        let queries = write_queries(&dir)?;
         net.xdp_off(true)?;
         let pin = net.next_pin_dir();
         let c = servers::gslb_cmd(net, self.gslb, &file, &pin, &dir, false);
@@ -301,6 +296,18 @@ impl Ctx<'_> {
         out.load.finish(&cpu, checks?, load?, (before, after));
         result
     }
+}
+
+/// dnsperf's query file in `dir`: the A query of every name of the
+/// config, pool names and fixed names.
+pub(super) fn write_queries(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let mut names = String::new();
+    for i in 0..NAMES {
+        let _ = writeln!(names, "w{i}.{ZONE} A\nf{i}.{ZONE} A");
+    }
+    let queries = dir.join("queries.txt");
+    std::fs::write(&queries, names)?;
+    Ok(queries)
 }
 
 /// Runs `gslb reload`; fails with its output unless it exits 0.

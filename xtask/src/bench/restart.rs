@@ -26,8 +26,8 @@ use serde::Serialize;
 use super::{
     load,
     measure::Snapshot,
-    netns::{Net, Proc, SERVER_V4},
-    reload,
+    netns::{Net, Proc},
+    reload, servers,
     underload::UnderLoad,
     Ctx,
 };
@@ -58,26 +58,6 @@ pub struct RestartBench {
     pub load: UnderLoad,
 }
 
-/// `gslb run` on `config`, pinned under `pin`, its state in `dir`: unlike
-/// the other parts' daemons it leaves the fast path attached at exit.
-fn gslb_cmd(net: &Net, gslb: &Path, config: &Path, pin: &Path, dir: &Path) -> Command {
-    let mut c = net.server(gslb);
-    c.arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--control")
-        .arg(dir.join("control.sock"))
-        .args(["--iface", &net.server_if])
-        .args(["--listen", &format!("{SERVER_V4}:53")])
-        .arg("--pin-dir")
-        .arg(pin)
-        .arg("--state-file")
-        .arg(dir.join("state.json"))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
-    c
-}
-
 impl Ctx<'_> {
     /// The restart run; never fails (a failure is recorded).
     pub(super) fn restart_bench(&mut self, net: &mut Net) -> RestartBench {
@@ -104,15 +84,10 @@ impl Ctx<'_> {
         self.client_for_sockets(net)?;
         let file = dir.join("gslb.toml");
         std::fs::write(&file, reload::config(0))?;
-        let mut names = String::new();
-        for i in 0..reload::NAMES {
-            let _ = writeln!(names, "w{i}.{z} A\nf{i}.{z} A", z = reload::ZONE);
-        }
-        let queries = dir.join("queries.txt");
-        std::fs::write(&queries, names)?;
+        let queries = reload::write_queries(&dir)?;
         net.xdp_off(true)?;
         let start = |n: u32| -> Result<Proc> {
-            let c = gslb_cmd(net, self.gslb, &file, pin, &dir);
+            let c = servers::gslb_run_pinned(net, self.gslb, &file, pin, &dir);
             let mut p = Proc::spawn("gslb", c, &dir.join(format!("server-{n}.log")))?;
             p.wait_log("gslb ready", self.plan.start_timeout)?;
             Ok(p)

@@ -187,6 +187,7 @@ fn wait_answer(net: &Net, proc: &mut Proc, timeout: Duration) -> Result<()> {
 }
 
 /// `gslb run` in the server namespace, its control socket in `dir`.
+/// Stopped between runs, it leaves no program on the interface.
 pub fn gslb_cmd(
     net: &Net,
     gslb: &Path,
@@ -195,6 +196,18 @@ pub fn gslb_cmd(
     dir: &Path,
     no_xdp: bool,
 ) -> Command {
+    let mut c = gslb_run_pinned(net, gslb, config, pin, dir);
+    c.arg("--detach-on-exit");
+    if no_xdp {
+        c.arg("--no-xdp");
+    }
+    c
+}
+
+/// `gslb run` in the server namespace, its control socket and state file
+/// (each run's own) in `dir`, pinned under `pin`: as the daemon runs by
+/// default, it leaves the fast path attached at exit.
+pub fn gslb_run_pinned(net: &Net, gslb: &Path, config: &Path, pin: &Path, dir: &Path) -> Command {
     let mut c = net.server(gslb);
     c.arg("run")
         .arg("--config")
@@ -205,16 +218,10 @@ pub fn gslb_cmd(
         .args(["--listen", &format!("{SERVER_V4}:53")])
         .arg("--pin-dir")
         .arg(pin)
-        // Stopped between runs: leave no program on the interface, and
-        // keep the state of each run to itself.
-        .arg("--detach-on-exit")
         .arg("--state-file")
         .arg(dir.join("state.json"))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1");
-    if no_xdp {
-        c.arg("--no-xdp");
-    }
     c
 }
 
