@@ -3,7 +3,8 @@
 //! prefixes; a record lapses after its TTL; a server that goes down moves
 //! its persistent clients and only them; a drained server keeps its
 //! clients and gets no new ones; `gslb persist list` / `clear` show and
-//! drop records. Clients are addresses in twelve /24s on the client
+//! drop records; the names of one answer policy share their records.
+//! Clients are addresses in twelve /24s on the client
 //! veth, backends real (probed by the daemon's TCP monitor). Through XDP
 //! (its persistence counters prove it) and with `--no-xdp`.
 //!
@@ -36,7 +37,8 @@ fn client(p: u8) -> IpAddr {
 }
 
 /// Three monitored servers; `sticky` round robin with a 10 minute
-/// persistence per /24, `short` the same with 2 s, `rr` without.
+/// persistence per /24, `short` the same with 2 s, `rr` without;
+/// `sticky2` shares `sticky`'s answer policy (and so its records).
 fn config(net: &Net) -> String {
     let a = |h| net.v4(h);
     [
@@ -67,6 +69,7 @@ fn config(net: &Net) -> String {
         pool("rr", &["st1", "st2", "st3"], "round_robin", 1, ""),
         gslb("sticky.example.test", 30, &["sticky"], ""),
         gslb("short.example.test", 30, &["short"], ""),
+        gslb("sticky2.example.test", 30, &["sticky"], ""),
         gslb("rr.example.test", 30, &["rr"], ""),
     ]
     .concat()
@@ -168,6 +171,16 @@ fn a_prefix_sticks_while_round_robin_rotates_and_records_lapse() {
         let again = mapping(net, "sticky.example.test");
         f.check(again == m, || {
             format!("{mode}: second round {again:?}, first {m:?}")
+        });
+        // A name of the same answer policy shares the records: asked in
+        // the reverse order (so that a rotation of its own would differ),
+        // each prefix gets the server it was handed for the first name.
+        let shared: BTreeMap<u8, Option<IpAddr>> = (1..=PREFIXES)
+            .rev()
+            .map(|p| (p, first(net, client(p), "sticky2.example.test")))
+            .collect();
+        f.check(shared == m, || {
+            format!("{mode}: sticky2 (same policy) {shared:?}, sticky {m:?}")
         });
         // Without persistence the same client rotates.
         let rr: std::collections::BTreeSet<_> = (0..6)

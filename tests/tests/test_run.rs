@@ -382,13 +382,17 @@ fn fixture() -> &'static Mutex<Fixture> {
 
 /// Server ids of the `sticky` set's candidates: `STICKY_IDS + i`.
 const STICKY_IDS: u16 = 100;
+/// The `sticky` set's persistence TTL, seconds. Short enough that a
+/// record past it can be written on a machine up for minutes only
+/// (`CLOCK_MONOTONIC` starts at boot); its refresh step is TTL / 64, 2 s.
+const STICKY_TTL: u32 = 128;
 
 /// What the engine would decide for the names whose sets come from pools
 /// (there is no engine here): `persistN` are static persist sets of N
 /// servers (/24, /48), one answer each, all up; `persistdown` one of four
 /// servers with up to three answers, the third server down; `alldown` has
 /// every server down with `when_all_down = "nodata"`; `sticky` is round
-/// robin over three servers with persistence (600 s, /24, /56) and a
+/// robin over three servers with persistence ([`STICKY_TTL`], /24, /56) and a
 /// fourth, draining server that keeps its persistent clients;
 /// `answers-by-client-group` is an ordered set with server ids (an
 /// `ANSWERS_V4` set, not inline).
@@ -413,7 +417,7 @@ fn set_engine_decisions(state: &State) {
                     sel.mode = MODE_ROUND_ROBIN;
                     sel.count = 3;
                     sel.keep = 0b1111;
-                    sel.sticky_ttl = 600;
+                    sel.sticky_ttl = STICKY_TTL;
                     sel.sticky_v4 = 24;
                     sel.sticky_v6 = 56;
                 }
@@ -3033,6 +3037,15 @@ fn monotonic_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
+/// `CLOCK_MONOTONIC` `ns` nanoseconds ago; the machine must have been up
+/// that long.
+fn ago_ns(ns: u64) -> u64 {
+    let now = monotonic_ns();
+    now.checked_sub(ns).unwrap_or_else(|| {
+        panic!("the machine has been up {now} ns, less than the {ns} ns this test writes back")
+    })
+}
+
 #[test]
 fn persistence_sticks_per_prefix_while_round_robin_rotates() {
     locked(|f| {
@@ -3087,12 +3100,13 @@ fn persistence_records_expire_and_die_with_the_server_generation() {
         let client: IpAddr = "198.18.230.9".parse().unwrap();
         sticky_first(f, client, &[]);
         let (key, rec) = sticky_record(f, client);
-        // A record for another candidate, used 599 s ago: still live.
+        // A record for another candidate, used just under the TTL ago:
+        // still live.
         let other = (usize::from(rec.server - STICKY_IDS) + 1) % 3;
         let mut rec = PersistRecord {
             server: STICKY_IDS + other as u16,
             generation: 0,
-            last_used_ns: monotonic_ns() - 599 * 1_000_000_000,
+            last_used_ns: ago_ns(u64::from(STICKY_TTL) * 1_000_000_000 - 1_000_000_000),
             ..rec
         };
         write_record(f, key, rec);
@@ -3104,8 +3118,8 @@ fn persistence_records_expire_and_die_with_the_server_generation() {
             monotonic_ns() - fresh.last_used_ns < 5_000_000_000,
             "use time refreshed"
         );
-        // Used 601 s ago: expired, a new record.
-        rec.last_used_ns = monotonic_ns() - 601 * 1_000_000_000;
+        // Used just over the TTL ago: expired, a new record.
+        rec.last_used_ns = ago_ns(u64::from(STICKY_TTL) * 1_000_000_000 + 1_000_000_000);
         write_record(f, key, rec);
         let (_, delta) = sticky_first(f, client, &[]);
         assert_eq!(delta[Counter::PersistNew as usize], 1);
@@ -3139,9 +3153,9 @@ fn persistence_hits_write_the_use_time_once_a_step() {
         let client: IpAddr = "198.18.233.9".parse().unwrap();
         sticky_first(f, client, &[]);
         let (key, rec) = sticky_record(f, client);
-        // TTL 600 s: the step is 600 s / 64, 9.375 s. Used 5 s ago: a hit
-        // leaves the record as it is.
-        let half = monotonic_ns() - 5_000_000_000;
+        // The step is the TTL / 64, 2 s. Used 0.5 s ago: a hit leaves the
+        // record as it is.
+        let half = ago_ns(500_000_000);
         write_record(
             f,
             key,
@@ -3160,7 +3174,7 @@ fn persistence_hits_write_the_use_time_once_a_step() {
             f,
             key,
             PersistRecord {
-                last_used_ns: monotonic_ns() - 10_000_000_000,
+                last_used_ns: ago_ns(10_000_000_000),
                 ..rec
             },
         );

@@ -396,9 +396,21 @@ impl Engine {
     }
 
     /// Tells the slow path the fast path's set id of every gslb name with
-    /// persistence, which its records are keyed by.
+    /// persistence, which its records are keyed by (without the fast
+    /// path, the store's own id of the name's policy).
     fn publish_sets(&self, state: &State) {
-        let Some(maps) = &self.maps else { return };
+        let Some(maps) = &self.maps else {
+            // Without the fast path the store assigns the ids, one per
+            // answer policy as the map writer does.
+            for name in &self.sticky {
+                if let Some(g) = state.gslb_name(name) {
+                    state
+                        .persist
+                        .publish_own(&crate::dns::wire::wire_key(&g.name), g.policy.as_ref());
+                }
+            }
+            return;
+        };
         // Only the names that can have persistence: reading every name's
         // decisions here made each recompute cost O(names).
         for name in &self.sticky {

@@ -11,7 +11,9 @@
 //! A record's key names the answer set by the fast path's set id, which
 //! the map writer assigns; the writer publishes it here by name
 //! ([`PersistStore::publish_set`]). Without the fast path the store
-//! assigns its own ids.
+//! assigns its own ids, one per answer policy as the map writer does
+//! ([`PersistStore::publish_own`]): the names of one policy share their
+//! records with or without XDP.
 
 use std::{
     collections::HashMap,
@@ -34,6 +36,8 @@ use gslb_common::{
     select::{self, Persisted, Selection},
 };
 use ipnet::IpNet;
+
+use super::decision::PolicyKey;
 
 /// `CLOCK_MONOTONIC` in nanoseconds: `bpf_ktime_get_ns`'s clock.
 pub fn now_ns() -> u64 {
@@ -127,6 +131,10 @@ pub struct PersistStore {
     set_ids: RwLock<HashMap<Vec<u8>, u32>>,
     /// Whether ids are assigned here (no fast path).
     own_ids: bool,
+    /// The ids assigned here, per answer policy (`own_ids` only).
+    policy_ids: Mutex<HashMap<PolicyKey, u32>>,
+    /// The next id assigned here.
+    next_id: AtomicU32,
 }
 
 impl std::fmt::Debug for PersistStore {
@@ -209,6 +217,8 @@ impl PersistStore {
             usable: Mutex::new(Vec::new()),
             set_ids: RwLock::new(HashMap::new()),
             own_ids,
+            policy_ids: Mutex::new(HashMap::new()),
+            next_id: AtomicU32::new(1),
         }
     }
 
@@ -240,8 +250,32 @@ impl PersistStore {
             return None;
         }
         let mut ids = self.set_ids.write().unwrap_or_else(|e| e.into_inner());
-        let next = ids.len() as u32 + 1;
-        Some(*ids.entry(wire.to_vec()).or_insert(next))
+        Some(
+            *ids.entry(wire.to_vec())
+                .or_insert_with(|| self.next_id.fetch_add(1, Ordering::Relaxed)),
+        )
+    }
+
+    /// Without the fast path: gives the gslb name `wire` the id of its
+    /// answer policy (`None`: a name of its own), as the map writer gives
+    /// its set id, so the names of one policy share their records.
+    pub fn publish_own(&self, wire: &[u8], policy: Option<&PolicyKey>) {
+        if !self.own_ids {
+            return;
+        }
+        let id = match policy {
+            Some(p) => *self
+                .policy_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(p.clone())
+                .or_insert_with(|| self.next_id.fetch_add(1, Ordering::Relaxed)),
+            None => match self.set_of(wire) {
+                Some(id) => id,
+                None => return,
+            },
+        };
+        self.publish_set(wire, id);
     }
 
     /// The names (wire keys) of set `set`.
@@ -612,5 +646,29 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(store.set_of(b"\x01a\x00"), Some(a));
         assert_eq!(store.names_of(b), vec![b"\x01b\x00".to_vec()]);
+    }
+
+    #[test]
+    fn names_of_one_policy_share_their_own_id() {
+        let store = PersistStore::memory(2);
+        let policy = |pool: &str| PolicyKey {
+            pools: vec![pool.to_string()],
+            pool_method: Default::default(),
+            last_resort_pool: None,
+            ttl: 30,
+        };
+        store.publish_own(b"\x01a\x00", Some(&policy("p")));
+        store.publish_own(b"\x01b\x00", Some(&policy("p")));
+        store.publish_own(b"\x01c\x00", Some(&policy("q")));
+        store.publish_own(b"\x01d\x00", None);
+        let id = |w: &[u8]| store.set_of(w).unwrap();
+        assert_eq!(id(b"\x01a\x00"), id(b"\x01b\x00"));
+        assert_ne!(id(b"\x01a\x00"), id(b"\x01c\x00"));
+        assert_ne!(id(b"\x01d\x00"), id(b"\x01a\x00"));
+        assert_ne!(id(b"\x01d\x00"), id(b"\x01c\x00"));
+        assert_eq!(
+            store.names_of(id(b"\x01a\x00")),
+            vec![b"\x01a\x00".to_vec(), b"\x01b\x00".to_vec()]
+        );
     }
 }
