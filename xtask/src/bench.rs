@@ -346,7 +346,7 @@ fn print_summary(r: &Results, out_dir: &Path) {
 
 /// The work directories of the client-aware and scale parts whose logs
 /// are kept.
-const PART_LOGS: [&str; 10] = [
+const PART_LOGS: [&str; 11] = [
     "restart",
     "bounce",
     "aware-gslb-plain",
@@ -354,6 +354,7 @@ const PART_LOGS: [&str; 10] = [
     "aware-gslb-persist",
     "aware-knot-xdp",
     "aware-reload",
+    "aware-geo-reload",
     "scale/prefixes",
     "scale/geo",
     "reload",

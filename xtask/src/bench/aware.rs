@@ -8,7 +8,9 @@
 //! run time per packet is read in a kxdpgun run of its own. Then the
 //! client data is reloaded (`gslb clients reload`, every prefix moved to
 //! another group) under dnsperf load while a second client checks that
-//! every answer is the old data's or the new data's for its ECS prefix.
+//! every answer is the old data's or the new data's for its ECS prefix:
+//! new region files, then, on the geo variant of the config, a new geo
+//! database.
 
 pub mod data;
 
@@ -154,7 +156,8 @@ impl Phase {
 }
 
 /// The reload under load: the same load without reloads first (what the
-/// machine loses anyway), then with them.
+/// machine loses anyway), then with them (new region files), then with
+/// reloads of a new geo database (the geo variant of the config).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Reload {
     /// Without reloads.
@@ -163,6 +166,10 @@ pub struct Reload {
     pub run: Option<Phase>,
     /// Failure.
     pub error: Option<String>,
+    /// With reloads of a new geo database.
+    pub geo: Option<Phase>,
+    /// Failure of the geo database run.
+    pub geo_error: Option<String>,
 }
 
 /// Everything this part measured.
@@ -217,6 +224,12 @@ impl Ctx<'_> {
             reload.error = Some(format!("{e:#}"));
         }
         let _ = data::write_regions(&files.regions, 0);
+        let _ = self.restore_ends(net);
+        println!("bench: new geo database under load ...");
+        if let Err(e) = self.geo_reload(net, &files, &mut reload) {
+            println!("bench: geo reload: {e:#}");
+            reload.geo_error = Some(format!("{e:#}"));
+        }
         let _ = self.restore_ends(net);
         out.reload = Some(reload);
         out
@@ -436,10 +449,11 @@ impl Ctx<'_> {
         // answer updates run (a NIC's softirq would not wait behind the
         // daemon and the generators on the two cores).
         net.napi_realtime(true)?;
-        let baseline = self.reload_phase(net, files, &dir, &t, false);
+        let baseline = self.reload_phase(net, files, &dir, &t, None);
+        let swap = |version| data::write_regions(&files.regions, version);
         let phase = baseline.and_then(|b| {
             out.baseline = Some(b);
-            self.reload_phase(net, files, &dir, &t, true)
+            self.reload_phase(net, files, &dir, &t, Some(&swap))
         });
         let restored = net.napi_realtime(false);
         p.check_alive()?;
@@ -449,18 +463,56 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The geo database reload: a gslb daemon on the geo variant of the
+    /// client-aware config (the same groups and answers from a geo
+    /// database), one run with reloads, the database file replaced by the
+    /// other version (copied aside, renamed over) before each.
+    fn geo_reload(&mut self, net: &mut Net, files: &Files, out: &mut Reload) -> Result<()> {
+        let dir = self.work.join("aware-geo-reload");
+        std::fs::create_dir_all(&dir)?;
+        self.client_for_sockets(net)?;
+        let versions = [dir.join("geo-v0.mmdb"), dir.join("geo-v1.mmdb")];
+        for (shift, path) in versions.iter().enumerate() {
+            data::write_geo(path, shift)?;
+        }
+        let db = dir.join("geo.mmdb");
+        let swap = |version: usize| -> Result<()> {
+            let tmp = dir.join("geo.mmdb.tmp");
+            std::fs::copy(&versions[version], &tmp)
+                .with_context(|| format!("copying {}", versions[version].display()))?;
+            std::fs::rename(&tmp, &db).with_context(|| format!("renaming over {}", db.display()))
+        };
+        swap(0)?;
+        let config = dir.join("aware-geo.toml");
+        std::fs::write(&config, data::geo_config(self.ds.names, &db))?;
+        let (mut p, pin) = self.start_gslb(net, &config, &dir)?;
+        let t = Target {
+            pids: super::netns::descendants(p.pid()),
+            pin: Some(pin),
+            ..Target::default()
+        };
+        net.napi_realtime(true)?;
+        let phase = self.reload_phase(net, files, &dir, &t, Some(&swap));
+        let restored = net.napi_realtime(false);
+        p.check_alive()?;
+        restored?;
+        p.stop(Duration::from_secs(10));
+        out.geo = Some(phase?);
+        Ok(())
+    }
+
     /// dnsperf's ECS load at [`RELOAD_QPS`] while kdig asks single ECS
     /// queries, each answer must be one of the two data versions' for its
-    /// prefix; with `reloads`, `gslb clients reload` up to
-    /// [`MAX_RELOADS`] times meanwhile, the region files swapped between
-    /// the two versions each time.
+    /// prefix; with `put_version`, `gslb clients reload` up to
+    /// [`MAX_RELOADS`] times meanwhile, `put_version` putting the other
+    /// data version (0 or 1) in place before each.
     fn reload_phase(
         &self,
         net: &Net,
         files: &Files,
         dir: &Path,
         t: &Target,
-        reloads: bool,
+        put_version: Option<&dyn Fn(usize) -> Result<()>>,
     ) -> Result<Phase> {
         let control = dir.join("control.sock");
         let secs = self.plan.dnsperf_secs.max(3);
@@ -469,7 +521,11 @@ impl Ctx<'_> {
         let mut ph = Phase::default();
         let before = self.xdp_count(t);
         let snap = Snapshot::start(t.pids.clone(), net, &[]);
-        let tag = if reloads { "reload" } else { "baseline" };
+        let tag = if put_version.is_some() {
+            "reload"
+        } else {
+            "baseline"
+        };
         let (result, checks) = thread::scope(|scope| {
             let load = scope.spawn(|| {
                 load::dnsperf_file(
@@ -483,7 +539,7 @@ impl Ctx<'_> {
             });
             let checker = scope.spawn(|| check_until(net, names, deadline));
             let mut result = Ok(());
-            if reloads {
+            if let Some(put_version) = put_version {
                 // Spread over the run, the first after half a second.
                 thread::sleep(Duration::from_millis(500));
                 let gap = Duration::from_secs(secs.saturating_sub(1)) / MAX_RELOADS;
@@ -492,14 +548,13 @@ impl Ctx<'_> {
                         break;
                     }
                     let start = Instant::now();
-                    let step =
-                        data::write_regions(&files.regions, (n as usize + 1) % 2).and_then(|()| {
-                            cmd_ok(
-                                Command::new(self.gslb)
-                                    .args(["clients", "reload", "--control"])
-                                    .arg(&control),
-                            )
-                        });
+                    let step = put_version((n as usize + 1) % 2).and_then(|()| {
+                        cmd_ok(
+                            Command::new(self.gslb)
+                                .args(["clients", "reload", "--control"])
+                                .arg(&control),
+                        )
+                    });
                     if let Err(e) = step {
                         result = Err(e);
                         break;
@@ -792,9 +847,17 @@ pub fn targets(a: &Aware) -> Vec<(String, String, &'static str)> {
         ));
     }
     if let Some(r) = &a.reload {
-        let (m, v) = reload_target(r);
+        let (m, v) = reload_target(r.run.as_ref(), r.error.as_ref(), r.baseline.as_ref());
         t.push((
             "client data reload under load: zero wrong answers, zero queries lost by the server"
+                .into(),
+            m,
+            v,
+        ));
+        let (m, v) = reload_target(r.geo.as_ref(), r.geo_error.as_ref(), r.baseline.as_ref());
+        t.push((
+            "client data reload under load, new geo database: zero wrong answers, zero queries \
+             lost by the server"
                 .into(),
             m,
             v,
@@ -803,9 +866,14 @@ pub fn targets(a: &Aware) -> Vec<(String, String, &'static str)> {
     t
 }
 
-/// The reload target's figures and verdict.
-fn reload_target(r: &Reload) -> (String, &'static str) {
-    match (&r.run, &r.error) {
+/// A reload target's figures and verdict: the run with reloads, its
+/// failure, the run without.
+fn reload_target(
+    run: Option<&Phase>,
+    error: Option<&String>,
+    baseline: Option<&Phase>,
+) -> (String, &'static str) {
+    match (run, error) {
         (Some(p), None) if p.reloads > 0 => (
             format!(
                 "{} reloads; {} of {} kdig answers wrong, {} unanswered; dnsperf: {} of {} lost, \
@@ -818,9 +886,7 @@ fn reload_target(r: &Reload) -> (String, &'static str) {
                 p.sent(),
                 p.lost_by_server(),
                 p.veth_drops.0 + p.veth_drops.1,
-                r.baseline
-                    .as_ref()
-                    .map_or("?".into(), |b| b.lost().to_string())
+                baseline.map_or("?".into(), |b| b.lost().to_string())
             ),
             if p.wrong == 0 && p.lost_by_server() == 0 {
                 "met"
@@ -983,14 +1049,22 @@ fn reload_md(r: &Reload, s: &mut String) {
          must be the old or the new data's for its prefix: first without reloads (what the \
          machine loses anyway), then while the region files are swapped between two versions \
          (every prefix to another group, so most answers change) and `gslb clients reload` \
-         runs, up to {MAX_RELOADS} times. veth drops: at the server's ingress (the server \
+         runs, up to {MAX_RELOADS} times; then the same on the geo variant of the config \
+         (each region's rule on a made-up country, the {} client /24s and /48s in a geo \
+         database): the database file replaced by the other version (copied aside, renamed \
+         over) before each reload. veth drops: at the server's ingress (the server \
          end's ring was full) / at the client's; lost by the server: dnsperf's lost queries \
          that veth's drops do not account for (as the answer updates run counts them).\n\n\
          | run | reloads (slowest) | kdig answers | wrong | unanswered | dnsperf sent | lost | lost by the server | by XDP | veth drops |\n\
          |---|---|---|---|---|---|---|---|---|---|",
         fmt_qps(RELOAD_QPS as f64),
+        data::V4_BLOCKS + data::V6_BLOCKS,
     );
-    for (name, p) in [("without reloads", &r.baseline), ("with reloads", &r.run)] {
+    for (name, p) in [
+        ("without reloads", &r.baseline),
+        ("with reloads (region files)", &r.run),
+        ("with reloads (geo database)", &r.geo),
+    ] {
         if let Some(p) = p {
             let _ = writeln!(
                 s,
@@ -1012,7 +1086,13 @@ fn reload_md(r: &Reload, s: &mut String) {
     for e in r.run.iter().flat_map(|p| &p.examples) {
         let _ = writeln!(s, "- wrong: {e}");
     }
+    for e in r.geo.iter().flat_map(|p| &p.examples) {
+        let _ = writeln!(s, "- wrong (geo database): {e}");
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(s, "- error: {}", short(e));
+    }
+    if let Some(e) = &r.geo_error {
+        let _ = writeln!(s, "- error (geo database): {}", short(e));
     }
 }

@@ -5,7 +5,9 @@
 //! policies), the names `g<i>` of the plain data set answered from them;
 //! the query files: `name type` for kxdpgun (which sends from a source
 //! range instead of ECS) and dnsperf's binary format with an ECS option
-//! on every query, from many source prefixes.
+//! on every query, from many source prefixes. A geo variant of the config
+//! puts the same groups in a geo database instead (a made-up country per
+//! region), for the reload of a new database.
 
 use std::{
     fmt::Write as _,
@@ -119,9 +121,83 @@ pub fn write_regions(dir: &Path, shift: usize) -> Result<()> {
     Ok(())
 }
 
+/// The two-letter country code that stands for region `k` in the geo
+/// variant (`AA`, `AB`, ...: made-up codes, one per client group).
+pub fn country(k: usize) -> String {
+    let letter = |i: usize| char::from(b'A' + (i % 26) as u8);
+    format!("{}{}", letter(k / 26), letter(k))
+}
+
+/// Writes the geo variant's database for data version `shift` to `path`
+/// (a Country-type MMDB, written by python3's `mmdb-writer` into a file
+/// aside, then renamed over `path`): every client block in the country
+/// of the region it is in for that version, so that the geo config's
+/// answers are the region config's.
+pub fn write_geo(path: &Path, shift: usize) -> Result<()> {
+    let mut spec = Vec::new();
+    for j in 0..V4_BLOCKS {
+        spec.push(format!(
+            "[\"{}/24\", \"{}\"]",
+            block_v4(j),
+            country(region_of(j, shift))
+        ));
+    }
+    for j in 0..V6_BLOCKS {
+        spec.push(format!(
+            "[\"{}/48\", \"{}\"]",
+            block_v6(j),
+            country(region_of(j, shift))
+        ));
+    }
+    let spec_file = path.with_extension("json");
+    fs::write(&spec_file, format!("[{}]", spec.join(",\n")))
+        .with_context(|| format!("writing {}", spec_file.display()))?;
+    let script = r#"
+import json, sys
+from netaddr import IPSet
+from mmdb_writer import MMDBWriter
+w = MMDBWriter(ip_version=6, database_type="GeoIP2-Country", ipv4_compatible=True)
+for net, cc in json.load(open(sys.argv[1])):
+    w.insert_network(IPSet([net]), {"country": {"iso_code": cc}})
+w.to_db_file(sys.argv[2])
+"#;
+    let tmp = path.with_extension("tmp");
+    crate::cmd::run(
+        std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&spec_file)
+            .arg(&tmp),
+    )
+    .context("python3 mmdb-writer (`cargo xtask setup` installs it)")?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming over {}", path.display()))?;
+    Ok(())
+}
+
+/// Where the client groups come from.
+enum Clients<'a> {
+    /// The region files in this directory.
+    Regions(&'a Path),
+    /// The countries of this geo database.
+    Geo(&'a Path),
+}
+
 /// The gslb config.
 pub fn config(names: usize, regions: &Path, persistence: bool) -> String {
+    config_of(names, &Clients::Regions(regions), persistence)
+}
+
+/// The geo variant of the config: the same groups and answers, each
+/// region's topology rule on its country (see [`country`]) in the geo
+/// database `mmdb` instead of on a region file.
+pub fn geo_config(names: usize, mmdb: &Path) -> String {
+    config_of(names, &Clients::Geo(mmdb), false)
+}
+
+fn config_of(names: usize, clients: &Clients<'_>, persistence: bool) -> String {
     let mut s = super::super::dataset::gslb_head(names);
+    if let Clients::Geo(mmdb) = clients {
+        let _ = write!(s, "[geoip]\ndatabase = \"{}\"\n\n", mmdb.display());
+    }
     for d in 0..DCS {
         let _ = write!(
             s,
@@ -150,11 +226,20 @@ pub fn config(names: usize, regions: &Path, persistence: bool) -> String {
         s.push('\n');
     }
     for k in 0..GROUPS {
+        let client = match clients {
+            Clients::Regions(regions) => {
+                let _ = write!(
+                    s,
+                    "[[region]]\nname = \"r{k}\"\nfile = \"{}\"\n\n",
+                    regions.join(format!("r{k}.txt")).display()
+                );
+                format!("region:r{k}")
+            }
+            Clients::Geo(_) => format!("country:{}", country(k)),
+        };
         let _ = write!(
             s,
-            "[[region]]\nname = \"r{k}\"\nfile = \"{}\"\n\n\
-             [[topology]]\nclient = \"region:r{k}\"\nserver = \"datacenter:dc{}\"\nscore = 100\n\n",
-            regions.join(format!("r{k}.txt")).display(),
+            "[[topology]]\nclient = \"{client}\"\nserver = \"datacenter:dc{}\"\nscore = 100\n\n",
             dc_of(k)
         );
     }
@@ -278,6 +363,9 @@ mod tests {
         assert_eq!(q.expected(0), server_v4(1).to_string());
         assert_eq!(q.expected(1), server_v4(2).to_string());
         assert_eq!(q.subnet(), "198.18.5.0/24");
+        assert_eq!(country(0), "AA");
+        assert_eq!(country(27), "BB");
+        assert_eq!(country(GROUPS - 1), "HR");
     }
 
     #[test]
