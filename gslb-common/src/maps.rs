@@ -602,8 +602,9 @@ pub struct PersistRecord {
     pub _pad: u16,
     /// The server's [`SERVER_GEN`] when the record was made.
     pub generation: u32,
-    /// When the record was last used: `CLOCK_MONOTONIC` nanoseconds
-    /// (`bpf_ktime_get_ns`). Void once `sticky_ttl` seconds have passed.
+    /// When the record was last used: `CLOCK_MONOTONIC_COARSE`
+    /// nanoseconds (`bpf_ktime_get_coarse_ns`). Void once `sticky_ttl`
+    /// seconds have passed.
     pub last_used_ns: u64,
 }
 

@@ -421,7 +421,7 @@ fn record_live_mask(sel: &Selection, rec: &PersistRecord, generation: u32, now_n
     eq_mask(generation, rec.generation) & lt_mask(age, ttl)
 }
 
-/// Whether a persistence record still holds at `now_ns` (`CLOCK_MONOTONIC`
+/// Whether a persistence record still holds at `now_ns` (`CLOCK_MONOTONIC_COARSE`
 /// ns): used less than [`Selection::sticky_ttl`] seconds ago, and made
 /// under `generation`, the current generation of its server (a server
 /// that went down or was disabled since has another). Whether its server

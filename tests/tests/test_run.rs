@@ -3023,7 +3023,8 @@ fn write_record(f: &mut Fixture, key: PersistKey, rec: PersistRecord) {
     map.insert(key, rec, 0).unwrap();
 }
 
-/// `CLOCK_MONOTONIC` now, in ns (`bpf_ktime_get_ns`'s clock).
+/// `CLOCK_MONOTONIC_COARSE` now, in ns (`bpf_ktime_get_coarse_ns`'s
+/// clock, the persistence records' clock).
 fn monotonic_ns() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
@@ -3031,13 +3032,13 @@ fn monotonic_ns() -> u64 {
     };
     // SAFETY: a valid timespec for the call to fill.
     assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) },
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) },
         0
     );
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// `CLOCK_MONOTONIC` `ns` nanoseconds ago; the machine must have been up
+/// `CLOCK_MONOTONIC_COARSE` `ns` nanoseconds ago; the machine must have been up
 /// that long.
 fn ago_ns(ns: u64) -> u64 {
     let now = monotonic_ns();

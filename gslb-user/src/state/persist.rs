@@ -6,7 +6,8 @@
 //! the server generations its `SERVER_GEN` array, so both paths share
 //! them; with `--no-xdp` they live here, in memory, with the same rule
 //! (the least recently used record goes first when full). The times are
-//! `CLOCK_MONOTONIC` nanoseconds, the clock of `bpf_ktime_get_ns`.
+//! `CLOCK_MONOTONIC_COARSE` nanoseconds, the clock of
+//! `bpf_ktime_get_coarse_ns`.
 //!
 //! A record's key names the answer set by the fast path's set id, which
 //! the map writer assigns; the writer publishes it here by name
@@ -39,14 +40,15 @@ use ipnet::IpNet;
 
 use super::decision::PolicyKey;
 
-/// `CLOCK_MONOTONIC` in nanoseconds: `bpf_ktime_get_ns`'s clock.
+/// `CLOCK_MONOTONIC_COARSE` in nanoseconds: `bpf_ktime_get_coarse_ns`'s
+/// clock, which the XDP program stamps its records with.
 pub fn now_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: a valid timespec out-pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: a valid timespec out-pointer; the clock always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
 }
 
