@@ -20,7 +20,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, Ipv6Addr},
     sync::{
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
         Mutex, RwLock,
     },
     time::Duration,
@@ -105,10 +105,13 @@ impl Sticky<'_> {
 
 /// Where the records live.
 enum Records {
-    /// `--no-xdp`: in memory, at most `capacity`.
+    /// `--no-xdp`: in memory, at most `capacity`; each record with the
+    /// sequence number of its last write, which orders writes within one
+    /// tick of the coarse clock.
     Memory {
-        map: Mutex<HashMap<PersistKey, PersistRecord>>,
+        map: Mutex<HashMap<PersistKey, (PersistRecord, u64)>>,
         capacity: usize,
+        writes: AtomicU64,
     },
     /// The XDP program's maps (boxed: they are larger than the rest).
     Bpf(Box<BpfMaps>),
@@ -178,6 +181,7 @@ impl PersistStore {
             Records::Memory {
                 map: Mutex::new(HashMap::new()),
                 capacity: capacity.max(1) as usize,
+                writes: AtomicU64::new(0),
             },
             true,
         )
@@ -341,7 +345,7 @@ impl PersistStore {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(key)
-                .copied(),
+                .map(|(r, _)| *r),
             Records::Bpf(b) => b
                 .map
                 .lock()
@@ -353,19 +357,23 @@ impl PersistStore {
 
     fn put(&self, key: PersistKey, rec: PersistRecord) {
         match &self.records {
-            Records::Memory { map, capacity } => {
+            Records::Memory {
+                map,
+                capacity,
+                writes,
+            } => {
                 let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
                 if map.len() >= *capacity && !map.contains_key(&key) {
                     // As the LRU map does: the least recently used goes.
                     if let Some(oldest) = map
                         .iter()
-                        .min_by_key(|(_, r)| r.last_used_ns)
+                        .min_by_key(|(_, (r, seq))| (r.last_used_ns, *seq))
                         .map(|(k, _)| *k)
                     {
                         map.remove(&oldest);
                     }
                 }
-                map.insert(key, rec);
+                map.insert(key, (rec, writes.fetch_add(1, Ordering::Relaxed)));
             }
             Records::Bpf(b) => {
                 let map = &b.map;
@@ -430,7 +438,7 @@ impl PersistStore {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .map(|(k, v)| (*k, *v))
+                .map(|(k, (v, _))| (*k, *v))
                 .collect(),
             Records::Bpf(b) => b
                 .map
