@@ -261,6 +261,21 @@ pub fn parse_kxdpgun(text: &str) -> Result<Kxdpgun> {
             .unwrap_or(0.0);
         Ok((n, pps))
     };
+    // libknot's XDP program refused by the kernel: say so, with the
+    // verifier's reason, rather than that the summary is missing.
+    if let Some(why) = text
+        .lines()
+        .find(|l| l.contains("cannot use helper") || l.contains("BPF program load failed"))
+    {
+        let reason = text
+            .lines()
+            .find(|l| l.contains("cannot use helper"))
+            .unwrap_or(why);
+        anyhow::bail!(
+            "kxdpgun could not load its XDP program on this kernel ({}): no kxdpgun figures",
+            reason.trim()
+        );
+    }
     let (sent, sent_qps) = total("total queries:")?;
     let (replies, qps) = total("total replies:")?;
     let mut rcodes = BTreeMap::new();
@@ -378,5 +393,18 @@ duration: 5 s
         assert!((k.qps - 281_174.0).abs() < 1e-9);
         assert_eq!(k.rcodes["NXDOMAIN"], 100_000);
         assert_eq!(k.threads, 1);
+    }
+
+    #[test]
+    fn a_refused_kxdpgun_program_is_named() {
+        let t = "libbpf: prog 'xdp_redirect_dns_func': BPF program load failed: Invalid argument
+29: (85) call bpf_xdp_adjust_meta#54
+program of this type cannot use helper bpf_xdp_adjust_meta#54
+";
+        let e = parse_kxdpgun(t).unwrap_err().to_string();
+        assert!(
+            e.contains("cannot use helper bpf_xdp_adjust_meta#54"),
+            "{e}"
+        );
     }
 }
