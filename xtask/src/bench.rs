@@ -741,7 +741,15 @@ impl Ctx<'_> {
             self.client_for_kxdpgun(net)?;
             // Let the last socket replies drain.
             thread::sleep(Duration::from_millis(200));
-            r.kxdpgun = Some(self.kxdpgun_search(net, &mut srv, &progs, &dir, r)?);
+            match self.kxdpgun_search(net, &mut srv, &progs, &dir, r) {
+                Ok(k) => r.kxdpgun = Some(k),
+                Err(e) => {
+                    srv.proc.check_alive()?;
+                    println!("bench: {}: kxdpgun: {e:#}", r.label);
+                    r.kxdpgun_error = Some(format!("{e:#}"));
+                    self.client_for_sockets(net)?;
+                }
+            }
         }
         if !progs.is_empty() {
             r.xdp_profile = self.xdp_profile(net, &mut srv, &progs, &dir, r)?;

@@ -104,6 +104,9 @@ pub struct SubjectRun {
     pub profile: Option<XdpProfile>,
     /// How the program attached (bounce) / why it failed.
     pub note: Option<String>,
+    /// Why kxdpgun gave no figures; the dnsperf ones still count, and
+    /// the program is timed under dnsperf.
+    pub kxdpgun_error: Option<String>,
     /// Failure.
     pub error: Option<String>,
 }
@@ -261,7 +264,11 @@ impl Ctx<'_> {
         self.ecs_load(net, files, &dir, &target, r)?;
         self.client_for_kxdpgun(net)?;
         thread::sleep(Duration::from_millis(200));
-        self.source_load(net, files, &dir, &target, r)?;
+        if let Err(e) = self.source_load(net, files, &dir, &target, r) {
+            println!("bench: {}: kxdpgun: {e:#}", r.subject.label());
+            r.kxdpgun_error = Some(format!("{e:#}"));
+            self.client_for_sockets(net)?;
+        }
         self.profile(net, files, &dir, &target, r)?;
         target.stop()
     }
@@ -396,7 +403,8 @@ impl Ctx<'_> {
     }
 
     /// The program's run time per packet under kxdpgun at the best step's
-    /// rate, with the kernel's BPF statistics on for that run only.
+    /// rate (under dnsperf with ECS when kxdpgun gave no figures), with
+    /// the kernel's BPF statistics on for that run only.
     fn profile(
         &self,
         net: &Net,
@@ -405,6 +413,29 @@ impl Ctx<'_> {
         t: &Target,
         r: &mut SubjectRun,
     ) -> Result<()> {
+        if r.kxdpgun_error.is_some() {
+            measure::set_bpf_stats(true);
+            let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
+            let result = load::dnsperf_file(
+                net,
+                &files.ecs,
+                true,
+                self.plan.dnsperf_secs,
+                None,
+                &dir.join("dnsperf-profile.txt"),
+            );
+            let cpu = snap.finish();
+            measure::set_bpf_stats(false);
+            let result = result?;
+            r.profile = Some(XdpProfile::new(
+                "dnsperf",
+                0,
+                self.plan.dnsperf_secs as f64,
+                result.qps,
+                &cpu,
+            ));
+            return Ok(());
+        }
         let best = r
             .steps
             .iter()
@@ -624,6 +655,7 @@ impl SubjectRun {
             steps: Vec::new(),
             profile: None,
             note: None,
+            kxdpgun_error: None,
             error: Some(error),
         }
     }
@@ -974,6 +1006,9 @@ fn notes(a: &Aware, s: &mut String) {
     for r in &a.runs {
         if let Some(n) = &r.note {
             let _ = writeln!(s, "\n- {}: {n}", r.subject.label());
+        }
+        if let Some(e) = &r.kxdpgun_error {
+            let _ = writeln!(s, "\n- {}: kxdpgun: {}", r.subject.label(), short(e));
         }
         if let Some(e) = &r.error {
             let _ = writeln!(s, "\n- {}: error: {}", r.subject.label(), short(e));

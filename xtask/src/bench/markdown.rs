@@ -424,6 +424,9 @@ fn correctness(r: &Results, s: &mut String) {
                 f * 100.0
             );
         }
+        if let Some(e) = &sv.kxdpgun_error {
+            let _ = writeln!(s, "- {}: kxdpgun: {}", sv.label, e.replace('\n', " / "));
+        }
         if let Some(e) = &sv.error {
             let _ = writeln!(s, "- {}: error: {}", sv.label, e.replace('\n', " / "));
         }

@@ -140,6 +140,10 @@ pub struct ServerResult {
     pub kxdpgun: Option<Run<Kxdpgun>>,
     /// Every kxdpgun step.
     pub kxdpgun_steps: Vec<Step>,
+    /// Why kxdpgun gave no figures (its own program refused by the
+    /// kernel, say); the dnsperf figures and the program's time, under
+    /// dnsperf then, still count.
+    pub kxdpgun_error: Option<String>,
     /// The run that timed the server's XDP program (XDP servers only).
     pub xdp_profile: Option<XdpProfile>,
     /// The sample asked again during that run (kxdpgun), answers captured.
@@ -260,6 +264,7 @@ impl ServerResult {
             latency: None,
             kxdpgun: None,
             kxdpgun_steps: Vec::new(),
+            kxdpgun_error: None,
             xdp_profile: None,
             under_load: None,
             rounds: Vec::new(),
