@@ -73,8 +73,14 @@ pub fn clients_reload(path: &Path, json: bool) -> Result<()> {
     print_report(&v, json, |r| {
         format!(
             "client data reloaded: {} prefixes, {} groups ({} new, {} gone), {} trie changes, \
-             {} ms\n",
-            r.prefixes, r.groups, r.new_groups, r.stale_groups, r.trie_changes, r.elapsed_ms
+             {} ms{}\n",
+            r.prefixes,
+            r.groups,
+            r.new_groups,
+            r.stale_groups,
+            r.trie_changes,
+            r.elapsed_ms,
+            gslb::api::report::geo_read_text(r.geo_read)
         )
     })
 }

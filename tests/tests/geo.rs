@@ -417,9 +417,10 @@ fn new_geo_database_on_clients_reload_under_load() {
         thread::sleep(Duration::from_millis(500));
         replace(&db, &v2);
         let out = d.ctl(&["clients", "reload"]);
-        f.check(out.success(), || {
-            format!("{what}: gslb clients reload failed:\n{out}")
-        });
+        f.check(
+            out.success() && out.stdout.contains("geo databases read"),
+            || format!("{what}: gslb clients reload of a new database:\n{out}"),
+        );
         eprintln!("{what}: {}", out.stdout.trim());
         thread::sleep(Duration::from_millis(500));
         stop.store(true, Ordering::Relaxed);
@@ -460,6 +461,24 @@ fn new_geo_database_on_clients_reload_under_load() {
         queries += seen.len() as u64;
         queries += check_version(&mut f, what, &net, 2);
 
+        // The file untouched: both reloads keep what they read last.
+        for cmd in [&["clients", "reload"][..], &["reload"][..]] {
+            let out = d.ctl(cmd);
+            f.check(
+                out.success()
+                    && out
+                        .stdout
+                        .contains("geo databases unchanged, not read again"),
+                || {
+                    format!(
+                        "{what}: gslb {} with the database unchanged:\n{out}",
+                        cmd.join(" ")
+                    )
+                },
+            );
+        }
+        queries += check_version(&mut f, &format!("{what}, after reloads"), &net, 2);
+
         // A broken database: refused by both reloads, version 2 serves on.
         replace(&db, &v1[..v1.len() / 2]);
         for cmd in [&["clients", "reload"][..], &["reload"][..]] {
@@ -483,9 +502,10 @@ fn new_geo_database_on_clients_reload_under_load() {
         // `gslb reload` (the config unchanged) reads the database again.
         replace(&db, &v1);
         let out = d.ctl(&["reload"]);
-        f.check(out.success(), || {
-            format!("{what}: gslb reload failed:\n{out}")
-        });
+        f.check(
+            out.success() && out.stdout.contains("geo databases read"),
+            || format!("{what}: gslb reload of a new database:\n{out}"),
+        );
         queries += check_version(&mut f, &format!("{what}, after gslb reload"), &net, 1);
         check_all_in_xdp(&mut f, what, &d, before, queries);
     }

@@ -138,6 +138,11 @@ pub struct ClientsReport {
     pub stale_groups: usize,
     /// Trie entries written or deleted (0 without XDP).
     pub trie_changes: usize,
+    /// Whether the geo databases were read again: `None` without
+    /// `[geoip]`, `false` when their files had not changed since the
+    /// last read, which served again.
+    #[serde(default)]
+    pub geo_read: Option<bool>,
     /// How long the reload took, ms.
     pub elapsed_ms: u64,
 }
@@ -179,6 +184,10 @@ pub struct ReloadReport {
     pub map_changes: usize,
     /// `CLIENT_GROUPS` trie entries written or removed.
     pub trie_changes: usize,
+    /// Whether the geo databases were read again (as in
+    /// [`ClientsReport::geo_read`]).
+    #[serde(default)]
+    pub geo_read: Option<bool>,
     /// The new config's warnings (`FILE:LINE:COL: ...`).
     pub warnings: Vec<String>,
     /// From the request to the switch done, ms.

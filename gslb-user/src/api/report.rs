@@ -173,10 +173,22 @@ pub fn reload_text(r: &super::protocol::ReloadReport) -> String {
     }
     let _ = writeln!(
         out,
-        "  {} map entries and {} client prefixes written or removed in {} ms",
-        r.map_changes, r.trie_changes, r.elapsed_ms
+        "  {} map entries and {} client prefixes written or removed in {} ms{}",
+        r.map_changes,
+        r.trie_changes,
+        r.elapsed_ms,
+        geo_read_text(r.geo_read)
     );
     out
+}
+
+/// What a reload did with the geo databases, for the reports' text.
+pub fn geo_read_text(read: Option<bool>) -> &'static str {
+    match read {
+        None => "",
+        Some(true) => "; geo databases read",
+        Some(false) => "; geo databases unchanged, not read again",
+    }
 }
 
 /// A pool's method chain, without the trailing `none`s.

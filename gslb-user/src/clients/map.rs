@@ -2,9 +2,12 @@
 //! built from the config's topology rules, regions and geo databases.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     net::IpAddr,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
     sync::Arc,
+    time::SystemTime,
 };
 
 use gslb_common::maps::{ClientGroup, ClientPrefix};
@@ -100,7 +103,74 @@ pub struct ClientMap {
     registry: Registry<Profile, GroupId>,
     topology: Topology,
     geo: Option<Arc<GeoDbs>>,
+    /// What the geo databases gave this build, for the next one.
+    geo_sources: Option<Arc<GeoSources>>,
 }
+
+/// A database file as last read: a rebuild reads it again only when
+/// one of these changed (a new file renamed over it, or one written in
+/// place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FileId {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileId {
+    /// Taken before the file is read, so that what was read is at least
+    /// as new as the identity kept for it. `None` when there is no file
+    /// (the open then says why).
+    fn of(path: &Path) -> Option<FileId> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileId {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+}
+
+/// The geo databases' part of a build: the opened databases, and the
+/// networks they gave with what the rules asked of them. Reading every
+/// network of a City database of the world takes seconds; a rebuild on
+/// the same files (`gslb reload` of an unrelated change, say) asking the
+/// same questions takes these instead.
+struct GeoSources {
+    /// The files (City, then ASN).
+    files: Vec<FileId>,
+    /// The questions: countries, continents and ASNs the rules name, and
+    /// whether locations count (geo_proximity).
+    asked: (BTreeSet<String>, BTreeSet<String>, BTreeSet<u32>, bool),
+    dbs: Arc<GeoDbs>,
+    sources: Sources,
+    cities: Vec<GeoData>,
+}
+
+impl std::fmt::Debug for GeoSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoSources")
+            .field("files", &self.files)
+            .field("sources", &self.sources.len())
+            .field("cities", &self.cities.len())
+            .finish()
+    }
+}
+
+/// The identities of `[geoip]`'s files, `None` if one cannot be read.
+fn geo_files(cfg: &crate::config::GeoipConfig) -> Option<Vec<FileId>> {
+    std::iter::once(&cfg.database)
+        .chain(cfg.asn_database.as_ref())
+        .map(|p| FileId::of(p))
+        .collect()
+}
+
+/// Prefixes with their meaning, the sweep's input.
+type Sources = Vec<(IpNet, Label)>;
 
 /// A source prefix's meaning in the sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -142,18 +212,34 @@ impl ClientMap {
     /// profiles that still exist (answer sets keyed by group stay valid).
     pub fn rebuild(cfg: &Config, previous: &ClientMap) -> Result<ClientMap, ClientsError> {
         let topology = Topology::new(cfg);
-        let geo = cfg
-            .geoip
+        // The same database files, unchanged, as the previous build's:
+        // its opened databases (and maybe its networks) serve again.
+        let files = cfg.geoip.as_ref().and_then(geo_files);
+        let kept = previous
+            .geo_sources
             .as_ref()
-            .map(GeoDbs::open)
-            .transpose()?
-            .map(Arc::new);
+            .filter(|g| files.as_ref() == Some(&g.files));
+        let geo = match (&cfg.geoip, kept) {
+            (None, _) => None,
+            (Some(_), Some(k)) => Some(Arc::clone(&k.dbs)),
+            (Some(g), None) => Some(Arc::new(GeoDbs::open(g)?)),
+        };
         let mut registry = previous.registry.clone();
         if cfg.topology.is_empty() && !topology.geo_proximity {
             registry.assign([&Profile::default()])?;
             let mut map = ClientMap::empty();
             map.registry = registry;
             map.topology = topology;
+            map.geo_sources = match (&geo, files) {
+                (Some(dbs), Some(files)) => Some(Arc::new(GeoSources {
+                    files,
+                    asked: Default::default(),
+                    dbs: Arc::clone(dbs),
+                    sources: Vec::new(),
+                    cities: Vec::new(),
+                })),
+                _ => None,
+            };
             map.geo = geo;
             return Ok(map);
         }
@@ -192,47 +278,32 @@ impl ClientMap {
                 })?;
             sources.extend(prefixes.into_iter().map(|p| (p, Label::Region(i as u32))));
         }
-        let mut cities: Vec<GeoData> = Vec::new();
-        if let Some(geo) = &geo {
-            let mut interned: HashMap<CityKey, u32> = HashMap::new();
-            let want_location = topology.geo_proximity;
-            geo.city_networks(|net, data| {
-                let country = data.country.clone().filter(|c| countries.contains(c));
-                let continent = data.continent.clone().filter(|c| continents.contains(c));
-                let location = data
-                    .location
-                    .filter(|_| want_location)
-                    .map(|(a, b)| (a.to_bits(), b.to_bits()));
-                if country.is_none() && continent.is_none() && location.is_none() {
-                    return;
-                }
-                let key = CityKey {
-                    country,
-                    continent,
-                    location,
-                };
-                let next = interned.len() as u32;
-                let id = *interned.entry(key.clone()).or_insert_with(|| {
-                    cities.push(GeoData {
-                        country: key.country.clone(),
-                        continent: key.continent.clone(),
-                        asn: None,
-                        location: key
-                            .location
-                            .map(|(a, b)| (f64::from_bits(a), f64::from_bits(b))),
-                    });
-                    next
-                });
-                sources.push((net, Label::City(id)));
-            })?;
-            if !asns.is_empty() {
-                geo.asn_networks(|net, asn| {
-                    if asns.contains(&asn) {
-                        sources.push((net, Label::Asn(asn)));
-                    }
-                })?;
+        let asked = (
+            countries.iter().cloned().collect::<BTreeSet<String>>(),
+            continents.iter().cloned().collect::<BTreeSet<String>>(),
+            asns.iter().copied().collect::<BTreeSet<u32>>(),
+            topology.geo_proximity,
+        );
+        let (geo_part, cities, geo_sources) = match (&geo, kept) {
+            (Some(_), Some(k)) if k.asked == asked => {
+                (k.sources.clone(), k.cities.clone(), Some(Arc::clone(k)))
             }
-        }
+            (Some(geo), _) => {
+                let (part, cities) = geo_networks(geo, &countries, &continents, &asns, &topology)?;
+                let kept = files.map(|files| {
+                    Arc::new(GeoSources {
+                        files,
+                        asked,
+                        dbs: Arc::clone(geo),
+                        sources: part.clone(),
+                        cities: cities.clone(),
+                    })
+                });
+                (part, cities, kept)
+            }
+            (None, _) => (Vec::new(), Vec::new(), None),
+        };
+        sources.extend(geo_part);
         // Labels → local profile index; equal profiles share one.
         let mut profiles: Vec<Profile> = vec![Profile::default()];
         let mut by_profile: HashMap<Profile, u32> = HashMap::from([(Profile::default(), 0)]);
@@ -297,7 +368,16 @@ impl ClientMap {
             registry,
             topology,
             geo,
+            geo_sources,
         })
+    }
+
+    /// Whether building this map read the geo databases: `None` without
+    /// them, `false` when `previous`'s opened databases served again (the
+    /// files unchanged since it read them).
+    pub fn geo_read_since(&self, previous: &ClientMap) -> Option<bool> {
+        let dbs = self.geo.as_ref()?;
+        Some(!previous.geo.as_ref().is_some_and(|p| Arc::ptr_eq(p, dbs)))
     }
 
     /// This partition with the groups of both maps: while the answer sets
@@ -445,4 +525,57 @@ impl ClientMap {
             }),
         }
     }
+}
+
+/// The networks of the geo databases that some rule or method asks
+/// about, labelled: City data (interned: `cities[id]`) and ASNs.
+fn geo_networks(
+    geo: &GeoDbs,
+    countries: &HashSet<String>,
+    continents: &HashSet<String>,
+    asns: &HashSet<u32>,
+    topology: &Topology,
+) -> Result<(Sources, Vec<GeoData>), ClientsError> {
+    let mut sources = Vec::new();
+    let mut cities: Vec<GeoData> = Vec::new();
+
+    let mut interned: HashMap<CityKey, u32> = HashMap::new();
+    let want_location = topology.geo_proximity;
+    geo.city_networks(|net, data| {
+        let country = data.country.clone().filter(|c| countries.contains(c));
+        let continent = data.continent.clone().filter(|c| continents.contains(c));
+        let location = data
+            .location
+            .filter(|_| want_location)
+            .map(|(a, b)| (a.to_bits(), b.to_bits()));
+        if country.is_none() && continent.is_none() && location.is_none() {
+            return;
+        }
+        let key = CityKey {
+            country,
+            continent,
+            location,
+        };
+        let next = interned.len() as u32;
+        let id = *interned.entry(key.clone()).or_insert_with(|| {
+            cities.push(GeoData {
+                country: key.country.clone(),
+                continent: key.continent.clone(),
+                asn: None,
+                location: key
+                    .location
+                    .map(|(a, b)| (f64::from_bits(a), f64::from_bits(b))),
+            });
+            next
+        });
+        sources.push((net, Label::City(id)));
+    })?;
+    if !asns.is_empty() {
+        geo.asn_networks(|net, asn| {
+            if asns.contains(&asn) {
+                sources.push((net, Label::Asn(asn)));
+            }
+        })?;
+    }
+    Ok((sources, cities))
 }

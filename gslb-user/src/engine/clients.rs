@@ -71,6 +71,7 @@ impl Engine {
             new_groups,
             stale_groups: stale.len(),
             trie_changes,
+            geo_read: new.geo_read_since(&old),
             elapsed_ms: started.elapsed().as_millis() as u64,
         };
         if new_groups > 0 && self.maps.is_some() {

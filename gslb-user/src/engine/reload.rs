@@ -322,6 +322,7 @@ impl Engine {
         let old = self.state.load_full();
         let clients = ClientMap::rebuild(&cfg, &old.clients)
             .map_err(|e| format!("{origin}: client groups: {e}"))?;
+        let geo_read = clients.geo_read_since(&old.clients);
         // Zones keep their positions (the zone ids of the maps' negative
         // answers) where they can.
         let reordered = zone_order(&cfg, &old).map(|order| {
@@ -339,6 +340,7 @@ impl Engine {
             names: changes(&self.cfg.gslb, &cfg.gslb, |g| g.name.to_string()),
             zones: changes(&self.cfg.zones, &cfg.zones, |z| z.name.to_string()),
             warnings: warnings.iter().map(ToString::to_string).collect(),
+            geo_read,
             ..ReloadReport::default()
         };
         let old_cfg = Arc::clone(&self.cfg);
