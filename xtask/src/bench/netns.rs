@@ -346,14 +346,18 @@ impl Proc {
     }
 
     /// The log's first `Error:` line (what a Rust or most C daemons print
-    /// when they give up), then its last `n` lines.
+    /// when they give up), or the verifier's reason when the kernel
+    /// refused an XDP program (Knot's), then its last `n` lines.
     pub fn log_tail(&self, n: usize) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(n)..].join("\n");
-        match lines.iter().find(|l| {
-            let l = l.trim_start();
-            l.starts_with("Error:") || l.starts_with("error:") || l.contains("fatal")
+        let refused = lines.iter().find(|l| l.contains("cannot use helper"));
+        match refused.or_else(|| {
+            lines.iter().find(|l| {
+                let l = l.trim_start();
+                l.starts_with("Error:") || l.starts_with("error:") || l.contains("fatal")
+            })
         }) {
             Some(err) => format!("{}\n{tail}", err.trim()),
             None => tail,
