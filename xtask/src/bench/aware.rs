@@ -34,6 +34,7 @@ use super::{
     netns::{Net, Proc, SERVER_V4},
     report::{Run, Step, XdpProfile},
     servers::{self, Kind},
+    underload::UnderLoad,
     Ctx, GOOD_LOSS,
 };
 use data::{EcsQuery, Files};
@@ -119,43 +120,10 @@ pub struct Phase {
     pub reloads: u32,
     /// Slowest reload command, ms (from the command to its reply).
     pub max_reload_ms: u64,
-    /// The load meanwhile (ECS queries).
-    pub dnsperf: Option<Dnsperf>,
-    /// Answers checked one by one meanwhile.
-    pub checked: u32,
-    /// Of which neither the old nor the new data's answer.
-    pub wrong: u32,
-    /// Of which unanswered.
-    pub unanswered: u32,
-    /// First wrong answers.
-    pub examples: Vec<String>,
-    /// Share of dnsperf's answers written by the XDP program.
-    pub xdp_share: Option<f64>,
-    /// Packets the veth pair dropped: at the server's ingress, at the
-    /// client's (see `report::drops`).
-    pub veth_drops: (u64, u64),
-}
-
-impl Phase {
-    /// Queries dnsperf sent and got no answer to.
-    pub fn lost(&self) -> u64 {
-        self.dnsperf
-            .as_ref()
-            .map_or(0, |d| d.sent.saturating_sub(d.completed))
-    }
-
-    /// Lost queries not accounted for by veth's drops (as the answer
-    /// updates run counts them): lost by the server. On this 2-CPU
-    /// machine a veth ring fills when both CPUs are busy for a moment.
-    pub fn lost_by_server(&self) -> u64 {
-        self.lost()
-            .saturating_sub(self.veth_drops.0 + self.veth_drops.1)
-    }
-
-    /// Queries dnsperf sent.
-    pub fn sent(&self) -> u64 {
-        self.dnsperf.as_ref().map_or(0, |d| d.sent)
-    }
+    /// The load meanwhile (ECS queries) and the answers checked one by
+    /// one (wrong: neither the old nor the new data's answer).
+    #[serde(flatten)]
+    pub load: UnderLoad,
 }
 
 /// The reload under load: the same load without reloads first (what the
@@ -413,29 +381,7 @@ impl Ctx<'_> {
         t: &Target,
         r: &mut SubjectRun,
     ) -> Result<()> {
-        if r.kxdpgun_error.is_some() {
-            measure::set_bpf_stats(true);
-            let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
-            let result = load::dnsperf_file(
-                net,
-                &files.ecs,
-                true,
-                self.plan.dnsperf_secs,
-                None,
-                &dir.join("dnsperf-profile.txt"),
-            );
-            let cpu = snap.finish();
-            measure::set_bpf_stats(false);
-            let result = result?;
-            r.profile = Some(XdpProfile::new(
-                "dnsperf",
-                0,
-                self.plan.dnsperf_secs as f64,
-                result.qps,
-                &cpu,
-            ));
-            return Ok(());
-        }
+        let dnsperf = r.kxdpgun_error.is_some();
         let best = r
             .steps
             .iter()
@@ -443,24 +389,35 @@ impl Ctx<'_> {
             .map_or(self.opts.kxdpgun_qps, |st| st.offered);
         measure::set_bpf_stats(true);
         let snap = Snapshot::start(t.pids.clone(), net, &t.progs);
-        let result = load::kxdpgun_from(
-            net,
-            &files.queries,
-            self.plan.kxdpgun_secs,
-            best,
-            Some(data::SOURCE_RANGE),
-            &dir.join("kxdpgun-profile.txt"),
-        );
+        let qps = if dnsperf {
+            load::dnsperf_file(
+                net,
+                &files.ecs,
+                true,
+                self.plan.dnsperf_secs,
+                None,
+                &dir.join("dnsperf-profile.txt"),
+            )
+            .map(|d| d.qps)
+        } else {
+            load::kxdpgun_from(
+                net,
+                &files.queries,
+                self.plan.kxdpgun_secs,
+                best,
+                Some(data::SOURCE_RANGE),
+                &dir.join("kxdpgun-profile.txt"),
+            )
+            .map(|k| k.qps)
+        };
         let cpu = snap.finish();
         measure::set_bpf_stats(false);
-        let result = result?;
-        r.profile = Some(XdpProfile::new(
-            "kxdpgun",
-            best,
-            self.plan.kxdpgun_secs,
-            result.qps,
-            &cpu,
-        ));
+        let qps = qps?;
+        r.profile = Some(if dnsperf {
+            XdpProfile::new("dnsperf", 0, self.plan.dnsperf_secs as f64, qps, &cpu)
+        } else {
+            XdpProfile::new("kxdpgun", best, self.plan.kxdpgun_secs, qps, &cpu)
+        });
         Ok(())
     }
 
@@ -602,11 +559,8 @@ impl Ctx<'_> {
             (result.and(d), c)
         });
         let cpu = snap.finish();
-        (ph.checked, ph.wrong, ph.unanswered, ph.examples) = checks;
-        ph.veth_drops = super::report::drops(&cpu);
         let d = result?;
-        ph.xdp_share = share(before, self.xdp_count(t), d.completed);
-        ph.dnsperf = Some(d);
+        ph.load.finish(&cpu, checks, d, (before, self.xdp_count(t)));
         Ok(ph)
     }
 }
@@ -700,9 +654,9 @@ fn kdig(net: &Net, q: &EcsQuery) -> String {
 /// kdig asks single ECS queries until `deadline` (at most 2,000): how
 /// many, how many answered neither data version's answer, how many got
 /// none, the first wrong ones.
-fn check_until(net: &Net, names: usize, deadline: Instant) -> (u32, u32, u32, Vec<String>) {
+fn check_until(net: &Net, names: usize, deadline: Instant) -> (u64, u64, u64, Vec<String>) {
     let mut rng = Rng(0xc0ff_ee00_0000_0001);
-    let mut c = (0u32, 0u32, 0u32, Vec::new());
+    let mut c = (0u64, 0u64, 0u64, Vec::new());
     while Instant::now() < deadline && c.0 < 2_000 {
         let q = EcsQuery::random(&mut rng, names);
         let got = kdig(net, &q);
@@ -911,16 +865,16 @@ fn reload_target(
                 "{} reloads; {} of {} kdig answers wrong, {} unanswered; dnsperf: {} of {} lost, \
                  {} by the server, {} dropped by veth ({} lost without reloads)",
                 p.reloads,
-                p.wrong,
-                p.checked,
-                p.unanswered,
-                p.lost(),
-                p.sent(),
-                p.lost_by_server(),
-                p.veth_drops.0 + p.veth_drops.1,
-                baseline.map_or("?".into(), |b| b.lost().to_string())
+                p.load.wrong,
+                p.load.checked,
+                p.load.unanswered,
+                p.load.lost(),
+                p.load.sent(),
+                p.load.lost_by_server(),
+                p.load.veth_drops.0 + p.load.veth_drops.1,
+                baseline.map_or("?".into(), |b| b.load.lost().to_string())
             ),
-            if p.wrong == 0 && p.lost_by_server() == 0 {
+            if p.load.wrong == 0 && p.load.lost_by_server() == 0 {
                 "met"
             } else {
                 "missed"
@@ -1106,22 +1060,22 @@ fn reload_md(r: &Reload, s: &mut String) {
                 "| {name} | {} ({} ms) | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
                 p.reloads,
                 p.max_reload_ms,
-                p.checked,
-                p.wrong,
-                p.unanswered,
-                p.sent(),
-                p.lost(),
-                p.lost_by_server(),
-                pct(p.xdp_share),
-                p.veth_drops.0,
-                p.veth_drops.1
+                p.load.checked,
+                p.load.wrong,
+                p.load.unanswered,
+                p.load.sent(),
+                p.load.lost(),
+                p.load.lost_by_server(),
+                pct(p.load.xdp_share),
+                p.load.veth_drops.0,
+                p.load.veth_drops.1
             );
         }
     }
-    for e in r.run.iter().flat_map(|p| &p.examples) {
+    for e in r.run.iter().flat_map(|p| &p.load.examples) {
         let _ = writeln!(s, "- wrong: {e}");
     }
-    for e in r.geo.iter().flat_map(|p| &p.examples) {
+    for e in r.geo.iter().flat_map(|p| &p.load.examples) {
         let _ = writeln!(s, "- wrong (geo database): {e}");
     }
     if let Some(e) = &r.error {

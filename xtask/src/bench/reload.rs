@@ -18,15 +18,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::{
-    load,
-    measure::Snapshot,
     netns::{Net, Proc, SERVER_V4},
     servers,
-    underload::UnderLoad,
+    underload::{median_max, Load, UnderLoad},
     Ctx,
 };
 
@@ -239,61 +237,34 @@ impl Ctx<'_> {
         p.wait_log("gslb ready", self.plan.start_timeout)?;
         let control = dir.join("control.sock");
         let pids = super::netns::descendants(p.pid());
-        let before = super::xdp_answered(self.gslb, &pin);
-        net.napi_realtime(true)?;
-        let snap = Snapshot::start(pids, net, &[]);
-        // Long enough for every reload, spaced 100 ms apart.
-        let secs = 3 + u64::from(RELOADS) / 8;
-        let stop = AtomicBool::new(false);
+        let load = Load {
+            queries: &queries,
+            dir: &dir,
+            qps: QPS,
+            // Long enough for every reload, spaced 100 ms apart.
+            secs: 3 + u64::from(RELOADS) / 8,
+            warmup: Duration::from_millis(500),
+        };
         let mut times = Vec::new();
-        let (load, checks, result) = thread::scope(|scope| {
-            let load = scope.spawn(|| {
-                load::dnsperf_file(
-                    net,
-                    &queries,
-                    false,
-                    secs,
-                    Some(QPS),
-                    &dir.join("dnsperf.txt"),
-                )
-            });
-            let checker = scope.spawn(|| check(net, &stop));
-            thread::sleep(Duration::from_millis(500));
-            let mut result = Ok(());
+        let result = self.under_load(net, pids, &pin, &load, &mut out.load, || {
             for n in 0..RELOADS {
                 let began = Instant::now();
-                let done = std::fs::write(&file, &configs[(n as usize + 1) % 2])
-                    .context("writing the config")
-                    .and_then(|()| {
-                        reload_cmd(
-                            Command::new(self.gslb)
-                                .args(["reload", "--control"])
-                                .arg(&control),
-                        )
-                    });
-                if let Err(e) = done {
-                    result = Err(e);
-                    break;
-                }
+                std::fs::write(&file, &configs[(n as usize + 1) % 2])
+                    .context("writing the config")?;
+                crate::cmd::output(
+                    Command::new(self.gslb)
+                        .args(["reload", "--control"])
+                        .arg(&control),
+                )?;
                 times.push(began.elapsed().as_secs_f64() * 1000.0);
                 thread::sleep(Duration::from_millis(100).saturating_sub(began.elapsed()));
             }
-            let load = load.join().expect("dnsperf thread");
-            stop.store(true, Ordering::Relaxed);
-            let checks = checker.join().expect("checker thread");
-            (load, checks, result)
+            Ok(())
         });
-        let cpu = snap.finish();
-        let restored = net.napi_realtime(false);
         p.check_alive()?;
-        let after = super::xdp_answered(self.gslb, &pin);
         p.stop(Duration::from_secs(10));
-        restored?;
         out.reloads = times.len() as u32;
-        times.sort_by(f64::total_cmp);
-        out.median_ms = times.get(times.len() / 2).copied().unwrap_or(0.0);
-        out.max_ms = times.last().copied().unwrap_or(0.0);
-        out.load.finish(&cpu, checks?, load?, (before, after));
+        (out.median_ms, out.max_ms) = median_max(&mut times);
         result
     }
 }
@@ -308,20 +279,6 @@ pub(super) fn write_queries(dir: &std::path::Path) -> Result<std::path::PathBuf>
     let queries = dir.join("queries.txt");
     std::fs::write(&queries, names)?;
     Ok(queries)
-}
-
-/// Runs `gslb reload`; fails with its output unless it exits 0.
-fn reload_cmd(c: &mut Command) -> Result<()> {
-    let o = c.output().context("starting gslb reload")?;
-    if !o.status.success() {
-        bail!(
-            "`{}` failed: {}{}",
-            crate::cmd::display(c),
-            String::from_utf8_lossy(&o.stdout).trim(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 /// The target line: (what, measured, verdict).

@@ -15,7 +15,6 @@ use std::{
     fmt::Write as _,
     path::Path,
     process::Command,
-    sync::atomic::{AtomicBool, Ordering},
     thread,
     time::{Duration, Instant},
 };
@@ -24,11 +23,9 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{
-    load,
-    measure::Snapshot,
     netns::{Net, Proc},
     reload, servers,
-    underload::UnderLoad,
+    underload::{median_max, Load, UnderLoad},
     Ctx,
 };
 
@@ -94,63 +91,33 @@ impl Ctx<'_> {
         };
         let mut p = start(0)?;
         let pids = super::netns::descendants(p.pid());
-        let before = super::xdp_answered(self.gslb, pin);
-        net.napi_realtime(true)?;
-        let snap = Snapshot::start(pids, net, &[]);
-        // Long enough for every restart: a start of the release build
-        // takes about a second, more on a busy machine.
-        let secs = 5 + u64::from(RESTARTS) * 6;
-        let stop = AtomicBool::new(false);
+        let load = Load {
+            queries: &queries,
+            dir: &dir,
+            qps: QPS,
+            // Long enough for every restart: a start of the release build
+            // takes about a second, more on a busy machine.
+            secs: 5 + u64::from(RESTARTS) * 6,
+            warmup: Duration::from_secs(1),
+        };
         let mut gaps = Vec::new();
-        let (load, checks, result) = thread::scope(|scope| {
-            let load = scope.spawn(|| {
-                load::dnsperf_file(
-                    net,
-                    &queries,
-                    false,
-                    secs,
-                    Some(QPS),
-                    &dir.join("dnsperf.txt"),
-                )
-            });
-            let checker = scope.spawn(|| reload::check(net, &stop));
-            thread::sleep(Duration::from_secs(1));
-            let mut result = Ok(());
+        let (mut graceful, mut killed, mut adopted) = (0, 0, 0);
+        let result = self.under_load(net, pids, pin, &load, &mut out.load, || {
             for n in 1..=RESTARTS {
                 let kill = n > RESTARTS / 2;
                 let t = Instant::now();
-                match restart_one(&mut p, kill, || start(n)) {
-                    Ok((daemon, adopted)) => {
-                        p = daemon;
-                        gaps.push(t.elapsed().as_secs_f64() * 1000.0);
-                        out.adopted += u32::from(adopted);
-                        *(if kill {
-                            &mut out.killed
-                        } else {
-                            &mut out.graceful
-                        }) += 1;
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
+                let (daemon, took) = restart_one(&mut p, kill, || start(n))?;
+                p = daemon;
+                gaps.push(t.elapsed().as_secs_f64() * 1000.0);
+                adopted += u32::from(took);
+                *(if kill { &mut killed } else { &mut graceful }) += 1;
                 thread::sleep(SETTLE);
             }
-            let load = load.join().expect("dnsperf thread");
-            stop.store(true, Ordering::Relaxed);
-            let checks = checker.join().expect("checker thread");
-            (load, checks, result)
+            Ok(())
         });
-        let cpu = snap.finish();
-        let restored = net.napi_realtime(false);
-        let after = super::xdp_answered(self.gslb, pin);
         p.stop(Duration::from_secs(10));
-        restored?;
-        gaps.sort_by(f64::total_cmp);
-        out.median_gap_ms = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
-        out.max_gap_ms = gaps.last().copied().unwrap_or(0.0);
-        out.load.finish(&cpu, checks?, load?, (before, after));
+        (out.graceful, out.killed, out.adopted) = (graceful, killed, adopted);
+        (out.median_gap_ms, out.max_gap_ms) = median_max(&mut gaps);
         result?;
         if out.adopted != out.graceful + out.killed {
             bail!(

@@ -1,13 +1,97 @@
 //! What the parts that change the daemon under load (config reloads,
-//! restarts) measure alike: dnsperf's bounded load, the counting checker
-//! (`reload::check`), the XDP program's share of the answers and veth's
-//! drops, and how they turn into a verdict and rows of results.md.
+//! restarts) run and measure alike: dnsperf's bounded load and the
+//! counting checker (`reload::check`) around the changes, the XDP
+//! program's share of the answers and veth's drops, and how they turn
+//! into a verdict and rows of results.md.
 
-use std::fmt::Write as _;
+use std::{
+    fmt::Write as _,
+    path::Path,
+    sync::atomic::{AtomicBool, Ordering},
+    thread,
+    time::Duration,
+};
 
+use anyhow::Result;
 use serde::Serialize;
 
-use super::{load::Dnsperf, measure::CpuUse};
+use super::{
+    load::{self, Dnsperf},
+    measure::{CpuUse, Snapshot},
+    netns::Net,
+    reload, Ctx,
+};
+
+/// The bounded load of a run: dnsperf's query file and rate, how long it
+/// sends, how long it runs before the changes start, and where its
+/// output goes.
+pub struct Load<'a> {
+    /// dnsperf's query file.
+    pub queries: &'a Path,
+    /// Where `dnsperf.txt` goes.
+    pub dir: &'a Path,
+    /// Offered rate, queries/s.
+    pub qps: u64,
+    /// How long dnsperf sends, s.
+    pub secs: u64,
+    /// Load before the first change.
+    pub warmup: Duration,
+}
+
+impl Ctx<'_> {
+    /// Runs `changes` under `load` while the checker asks, with both
+    /// veth ends receiving in real-time NAPI threads; the figures (CPU
+    /// over the processes `pids`, the XDP answer counter pinned in `pin`
+    /// before and after) go into `out`. Returns what `changes` returned.
+    pub(super) fn under_load(
+        &self,
+        net: &Net,
+        pids: Vec<u32>,
+        pin: &Path,
+        load: &Load<'_>,
+        out: &mut UnderLoad,
+        changes: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let before = super::xdp_answered(self.gslb, pin);
+        net.napi_realtime(true)?;
+        let snap = Snapshot::start(pids, net, &[]);
+        let stop = AtomicBool::new(false);
+        let (sent, checks, result) = thread::scope(|scope| {
+            let sent = scope.spawn(|| {
+                load::dnsperf_file(
+                    net,
+                    load.queries,
+                    false,
+                    load.secs,
+                    Some(load.qps),
+                    &load.dir.join("dnsperf.txt"),
+                )
+            });
+            let checker = scope.spawn(|| reload::check(net, &stop));
+            thread::sleep(load.warmup);
+            let result = changes();
+            let sent = sent.join().expect("dnsperf thread");
+            stop.store(true, Ordering::Relaxed);
+            let checks = checker.join().expect("checker thread");
+            (sent, checks, result)
+        });
+        let cpu = snap.finish();
+        let restored = net.napi_realtime(false);
+        let after = super::xdp_answered(self.gslb, pin);
+        restored?;
+        out.finish(&cpu, checks?, sent?, (before, after));
+        result
+    }
+}
+
+/// The median and the largest of `times` (0 when empty); sorts them.
+pub fn median_max(times: &mut [f64]) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    (
+        times.get(times.len() / 2).copied().unwrap_or(0.0),
+        times.last().copied().unwrap_or(0.0),
+    )
+}
 
 /// The load's and the checker's figures.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -53,6 +137,11 @@ impl UnderLoad {
         self.dnsperf = Some(d);
     }
 
+    /// Queries dnsperf sent.
+    pub fn sent(&self) -> u64 {
+        self.dnsperf.as_ref().map_or(0, |d| d.sent)
+    }
+
     /// dnsperf's queries without an answer.
     pub fn lost(&self) -> u64 {
         self.dnsperf
@@ -73,7 +162,7 @@ impl UnderLoad {
 
     /// The target line's figures.
     pub fn measured(&self) -> String {
-        let sent = self.dnsperf.as_ref().map_or(0, |d| d.sent);
+        let sent = self.sent();
         format!(
             "dnsperf: {} of {sent} lost, {} by the server; checker: {} wrong of {}, {} unanswered",
             self.lost(),
@@ -90,7 +179,7 @@ impl UnderLoad {
         if let Some(e) = &self.error {
             let _ = writeln!(s, "Failed: {e}\n");
         }
-        let sent = self.dnsperf.as_ref().map_or(0, |d| d.sent);
+        let sent = self.sent();
         let _ = writeln!(s, "| figure | value |\n|---|---|");
         let rows = [
             ("dnsperf queries sent", sent.to_string()),
