@@ -67,27 +67,16 @@ fn databases() -> (PathBuf, PathBuf) {
     (city_db, asn_db)
 }
 
-/// Servers d1 (a datacenter at the south pole: never nearest, first in
-/// pool order), a1 (ams), n1 (nyc), s1 (sgp); `near` by geo_proximity,
-/// `cc` by country/continent/asn topology rules, both falling back to
-/// global availability. `nyc_bias` is nyc's bias.
-fn config(city_db: &Path, asn_db: &Path, nyc_bias: i32) -> String {
-    let mut c = String::from(ZONE);
-    c.push_str(&format!(
-        "\n[geoip]\ndatabase = \"{}\"\nasn_database = \"{}\"\n",
-        city_db.display(),
-        asn_db.display()
-    ));
-    c.push_str(&datacenter("pole", ""));
-    c.push_str(&datacenter("ams", ""));
-    c.push_str(&datacenter("nyc", &format!("bias = {nyc_bias}\n")));
-    c.push_str(&datacenters(&["sgp"]));
-    c.push_str(&vservers(&[
+/// Servers d1 (datacenter `pole`), a1 (`ams`), n1 (`nyc`), s1 (`sgp`);
+/// the pools `near` (geo_proximity) and `cc` (topology rules), both then
+/// global availability, each with its gslb name.
+fn servers_and_pools() -> String {
+    let mut c = vservers(&[
         ("d1", "pole", "198.18.70.1"),
         ("a1", "ams", "198.18.70.2"),
         ("n1", "nyc", "198.18.70.3"),
         ("s1", "sgp", "198.18.70.4"),
-    ]));
+    ]);
     c.push_str(
         r#"
 [[pool]]
@@ -113,6 +102,25 @@ ttl = 30
 pools = ["cc"]
 "#,
     );
+    c
+}
+
+/// Servers d1 (a datacenter at the south pole: never nearest, first in
+/// pool order), a1 (ams), n1 (nyc), s1 (sgp); `near` by geo_proximity,
+/// `cc` by country/continent/asn topology rules, both falling back to
+/// global availability. `nyc_bias` is nyc's bias.
+fn config(city_db: &Path, asn_db: &Path, nyc_bias: i32) -> String {
+    let mut c = String::from(ZONE);
+    c.push_str(&format!(
+        "\n[geoip]\ndatabase = \"{}\"\nasn_database = \"{}\"\n",
+        city_db.display(),
+        asn_db.display()
+    ));
+    c.push_str(&datacenter("pole", ""));
+    c.push_str(&datacenter("ams", ""));
+    c.push_str(&datacenter("nyc", &format!("bias = {nyc_bias}\n")));
+    c.push_str(&datacenters(&["sgp"]));
+    c.push_str(&servers_and_pools());
     c.push_str(&topology("country:ID", "datacenter:ams", 100));
     c.push_str(&topology("continent:NA", "datacenter:sgp", 100));
     c.push_str(&topology("continent:EU", "datacenter:sgp", 100));
@@ -245,37 +253,7 @@ fn reload_config(db: &Path) -> String {
     let mut c = String::from(ZONE);
     c.push_str(&format!("\n[geoip]\ndatabase = \"{}\"\n", db.display()));
     c.push_str(&datacenters(&["pole", "ams", "nyc", "sgp"]));
-    c.push_str(&vservers(&[
-        ("d1", "pole", "198.18.70.1"),
-        ("a1", "ams", "198.18.70.2"),
-        ("n1", "nyc", "198.18.70.3"),
-        ("s1", "sgp", "198.18.70.4"),
-    ]));
-    c.push_str(
-        r#"
-[[pool]]
-name = "near"
-members = ["d1", "a1", "n1", "s1"]
-preferred = "geo_proximity"
-alternate = "global_availability"
-
-[[pool]]
-name = "cc"
-members = ["d1", "a1", "n1", "s1"]
-preferred = "topology"
-alternate = "global_availability"
-
-[[gslb]]
-name = "near.example.test"
-ttl = 30
-pools = ["near"]
-
-[[gslb]]
-name = "cc.example.test"
-ttl = 30
-pools = ["cc"]
-"#,
-    );
+    c.push_str(&servers_and_pools());
     c.push_str(&topology("country:FR", "datacenter:nyc", 100));
     c.push_str(&topology("country:US", "datacenter:sgp", 100));
     c.push_str(&topology("country:ID", "datacenter:ams", 100));

@@ -2744,18 +2744,32 @@ fn group_entry(prefix: &str, len: u8, group: u32) -> (Key<ClientPrefix>, ClientG
     (key, value)
 }
 
+/// Marks `name` (in `NAMES_64`) client aware; returns its entry before
+/// and after.
+fn make_client_aware(f: &Fixture, name: &str) -> (NameEntry, NameEntry) {
+    let plain: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+    let plain = plain
+        .get(&name_key_64(name), 0)
+        .expect("the name is in NAMES_64");
+    let mut entry = plain;
+    entry.flags |= NAME_CLIENT_AWARE;
+    put_name_entry(f, name, entry);
+    (plain, entry)
+}
+
+/// Writes `entry` as `name`'s `NAMES_64` entry.
+fn put_name_entry(f: &Fixture, name: &str, entry: NameEntry) {
+    let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
+    names.insert(name_key_64(name), entry, 0).unwrap();
+}
+
 #[test]
 fn ecs_scope_and_client_group_come_from_the_ecs_address() {
     const NAME: &str = "answers-by-client-group.example.test.";
     locked(|f| {
         let old = set_flags(f, CONFIG_ECS | CONFIG_CLIENT_GROUPS, CONFIG_ECS_TRUSTED);
         // The name is client aware; group 7 gets another address.
-        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
-        let key = name_key_64(NAME);
-        let plain_entry = names.get(&key, 0).expect("the name is in NAMES_64");
-        let mut entry = plain_entry;
-        entry.flags |= NAME_CLIENT_AWARE;
-        names.insert(key, entry, 0).unwrap();
+        let (plain_entry, entry) = make_client_aware(f, NAME);
         let mut answers: AyaHashMap<MapData, AnswerKey, AnswerV4> =
             open(f, "ANSWERS_V4", Map::HashMap);
         let default = answers
@@ -2832,8 +2846,7 @@ fn ecs_scope_and_client_group_come_from_the_ecs_address() {
         let want = expected_dns(&dns, q_end(&dns), 1, 30, &group7, Some(false));
         assert_eq!(out, from("198.18.77.5").build_reply(&want));
         // Not client aware: the same answers, SCOPE 0.
-        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
-        names.insert(name_key_64(NAME), plain_entry, 0).unwrap();
+        put_name_entry(f, NAME, plain_entry);
         let option = ecs(1, 24, 0, &[198, 18, 77]);
         let dns = ecs_query(NAME, RecordType::A, std::slice::from_ref(&option));
         let (out, _) = answered_in(f, &from("198.18.0.2").build(&dns));
@@ -2867,12 +2880,7 @@ fn client_cache_answers_as_the_trie_until_the_generation_changes() {
     const NAME: &str = "answers-by-client-group.example.test.";
     locked(|f| {
         let old = set_flags(f, CONFIG_ECS | CONFIG_CLIENT_GROUPS, CONFIG_ECS_TRUSTED);
-        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
-        let key = name_key_64(NAME);
-        let plain_entry = names.get(&key, 0).expect("the name is in NAMES_64");
-        let mut entry = plain_entry;
-        entry.flags |= NAME_CLIENT_AWARE;
-        names.insert(key, entry, 0).unwrap();
+        let (plain_entry, entry) = make_client_aware(f, NAME);
         let mut answers: AyaHashMap<MapData, AnswerKey, AnswerV4> =
             open(f, "ANSWERS_V4", Map::HashMap);
         let at = |group| AnswerKey {
@@ -2949,8 +2957,7 @@ fn client_cache_answers_as_the_trie_until_the_generation_changes() {
             trie.remove(k).unwrap();
         }
         answers.remove(&at(7)).unwrap();
-        let mut names: AyaHashMap<MapData, [u8; 64], NameEntry> = open(f, "NAMES_64", Map::HashMap);
-        names.insert(name_key_64(NAME), plain_entry, 0).unwrap();
+        put_name_entry(f, NAME, plain_entry);
         restore_flags(f, old);
     });
 }

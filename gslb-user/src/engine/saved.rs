@@ -380,39 +380,15 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arc_swap::ArcSwap;
-
     use super::*;
-    use crate::config;
+    use crate::engine::tests::{config_with, engine};
 
     /// Servers `a`, `b`, `c` (one TCP monitor each) in one pool; `b`'s
     /// config says `admin_b`.
-    fn cfg(admin_b: &str) -> Config {
-        let mut text = String::from(
-            "[[zone]]\nname = \"example.test\"\nns = [\"ns1.example.test.\"]\n\
-             [zone.soa]\nrname = \"hostmaster.example.test.\"\n\
-             [[zone.record]]\nname = \"ns1\"\ntype = \"A\"\ndata = \"198.18.0.53\"\n\
-             [[datacenter]]\nname = \"ams\"\nlat = 52.37\nlon = 4.9\n\
-             [[monitor]]\nname = \"m\"\ntype = \"tcp\"\nport = 80\n",
-        );
-        for (i, n) in ["a", "b", "c"].iter().enumerate() {
-            let state = if *n == "b" { admin_b } else { "enabled" };
-            text += &format!(
-                "[[vserver]]\nname = \"{n}\"\ndatacenter = \"ams\"\naddress = \"198.18.20.{}\"\n\
-                 monitors = [\"m\"]\nstate = \"{state}\"\n",
-                i + 1
-            );
-        }
-        text += "[[pool]]\nname = \"p\"\nmembers = [\"a\", \"b\", \"c\"]\npreferred = \"round_robin\"\n\
-                 [[gslb]]\nname = \"www.example.test\"\nttl = 30\npools = [\"p\"]\n";
-        config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn engine(cfg: Config) -> Engine {
-        let state = Arc::new(ArcSwap::from_pointee(State::from_config(&cfg)));
-        Engine::new(Arc::new(cfg), state, None, None)
+    fn cfg(admin_b: AdminState) -> Config {
+        let mut cfg = config_with(&["a", "b", "c"]);
+        cfg.servers[1].admin = admin_b;
+        cfg
     }
 
     fn admin(e: &Engine, name: &str) -> AdminState {
@@ -435,7 +411,7 @@ mod tests {
 
     #[test]
     fn a_run_time_drain_and_a_down_monitor_come_back() {
-        let mut e = engine(cfg("enabled"));
+        let mut e = engine(cfg(AdminState::Enabled));
         let b = e.servers.by_name("b").unwrap();
         let c = e.servers.by_name("c").unwrap();
         e.servers.get_mut(b).unwrap().admin = AdminState::Draining;
@@ -445,7 +421,7 @@ mod tests {
         assert_eq!(saved.servers["b"].config_admin, AdminState::Enabled);
         assert!(!saved.servers["c"].monitors["m"]);
 
-        let mut fresh = engine(cfg("enabled"));
+        let mut fresh = engine(cfg(AdminState::Enabled));
         fresh.restore(&saved);
         assert_eq!(admin(&fresh, "b"), AdminState::Draining);
         let states = fresh.monitor_states();
@@ -457,17 +433,17 @@ mod tests {
 
     #[test]
     fn the_config_wins_when_it_changed_since() {
-        let mut e = engine(cfg("enabled"));
+        let mut e = engine(cfg(AdminState::Enabled));
         let b = e.servers.by_name("b").unwrap();
         e.servers.get_mut(b).unwrap().admin = AdminState::Draining;
         let saved = e.snapshot();
         // The config now says disabled: the saved drain is not applied.
-        let mut fresh = engine(cfg("disabled"));
+        let mut fresh = engine(cfg(AdminState::Disabled));
         fresh.restore(&saved);
         assert_eq!(admin(&fresh, "b"), AdminState::Disabled);
         // A state equal to the config's is no run-time change either.
-        let plain = engine(cfg("disabled")).snapshot();
-        let mut again = engine(cfg("disabled"));
+        let plain = engine(cfg(AdminState::Disabled)).snapshot();
+        let mut again = engine(cfg(AdminState::Disabled));
         again.restore(&plain);
         assert_eq!(admin(&again, "b"), AdminState::Disabled);
     }
@@ -492,7 +468,7 @@ mod tests {
     fn the_file_is_written_when_it_changed_and_read_back() {
         let d = dir();
         let path = d.join("state.json");
-        let e = engine(cfg("enabled"));
+        let e = engine(cfg(AdminState::Enabled));
         let snap = e.snapshot();
         let file = StateFile::new(path.clone(), None);
         file.offer(snap.clone());

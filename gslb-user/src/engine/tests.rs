@@ -8,7 +8,7 @@ use crate::{config, health::Probe};
 
 /// A config with the vservers `names`, all in one round-robin pool with
 /// one TCP monitor each, answering `www.example.test`.
-fn config_with(names: &[&str]) -> Config {
+pub(super) fn config_with(names: &[&str]) -> Config {
     config_of(names, &["www"])
 }
 
@@ -39,7 +39,7 @@ fn config_of(names: &[&str], gslb: &[&str]) -> Config {
     config::parse(&text, "t").unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn engine(cfg: Config) -> Engine {
+pub(super) fn engine(cfg: Config) -> Engine {
     let state = Arc::new(ArcSwap::from_pointee(State::from_config(&cfg)));
     Engine::new(Arc::new(cfg), state, None, None)
 }
