@@ -6,15 +6,11 @@ Usage: packets.py OUT NAME_FMT NAMES COUNT [--clients=N] [--ecs] [--edns]
 --clients=N: each query from (or, with --ecs, with an ECS option of) a
 random one of the first N /24s of 198.18.0.0/15, as testrun.py does.
 """
-import os
 import random
 import struct
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, "testrun.py")).read().replace("\nmain()\n", "\n")
-tr = {}
-exec(compile(src, "testrun.py", "exec"), tr)
+from testrun import query
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 flags = [a for a in sys.argv[1:] if a.startswith("--")]
@@ -38,5 +34,5 @@ def block():
 
 with open(out, "wb") as f:
     for i in range(count):
-        p = tr["query"](fmt % rng.randrange(names), 1, edns, False, i % 65536, block(), ecs)
+        p = query(fmt % rng.randrange(names), 1, edns, False, i % 65536, block(), ecs)
         f.write(struct.pack("<H", len(p)) + p)

@@ -144,4 +144,5 @@ def main():
         )
 
 
-main()
+if __name__ == "__main__":
+    main()
